@@ -1,0 +1,1 @@
+//! flyt api (in progress).

@@ -1,0 +1,215 @@
+//! The validated, executable process definition. Only [`compile`](super::compile) makes one, so
+//! holding a `ProcessDefinition` means every validation rule passed.
+
+use super::diagnostic::Pos;
+use super::elements::{
+    Condition, EndEvent, ExclusiveGateway, Flow, FlowIdx, Node, NodeIdx, NodeKind, ParallelGateway,
+    ServiceTask, StartEvent, UserTask,
+};
+use super::raw::{RawKind, RawProcess};
+use super::validate::Index;
+use crate::ids::ElementId;
+use std::collections::HashMap;
+
+/// An executable process: nodes and flows with every reference resolved to an index.
+#[derive(Debug, Clone)]
+pub struct ProcessDefinition {
+    process_id: ElementId,
+    name: Option<String>,
+    nodes: Vec<Node>,
+    flows: Vec<Flow>,
+    node_by_id: HashMap<String, NodeIdx>,
+    flow_by_id: HashMap<String, FlowIdx>,
+    start_events: Vec<NodeIdx>,
+    hash: String,
+}
+
+fn idx(i: usize) -> u32 {
+    // Files are bounded by `Limits::max_elements`, far below u32::MAX.
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+impl ProcessDefinition {
+    pub(crate) fn build(
+        process: RawProcess,
+        index: &Index,
+        mut conditions: Vec<Option<Condition>>,
+        hash: String,
+    ) -> Self {
+        let flows: Vec<Flow> = process
+            .flows
+            .iter()
+            .enumerate()
+            .filter_map(|(f, raw)| {
+                let (s, t) = index.ends[f]?;
+                Some(Flow {
+                    id: ElementId::new(raw.id.clone()),
+                    name: raw.name.clone(),
+                    source: NodeIdx(idx(s)),
+                    target: NodeIdx(idx(t)),
+                    condition: conditions.get_mut(f).and_then(Option::take),
+                    pos: raw.pos,
+                })
+            })
+            .collect();
+        let nodes: Vec<Node> = process
+            .nodes
+            .into_iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let kind = match raw.kind {
+                    RawKind::StartEvent => NodeKind::StartEvent(StartEvent {}),
+                    RawKind::EndEvent => NodeKind::EndEvent(EndEvent {}),
+                    RawKind::UserTask(t) => NodeKind::UserTask(t),
+                    RawKind::ServiceTask(t) => NodeKind::ServiceTask(t),
+                    RawKind::ExclusiveGateway(mut g) => {
+                        g.default = raw.default.as_ref().and_then(|d| {
+                            index.outgoing[i]
+                                .iter()
+                                .find(|&&f| process.flows[f].id == d.id)
+                                .map(|&f| FlowIdx(idx(f)))
+                        });
+                        NodeKind::ExclusiveGateway(g)
+                    }
+                    RawKind::ParallelGateway => NodeKind::ParallelGateway(ParallelGateway {}),
+                    // validate() refuses processes with unsupported elements.
+                    RawKind::Unsupported => NodeKind::EndEvent(EndEvent {}),
+                };
+                Node {
+                    id: ElementId::new(raw.id),
+                    name: raw.name,
+                    kind,
+                    pos: raw.pos,
+                    incoming: index.incoming[i].iter().map(|&f| FlowIdx(idx(f))).collect(),
+                    outgoing: index.outgoing[i].iter().map(|&f| FlowIdx(idx(f))).collect(),
+                }
+            })
+            .collect();
+        let node_by_id = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.as_str().to_string(), NodeIdx(idx(i))))
+            .collect();
+        let flow_by_id = flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.id.as_str().to_string(), FlowIdx(idx(i))))
+            .collect();
+        let start_events = nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.kind, NodeKind::StartEvent(_)))
+            .map(|(i, _)| NodeIdx(idx(i)))
+            .collect();
+        ProcessDefinition {
+            process_id: ElementId::new(process.id),
+            name: process.name,
+            nodes,
+            flows,
+            node_by_id,
+            flow_by_id,
+            start_events,
+            hash,
+        }
+    }
+
+    /// The `id` of the `<process>` element.
+    pub fn process_id(&self) -> &ElementId {
+        &self.process_id
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// SHA-256 of the file's bytes, hex encoded.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    pub fn node(&self, idx: NodeIdx) -> &Node {
+        &self.nodes[idx.index()]
+    }
+
+    pub fn flow(&self, idx: FlowIdx) -> &Flow {
+        &self.flows[idx.index()]
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = (NodeIdx, &Node)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (NodeIdx(idx(i)), n))
+    }
+
+    pub fn flows(&self) -> impl Iterator<Item = (FlowIdx, &Flow)> {
+        self.flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FlowIdx(idx(i)), f))
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn node_by_id(&self, id: &str) -> Option<NodeIdx> {
+        self.node_by_id.get(id).copied()
+    }
+
+    pub fn flow_by_id(&self, id: &str) -> Option<FlowIdx> {
+        self.flow_by_id.get(id).copied()
+    }
+
+    /// Start events in file order; the first is where instances start by default.
+    pub fn start_events(&self) -> &[NodeIdx] {
+        &self.start_events
+    }
+
+    pub fn user_task(&self, idx: NodeIdx) -> Option<&UserTask> {
+        match &self.node(idx).kind {
+            NodeKind::UserTask(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn service_task(&self, idx: NodeIdx) -> Option<&ServiceTask> {
+        match &self.node(idx).kind {
+            NodeKind::ServiceTask(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn exclusive_gateway(&self, idx: NodeIdx) -> Option<&ExclusiveGateway> {
+        match &self.node(idx).kind {
+            NodeKind::ExclusiveGateway(g) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// Every service task type the definition uses (sorted, deduplicated).
+    pub fn service_task_types(&self) -> Vec<&str> {
+        let mut types: Vec<&str> = self
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::ServiceTask(t) => t.task_type.as_deref(),
+                _ => None,
+            })
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        types
+    }
+
+    /// Where an element is defined, for runtime messages.
+    pub fn pos_of(&self, id: &str) -> Option<Pos> {
+        self.node_by_id(id)
+            .map(|n| self.node(n).pos)
+            .or_else(|| self.flow_by_id(id).map(|f| self.flow(f).pos))
+    }
+}

@@ -1,0 +1,17 @@
+//! Service tasks: run by a handler as a durable job after the commit that reaches them.
+
+use super::{Action, Extension};
+
+/// A task run by a registered handler, named by its task type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceTask {
+    /// The handler's name: `altinn:taskType`, or `flyt:type`. `None` when the file names none
+    /// (a warning in `flyt validate`, an error at deploy).
+    pub task_type: Option<String>,
+    /// Actions listed on the task (Altinn lists `reject` on some service tasks).
+    pub actions: Vec<Action>,
+    /// Altinn per-type configuration (`pdfConfig`, `eFormidlingConfig`, ...).
+    pub config: Extension,
+    /// flyt extension elements (e.g. `flyt:createInstance`).
+    pub flyt: Extension,
+}

@@ -1,0 +1,129 @@
+//! BPMN process definitions: bytes → XML tree → raw structs → validated [`ProcessDefinition`].
+//!
+//! ```text
+//!  bytes ──source::decode──▶ UTF-8 ──xml::read_tree──▶ XmlNode tree ──read::read_model──▶ RawProcess
+//!        (BOM, encodings)        (limits, no DOCTYPE,        (namespaces by URI,        (elements by kind,
+//!                                 diagrams skipped)           positions kept)            Altinn + flyt extensions)
+//!  RawProcess ──validate──▶ ProcessDefinition  (or every diagnostic at once)
+//! ```
+//!
+//! Reading stops at the first XML-level problem (there is no tree to check after it); everything
+//! after that collects all findings.
+
+mod definition;
+mod diagnostic;
+pub mod elements;
+mod limits;
+mod raw;
+mod read;
+mod source;
+mod validate;
+pub mod xml;
+
+pub use definition::ProcessDefinition;
+pub use diagnostic::{Code, Diagnostic, Pos, Severity};
+pub use limits::Limits;
+pub use validate::DeployTarget;
+
+use sha2::{Digest, Sha256};
+
+/// How to compile a definition.
+#[derive(Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct Options<'a> {
+    pub limits: Limits,
+    /// The server the definition is deployed to. `None` (as in `flyt validate`) turns missing
+    /// handlers and gateway hooks into warnings.
+    pub target: Option<&'a dyn DeployTarget>,
+}
+
+impl std::fmt::Debug for Options<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("limits", &self.limits)
+            .field("target", &self.target.is_some())
+            .finish()
+    }
+}
+
+impl<'a> Options<'a> {
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn with_target(mut self, target: &'a dyn DeployTarget) -> Self {
+        self.target = Some(target);
+        self
+    }
+}
+
+/// A definition that passed validation, and the warnings it had.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub definition: ProcessDefinition,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A definition that did not pass: every diagnostic, errors and warnings, sorted by position.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the process definition has {} error(s)", self.errors().count())]
+pub struct Rejected {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Rejected {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+}
+
+/// SHA-256 of a definition's bytes, hex encoded: the content hash versions are keyed by.
+pub fn content_hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for b in digest {
+        use std::fmt::Write;
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+/// Parses and validates a BPMN file.
+pub fn compile(bytes: &[u8], options: &Options<'_>) -> Result<Compiled, Rejected> {
+    let fatal = |d: Diagnostic| Rejected {
+        diagnostics: vec![d],
+    };
+    if bytes.len() > options.limits.max_bytes {
+        return Err(fatal(Diagnostic::error(
+            Code::LimitExceeded,
+            Pos::new(1, 1),
+            format!(
+                "the file is {} bytes; the limit is {} bytes",
+                bytes.len(),
+                options.limits.max_bytes
+            ),
+        )));
+    }
+    let text = source::decode(bytes).map_err(fatal)?;
+    let tree = xml::read_tree(&text, &options.limits).map_err(fatal)?;
+    let model = read::read_model(&tree).map_err(fatal)?;
+    let mut diagnostics = model.diagnostics;
+    let definition = match model.process {
+        Some(process) => validate::validate(
+            process,
+            options.target,
+            content_hash(bytes),
+            &mut diagnostics,
+        ),
+        None => None,
+    };
+    diagnostic::sort(&mut diagnostics);
+    match definition {
+        Some(definition) if !diagnostics.iter().any(Diagnostic::is_error) => Ok(Compiled {
+            definition,
+            warnings: diagnostics,
+        }),
+        _ => Err(Rejected { diagnostics }),
+    }
+}

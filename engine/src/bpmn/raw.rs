@@ -1,0 +1,68 @@
+//! Raw structs: what the file says, before validation. Only this module's reader fills them and
+//! only the validator reads them; the runtime never sees them.
+
+use super::diagnostic::Pos;
+use super::elements::{ExclusiveGateway, ServiceTask, UserTask};
+
+/// A reference to another element by id, where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ref {
+    pub id: String,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RawKind {
+    StartEvent,
+    EndEvent,
+    UserTask(UserTask),
+    ServiceTask(ServiceTask),
+    ExclusiveGateway(ExclusiveGateway),
+    ParallelGateway,
+    /// An element flyt cannot execute. It stays in the graph so that references to it resolve,
+    /// and it already has its `unsupported-element` diagnostic.
+    Unsupported,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RawNode {
+    pub id: String,
+    pub name: Option<String>,
+    /// The element name as written, for messages (`bpmn:task`).
+    pub qname: String,
+    pub pos: Pos,
+    pub kind: RawKind,
+    pub incoming: Vec<Ref>,
+    pub outgoing: Vec<Ref>,
+    /// The `default` attribute (gateways).
+    pub default: Option<Ref>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawCondition {
+    pub text: String,
+    pub language: Option<String>,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RawFlow {
+    pub id: String,
+    pub name: Option<String>,
+    pub pos: Pos,
+    pub source: Option<Ref>,
+    pub target: Option<Ref>,
+    pub condition: Option<RawCondition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct RawProcess {
+    pub id: String,
+    pub name: Option<String>,
+    pub pos: Pos,
+    pub nodes: Vec<RawNode>,
+    pub flows: Vec<RawFlow>,
+    /// Whether an unsupported element was found: graph checks that depend on the semantics of
+    /// those elements (reachability, dead ends, joins) are then skipped.
+    pub has_unsupported: bool,
+}

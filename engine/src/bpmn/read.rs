@@ -1,0 +1,591 @@
+//! From the XML tree to raw structs: which element is what, by namespace URI and local name.
+
+use super::diagnostic::{Code, Diagnostic};
+use super::elements::{
+    Action, ActionKind, ExclusiveGateway, Extension, ServiceTask, UserTask, UserTaskType,
+};
+use super::raw::{RawCondition, RawFlow, RawKind, RawNode, RawProcess, Ref};
+use super::xml::{Ns, XmlNode};
+use crate::ids::DataTypeId;
+
+/// Flow nodes flyt recognises but does not execute (yet).
+const UNSUPPORTED_FLOW_NODES: &[&str] = &[
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "implicitThrowEvent",
+    "boundaryEvent",
+    "subProcess",
+    "transaction",
+    "adHocSubProcess",
+    "callActivity",
+    "sendTask",
+    "receiveTask",
+    "manualTask",
+    "scriptTask",
+    "businessRuleTask",
+    "inclusiveGateway",
+    "eventBasedGateway",
+    "complexGateway",
+    "choreographyTask",
+    "callChoreography",
+    "subChoreography",
+];
+
+/// Process children that carry no execution semantics in flyt: lanes, data, artifacts, docs.
+const IGNORED_PROCESS_CHILDREN: &[&str] = &[
+    "laneSet",
+    "dataObject",
+    "dataObjectReference",
+    "dataStoreReference",
+    "textAnnotation",
+    "association",
+    "group",
+    "documentation",
+    "extensionElements",
+    "ioSpecification",
+    "ioBinding",
+    "property",
+    "auditing",
+    "monitoring",
+    "category",
+    "correlationSubscription",
+    "resourceRole",
+    "performer",
+    "humanPerformer",
+    "potentialOwner",
+    "supports",
+];
+
+/// Children of an activity that flyt ignores (data and resource assignment; flyt authorises by
+/// the app's policy instead).
+const IGNORED_ACTIVITY_CHILDREN: &[&str] = &[
+    "incoming",
+    "outgoing",
+    "documentation",
+    "extensionElements",
+    "ioSpecification",
+    "property",
+    "dataInputAssociation",
+    "dataOutputAssociation",
+    "dataInput",
+    "dataOutput",
+    "inputSet",
+    "outputSet",
+    "resourceRole",
+    "performer",
+    "humanPerformer",
+    "potentialOwner",
+    "rendering",
+    "auditing",
+    "monitoring",
+    "categoryValueRef",
+];
+
+const LOOP_CHARACTERISTICS: &[&str] = &[
+    "standardLoopCharacteristics",
+    "multiInstanceLoopCharacteristics",
+];
+
+/// The raw model of a file: its processes, and what reading already found wrong.
+#[derive(Debug, Default)]
+pub(crate) struct RawModel {
+    pub process: Option<RawProcess>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
+    if root.ns != Ns::Bpmn || root.name != "definitions" {
+        let found = match &root.ns {
+            Ns::Bpmn => format!("<{}> in the BPMN namespace", root.name),
+            Ns::Other(uri) => format!("<{}> in namespace {uri}", root.name),
+            Ns::None => format!("<{}> without a namespace", root.name),
+            _ => format!("<{}>", root.qname),
+        };
+        return Err(Diagnostic::error(
+            Code::NotBpmn,
+            root.pos,
+            format!("expected a BPMN 2.0 <definitions> root element, found {found}"),
+        )
+        .hint(format!(
+            "declare xmlns:bpmn=\"{}\" and use <bpmn:definitions>",
+            super::xml::BPMN_MODEL_NS
+        )));
+    }
+
+    let mut model = RawModel::default();
+    let processes: Vec<&XmlNode> = root.children_named(&Ns::Bpmn, "process").collect();
+    if processes.is_empty() {
+        model.diagnostics.push(
+            Diagnostic::error(
+                Code::NoProcess,
+                root.pos,
+                "the definitions contain no <process>",
+            )
+            .hint("add a <bpmn:process> with a start event, tasks and an end event"),
+        );
+        return Ok(model);
+    }
+    // A collaboration may hold several pools; flyt runs exactly one process per definition.
+    // Pools without flow nodes (black-box participants) do not count.
+    let mut executable = processes
+        .iter()
+        .filter(|p| p.children.iter().any(is_flow_content))
+        .copied();
+    let first = executable.next().unwrap_or(processes[0]);
+    for extra in executable {
+        model.diagnostics.push(
+            Diagnostic::error(
+                Code::UnsupportedElement,
+                extra.pos,
+                format!(
+                    "unsupported element: a second executable <{}> `{}`; flyt runs one process per definition",
+                    extra.qname,
+                    extra.attr("id").unwrap_or("")
+                ),
+            )
+            .element(extra.attr("id").unwrap_or(""))
+            .hint("split the pools into one definition per app, and connect them with a createInstance service task"),
+        );
+    }
+    model.process = Some(read_process(first, &mut model.diagnostics));
+    Ok(model)
+}
+
+fn is_flow_content(node: &XmlNode) -> bool {
+    node.ns == Ns::Bpmn
+        && !IGNORED_PROCESS_CHILDREN.contains(&node.name.as_str())
+        && node.name != "sequenceFlow"
+}
+
+fn read_process(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> RawProcess {
+    let mut process = RawProcess {
+        id: node.attr("id").unwrap_or_default().to_string(),
+        name: node.attr("name").map(str::to_string),
+        pos: node.pos,
+        ..RawProcess::default()
+    };
+    for child in &node.children {
+        if child.ns != Ns::Bpmn {
+            continue; // vendor extensions outside extensionElements carry no semantics
+        }
+        let name = child.name.as_str();
+        if IGNORED_PROCESS_CHILDREN.contains(&name) {
+            continue;
+        }
+        if name == "sequenceFlow" {
+            if let Some(flow) = read_flow(child, diags) {
+                process.flows.push(flow);
+            }
+            continue;
+        }
+        if let Some(raw) = read_node(child, diags) {
+            if raw.kind == RawKind::Unsupported {
+                process.has_unsupported = true;
+            }
+            process.nodes.push(raw);
+        }
+    }
+    process
+}
+
+fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> RawKind {
+    let id = node.attr("id").unwrap_or("");
+    diags.push(
+        Diagnostic::error(
+            Code::UnsupportedElement,
+            node.pos,
+            format!("unsupported element: {what} `{id}` cannot be executed by flyt"),
+        )
+        .element(id)
+        .hint(
+            "flyt executes startEvent, endEvent, task, userTask, serviceTask, exclusiveGateway, \
+             parallelGateway and sequenceFlow",
+        ),
+    );
+    RawKind::Unsupported
+}
+
+fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
+    let name = node.name.as_str();
+    let qname = &node.qname;
+    let kind = match name {
+        "startEvent" | "endEvent" => {
+            let definition = node.children.iter().find(|c| {
+                c.ns == Ns::Bpmn
+                    && (c.name.ends_with("EventDefinition") || c.name == "eventDefinitionRef")
+            });
+            match definition {
+                Some(def) => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
+                None if name == "startEvent" => RawKind::StartEvent,
+                None => RawKind::EndEvent,
+            }
+        }
+        "task" | "userTask" | "serviceTask" => {
+            let looped = node
+                .children
+                .iter()
+                .find(|c| c.ns == Ns::Bpmn && LOOP_CHARACTERISTICS.contains(&c.name.as_str()));
+            if let Some(looped) = looped {
+                unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
+            } else if node.attr("isForCompensation") == Some("true") {
+                unsupported(node, format!("compensation <{qname}>"), diags)
+            } else {
+                read_task(node, diags)
+            }
+        }
+        "exclusiveGateway" => RawKind::ExclusiveGateway(ExclusiveGateway {
+            default: None, // resolved by the validator from `default`
+            connected_data_type: gateway_data_type(node),
+        }),
+        "parallelGateway" => RawKind::ParallelGateway,
+        other if UNSUPPORTED_FLOW_NODES.contains(&other) => {
+            unsupported(node, format!("<{qname}>"), diags)
+        }
+        _ => unsupported(node, format!("unknown BPMN element <{qname}>"), diags),
+    };
+
+    let Some(id) = node.attr("id").filter(|id| !id.trim().is_empty()) else {
+        diags.push(
+            Diagnostic::error(Code::MissingId, node.pos, format!("<{qname}> has no id"))
+                .hint("every flow element needs a unique id attribute"),
+        );
+        return None;
+    };
+
+    let refs = |child_name: &str| -> Vec<Ref> {
+        node.children_named(&Ns::Bpmn, child_name)
+            .map(|c| Ref {
+                id: c.trimmed_text().to_string(),
+                pos: c.pos,
+            })
+            .collect()
+    };
+    if kind != RawKind::Unsupported {
+        for child in &node.children {
+            let known = IGNORED_ACTIVITY_CHILDREN.contains(&child.name.as_str())
+                || child.name.ends_with("EventDefinition")
+                || child.name == "conditionExpression";
+            if child.ns == Ns::Bpmn && !known {
+                diags.push(
+                    Diagnostic::error(
+                        Code::UnsupportedElement,
+                        child.pos,
+                        format!(
+                            "unsupported element: <{}> inside <{qname}> `{id}`",
+                            child.qname
+                        ),
+                    )
+                    .element(id),
+                );
+            }
+        }
+    }
+    Some(RawNode {
+        id: id.to_string(),
+        name: node.attr("name").map(str::to_string),
+        qname: qname.clone(),
+        pos: node.pos,
+        kind,
+        incoming: refs("incoming"),
+        outgoing: refs("outgoing"),
+        default: node.attr("default").map(|d| Ref {
+            id: d.to_string(),
+            pos: node.pos,
+        }),
+    })
+}
+
+fn read_flow(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawFlow> {
+    let Some(id) = node.attr("id").filter(|id| !id.trim().is_empty()) else {
+        diags.push(
+            Diagnostic::error(
+                Code::MissingId,
+                node.pos,
+                format!("<{}> has no id", node.qname),
+            )
+            .hint("every flow element needs a unique id attribute"),
+        );
+        return None;
+    };
+    let reference = |attr: &str| {
+        node.attr(attr).map(|value| Ref {
+            id: value.to_string(),
+            pos: node.pos,
+        })
+    };
+    let condition = node
+        .child(&Ns::Bpmn, "conditionExpression")
+        .map(|c| RawCondition {
+            text: c.text.clone(),
+            language: c.attr("language").map(str::to_string),
+            pos: c.pos,
+        });
+    Some(RawFlow {
+        id: id.to_string(),
+        name: node.attr("name").map(str::to_string),
+        pos: node.pos,
+        source: reference("sourceRef"),
+        target: reference("targetRef"),
+        condition,
+    })
+}
+
+fn gateway_data_type(node: &XmlNode) -> Option<DataTypeId> {
+    let ext = node.child(&Ns::Bpmn, "extensionElements")?;
+    let gateway = ext.child(&Ns::Altinn, "gatewayExtension")?;
+    let id = gateway.child(&Ns::Altinn, "connectedDataTypeId")?;
+    let id = id.trimmed_text();
+    (!id.is_empty()).then(|| DataTypeId::new(id))
+}
+
+/// Everything the Altinn and flyt extensions say about a task.
+struct TaskExtension {
+    task_type: Option<String>,
+    actions: Vec<Action>,
+    config: Extension,
+    flyt: Extension,
+}
+
+fn read_task_extension(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> TaskExtension {
+    let id = node.attr("id").unwrap_or("");
+    // Older Altinn apps: <bpmn:task altinn:tasktype="data">.
+    let attr_type = node
+        .attr_ns(&Ns::Altinn, "tasktype")
+        .or_else(|| node.attr_ns(&Ns::Altinn, "taskType"));
+    let flyt_type = node.attr_ns(&Ns::Flyt, "type");
+    let mut ext = TaskExtension {
+        task_type: None,
+        actions: Vec::new(),
+        config: Extension::default(),
+        flyt: Extension::default(),
+    };
+    let mut element_type: Option<(String, super::Pos)> = None;
+    if let Some(elements) = node.child(&Ns::Bpmn, "extensionElements") {
+        for child in &elements.children {
+            match (&child.ns, child.name.as_str()) {
+                (Ns::Altinn, "taskExtension") => {
+                    for item in &child.children {
+                        if item.ns != Ns::Altinn {
+                            continue;
+                        }
+                        match item.name.as_str() {
+                            "taskType" => {
+                                element_type = Some((item.trimmed_text().to_string(), item.pos));
+                            }
+                            "actions" => read_actions(item, id, &mut ext.actions, diags),
+                            _ => ext.config.nodes.push(item.clone()),
+                        }
+                    }
+                }
+                (Ns::Flyt, _) => ext.flyt.nodes.push(child.clone()),
+                _ => {}
+            }
+        }
+    }
+    let declared: Vec<(&str, String)> = [
+        element_type
+            .as_ref()
+            .map(|(t, _)| ("<altinn:taskType>", t.clone())),
+        attr_type.map(|t| ("altinn:tasktype", t.trim().to_string())),
+        flyt_type.map(|t| ("flyt:type", t.trim().to_string())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for (source, value) in &declared {
+        if value.is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidExtension,
+                    element_type.as_ref().map_or(node.pos, |(_, p)| *p),
+                    format!("{source} of `{id}` is empty"),
+                )
+                .element(id),
+            );
+        }
+    }
+    let mut non_empty = declared.iter().filter(|(_, v)| !v.is_empty());
+    if let Some((first_source, first)) = non_empty.next() {
+        for (source, other) in non_empty {
+            if other != first {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidExtension,
+                        node.pos,
+                        format!("`{id}` has two task types: {first_source} says `{first}`, {source} says `{other}`"),
+                    )
+                    .element(id),
+                );
+            }
+        }
+        ext.task_type = Some(first.clone());
+    }
+    ext
+}
+
+fn read_actions(
+    actions: &XmlNode,
+    task_id: &str,
+    out: &mut Vec<Action>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for action in actions.children_named(&Ns::Altinn, "action") {
+        // Two generations: <altinn:action>sign</altinn:action> and <altinn:action id="sign"/>.
+        let name = action
+            .attr("id")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(action.trimmed_text());
+        if name.is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidExtension,
+                    action.pos,
+                    "an <altinn:action> names no action",
+                )
+                .element(task_id)
+                .hint("write <altinn:action>sign</altinn:action> or <altinn:action id=\"sign\"/>"),
+            );
+            continue;
+        }
+        let kind = match action.attr("type") {
+            None | Some("processAction") => ActionKind::Process,
+            Some("serverAction") => ActionKind::Server,
+            Some(other) => {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidExtension,
+                        action.pos,
+                        format!("action `{name}` has unknown type `{other}`"),
+                    )
+                    .element(task_id)
+                    .hint("use type=\"processAction\" (the default) or type=\"serverAction\""),
+                );
+                continue;
+            }
+        };
+        if out.iter().any(|a| a.id == name) {
+            diags.push(
+                Diagnostic::warning(
+                    Code::InvalidExtension,
+                    action.pos,
+                    format!("action `{name}` is listed twice on `{task_id}`"),
+                )
+                .element(task_id),
+            );
+            continue;
+        }
+        out.push(Action {
+            id: name.to_string(),
+            kind,
+        });
+    }
+}
+
+fn read_task(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> RawKind {
+    let id = node.attr("id").unwrap_or("");
+    let ext = read_task_extension(node, diags);
+    let is_service_element = node.name == "serviceTask";
+    match ext.task_type.as_deref() {
+        Some(t) if is_service_element => {
+            if UserTaskType::from_altinn(t).is_some() {
+                diags.push(
+                    Diagnostic::error(
+                        Code::TaskKindMismatch,
+                        node.pos,
+                        format!("<{}> `{id}` has the user task type `{t}`", node.qname),
+                    )
+                    .element(id)
+                    .hint("user tasks are <bpmn:task> or <bpmn:userTask>; a serviceTask's type names its handler"),
+                );
+            }
+            service(ext)
+        }
+        None if is_service_element => service(ext),
+        Some(t) => match UserTaskType::from_altinn(t) {
+            Some(task_type) => RawKind::UserTask(UserTask {
+                task_type,
+                actions: ext.actions,
+                config: ext.config,
+                flyt: ext.flyt,
+            }),
+            None if node.name == "userTask" => {
+                let mut d = Diagnostic::error(
+                    Code::UnknownTaskType,
+                    node.pos,
+                    format!(
+                        "unknown user task type `{t}` on <{}> `{id}`; user task types are {}",
+                        node.qname,
+                        UserTaskType::ALTINN_NAMES.join(", ")
+                    ),
+                )
+                .element(id);
+                if let Some(near) = nearest(t, UserTaskType::ALTINN_NAMES) {
+                    d = d.hint(format!(
+                        "did you mean `{near}`? (a service task is a <bpmn:serviceTask>)"
+                    ));
+                }
+                diags.push(d);
+                RawKind::Unsupported
+            }
+            // Altinn: on a <bpmn:task>, any other task type names a service task handler.
+            None => service(ext),
+        },
+        None => RawKind::UserTask(UserTask {
+            task_type: UserTaskType::Generic,
+            actions: ext.actions,
+            config: ext.config,
+            flyt: ext.flyt,
+        }),
+    }
+}
+
+fn service(ext: TaskExtension) -> RawKind {
+    RawKind::ServiceTask(ServiceTask {
+        task_type: ext.task_type,
+        actions: ext.actions,
+        config: ext.config,
+        flyt: ext.flyt,
+    })
+}
+
+/// The candidate closest to `word` (a prefix match, or a small edit distance), for "did you mean".
+pub(crate) fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| {
+            let prefix = c.starts_with(&lower) || lower.starts_with(c);
+            (if prefix { 0 } else { edit_distance(&lower, c) }, *c)
+        })
+        .filter(|(d, _)| *d <= if lower.chars().count() >= 5 { 2 } else { 1 })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of two
+/// neighbours each cost one (`edn` → `end` is one edit).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}

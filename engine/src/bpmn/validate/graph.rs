@@ -1,0 +1,109 @@
+//! Reachability: every element must be reachable from a start event, and every element must be
+//! able to reach an end event (no dead ends, no cycles without an exit).
+
+use super::super::diagnostic::{Code, Diagnostic};
+use super::super::raw::{RawKind, RawProcess};
+use super::Index;
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::{Dfs, Reversed};
+
+pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnostic>) {
+    let n = process.nodes.len();
+    let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(n, process.flows.len());
+    for _ in 0..n {
+        graph.add_node(());
+    }
+    for (s, t) in index.ends.iter().flatten() {
+        graph.add_edge(NodeIndex::new(*s), NodeIndex::new(*t), ());
+    }
+
+    let mut reachable = vec![false; n];
+    for (i, node) in process.nodes.iter().enumerate() {
+        if node.kind == RawKind::StartEvent {
+            let mut dfs = Dfs::new(&graph, NodeIndex::new(i));
+            while let Some(v) = dfs.next(&graph) {
+                reachable[v.index()] = true;
+            }
+        }
+    }
+    let mut finishes = vec![false; n];
+    let reversed = Reversed(&graph);
+    for (i, node) in process.nodes.iter().enumerate() {
+        if node.kind == RawKind::EndEvent {
+            let mut dfs = Dfs::new(reversed, NodeIndex::new(i));
+            while let Some(v) = dfs.next(reversed) {
+                finishes[v.index()] = true;
+            }
+        }
+    }
+
+    let has_start = process.nodes.iter().any(|n| n.kind == RawKind::StartEvent);
+    for (i, node) in process.nodes.iter().enumerate() {
+        if has_start && !reachable[i] {
+            diags.push(
+                Diagnostic::error(
+                    Code::Unreachable,
+                    node.pos,
+                    format!("`{}` cannot be reached from any start event", node.id),
+                )
+                .element(&node.id)
+                .hint("connect it with a sequence flow, or delete it"),
+            );
+        }
+    }
+
+    // Dead ends: report each trap once, at its root cause. A trap is a bottom strongly connected
+    // component (no flow leaves it) without an end event: a single node with no outgoing flow, or
+    // a cycle with no exit. Elements that merely lead into a trap are not repeated.
+    let components = tarjan_scc(&graph);
+    let mut component_of = vec![0usize; n];
+    for (c, members) in components.iter().enumerate() {
+        for v in members {
+            component_of[v.index()] = c;
+        }
+    }
+    for (c, members) in components.iter().enumerate() {
+        if members.iter().any(|v| finishes[v.index()]) {
+            continue;
+        }
+        let leaves = members
+            .iter()
+            .any(|v| graph.neighbors(*v).any(|w| component_of[w.index()] != c));
+        if leaves {
+            continue;
+        }
+        let mut members: Vec<usize> = members.iter().map(|v| v.index()).collect();
+        members.sort_by_key(|&i| process.nodes[i].pos);
+        if !members.iter().any(|&i| reachable[i]) && has_start {
+            continue; // already reported as unreachable
+        }
+        let first = &process.nodes[members[0]];
+        let cyclic = members.len() > 1
+            || graph.contains_edge(NodeIndex::new(members[0]), NodeIndex::new(members[0]));
+        let diagnostic = if cyclic {
+            let ids: Vec<&str> = members
+                .iter()
+                .map(|&i| process.nodes[i].id.as_str())
+                .collect();
+            Diagnostic::error(
+                Code::DeadEnd,
+                first.pos,
+                format!(
+                    "`{}` is in a cycle with no exit ({}): no end event can be reached",
+                    first.id,
+                    ids.join(" → ")
+                ),
+            )
+            .hint("give one of the gateways in the cycle a flow that leads towards an end event")
+        } else {
+            Diagnostic::error(
+                Code::DeadEnd,
+                first.pos,
+                format!("`{}` has no outgoing sequence flow and is not an end event: a token that reaches it can never finish", first.id),
+            )
+            .hint("add a sequence flow to the next element, or to an end event")
+        };
+        diags.push(diagnostic.element(&first.id));
+    }
+}

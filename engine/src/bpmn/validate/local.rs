@@ -1,0 +1,365 @@
+//! Rules about one element and its own flows: events, tasks, gateways, conditions, handlers.
+
+use super::super::diagnostic::{Code, Diagnostic};
+use super::super::elements::{Condition, UserTaskType};
+use super::super::raw::{RawCondition, RawKind, RawProcess};
+use super::{DeployTarget, Index};
+use crate::expr::Expr;
+
+/// Parses every flow's condition. Also says whether any is in a foreign expression language.
+pub(crate) fn parse_conditions(
+    process: &RawProcess,
+    diags: &mut Vec<Diagnostic>,
+) -> (Vec<Option<Condition>>, bool) {
+    let mut foreign = false;
+    let conditions = process
+        .flows
+        .iter()
+        .map(|f| {
+            let cond = f.condition.as_ref()?;
+            match parse_condition(&f.id, cond, diags) {
+                Parsed::Ok(c) => Some(c),
+                Parsed::Foreign => {
+                    foreign = true;
+                    None
+                }
+                Parsed::Invalid => None,
+            }
+        })
+        .collect();
+    (conditions, foreign)
+}
+
+/// Runs the local rules. `full` is false when the process has unsupported elements; the rules
+/// about execution semantics are then skipped.
+pub(crate) fn check(
+    process: &RawProcess,
+    index: &Index,
+    conditions: &[Option<Condition>],
+    target: Option<&dyn DeployTarget>,
+    full: bool,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if !process.nodes.iter().any(|n| n.kind == RawKind::StartEvent) && full {
+        diags.push(
+            Diagnostic::error(
+                Code::NoStartEvent,
+                process.pos,
+                format!("process `{}` has no start event", process.id),
+            )
+            .element(&process.id)
+            .hint("add a <bpmn:startEvent> with a sequence flow to the first task"),
+        );
+    }
+
+    for (i, node) in process.nodes.iter().enumerate() {
+        let outgoing = &index.outgoing[i];
+        let incoming = &index.incoming[i];
+        match &node.kind {
+            RawKind::StartEvent if !incoming.is_empty() => diags.push(
+                Diagnostic::error(
+                    Code::MisplacedFlow,
+                    node.pos,
+                    format!("start event `{}` has an incoming sequence flow", node.id),
+                )
+                .element(&node.id)
+                .hint(
+                    "a start event begins the process; route the flow to a task or gateway instead",
+                ),
+            ),
+            RawKind::EndEvent if !outgoing.is_empty() => diags.push(
+                Diagnostic::error(
+                    Code::MisplacedFlow,
+                    node.pos,
+                    format!("end event `{}` has an outgoing sequence flow", node.id),
+                )
+                .element(&node.id),
+            ),
+            _ => {}
+        }
+        let single_exit = matches!(
+            node.kind,
+            RawKind::StartEvent | RawKind::UserTask(_) | RawKind::ServiceTask(_)
+        );
+        if full && single_exit && outgoing.len() > 1 {
+            let ids: Vec<&str> = outgoing
+                .iter()
+                .map(|&f| process.flows[f].id.as_str())
+                .collect();
+            diags.push(
+                Diagnostic::error(
+                    Code::MultipleOutgoing,
+                    node.pos,
+                    format!(
+                        "`{}` has {} outgoing sequence flows ({}); flyt needs the choice to be explicit",
+                        node.id,
+                        ids.len(),
+                        ids.join(", ")
+                    ),
+                )
+                .element(&node.id)
+                .hint("add a gateway after it: exclusive to choose one path, parallel to take all"),
+            );
+        }
+        match &node.kind {
+            RawKind::ExclusiveGateway(_) => {
+                check_exclusive(process, i, index, conditions, target, diags);
+            }
+            RawKind::ServiceTask(task) => {
+                check_service_task(node.id.as_str(), node.pos, task, target, diags);
+            }
+            _ => {}
+        }
+    }
+
+    // Conditions are only evaluated by exclusive gateways.
+    for (f, flow) in process.flows.iter().enumerate().filter(|_| full) {
+        let Some(cond) = &flow.condition else {
+            continue;
+        };
+        let Some((source, _)) = index.ends[f] else {
+            continue;
+        };
+        let source_node = &process.nodes[source];
+        let why = match source_node.kind {
+            RawKind::ExclusiveGateway(_) | RawKind::Unsupported => continue,
+            RawKind::ParallelGateway => "a parallel gateway, which takes every outgoing flow",
+            _ => "an element that is not a gateway",
+        };
+        diags.push(
+            Diagnostic::error(
+                Code::ConditionOutsideGateway,
+                cond.pos,
+                format!(
+                    "sequence flow `{}` has a condition but leaves `{}`, {why}",
+                    flow.id, source_node.id
+                ),
+            )
+            .element(&flow.id)
+            .hint("put an exclusive gateway before the branches and move the condition to its outgoing flows"),
+        );
+    }
+}
+
+enum Parsed {
+    Ok(Condition),
+    /// In an expression language flyt does not evaluate (an `unsupported-element` diagnostic).
+    Foreign,
+    Invalid,
+}
+
+fn parse_condition(flow_id: &str, cond: &RawCondition, diags: &mut Vec<Diagnostic>) -> Parsed {
+    let text = cond.text.trim();
+    let foreign_language = cond.language.as_deref().filter(|l| {
+        let l = l.trim().to_ascii_lowercase();
+        !(l.is_empty() || l.contains("altinn") || l == "json" || l == "application/json")
+    });
+    let looks_like_json = text.starts_with('[')
+        || text.starts_with('"')
+        || matches!(text, "true" | "false" | "null")
+        || text.parse::<f64>().is_ok();
+    if let Some(language) = foreign_language {
+        diags.push(
+            Diagnostic::error(
+                Code::UnsupportedElement,
+                cond.pos,
+                format!("unsupported element: conditionExpression of `{flow_id}` is in language `{language}`"),
+            )
+            .element(flow_id)
+            .hint("flyt evaluates Altinn JSON expressions, e.g. [\"equals\", [\"gatewayAction\"], \"reject\"]"),
+        );
+        return Parsed::Foreign;
+    }
+    if text.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidCondition,
+                cond.pos,
+                format!("the condition of `{flow_id}` is empty"),
+            )
+            .element(flow_id)
+            .hint("write an Altinn expression, e.g. [\"equals\", [\"gatewayAction\"], \"reject\"], or remove the conditionExpression"),
+        );
+        return Parsed::Invalid;
+    }
+    if !looks_like_json {
+        let shown: String = text.chars().take(60).collect();
+        diags.push(
+            Diagnostic::error(
+                Code::UnsupportedElement,
+                cond.pos,
+                format!("unsupported element: conditionExpression of `{flow_id}` is not an Altinn expression: `{shown}`"),
+            )
+            .element(flow_id)
+            .hint("flyt evaluates Altinn JSON expressions, e.g. [\"equals\", [\"dataModel\", \"model.approved\"], true]"),
+        );
+        return Parsed::Foreign;
+    }
+    match Expr::parse(text) {
+        Ok(expr) => Parsed::Ok(Condition {
+            expr,
+            text: text.to_string(),
+            pos: cond.pos,
+        }),
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidCondition,
+                    cond.pos,
+                    format!("the condition of `{flow_id}` is not a valid expression: {e}"),
+                )
+                .element(flow_id),
+            );
+            Parsed::Invalid
+        }
+    }
+}
+
+fn check_exclusive(
+    process: &RawProcess,
+    i: usize,
+    index: &Index,
+    conditions: &[Option<Condition>],
+    target: Option<&dyn DeployTarget>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let node = &process.nodes[i];
+    let outgoing = &index.outgoing[i];
+    let mut default_flow = None;
+    if let Some(default) = &node.default {
+        match outgoing
+            .iter()
+            .find(|&&f| process.flows[f].id == default.id)
+        {
+            Some(&f) => default_flow = Some(f),
+            None => {
+                let what = if index.flow_by_id.contains_key(&default.id) {
+                    "a flow that does not leave this gateway"
+                } else {
+                    "no sequence flow"
+                };
+                let ids: Vec<&str> = outgoing
+                    .iter()
+                    .map(|&f| process.flows[f].id.as_str())
+                    .collect();
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidDefault,
+                        default.pos,
+                        format!(
+                            "gateway `{}` has default=\"{}\", which names {what}",
+                            node.id, default.id
+                        ),
+                    )
+                    .element(&node.id)
+                    .hint(format!(
+                        "the default must be one of its outgoing flows: {}",
+                        ids.join(", ")
+                    )),
+                );
+            }
+        }
+    }
+    if let Some(f) = default_flow {
+        if process.flows[f].condition.is_some() {
+            diags.push(
+                Diagnostic::warning(
+                    Code::DefaultWithCondition,
+                    process.flows[f].pos,
+                    format!("`{}` is the default flow of `{}` and also has a condition, which is ignored", process.flows[f].id, node.id),
+                )
+                .element(&process.flows[f].id),
+            );
+        }
+    }
+    if outgoing.len() < 2 {
+        return;
+    }
+    let has_condition = |f: usize| process.flows[f].condition.is_some();
+    let conditioned = outgoing.iter().filter(|&&f| has_condition(f)).count();
+    if conditioned == 0 && default_flow.is_none() {
+        let decided_by_hook = target.is_some_and(|t| t.has_gateway_decider(&node.id));
+        if !decided_by_hook {
+            let message = format!(
+                "exclusive gateway `{}` has {} outgoing flows but neither conditions nor a default",
+                node.id,
+                outgoing.len()
+            );
+            let hint = "add a condition to each outgoing flow, mark one as default=\"...\", or register a gateway hook for it";
+            diags.push(
+                match target {
+                    Some(_) => Diagnostic::error(Code::UndecidableGateway, node.pos, message),
+                    None => Diagnostic::warning(Code::UndecidableGateway, node.pos, message),
+                }
+                .element(&node.id)
+                .hint(hint),
+            );
+        }
+        return;
+    }
+    for &f in outgoing {
+        if !has_condition(f) && Some(f) != default_flow && conditions.len() > f {
+            diags.push(
+                Diagnostic::warning(
+                    Code::UnconditionedFlow,
+                    process.flows[f].pos,
+                    format!(
+                        "`{}` leaves exclusive gateway `{}` without a condition and is not its default, so it always matches",
+                        process.flows[f].id, node.id
+                    ),
+                )
+                .element(&process.flows[f].id)
+                .hint(format!("add a condition, or make it the default with default=\"{}\" on the gateway", process.flows[f].id)),
+            );
+        }
+    }
+}
+
+fn check_service_task(
+    id: &str,
+    pos: super::super::Pos,
+    task: &super::super::elements::ServiceTask,
+    target: Option<&dyn DeployTarget>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(task_type) = task.task_type.as_deref() else {
+        let message = format!("service task `{id}` names no task type, so no handler can run it");
+        let hint = "add <altinn:taskExtension><altinn:taskType>...</altinn:taskType></altinn:taskExtension> or flyt:type=\"...\"";
+        diags.push(
+            match target {
+                Some(_) => Diagnostic::error(Code::MissingServiceTaskType, pos, message),
+                None => Diagnostic::warning(Code::MissingServiceTaskType, pos, message),
+            }
+            .element(id)
+            .hint(hint),
+        );
+        return;
+    };
+    let registered = target.map(|t| t.has_service_task_handler(task_type));
+    if registered != Some(true) {
+        let message = match registered {
+            None => format!(
+                "service task `{id}` has type `{task_type}`; the server it is deployed to must register a handler for it"
+            ),
+            Some(_) => format!(
+                "service task `{id}` has type `{task_type}`, but this server has no handler registered for it"
+            ),
+        };
+        let mut d = match registered {
+            None => Diagnostic::warning(Code::UnregisteredServiceTask, pos, message),
+            Some(_) => Diagnostic::error(Code::UnregisteredServiceTask, pos, message),
+        }
+        .element(id);
+        if let Some(user) = crate::bpmn::read::nearest(task_type, UserTaskType::ALTINN_NAMES) {
+            d = d.hint(format!(
+                "if `{id}` is meant to wait for a user, did you mean the user task type `{user}`?"
+            ));
+        } else {
+            d = d.hint("register a handler for this type, or configure it as an external job type");
+        }
+        diags.push(d);
+    }
+    if let Some(target) = target {
+        diags.extend(target.check_service_task(id, pos, task));
+    }
+}

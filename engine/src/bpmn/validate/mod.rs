@@ -1,0 +1,72 @@
+//! Validation: raw structs in, a [`ProcessDefinition`] or a complete list of diagnostics out.
+//!
+//! Every rule runs (no first-failure), each in the file for its concern:
+//! - `refs`: ids, references and `incoming`/`outgoing` bookkeeping;
+//! - `local`: rules about one element and its own flows (events, tasks, gateways, conditions);
+//! - `graph`: reachability from start events and to end events;
+//! - `joins`: a bounded token game that finds parallel joins that can never fire.
+//!
+//! Rules that assume flyt's execution semantics (graph, joins, multiple outgoing flows,
+//! conditions outside gateways) are skipped when the process contains unsupported elements or
+//! conditions in a foreign expression language: the semantics of those (boundary events,
+//! implicit splits, ...) decide what is reachable, so the file gets only `unsupported-element`
+//! errors until they are gone.
+
+mod graph;
+mod joins;
+mod local;
+mod refs;
+
+use super::definition::ProcessDefinition;
+use super::diagnostic::{Diagnostic, Pos};
+use super::elements::ServiceTask;
+use super::raw::RawProcess;
+
+/// What the server a definition is deployed to can run. `flyt validate` has no target: a missing
+/// handler or gateway hook is then a warning; at deploy it is an error.
+pub trait DeployTarget {
+    /// Whether a handler for this service task type is registered.
+    fn has_service_task_handler(&self, task_type: &str) -> bool;
+    /// Whether a gateway hook decides this exclusive gateway (by element id).
+    fn has_gateway_decider(&self, gateway_id: &str) -> bool;
+    /// Lets the handler of a service task check its configuration (e.g. `createInstance`
+    /// checks its target app against the allow-list).
+    fn check_service_task(
+        &self,
+        _element_id: &str,
+        _pos: Pos,
+        _task: &ServiceTask,
+    ) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+}
+
+/// Validates a raw process. Returns the definition only when there are no errors; the
+/// diagnostics (warnings, or errors and warnings) are returned either way.
+pub(crate) fn validate(
+    process: RawProcess,
+    target: Option<&dyn DeployTarget>,
+    hash: String,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ProcessDefinition> {
+    let index = refs::check(&process, diags);
+    let (conditions, foreign_conditions) = local::parse_conditions(&process, diags);
+    // Rules that assume flyt's execution semantics only make sense when every element and
+    // condition is one flyt executes: an implicit split or a boundary event changes what
+    // "reachable" or "more than one outgoing flow" means.
+    let full = !process.has_unsupported && !foreign_conditions;
+    local::check(&process, &index, &conditions, target, full, diags);
+    let structural_ok = !diags.iter().any(Diagnostic::is_error);
+    if full {
+        graph::check(&process, &index, diags);
+        if structural_ok && !diags.iter().any(Diagnostic::is_error) {
+            joins::check(&process, &index, diags);
+        }
+    }
+    if diags.iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    Some(ProcessDefinition::build(process, &index, conditions, hash))
+}
+
+pub(crate) use refs::Index;

@@ -1,0 +1,7 @@
+//! flyt's engine: the process model, BPMN parsing and validation, the runtime and storage.
+//!
+//! This crate knows nothing of HTTP. See `ARCHITECTURE.md` at the repository root for the map.
+
+pub mod bpmn;
+pub mod expr;
+pub mod ids;

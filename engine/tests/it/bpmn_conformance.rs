@@ -1,0 +1,130 @@
+//! The real files in `../shared/conformance`: every Altinn app validates with no errors; every
+//! MIWG reference file is accepted or rejected only with `unsupported-element` diagnostics.
+
+use crate::support::shared_dir;
+use flyt_engine::bpmn::{self, Code, Options};
+
+#[test]
+fn every_altinn_app_validates_without_errors() {
+    let Some(shared) = shared_dir("every_altinn_app_validates_without_errors") else {
+        return;
+    };
+    let dir = shared.join("conformance/altinn");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "bpmn") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        match bpmn::compile(&bytes, &Options::default()) {
+            Ok(compiled) => {
+                // Warnings allowed here are about deploy-time registrations only.
+                for w in &compiled.warnings {
+                    assert!(
+                        matches!(
+                            w.code,
+                            Code::UnregisteredServiceTask
+                                | Code::UnconditionedFlow
+                                | Code::FlowMismatch
+                        ),
+                        "{}: unexpected warning {}",
+                        path.display(),
+                        w.render("")
+                    );
+                }
+            }
+            Err(rejected) => panic!(
+                "{} has errors:\n{}",
+                path.display(),
+                rejected
+                    .diagnostics
+                    .iter()
+                    .map(|d| d.render(""))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        }
+        count += 1;
+    }
+    assert_eq!(
+        count,
+        11,
+        "expected the 11 Altinn conformance files in {}",
+        dir.display()
+    );
+}
+
+/// The expected outcome per MIWG file: `None` = accepted; `Some(n)` = rejected with exactly `n`
+/// `unsupported-element` errors and no other error.
+const MIWG: &[(&str, Option<usize>)] = &[
+    ("A.1.0", None),
+    ("A.2.0", None), // exclusive gateway without conditions: a warning (a hook may decide)
+    ("A.2.1", Some(5)), // XPath conditions, on flows that leave tasks (implicit splits)
+    ("A.3.0", Some(3)), // subProcess, boundary events
+    ("A.4.0", Some(1)), // a second executable process (collaboration)
+    ("A.4.1", Some(1)),
+    ("B.1.0", Some(3)),
+    ("B.2.0", Some(7)),
+    ("C.1.0", Some(6)),
+    ("C.1.1", Some(4)), // conditions written as bpmn:getDataObject(...)
+    ("C.2.0", Some(5)),
+    ("C.3.0", Some(5)),
+    ("C.4.0", Some(7)),
+    ("C.5.0", Some(4)),
+    ("C.6.0", Some(16)),
+    ("C.7.0", Some(2)),
+    ("C.8.0", Some(9)),
+    ("C.8.1", Some(9)),
+    ("C.9.0", Some(11)),
+    ("C.9.1", Some(5)),
+    ("C.9.2", Some(5)),
+];
+
+#[test]
+fn miwg_reference_files_are_accepted_or_rejected_only_as_unsupported() {
+    let Some(shared) =
+        shared_dir("miwg_reference_files_are_accepted_or_rejected_only_as_unsupported")
+    else {
+        return;
+    };
+    let dir = shared.join("conformance/miwg");
+    let on_disk = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "bpmn")
+        })
+        .count();
+    assert_eq!(on_disk, MIWG.len(), "the table must name every MIWG file");
+    for (name, expected) in MIWG {
+        let path = dir.join(format!("{name}.bpmn"));
+        let bytes = std::fs::read(&path).unwrap();
+        match (bpmn::compile(&bytes, &Options::default()), expected) {
+            (Ok(_), None) => {}
+            (Ok(_), Some(n)) => panic!("{name}: accepted, expected {n} unsupported-element errors"),
+            (Err(r), None) => panic!("{name}: rejected: {:#?}", r.diagnostics),
+            (Err(r), Some(n)) => {
+                let errors: Vec<_> = r.errors().collect();
+                for e in &errors {
+                    assert_eq!(
+                        e.code,
+                        Code::UnsupportedElement,
+                        "{name}: {}",
+                        e.render(name)
+                    );
+                    assert!(e.line > 0 && e.element_id.is_some(), "{name}: {e:?}");
+                    assert!(
+                        e.message.starts_with("unsupported element: "),
+                        "{name}: {}",
+                        e.message
+                    );
+                }
+                assert_eq!(errors.len(), *n, "{name}: {:#?}", errors);
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! flyt-engine's integration tests: one binary, a module per feature.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod bpmn_conformance;
+mod bpmn_hostile;
+mod bpmn_namespaces;
+mod bpmn_parser_props;
+mod bpmn_rules;

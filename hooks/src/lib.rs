@@ -1,0 +1,1 @@
+//! flyt hooks (in progress).
