@@ -2,6 +2,12 @@
 //!
 //! This crate knows nothing of HTTP. See `ARCHITECTURE.md` at the repository root for the map.
 
+pub mod app;
 pub mod bpmn;
 pub mod expr;
+pub mod hooks;
 pub mod ids;
+pub mod model;
+pub mod runtime;
+pub mod store;
+pub mod time;

@@ -1,6 +1,7 @@
 //! flyt-engine's integration tests: one binary, a module per feature.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod rt;
 mod support;
 
 mod bpmn_conformance;
@@ -8,3 +9,7 @@ mod bpmn_hostile;
 mod bpmn_namespaces;
 mod bpmn_parser_props;
 mod bpmn_rules;
+mod runtime_explore;
+mod runtime_jobs;
+mod runtime_moves;
+mod store_contract;

@@ -260,17 +260,20 @@ fn check_exclusive(
             }
         }
     }
-    if let Some(f) = default_flow {
-        if process.flows[f].condition.is_some() {
-            diags.push(
-                Diagnostic::warning(
-                    Code::DefaultWithCondition,
-                    process.flows[f].pos,
-                    format!("`{}` is the default flow of `{}` and also has a condition, which is ignored", process.flows[f].id, node.id),
-                )
-                .element(&process.flows[f].id),
-            );
-        }
+    if let Some(f) = default_flow
+        && process.flows[f].condition.is_some()
+    {
+        diags.push(
+            Diagnostic::warning(
+                Code::DefaultWithCondition,
+                process.flows[f].pos,
+                format!(
+                    "`{}` is the default flow of `{}` and also has a condition, which is ignored",
+                    process.flows[f].id, node.id
+                ),
+            )
+            .element(&process.flows[f].id),
+        );
     }
     if outgoing.len() < 2 {
         return;
@@ -299,12 +302,19 @@ fn check_exclusive(
     }
     for &f in outgoing {
         if !has_condition(f) && Some(f) != default_flow && conditions.len() > f {
+            let consequence = match default_flow {
+                Some(d) => format!(
+                    ", so it always matches and the default `{}` can never be taken",
+                    process.flows[d].id
+                ),
+                None => ", so it always matches".to_string(),
+            };
             diags.push(
                 Diagnostic::warning(
                     Code::UnconditionedFlow,
                     process.flows[f].pos,
                     format!(
-                        "`{}` leaves exclusive gateway `{}` without a condition and is not its default, so it always matches",
+                        "`{}` leaves exclusive gateway `{}` without a condition and is not its default{consequence}",
                         process.flows[f].id, node.id
                     ),
                 )

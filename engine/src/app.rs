@@ -1,0 +1,154 @@
+//! Apps as the engine sees them: an id and data types (with the task that writes each, and an
+//! optional JSON Schema). Policies, owner types and the rest of an app file are the API's.
+
+use crate::ids::{AppId, DataTypeId};
+use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
+
+/// A compiled JSON Schema.
+#[derive(Clone)]
+pub struct Schema {
+    source: Value,
+    validator: Arc<jsonschema::Validator>,
+}
+
+impl fmt::Debug for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Schema")
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// One problem a schema found: where (a JSON pointer into the data) and what.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaIssue {
+    pub field: String,
+    pub message: String,
+}
+
+impl Schema {
+    /// Compiles a schema. Remote and file `$ref`s are not resolved (no network access from a
+    /// schema); a schema that needs them fails here.
+    pub fn compile(source: Value) -> Result<Schema, String> {
+        let validator = jsonschema::validator_for(&source).map_err(|e| e.to_string())?;
+        Ok(Schema {
+            source,
+            validator: Arc::new(validator),
+        })
+    }
+
+    pub fn source(&self) -> &Value {
+        &self.source
+    }
+
+    /// Every problem, at most 50.
+    pub fn check(&self, value: &Value) -> Vec<SchemaIssue> {
+        self.validator
+            .iter_errors(value)
+            .take(50)
+            .map(|e| SchemaIssue {
+                field: e.instance_path().to_string(),
+                message: e.to_string(),
+            })
+            .collect()
+    }
+}
+
+/// A data type of an app.
+#[derive(Debug, Clone)]
+pub struct DataTypeSpec {
+    pub id: DataTypeId,
+    /// The task during which the data may be written (Altinn's `taskId`). `None`: writable
+    /// while any user task is active.
+    pub task: Option<String>,
+    pub schema: Option<Schema>,
+    /// Must the data exist before its task completes?
+    pub required: bool,
+}
+
+impl DataTypeSpec {
+    pub fn new(id: &str) -> Self {
+        DataTypeSpec {
+            id: DataTypeId::new(id),
+            task: None,
+            schema: None,
+            required: false,
+        }
+    }
+
+    pub fn for_task(mut self, task: &str) -> Self {
+        self.task = Some(task.to_string());
+        self
+    }
+
+    pub fn with_schema(mut self, schema: Schema) -> Self {
+        self.schema = Some(schema);
+        self
+    }
+
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+}
+
+/// An app, as far as the engine is concerned.
+#[derive(Debug, Clone)]
+pub struct AppSpec {
+    pub id: AppId,
+    pub data_types: Vec<DataTypeSpec>,
+    /// Accept data types that are not declared (tests and conformance runs). Default false.
+    pub open_data_types: bool,
+}
+
+impl AppSpec {
+    pub fn new(id: AppId) -> Self {
+        AppSpec {
+            id,
+            data_types: Vec::new(),
+            open_data_types: false,
+        }
+    }
+
+    /// An app that accepts any data type name (for conformance runs and tests).
+    pub fn open(id: AppId) -> Self {
+        AppSpec {
+            open_data_types: true,
+            ..AppSpec::new(id)
+        }
+    }
+
+    pub fn with_data_type(mut self, data_type: DataTypeSpec) -> Self {
+        self.data_types.push(data_type);
+        self
+    }
+
+    pub fn data_type(&self, id: &str) -> Option<&DataTypeSpec> {
+        self.data_types.iter().find(|d| d.id.as_str() == id)
+    }
+
+    /// The data types written during `task`.
+    pub fn data_types_of_task<'a>(
+        &'a self,
+        task: &'a str,
+    ) -> impl Iterator<Item = &'a DataTypeSpec> + 'a {
+        self.data_types
+            .iter()
+            .filter(move |d| d.task.as_deref() == Some(task))
+    }
+
+    /// The data type `dataModel` lookups read when neither the expression nor the gateway names
+    /// one: the first data type of the task the token came from, else the app's first.
+    pub fn default_data_type(&self, origin_task: Option<&str>) -> Option<&DataTypeId> {
+        origin_task
+            .and_then(|t| {
+                self.data_types
+                    .iter()
+                    .find(|d| d.task.as_deref() == Some(t))
+            })
+            .or_else(|| self.data_types.first())
+            .map(|d| &d.id)
+    }
+}

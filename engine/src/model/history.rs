@@ -1,0 +1,65 @@
+//! History: what happened to an instance, in order (Altinn's process history).
+
+use super::Actor;
+use crate::ids::ElementId;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The kind of a history event. The `process_*` names are Altinn's; `flyt_*` are flyt's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "process_StartEvent")]
+    StartEvent,
+    #[serde(rename = "process_StartTask")]
+    StartTask,
+    #[serde(rename = "process_EndTask")]
+    EndTask,
+    #[serde(rename = "process_AbandonTask")]
+    AbandonTask,
+    #[serde(rename = "process_EndEvent")]
+    EndEvent,
+    /// A service task ran out of attempts.
+    #[serde(rename = "flyt_IncidentRaised")]
+    IncidentRaised,
+    /// An operator resumed an instance after an incident.
+    #[serde(rename = "flyt_IncidentResolved")]
+    IncidentResolved,
+    /// A server action ran on a task (it does not move the process).
+    #[serde(rename = "flyt_ServerAction")]
+    ServerAction,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::StartEvent => "process_StartEvent",
+            EventType::StartTask => "process_StartTask",
+            EventType::EndTask => "process_EndTask",
+            EventType::AbandonTask => "process_AbandonTask",
+            EventType::EndEvent => "process_EndEvent",
+            EventType::IncidentRaised => "flyt_IncidentRaised",
+            EventType::IncidentResolved => "flyt_IncidentResolved",
+            EventType::ServerAction => "flyt_ServerAction",
+        }
+    }
+}
+
+/// One history entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEvent {
+    /// Position in the instance's history, from 0.
+    pub seq: u32,
+    pub event_type: EventType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub element_id: Option<ElementId>,
+    pub occurred: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performed_by: Option<Actor>,
+    /// The action that completed or abandoned a task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Extra facts, e.g. `{"createdInstance": "..."}` from a createInstance service task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}

@@ -1,0 +1,53 @@
+//! An instance: one run of an app's process for one owner.
+
+use super::{Actor, InstanceOwner, ProcessState};
+use crate::ids::{AppId, DataTypeId, InstanceId};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Metadata of one stored data element (the JSON itself is stored separately).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataElement {
+    pub created: Timestamp,
+    pub last_changed: Timestamp,
+    pub size: u64,
+}
+
+/// An instance of an app. `version` increases with every committed change and is the ETag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Instance {
+    pub id: InstanceId,
+    pub app: AppId,
+    pub owner: InstanceOwner,
+    /// The definition version the instance started on; it stays on it to the end.
+    pub definition_version: u32,
+    pub version: u64,
+    pub created: Timestamp,
+    pub created_by: Actor,
+    pub last_changed: Timestamp,
+    pub last_changed_by: Actor,
+    pub process: ProcessState,
+    /// Data types that hold data, with their metadata.
+    #[serde(default)]
+    pub data: BTreeMap<DataTypeId, DataElement>,
+    /// The next history sequence number.
+    pub history_len: u32,
+    /// How often each element has been entered; part of job idempotency keys, so that a task
+    /// visited twice (after a reject) gets a new key while a retry of the same visit does not.
+    #[serde(default)]
+    pub visits: BTreeMap<String, u32>,
+}
+
+impl Instance {
+    /// `{partyId}/{guid}`, the instance id in Altinn's API.
+    pub fn altinn_id(&self) -> String {
+        format!("{}/{}", self.owner.party_id, self.id)
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.process.ended.is_some()
+    }
+}

@@ -1,0 +1,15 @@
+//! The data flyt keeps about instances: who owns them, where their tokens are, what happened.
+
+mod actor;
+mod history;
+mod instance;
+mod job;
+mod party;
+mod process;
+
+pub use actor::Actor;
+pub use history::{EventType, HistoryEvent};
+pub use instance::{DataElement, Instance};
+pub use job::{Job, JobState};
+pub use party::{InstanceOwner, Party};
+pub use process::{Incident, ProcessState, TaskInfo, Token, TokenAt};

@@ -1,0 +1,105 @@
+//! Process state: tokens, the Altinn-compatible view of them, and incidents.
+
+use crate::ids::{ElementId, JobKey};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Where a token is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "at", rename_all = "camelCase")]
+pub enum TokenAt {
+    /// Waiting for a person or organisation to complete a user task.
+    #[serde(rename_all = "camelCase")]
+    UserTask { task: TaskInfo },
+    /// Waiting for a service task's job to complete.
+    #[serde(rename_all = "camelCase")]
+    ServiceTask { task: TaskInfo, job: JobKey },
+    /// Parked at a parallel join, having arrived over flow `via`.
+    #[serde(rename_all = "camelCase")]
+    Join { element: ElementId, via: ElementId },
+}
+
+/// One active path through the process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    pub id: u32,
+    #[serde(flatten)]
+    pub at: TokenAt,
+}
+
+impl Token {
+    pub fn task(&self) -> Option<&TaskInfo> {
+        match &self.at {
+            TokenAt::UserTask { task } | TokenAt::ServiceTask { task, .. } => Some(task),
+            TokenAt::Join { .. } => None,
+        }
+    }
+}
+
+/// An active task, in the shape of Altinn's `currentTask`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskInfo {
+    /// Altinn's flow counter: how many tasks had started when this one did.
+    pub flow: u32,
+    pub started: Timestamp,
+    pub element_id: ElementId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub altinn_task_type: Option<String>,
+}
+
+/// A service task that ran out of attempts; `resume` clears it and retries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incident {
+    pub element_id: ElementId,
+    pub job: JobKey,
+    pub reason: String,
+    pub attempts: u32,
+    pub last_error: String,
+    pub raised: Timestamp,
+}
+
+/// The process state of an instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessState {
+    pub started: Option<Timestamp>,
+    pub start_event: Option<ElementId>,
+    pub ended: Option<Timestamp>,
+    pub end_event: Option<ElementId>,
+    /// Altinn's flow counter, incremented whenever a task starts.
+    pub flow: u32,
+    pub tokens: Vec<Token>,
+    pub next_token: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incidents: Vec<Incident>,
+}
+
+impl ProcessState {
+    /// Every active task (user and service), oldest first.
+    pub fn active_tasks(&self) -> impl Iterator<Item = &TaskInfo> {
+        self.tokens.iter().filter_map(Token::task)
+    }
+
+    /// Altinn's `currentTask`: the most recently started active task.
+    pub fn current_task(&self) -> Option<&TaskInfo> {
+        self.active_tasks().max_by_key(|t| t.flow)
+    }
+
+    pub fn user_task_tokens(&self) -> impl Iterator<Item = (&Token, &TaskInfo)> {
+        self.tokens.iter().filter_map(|t| match &t.at {
+            TokenAt::UserTask { task } => Some((t, task)),
+            _ => None,
+        })
+    }
+
+    pub fn job_tokens(&self) -> impl Iterator<Item = (&Token, &TaskInfo, JobKey)> {
+        self.tokens.iter().filter_map(|t| match &t.at {
+            TokenAt::ServiceTask { task, job } => Some((t, task, *job)),
+            _ => None,
+        })
+    }
+}

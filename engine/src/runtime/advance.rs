@@ -1,0 +1,336 @@
+//! Moving tokens: one transition's worth of work, from the arrival of tokens to the next wait
+//! states, computed in memory and committed by the caller in one atomic write.
+//!
+//! A token that arrives at a user task waits there; at a service task it waits for a job that
+//! is created in the same commit (the outbox); at an exclusive gateway it takes the one flow the
+//! conditions pick; at a parallel gateway it forks, or parks until every incoming flow has
+//! delivered a token and then forks; at an end event it is consumed. When no token is left the
+//! process has ended.
+
+use super::data::DataCache;
+use super::gateway;
+use super::{Error, Inner};
+use crate::app::AppSpec;
+use crate::bpmn::ProcessDefinition;
+use crate::bpmn::elements::{FlowIdx, NodeIdx, NodeKind};
+use crate::hooks::{HookContext, HookError, TaskRef};
+use crate::ids::{ElementId, JobKey};
+use crate::model::{
+    Actor, EventType, HistoryEvent, Instance, Job, JobState, TaskInfo, Token, TokenAt,
+};
+use crate::store::Txn;
+use crate::time::Timestamp;
+use std::collections::VecDeque;
+
+/// Which hook point to run.
+pub(crate) enum HookPoint<'a> {
+    InstanceCreated,
+    TaskStarted(&'a TaskRef),
+    TaskEnding(&'a TaskRef, &'a str),
+    TaskAbandoned(&'a TaskRef, &'a str),
+    ProcessEnded,
+    DataWritten(&'a str),
+}
+
+/// One transition being computed.
+pub(crate) struct Work<'a> {
+    pub rt: &'a Inner,
+    pub def: &'a ProcessDefinition,
+    pub app: &'a AppSpec,
+    pub instance: Instance,
+    pub data: DataCache,
+    pub history: Vec<HistoryEvent>,
+    pub new_jobs: Vec<Job>,
+    pub now: Timestamp,
+    pub actor: Actor,
+    /// The action that completed the task before the gateways now being evaluated.
+    pub gateway_action: Option<String>,
+    steps: usize,
+    last_end: Option<ElementId>,
+}
+
+impl<'a> Work<'a> {
+    pub(crate) fn new(
+        rt: &'a Inner,
+        def: &'a ProcessDefinition,
+        app: &'a AppSpec,
+        instance: Instance,
+        data: DataCache,
+        actor: Actor,
+        now: Timestamp,
+    ) -> Self {
+        Work {
+            rt,
+            def,
+            app,
+            instance,
+            data,
+            history: Vec::new(),
+            new_jobs: Vec::new(),
+            now,
+            actor,
+            gateway_action: None,
+            steps: 0,
+            last_end: None,
+        }
+    }
+
+    /// Appends a history event performed by this transition's actor.
+    pub(crate) fn record(
+        &mut self,
+        event_type: EventType,
+        element: Option<ElementId>,
+        action: Option<String>,
+        details: Option<serde_json::Value>,
+    ) {
+        let seq = self.instance.history_len;
+        self.instance.history_len += 1;
+        self.history.push(HistoryEvent {
+            seq,
+            event_type,
+            element_id: element,
+            occurred: self.now,
+            performed_by: Some(self.actor.clone()),
+            action,
+            details,
+        });
+    }
+
+    /// Runs every hook registered for this app at `point`, in order, each with the timeout.
+    pub(crate) async fn run_hooks(&mut self, point: HookPoint<'_>) -> Result<(), Error> {
+        let registry = &self.rt.registry;
+        let timeout = registry.hook_timeout();
+        for hook in registry.hooks_for(&self.app.id) {
+            let mut ctx = HookContext {
+                instance: &self.instance,
+                data: &mut self.data,
+                app: self.app,
+                definition: self.def,
+                actor: &self.actor,
+                now: self.now,
+            };
+            let call = async {
+                match &point {
+                    HookPoint::InstanceCreated => hook.instance_created(&mut ctx).await,
+                    HookPoint::TaskStarted(t) => hook.task_started(&mut ctx, t).await,
+                    HookPoint::TaskEnding(t, a) => hook.task_ending(&mut ctx, t, a).await,
+                    HookPoint::TaskAbandoned(t, a) => hook.task_abandoned(&mut ctx, t, a).await,
+                    HookPoint::ProcessEnded => hook.process_ended(&mut ctx).await,
+                    HookPoint::DataWritten(d) => hook.data_written(&mut ctx, d).await,
+                }
+            };
+            match tokio::time::timeout(timeout, call).await {
+                Ok(Ok(())) => {}
+                Ok(Err(HookError::Rejected(issues))) => {
+                    return Err(Error::Refused {
+                        hook: hook.name().to_string(),
+                        issues,
+                    });
+                }
+                Ok(Err(HookError::Failed(detail))) => {
+                    return Err(Error::HookFailed {
+                        hook: hook.name().to_string(),
+                        detail,
+                    });
+                }
+                Err(_) => {
+                    return Err(Error::HookTimeout {
+                        hook: hook.name().to_string(),
+                        seconds: timeout.as_secs(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tokens arrive over `flows` (with the task each came from, for `dataModel` defaults) and
+    /// move until every one waits or is consumed.
+    pub(crate) async fn arrive(
+        &mut self,
+        flows: Vec<(FlowIdx, Option<NodeIdx>)>,
+    ) -> Result<(), Error> {
+        let mut queue: VecDeque<(FlowIdx, Option<NodeIdx>)> = flows.into();
+        let limit = self.rt.config.max_automatic_steps;
+        while let Some((flow, origin)) = queue.pop_front() {
+            let target = self.def.flow(flow).target;
+            self.steps += 1;
+            if self.steps > limit {
+                return Err(Error::LoopGuard {
+                    element: self.def.node(target).id.to_string(),
+                    steps: self.steps - 1,
+                });
+            }
+            let node = self.def.node(target);
+            match &node.kind {
+                NodeKind::EndEvent(_) => self.last_end = Some(node.id.clone()),
+                NodeKind::UserTask(_) => self.enter_task(target, None).await?,
+                NodeKind::ServiceTask(task) => {
+                    let task_type = task.task_type.clone().unwrap_or_default();
+                    self.enter_task(target, Some(task_type)).await?;
+                }
+                NodeKind::ExclusiveGateway(_) => {
+                    let chosen = gateway::decide(self, target, origin).await?;
+                    queue.push_back((chosen, origin));
+                }
+                NodeKind::ParallelGateway(_) => {
+                    if node.incoming.len() > 1 && !self.join(target, flow) {
+                        continue;
+                    }
+                    for &out in &node.outgoing {
+                        queue.push_back((out, None));
+                    }
+                }
+                // Validation forbids flows into start events.
+                NodeKind::StartEvent(_) => {}
+            }
+        }
+        if self.instance.process.tokens.is_empty() && self.instance.process.ended.is_none() {
+            self.end_process().await?;
+        }
+        Ok(())
+    }
+
+    /// Parks a token at a join; if every incoming flow now has one, takes them and returns true.
+    fn join(&mut self, gateway: NodeIdx, via: FlowIdx) -> bool {
+        let node = self.def.node(gateway);
+        let process = &mut self.instance.process;
+        let id = process.next_token;
+        process.next_token += 1;
+        process.tokens.push(Token {
+            id,
+            at: TokenAt::Join {
+                element: node.id.clone(),
+                via: self.def.flow(via).id.clone(),
+            },
+        });
+        let parked_on = |tokens: &[Token], flow: &ElementId| {
+            tokens.iter().position(|t| {
+                matches!(&t.at, TokenAt::Join { element, via } if *element == node.id && via == flow)
+            })
+        };
+        let complete = node
+            .incoming
+            .iter()
+            .all(|&f| parked_on(&process.tokens, &self.def.flow(f).id).is_some());
+        if complete {
+            for &f in &node.incoming {
+                if let Some(p) = parked_on(&process.tokens, &self.def.flow(f).id) {
+                    process.tokens.remove(p);
+                }
+            }
+        }
+        complete
+    }
+
+    /// A token reaches a task: it waits there (user task) or on a new job (service task).
+    async fn enter_task(
+        &mut self,
+        target: NodeIdx,
+        service_type: Option<String>,
+    ) -> Result<(), Error> {
+        let node = self.def.node(target);
+        let visits = self.instance.visits.entry(node.id.to_string()).or_insert(0);
+        *visits += 1;
+        let visit = *visits;
+        let process = &mut self.instance.process;
+        process.flow += 1;
+        let task = TaskInfo {
+            flow: process.flow,
+            started: self.now,
+            element_id: node.id.clone(),
+            name: node.name.clone(),
+            altinn_task_type: node.altinn_task_type().map(str::to_string),
+        };
+        let id = process.next_token;
+        process.next_token += 1;
+        let at = match service_type {
+            None => TokenAt::UserTask { task },
+            Some(task_type) => {
+                let config = self.rt.registry.handler_config(&task_type);
+                let key = JobKey::new_random();
+                self.new_jobs.push(Job {
+                    key,
+                    app: self.instance.app.clone(),
+                    instance: self.instance.id,
+                    element_id: node.id.clone(),
+                    idempotency_key: Job::idempotency_key_for(self.instance.id, &node.id, visit),
+                    external: self.rt.registry.is_external(&task_type),
+                    task_type,
+                    visit,
+                    attempts: 0,
+                    max_attempts: config.max_attempts,
+                    state: JobState::Queued { due: self.now },
+                    created: self.now,
+                    last_error: None,
+                    gateway_action: self.gateway_action.clone(),
+                });
+                TokenAt::ServiceTask { task, job: key }
+            }
+        };
+        process.tokens.push(Token { id, at });
+        self.record(EventType::StartTask, Some(node.id.clone()), None, None);
+        let task_ref = TaskRef::of(node);
+        self.run_hooks(HookPoint::TaskStarted(&task_ref)).await
+    }
+
+    async fn end_process(&mut self) -> Result<(), Error> {
+        let end = self.last_end.clone();
+        self.instance.process.ended = Some(self.now);
+        self.instance.process.end_event = end.clone();
+        self.record(EventType::EndEvent, end, None, None);
+        self.run_hooks(HookPoint::ProcessEnded).await
+    }
+
+    /// Removes the token waiting at a task; returns the node.
+    pub(crate) fn take_task_token(&mut self, token_id: u32) {
+        self.instance.process.tokens.retain(|t| t.id != token_id);
+    }
+
+    /// Everything this transition writes, given the version the instance had when read
+    /// (`None`: the instance is new).
+    pub(crate) fn into_txn(self, read_version: Option<u64>) -> (Txn, Instance, Vec<Job>) {
+        let mut txn = Txn::new();
+        let (instance, jobs) = self.write_into(&mut txn, read_version);
+        (txn, instance, jobs)
+    }
+
+    /// Adds this transition's writes to `txn` (after whatever checks it already holds).
+    pub(crate) fn write_into(
+        mut self,
+        txn: &mut Txn,
+        read_version: Option<u64>,
+    ) -> (Instance, Vec<Job>) {
+        self.instance.version = read_version.map_or(1, |v| v + 1);
+        self.instance.last_changed = self.now;
+        self.instance.last_changed_by = self.actor.clone();
+        for (data_type, value) in self.data.written() {
+            let size = serde_json::to_vec(value).map_or(0, |b| b.len() as u64);
+            let created = self
+                .instance
+                .data
+                .get(data_type)
+                .map_or(self.now, |d| d.created);
+            self.instance.data.insert(
+                data_type.clone(),
+                crate::model::DataElement {
+                    created,
+                    last_changed: self.now,
+                    size,
+                },
+            );
+            txn.put_data(self.instance.id, data_type, value);
+        }
+        match read_version {
+            None => txn.create_instance(&self.instance),
+            Some(v) => txn.update_instance(&self.instance, v),
+        };
+        for event in &self.history {
+            txn.append_history(self.instance.id, event);
+        }
+        for job in &self.new_jobs {
+            txn.create_job(job);
+        }
+        (self.instance, self.new_jobs)
+    }
+}

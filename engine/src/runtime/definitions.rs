@@ -1,0 +1,147 @@
+//! Definition versions per app: deploy (validate, then store with a monotonically increasing
+//! version and a content hash), and a cache so each version is parsed once per process.
+
+use super::{Error, Inner};
+use crate::bpmn::{self, Options, ProcessDefinition};
+use crate::ids::AppId;
+use crate::store::{CommitError, DefinitionRecord, Store, Txn};
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The result of a deploy.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub version: u32,
+    pub hash: String,
+    /// The same content was already the latest version: nothing was stored.
+    pub unchanged: bool,
+    pub warnings: Vec<bpmn::Diagnostic>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Definitions {
+    cache: RwLock<HashMap<(AppId, u32), Arc<ProcessDefinition>>>,
+    latest: RwLock<HashMap<AppId, u32>>,
+    /// The limits deploys were checked against; stored versions are re-read with the same.
+    limits: bpmn::Limits,
+}
+
+impl Definitions {
+    pub(crate) fn new(limits: bpmn::Limits) -> Self {
+        Definitions {
+            cache: RwLock::default(),
+            latest: RwLock::default(),
+            limits,
+        }
+    }
+
+    /// Validates `bytes` against what this server can run and stores it as the next version,
+    /// unless it is identical to the latest version.
+    pub(crate) async fn deploy(
+        &self,
+        rt: &Inner,
+        app: &AppId,
+        bytes: &[u8],
+        deployed_by: &str,
+    ) -> Result<Deployed, Error> {
+        let (store, registry, limits, now) = (
+            &rt.store,
+            &rt.registry,
+            rt.config.bpmn_limits,
+            rt.clock.now(),
+        );
+        let target = registry.target_for(app);
+        let compiled = bpmn::compile(
+            bytes,
+            &Options::default().with_limits(limits).with_target(&target),
+        )
+        .map_err(Error::InvalidDefinition)?;
+        let hash = compiled.definition.hash().to_string();
+        let head = store.definition_head(app)?;
+        if let Some((_, head)) = &head
+            && head.hash == hash
+        {
+            return Ok(Deployed {
+                version: head.version,
+                hash,
+                unchanged: true,
+                warnings: compiled.warnings,
+            });
+        }
+        let version = head.as_ref().map_or(1, |(_, h)| h.version + 1);
+        let record = DefinitionRecord {
+            version,
+            hash: hash.clone(),
+            deployed: now,
+            deployed_by: deployed_by.to_string(),
+            bpmn: String::from_utf8_lossy(bytes).into_owned(),
+        };
+        let mut txn = Txn::new();
+        txn.deploy_definition(app, head.as_ref().map(|(rev, _)| *rev), &record);
+        match store.commit(txn).await {
+            Ok(()) => {}
+            // Someone deployed at the same moment: their version stands; the caller may retry.
+            Err(CommitError::Conflict(_)) => return Err(Error::Conflict),
+            Err(CommitError::Store(e)) => return Err(Error::Store(e)),
+        }
+        self.cache
+            .write()
+            .insert((app.clone(), version), Arc::new(compiled.definition));
+        self.latest.write().insert(app.clone(), version);
+        Ok(Deployed {
+            version,
+            hash,
+            unchanged: false,
+            warnings: compiled.warnings,
+        })
+    }
+
+    /// The latest version of an app's definition.
+    pub(crate) fn latest(
+        &self,
+        store: &Store,
+        app: &AppId,
+    ) -> Result<(u32, Arc<ProcessDefinition>), Error> {
+        let cached = self.latest.read().get(app).copied();
+        let version = match cached {
+            Some(v) => v,
+            None => {
+                let (_, head) = store
+                    .definition_head(app)?
+                    .ok_or_else(|| Error::NoDefinition(app.clone()))?;
+                self.latest.write().insert(app.clone(), head.version);
+                head.version
+            }
+        };
+        Ok((version, self.get(store, app, version)?))
+    }
+
+    /// A specific version (an instance's pinned one). Parsed once, then cached.
+    pub(crate) fn get(
+        &self,
+        store: &Store,
+        app: &AppId,
+        version: u32,
+    ) -> Result<Arc<ProcessDefinition>, Error> {
+        if let Some(def) = self.cache.read().get(&(app.clone(), version)) {
+            return Ok(def.clone());
+        }
+        let record =
+            store
+                .definition(app, version)?
+                .ok_or_else(|| Error::DefinitionVersionNotFound {
+                    app: app.clone(),
+                    version,
+                })?;
+        // It passed validation when deployed; compile without a target (registrations may have
+        // changed since, which must not make running instances unreadable).
+        let compiled = bpmn::compile(record.bpmn.as_bytes(), &Options::default())
+            .map_err(Error::InvalidDefinition)?;
+        let def = Arc::new(compiled.definition);
+        self.cache
+            .write()
+            .insert((app.clone(), version), def.clone());
+        Ok(def)
+    }
+}

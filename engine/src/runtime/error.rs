@@ -1,0 +1,145 @@
+//! The runtime's error type. Each variant says which HTTP status the API maps it to.
+
+use crate::app::SchemaIssue;
+use crate::bpmn::Rejected;
+use crate::hooks::Issue;
+use crate::ids::{AppId, InstanceId};
+use crate::store::StoreError;
+use serde::Serialize;
+
+/// What one exclusive-gateway condition gave, for "no flow matched" errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConditionResult {
+    pub flow_id: String,
+    pub condition: Option<String>,
+    /// `true`, `false`, or the evaluation error.
+    pub result: String,
+}
+
+/// Why a runtime call failed. Every failure leaves the instance exactly as it was.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// 404.
+    #[error("app {0} is not known here")]
+    AppNotFound(AppId),
+    /// 409: the app has no deployed definition.
+    #[error("app {0} has no deployed process definition")]
+    NoDefinition(AppId),
+    /// 404.
+    #[error("definition version {version} of {app} does not exist")]
+    DefinitionVersionNotFound { app: AppId, version: u32 },
+    /// 422: the definition failed validation (every diagnostic is included).
+    #[error("the process definition is invalid")]
+    InvalidDefinition(Rejected),
+    /// 404.
+    #[error("instance {0} does not exist")]
+    InstanceNotFound(InstanceId),
+    /// 412: `If-Match`/`expected_version` named an older version.
+    #[error("the instance is at version {actual}, not {expected}")]
+    VersionMismatch { expected: u64, actual: u64 },
+    /// 409: another request changed the instance first; re-read and retry.
+    #[error(
+        "the instance was changed by another request at the same time; read it again and retry"
+    )]
+    Conflict,
+    /// 409.
+    #[error("the process has ended")]
+    ProcessEnded,
+    /// 409: no user task is active (the process waits for a service task or an incident).
+    #[error("no user task is active{}", waiting_on(.waiting_for))]
+    NoActiveTask { waiting_for: Vec<String> },
+    /// 400: several user tasks are active; name one with `taskId`.
+    #[error("{} tasks are active ({}); say which one with taskId", .active.len(), .active.join(", "))]
+    TaskRequired { active: Vec<String> },
+    /// 409: the named task is not active.
+    #[error("task `{task}` is not active (active: {})", if .active.is_empty() { "none".to_string() } else { .active.join(", ") })]
+    TaskNotActive { task: String, active: Vec<String> },
+    /// 409: the action does not complete this task.
+    #[error("action `{action}` is not allowed on task `{task}`; allowed: {}", .allowed.join(", "))]
+    ActionNotAllowed {
+        action: String,
+        task: String,
+        allowed: Vec<String>,
+    },
+    /// 409: an exclusive gateway could not pick exactly one flow; nothing moved.
+    #[error("gateway `{gateway}` {problem}: {}", describe(.results))]
+    Gateway {
+        gateway: String,
+        problem: String,
+        results: Vec<ConditionResult>,
+    },
+    /// 422: the process moved through automatic elements too many times without waiting.
+    #[error(
+        "loop guard: the process took {steps} automatic steps without reaching a wait state (last element `{element}`)"
+    )]
+    LoopGuard { element: String, steps: usize },
+    /// 409: a hook refused the move (validation); the issues say why.
+    #[error("{hook} refused: {}", .issues.iter().map(|i| i.message.as_str()).collect::<Vec<_>>().join("; "))]
+    Refused { hook: String, issues: Vec<Issue> },
+    /// 500: a hook failed (details logged).
+    #[error("hook {hook} failed: {detail}")]
+    HookFailed { hook: String, detail: String },
+    /// 500: a hook did not answer in time.
+    #[error("hook {hook} timed out after {seconds} s")]
+    HookTimeout { hook: String, seconds: u64 },
+    /// 422: data does not satisfy its data type's schema.
+    #[error("data of `{data_type}` is invalid: {}", .issues.iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>().join("; "))]
+    DataInvalid {
+        data_type: String,
+        issues: Vec<SchemaIssue>,
+    },
+    /// 409: data required by the task is missing.
+    #[error("task `{task}` cannot complete: data `{data_type}` is required")]
+    DataMissing { task: String, data_type: String },
+    /// 404.
+    #[error("app {app} has no data type `{data_type}`")]
+    UnknownDataType { app: AppId, data_type: String },
+    /// 409: no active task may write this data type now.
+    #[error("data `{data_type}` cannot be written now: {reason}")]
+    DataNotWritable { data_type: String, reason: String },
+    /// 409: the `Idempotency-Key` was used with a different request.
+    #[error("Idempotency-Key `{0}` was already used with a different request")]
+    IdempotencyKeyReused(String),
+    /// 409: `resume` on an instance without incidents.
+    #[error("the instance has no incident to resume")]
+    NoIncident,
+    /// 404: no server action of that name on the task.
+    #[error("task `{task}` has no server action `{action}`")]
+    UnknownServerAction { task: String, action: String },
+    /// 400: the request itself is malformed (bad owner, unknown start event, ...).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 503: storage failed; nothing was changed.
+    #[error("storage unavailable: {0}")]
+    Store(#[from] StoreError),
+}
+
+fn waiting_on(tasks: &[String]) -> String {
+    if tasks.is_empty() {
+        String::new()
+    } else {
+        format!("; waiting for {}", tasks.join(", "))
+    }
+}
+
+fn describe(results: &[ConditionResult]) -> String {
+    results
+        .iter()
+        .map(|r| match &r.condition {
+            Some(c) => format!("{} {} gave {}", r.flow_id, c, r.result),
+            None => format!("{} (no condition) {}", r.flow_id, r.result),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<crate::store::CommitError> for Error {
+    fn from(e: crate::store::CommitError) -> Self {
+        match e {
+            crate::store::CommitError::Conflict(_) => Error::Conflict,
+            crate::store::CommitError::Store(s) => Error::Store(s),
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Exclusive gateways: evaluate the conditions, take exactly one flow, or fail with what each
+//! condition gave (and leave the instance unchanged).
+
+use super::advance::Work;
+use super::{ConditionResult, Error};
+use crate::bpmn::elements::{FlowIdx, NodeIdx};
+use crate::expr::{EvalContext, EvalError, lookup_path};
+use crate::hooks::{GatewayContext, HookError};
+use crate::ids::DataTypeId;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+struct Context<'a> {
+    gateway_action: Option<&'a str>,
+    data: &'a BTreeMap<DataTypeId, Value>,
+    default_type: Option<&'a DataTypeId>,
+    instance: &'a crate::model::Instance,
+}
+
+impl EvalContext for Context<'_> {
+    fn gateway_action(&self) -> Option<&str> {
+        self.gateway_action
+    }
+
+    fn data_model(&self, path: &str, data_type: Option<&str>) -> Result<Value, EvalError> {
+        let data_type = match data_type {
+            Some(t) => DataTypeId::new(t),
+            None => match self.default_type {
+                Some(t) => t.clone(),
+                None => return Ok(Value::Null),
+            },
+        };
+        Ok(self
+            .data
+            .get(&data_type)
+            .and_then(|root| lookup_path(root, path))
+            .cloned()
+            .unwrap_or(Value::Null))
+    }
+
+    fn instance_context(&self, key: &str) -> Result<Value, EvalError> {
+        Ok(match key {
+            "instanceOwnerPartyId" => Value::String(self.instance.owner.party_id.to_string()),
+            "instanceId" => Value::String(self.instance.altinn_id()),
+            "appId" => Value::String(self.instance.app.to_string()),
+            "instanceOwnerPartyType" => Value::String(
+                match self.instance.owner.party {
+                    crate::model::Party::Person { .. } => "person",
+                    crate::model::Party::Organisation { .. } => "org",
+                }
+                .to_string(),
+            ),
+            _ => Value::Null,
+        })
+    }
+}
+
+/// Picks the outgoing flow of an exclusive gateway: the single flow whose condition holds (a
+/// flow without condition always holds); if none holds, the default; otherwise a registered
+/// gateway decider; otherwise an error naming the gateway and what every condition gave.
+pub(crate) async fn decide(
+    work: &mut Work<'_>,
+    gateway: NodeIdx,
+    origin: Option<NodeIdx>,
+) -> Result<FlowIdx, Error> {
+    let def = work.def;
+    let node = def.node(gateway);
+    let default = def.exclusive_gateway(gateway).and_then(|g| g.default);
+    let connected = def
+        .exclusive_gateway(gateway)
+        .and_then(|g| g.connected_data_type.clone());
+    let origin_task = origin.map(|o| def.node(o).id.to_string());
+    let default_type =
+        connected.or_else(|| work.app.default_data_type(origin_task.as_deref()).cloned());
+
+    // Load data only if some condition reads it.
+    let reads_data = node.outgoing.iter().any(|&f| {
+        def.flow(f)
+            .condition
+            .as_ref()
+            .is_some_and(|c| !c.expr.data_model_refs().is_empty())
+    });
+    let data = if reads_data
+        || work
+            .rt
+            .registry
+            .decider(&work.app.id, node.id.as_str())
+            .is_some()
+    {
+        work.data.load_all()?;
+        work.data.snapshot()
+    } else {
+        BTreeMap::new()
+    };
+
+    let ctx = Context {
+        gateway_action: work.gateway_action.as_deref(),
+        data: &data,
+        default_type: default_type.as_ref(),
+        instance: &work.instance,
+    };
+    let mut results = Vec::with_capacity(node.outgoing.len());
+    let mut matched = Vec::new();
+    let mut failed = false;
+    for &f in &node.outgoing {
+        if Some(f) == default {
+            continue;
+        }
+        let flow = def.flow(f);
+        let (result, holds) = match &flow.condition {
+            None => ("true".to_string(), true),
+            Some(cond) => match cond.expr.eval_bool(&ctx) {
+                Ok(b) => (b.to_string(), b),
+                Err(e) => {
+                    failed = true;
+                    (format!("error: {e}"), false)
+                }
+            },
+        };
+        if holds {
+            matched.push(f);
+        }
+        results.push(ConditionResult {
+            flow_id: flow.id.to_string(),
+            condition: flow.condition.as_ref().map(|c| c.expr.to_string()),
+            result,
+        });
+    }
+    if failed {
+        return Err(Error::Gateway {
+            gateway: node.id.to_string(),
+            problem: "could not evaluate its conditions".into(),
+            results,
+        });
+    }
+    if matched.len() == 1 {
+        return Ok(matched[0]);
+    }
+    if matched.is_empty()
+        && let Some(d) = default
+    {
+        return Ok(d);
+    }
+    if let Some(decider) = work.rt.registry.decider(&work.app.id, node.id.as_str()) {
+        let candidates: Vec<String> = if matched.is_empty() {
+            node.outgoing
+                .iter()
+                .map(|&f| def.flow(f).id.to_string())
+                .collect()
+        } else {
+            matched
+                .iter()
+                .map(|&f| def.flow(f).id.to_string())
+                .collect()
+        };
+        let gctx = GatewayContext {
+            instance: &work.instance,
+            gateway_id: node.id.as_str(),
+            candidates: candidates.clone(),
+            gateway_action: work.gateway_action.as_deref(),
+            data: &data,
+            actor: &work.actor,
+        };
+        let timeout = work.rt.registry.hook_timeout();
+        let hook = format!("gateway decider for `{}`", node.id);
+        let picked = match tokio::time::timeout(timeout, decider.decide(&gctx)).await {
+            Ok(Ok(id)) => id,
+            Ok(Err(HookError::Rejected(issues))) => return Err(Error::Refused { hook, issues }),
+            Ok(Err(HookError::Failed(detail))) => return Err(Error::HookFailed { hook, detail }),
+            Err(_) => {
+                return Err(Error::HookTimeout {
+                    hook,
+                    seconds: timeout.as_secs(),
+                });
+            }
+        };
+        return match node
+            .outgoing
+            .iter()
+            .find(|&&f| def.flow(f).id == picked.as_str())
+        {
+            Some(&f) if candidates.contains(&picked) => Ok(f),
+            _ => Err(Error::HookFailed {
+                hook,
+                detail: format!(
+                    "picked `{picked}`, which is not one of {}",
+                    candidates.join(", ")
+                ),
+            }),
+        };
+    }
+    let problem = if matched.is_empty() {
+        "has no flow whose condition holds and no default flow"
+    } else {
+        "has more than one flow whose condition holds"
+    };
+    Err(Error::Gateway {
+        gateway: node.id.to_string(),
+        problem: problem.into(),
+        results,
+    })
+}

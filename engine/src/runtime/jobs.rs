@@ -1,0 +1,372 @@
+//! The job state machine: lease, complete, fail (retry with backoff, or incident).
+//!
+//! ```text
+//!  Queued{due} ──lease──▶ Leased{until} ──complete──▶ (deleted; the instance moves on, same commit)
+//!       ▲                   │    │
+//!       └──fail, retryable──┘    └──fail, no attempts left──▶ Incident ──resume──▶ Queued{now}
+//!  Leased{until} past `until` is due again (the worker holding it is presumed dead).
+//! ```
+//! Leasing counts an attempt and is itself a commit, so attempts survive restarts.
+
+use super::advance::{HookPoint, Work};
+use super::backoff::backoff;
+use super::data::DataCache;
+use super::metrics::Metrics;
+use super::{Error, Runtime};
+use crate::bpmn::elements::NodeKind;
+use crate::hooks::{Completion, JobContext};
+use crate::ids::JobKey;
+use crate::model::{Actor, EventType, Incident, Job, JobState, TokenAt};
+use crate::store::{CommitError, Txn};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest delay a handler's `Retry-After` may ask for.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// A job held by one worker.
+#[derive(Debug, Clone)]
+pub struct LeasedJob {
+    pub job: Job,
+    /// The job's revision after leasing.
+    pub rev: u64,
+    pub lease: u64,
+}
+
+/// What became of a job after `complete_job`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completed {
+    /// The instance moved past the task.
+    Moved,
+    /// The instance or its token is gone (deleted, or moved by an operator); the job was dropped.
+    Stale,
+}
+
+/// What became of a job after `fail_job`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failed {
+    /// Queued for another attempt at `due`.
+    Retrying { due: crate::time::Timestamp },
+    /// Out of attempts (or a permanent failure): the instance has an incident.
+    Incident,
+}
+
+/// Why a job operation was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum JobError {
+    #[error("job {0} does not exist")]
+    NotFound(JobKey),
+    #[error(
+        "job {0} is not held under this lease (it expired and was taken again, or was completed)"
+    )]
+    LeaseLost(JobKey),
+    #[error(transparent)]
+    Runtime(#[from] Error),
+}
+
+impl From<crate::store::StoreError> for JobError {
+    fn from(e: crate::store::StoreError) -> Self {
+        JobError::Runtime(Error::Store(e))
+    }
+}
+
+impl Runtime {
+    /// Leases a due job for `lease_for`, counting an attempt. `None` if it is not due, not of
+    /// the requested kind, or another worker took it first.
+    pub async fn lease_job(
+        &self,
+        key: JobKey,
+        external: bool,
+        worker: &str,
+        lease_for: Duration,
+    ) -> Result<Option<LeasedJob>, Error> {
+        let Some((rev, job)) = self.inner.store.job(key)? else {
+            return Ok(None);
+        };
+        let now = self.inner.clock.now();
+        let due = match &job.state {
+            JobState::Queued { due } => *due <= now,
+            JobState::Leased { until, .. } => *until <= now,
+            JobState::Incident => false,
+        };
+        if !due || job.external != external {
+            return Ok(None);
+        }
+        let lease = fastrand::u64(1..);
+        let mut leased = job.clone();
+        leased.attempts += 1;
+        leased.state = JobState::Leased {
+            until: now.plus(lease_for),
+            lease,
+            worker: worker.to_string(),
+        };
+        let mut txn = Txn::new();
+        let rev = txn.update_job(&job, rev, &leased);
+        match self.inner.store.commit(txn).await {
+            Ok(()) => Ok(Some(LeasedJob {
+                job: leased,
+                rev,
+                lease,
+            })),
+            Err(CommitError::Conflict(_)) => Ok(None),
+            Err(CommitError::Store(e)) => Err(Error::Store(e)),
+        }
+    }
+
+    /// Re-reads a job and checks the lease is still ours and unexpired.
+    fn held(&self, leased: &LeasedJob) -> Result<(u64, Job), JobError> {
+        let key = leased.job.key;
+        let (rev, job) = self.inner.store.job(key)?.ok_or(JobError::NotFound(key))?;
+        let now = self.inner.clock.now();
+        match &job.state {
+            JobState::Leased { lease, until, .. } if *lease == leased.lease && *until > now => {
+                Ok((rev, job))
+            }
+            _ => Err(JobError::LeaseLost(key)),
+        }
+    }
+
+    /// What a handler gets for one attempt: the instance and its data as committed, and the
+    /// task as defined.
+    pub fn job_context(&self, leased: &LeasedJob) -> Result<Option<JobContext>, Error> {
+        let job = &leased.job;
+        let Some(instance) = self.inner.store.instance(job.instance)? else {
+            return Ok(None);
+        };
+        let def = self.definition(&instance.app, instance.definition_version)?;
+        let Some(task) = def
+            .node_by_id(job.element_id.as_str())
+            .and_then(|n| def.service_task(n))
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        let data = self.inner.store.all_data(job.instance)?;
+        let timeout = self.inner.registry.handler_config(&job.task_type).timeout;
+        Ok(Some(JobContext {
+            job: job.key,
+            app: job.app.clone(),
+            element_id: job.element_id.to_string(),
+            idempotency_key: job.idempotency_key.clone(),
+            attempt: job.attempts,
+            max_attempts: job.max_attempts,
+            instance: Arc::new(instance),
+            data: Arc::new(data),
+            task: Arc::new(task),
+            timeout,
+        }))
+    }
+
+    /// Completes a leased job: writes its output data, records the task's end (with the
+    /// handler's details) and moves the instance on — all in one commit with the job's removal.
+    pub async fn complete_job(
+        &self,
+        leased: &LeasedJob,
+        completion: Completion,
+    ) -> Result<Completed, JobError> {
+        for _ in 0..16 {
+            let (rev, job) = self.held(leased)?;
+            let Some(instance) = self.inner.store.instance(job.instance)? else {
+                return self.drop_stale(&job, rev).await;
+            };
+            let token = instance.process.tokens.iter().find_map(|t| match &t.at {
+                TokenAt::ServiceTask { job: k, .. } if *k == job.key => Some(t.id),
+                _ => None,
+            });
+            let Some(token) = token else {
+                return self.drop_stale(&job, rev).await;
+            };
+            let def = self.definition(&instance.app, instance.definition_version)?;
+            let app = self.app(&instance.app)?;
+            let Some(node_idx) = def.node_by_id(job.element_id.as_str()) else {
+                return self.drop_stale(&job, rev).await;
+            };
+            let node = def.node(node_idx);
+            if !matches!(node.kind, NodeKind::ServiceTask(_)) {
+                return self.drop_stale(&job, rev).await;
+            }
+            let read_version = instance.version;
+            let now = self.inner.clock.now();
+            let actor = Actor::system(format!("service task {}", job.task_type));
+            let mut work = Work::new(
+                &self.inner,
+                &def,
+                &app,
+                instance,
+                DataCache::new(job.instance, self.inner.store.clone()),
+                actor,
+                now,
+            );
+            for (data_type, value) in &completion.data {
+                work.data.set(data_type.clone(), value.clone());
+                work.run_hooks(HookPoint::DataWritten(data_type.as_str()))
+                    .await?;
+            }
+            work.take_task_token(token);
+            work.record(
+                EventType::EndTask,
+                Some(node.id.clone()),
+                None,
+                completion.details.clone(),
+            );
+            work.gateway_action = completion
+                .action
+                .clone()
+                .or_else(|| job.gateway_action.clone());
+            let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
+            work.arrive(out).await?;
+            let mut txn = Txn::new();
+            txn.delete_job(&job, rev); // check 0: the lease is still ours
+            let (_, jobs) = work.write_into(&mut txn, Some(read_version));
+            match self.inner.store.commit(txn).await {
+                Ok(()) => {
+                    Metrics::add(&self.inner.metrics.jobs_completed);
+                    Metrics::add(&self.inner.metrics.transitions);
+                    if !jobs.is_empty() {
+                        self.inner.jobs_ready.notify_waiters();
+                    }
+                    return Ok(Completed::Moved);
+                }
+                Err(CommitError::Conflict(0)) => return Err(JobError::LeaseLost(job.key)),
+                // The instance changed meanwhile (e.g. data written): read it again and retry.
+                Err(CommitError::Conflict(_)) => {
+                    Metrics::add(&self.inner.metrics.conflicts);
+                    continue;
+                }
+                Err(CommitError::Store(e)) => return Err(e.into()),
+            }
+        }
+        Err(JobError::Runtime(Error::Conflict))
+    }
+
+    async fn drop_stale(&self, job: &Job, rev: u64) -> Result<Completed, JobError> {
+        let mut txn = Txn::new();
+        txn.delete_job(job, rev);
+        match self.inner.store.commit(txn).await {
+            Ok(()) => Ok(Completed::Stale),
+            Err(CommitError::Conflict(_)) => Err(JobError::LeaseLost(job.key)),
+            Err(CommitError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// Records a failed attempt: re-queues with backoff (or after `retry_after`), or, when
+    /// attempts are used up or the failure is permanent, raises an incident on the instance.
+    pub async fn fail_job(
+        &self,
+        leased: &LeasedJob,
+        reason: &str,
+        retryable: bool,
+        retry_after: Option<Duration>,
+    ) -> Result<Failed, JobError> {
+        for _ in 0..16 {
+            let (rev, job) = self.held(leased)?;
+            let now = self.inner.clock.now();
+            let config = self.inner.registry.handler_config(&job.task_type);
+            let mut next = job.clone();
+            next.last_error = Some(reason.to_string());
+            if retryable && job.attempts < job.max_attempts {
+                let delay = retry_after
+                    .map(|d| d.min(MAX_RETRY_AFTER))
+                    .unwrap_or_else(|| backoff(job.attempts, &config, fastrand::f64()));
+                let due = now.plus(delay);
+                next.state = JobState::Queued { due };
+                let mut txn = Txn::new();
+                txn.update_job(&job, rev, &next);
+                match self.inner.store.commit(txn).await {
+                    Ok(()) => {
+                        Metrics::add(&self.inner.metrics.jobs_failed);
+                        return Ok(Failed::Retrying { due });
+                    }
+                    Err(CommitError::Conflict(_)) => return Err(JobError::LeaseLost(job.key)),
+                    Err(CommitError::Store(e)) => return Err(e.into()),
+                }
+            }
+            // An incident: the job stops, the instance shows why, `resume` starts it again.
+            next.state = JobState::Incident;
+            let Some(instance) = self.inner.store.instance(job.instance)? else {
+                return self.drop_stale(&job, rev).await.map(|_| Failed::Incident);
+            };
+            let def = self.definition(&instance.app, instance.definition_version)?;
+            let app = self.app(&instance.app)?;
+            let read_version = instance.version;
+            let why = if retryable {
+                format!("gave up after {} attempts", job.attempts)
+            } else {
+                "failed permanently".to_string()
+            };
+            let actor = Actor::system(format!("service task {}", job.task_type));
+            let mut work = Work::new(
+                &self.inner,
+                &def,
+                &app,
+                instance,
+                DataCache::new(job.instance, self.inner.store.clone()),
+                actor,
+                now,
+            );
+            work.instance.process.incidents.push(Incident {
+                element_id: job.element_id.clone(),
+                job: job.key,
+                reason: format!(
+                    "service task `{}` ({}) {why}",
+                    job.element_id, job.task_type
+                ),
+                attempts: job.attempts,
+                last_error: reason.to_string(),
+                raised: now,
+            });
+            work.record(
+                EventType::IncidentRaised,
+                Some(job.element_id.clone()),
+                None,
+                Some(serde_json::json!({ "attempts": job.attempts, "lastError": reason })),
+            );
+            let mut txn = Txn::new();
+            txn.update_job(&job, rev, &next); // check 0: the lease is still ours
+            work.write_into(&mut txn, Some(read_version));
+            match self.inner.store.commit(txn).await {
+                Ok(()) => {
+                    Metrics::add(&self.inner.metrics.jobs_failed);
+                    Metrics::add(&self.inner.metrics.incidents);
+                    return Ok(Failed::Incident);
+                }
+                Err(CommitError::Conflict(0)) => return Err(JobError::LeaseLost(job.key)),
+                Err(CommitError::Conflict(_)) => continue,
+                Err(CommitError::Store(e)) => return Err(e.into()),
+            }
+        }
+        Err(JobError::Runtime(Error::Conflict))
+    }
+
+    /// Jobs leased by an earlier run of this process (it crashed or stopped mid-attempt) are made
+    /// due now instead of waiting for their leases to expire. External workers' leases are left
+    /// alone. Returns how many were reclaimed.
+    pub async fn reclaim_stale_leases(&self) -> Result<usize, Error> {
+        let now = self.inner.clock.now();
+        let mut reclaimed = 0;
+        for (_, key) in self.inner.store.future_jobs(false, now, 100_000)? {
+            let Some((rev, job)) = self.inner.store.job(key)? else {
+                continue;
+            };
+            let JobState::Leased { worker, .. } = &job.state else {
+                continue;
+            };
+            if worker.ends_with(&self.inner.boot_id) {
+                continue;
+            }
+            let mut next = job.clone();
+            next.state = JobState::Queued { due: now };
+            let mut txn = Txn::new();
+            txn.update_job(&job, rev, &next);
+            if self.inner.store.commit(txn).await.is_ok() {
+                reclaimed += 1;
+            }
+        }
+        Ok(reclaimed)
+    }
+
+    /// This process's worker identity (leases carry it).
+    pub fn worker_id(&self) -> String {
+        format!("flyt-{}", self.inner.boot_id)
+    }
+}

@@ -1,0 +1,24 @@
+//! Counters for `/metrics`: cheap atomics, read by the API.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What the runtime has done since start.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub transitions: AtomicU64,
+    pub instances_created: AtomicU64,
+    pub conflicts: AtomicU64,
+    pub jobs_completed: AtomicU64,
+    pub jobs_failed: AtomicU64,
+    pub incidents: AtomicU64,
+}
+
+impl Metrics {
+    pub(crate) fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}

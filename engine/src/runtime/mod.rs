@@ -1,0 +1,257 @@
+//! The runtime: instances move through their process here.
+//!
+//! Every command reads the instance, computes the whole transition in memory ([`advance`]:
+//! hooks run, tokens move, jobs are created), and commits it in **one atomic write** with an
+//! optimistic version check. Two concurrent moves of one instance: exactly one commits, the
+//! other gets [`Error::Conflict`] and the instance shows no trace of it. No lock is held while
+//! hooks run. Service tasks run as jobs after the commit (see [`jobs`] and [`worker`]).
+
+mod advance;
+mod backoff;
+mod commands;
+mod data;
+mod definitions;
+mod error;
+mod gateway;
+pub mod jobs;
+mod metrics;
+pub mod worker;
+
+pub use backoff::backoff;
+pub use commands::{CreateInstance, Created, Next, WriteData};
+pub use data::DataCache;
+pub use definitions::Deployed;
+pub use error::{ConditionResult, Error};
+pub use metrics::Metrics;
+
+use crate::app::AppSpec;
+use crate::bpmn::{Limits, ProcessDefinition};
+use crate::hooks::Registry;
+use crate::ids::{AppId, DataTypeId, InstanceId, PartyId};
+use crate::model::{HistoryEvent, Instance};
+use crate::store::{InstancePage, Store};
+use crate::time::{Clock, SystemClock};
+use definitions::Definitions;
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runtime settings, each with a documented default.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RuntimeConfig {
+    /// Automatic steps (gateways, end events, ...) one transition may take before the loop guard
+    /// stops it. Default 1,000.
+    pub max_automatic_steps: usize,
+    /// Limits for BPMN files at deploy. Default: [`Limits::default`].
+    pub bpmn_limits: Limits,
+    /// Extra lease time beyond a handler's timeout before another worker may take a job.
+    /// Default 10 s.
+    pub lease_margin: Duration,
+    /// Longest time a job worker waits before looking for due jobs again, even without a
+    /// notification. Default 1 s.
+    pub worker_poll: Duration,
+    /// Jobs one worker runs at once. Default 64.
+    pub worker_concurrency: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_automatic_steps: 1_000,
+            bpmn_limits: Limits::default(),
+            lease_margin: Duration::from_secs(10),
+            worker_poll: Duration::from_secs(1),
+            worker_concurrency: 64,
+        }
+    }
+}
+
+impl RuntimeConfig {
+    pub fn with_max_automatic_steps(mut self, n: usize) -> Self {
+        self.max_automatic_steps = n;
+        self
+    }
+
+    pub fn with_bpmn_limits(mut self, limits: Limits) -> Self {
+        self.bpmn_limits = limits;
+        self
+    }
+
+    pub fn with_worker_concurrency(mut self, n: usize) -> Self {
+        self.worker_concurrency = n.max(1);
+        self
+    }
+}
+
+pub(crate) struct Inner {
+    pub store: Store,
+    pub registry: Arc<Registry>,
+    pub clock: Arc<dyn Clock>,
+    pub config: RuntimeConfig,
+    pub definitions: Definitions,
+    pub apps: RwLock<HashMap<AppId, Arc<AppSpec>>>,
+    /// Woken when a commit creates or re-queues jobs.
+    pub jobs_ready: tokio::sync::Notify,
+    pub metrics: Metrics,
+    /// This process's identity in job leases: leases held by an earlier boot are reclaimed.
+    pub boot_id: String,
+}
+
+/// The runtime. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("store", &self.inner.store)
+            .finish()
+    }
+}
+
+impl Runtime {
+    pub fn new(store: Store, registry: Registry) -> Self {
+        Self::with(
+            store,
+            registry,
+            Arc::new(SystemClock),
+            RuntimeConfig::default(),
+        )
+    }
+
+    pub fn with(
+        store: Store,
+        registry: Registry,
+        clock: Arc<dyn Clock>,
+        config: RuntimeConfig,
+    ) -> Self {
+        Runtime {
+            inner: Arc::new(Inner {
+                store,
+                registry: Arc::new(registry),
+                clock,
+                definitions: Definitions::new(config.bpmn_limits),
+                config,
+                apps: RwLock::new(HashMap::new()),
+                jobs_ready: tokio::sync::Notify::new(),
+                metrics: Metrics::default(),
+                boot_id: uuid::Uuid::new_v4().simple().to_string(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Makes an app known (its data types). Re-registering replaces it.
+    pub fn register_app(&self, spec: AppSpec) {
+        self.inner
+            .apps
+            .write()
+            .insert(spec.id.clone(), Arc::new(spec));
+    }
+
+    pub fn app(&self, id: &AppId) -> Result<Arc<AppSpec>, Error> {
+        self.inner
+            .apps
+            .read()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::AppNotFound(id.clone()))
+    }
+
+    pub fn apps(&self) -> Vec<AppId> {
+        let mut ids: Vec<AppId> = self.inner.apps.read().keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Validates and stores a definition as the app's next version (a no-op for identical
+    /// content). Running instances stay on the version they started with.
+    pub async fn deploy(
+        &self,
+        app: &AppId,
+        bpmn: &[u8],
+        deployed_by: &str,
+    ) -> Result<Deployed, Error> {
+        self.app(app)?;
+        self.inner
+            .definitions
+            .deploy(&self.inner, app, bpmn, deployed_by)
+            .await
+    }
+
+    /// The latest definition of an app, with its version.
+    pub fn latest_definition(&self, app: &AppId) -> Result<(u32, Arc<ProcessDefinition>), Error> {
+        self.inner.definitions.latest(&self.inner.store, app)
+    }
+
+    pub fn definition(&self, app: &AppId, version: u32) -> Result<Arc<ProcessDefinition>, Error> {
+        self.inner.definitions.get(&self.inner.store, app, version)
+    }
+
+    /// The BPMN text of a version as deployed (the latest when `version` is None).
+    pub fn definition_source(
+        &self,
+        app: &AppId,
+        version: Option<u32>,
+    ) -> Result<crate::store::DefinitionRecord, Error> {
+        let version = match version {
+            Some(v) => v,
+            None => self.latest_definition(app)?.0,
+        };
+        self.inner
+            .store
+            .definition(app, version)?
+            .ok_or_else(|| Error::DefinitionVersionNotFound {
+                app: app.clone(),
+                version,
+            })
+    }
+
+    pub fn instance(&self, id: InstanceId) -> Result<Instance, Error> {
+        self.inner
+            .store
+            .instance(id)?
+            .ok_or(Error::InstanceNotFound(id))
+    }
+
+    pub fn history(&self, id: InstanceId) -> Result<Vec<HistoryEvent>, Error> {
+        Ok(self.inner.store.history(id, 0, usize::MAX)?)
+    }
+
+    pub fn data(
+        &self,
+        id: InstanceId,
+        data_type: &DataTypeId,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        Ok(self.inner.store.data(id, data_type)?)
+    }
+
+    pub fn list_instances(
+        &self,
+        app: &AppId,
+        party: Option<PartyId>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<InstancePage, Error> {
+        Ok(self.inner.store.list_instances(app, party, after, limit)?)
+    }
+}

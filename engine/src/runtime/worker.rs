@@ -1,0 +1,179 @@
+//! The in-process job worker: finds due jobs, leases them, runs their handlers, and records the
+//! outcome. One per runtime; it runs up to `worker_concurrency` jobs at once.
+//!
+//! It waits on the clock (so a manual clock drives retries in tests), on a notification from
+//! commits that create jobs, and on a poll interval as a backstop.
+
+use super::Runtime;
+use super::jobs::LeasedJob;
+use crate::hooks::ServiceTaskOutcome;
+use crate::ids::JobKey;
+use parking_lot::Mutex;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinHandle;
+
+/// A running worker. Stop it with [`Worker::stop`].
+#[derive(Debug)]
+pub struct Worker {
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+impl Worker {
+    /// Starts the worker on the current tokio runtime.
+    pub fn spawn(rt: Runtime) -> Worker {
+        let (stop, stop_rx) = watch::channel(false);
+        let handle = tokio::spawn(run(rt, stop_rx));
+        Worker { stop, handle }
+    }
+
+    /// Stops taking jobs and waits (up to `grace`) for running ones to finish. A job cut off by
+    /// the grace period keeps its lease and is taken again after a restart.
+    pub async fn stop(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(grace, self.handle).await;
+    }
+}
+
+async fn run(rt: Runtime, mut stop: watch::Receiver<bool>) {
+    match rt.reclaim_stale_leases().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "reclaimed jobs leased before a restart"),
+        Err(e) => tracing::warn!(error = %e, "could not reclaim stale leases"),
+    }
+    let concurrency = rt.inner.config.worker_concurrency;
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let finished = Arc::new(Notify::new());
+    let in_flight: Arc<Mutex<HashSet<JobKey>>> = Arc::default();
+    let worker_id = rt.worker_id();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        // Subscribe before scanning so a commit between the scan and the wait is not missed.
+        let notified = rt.inner.jobs_ready.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let finished_wait = finished.notified();
+        tokio::pin!(finished_wait);
+        finished_wait.as_mut().enable();
+
+        let clock = rt.inner.clock.clone();
+        let now = clock.now();
+        match rt.inner.store.due_jobs(false, now, concurrency * 2) {
+            Ok(due) => {
+                for (_, key) in due {
+                    if in_flight.lock().contains(&key) {
+                        continue;
+                    }
+                    let Ok(permit) = permits.clone().try_acquire_owned() else {
+                        break;
+                    };
+                    let leased = match lease(&rt, key, &worker_id).await {
+                        Some(l) => l,
+                        None => continue,
+                    };
+                    in_flight.lock().insert(key);
+                    let (rt2, in_flight2, finished2) =
+                        (rt.clone(), in_flight.clone(), finished.clone());
+                    tokio::spawn(async move {
+                        execute(&rt2, leased).await;
+                        in_flight2.lock().remove(&key);
+                        drop(permit);
+                        finished2.notify_one();
+                    });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "job worker cannot read due jobs"),
+        }
+
+        let poll = rt.inner.config.worker_poll;
+        let deadline = match rt.inner.store.next_due(false) {
+            Ok(Some(next)) if next > now => next.min(now.plus(poll)),
+            // Something is due now but could not be started (all permits busy, or in flight):
+            // a finishing job wakes the loop; poll as a backstop.
+            _ => now.plus(poll),
+        };
+        let sleep = clock.sleep_until(deadline);
+        // A finished attempt may have re-queued its job (or freed a permit) while the scan above
+        // skipped it as in flight: always rescan when one finishes.
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = &mut finished_wait => {}
+            _ = sleep => {}
+            _ = stop.changed() => {}
+        }
+    }
+    // Let running jobs finish (Worker::stop bounds the wait).
+    let _ = permits
+        .acquire_many(u32::try_from(concurrency).unwrap_or(u32::MAX))
+        .await;
+}
+
+async fn lease(rt: &Runtime, key: JobKey, worker: &str) -> Option<LeasedJob> {
+    let (_, job) = rt.inner.store.job(key).ok()??;
+    let config = rt.inner.registry.handler_config(&job.task_type);
+    let lease_for = config.timeout + rt.inner.config.lease_margin;
+    match rt.lease_job(key, false, worker, lease_for).await {
+        Ok(leased) => leased,
+        Err(e) => {
+            tracing::error!(job = %key, error = %e, "cannot lease job");
+            None
+        }
+    }
+}
+
+async fn execute(rt: &Runtime, leased: LeasedJob) {
+    let job = &leased.job;
+    let span = tracing::info_span!("job", key = %job.key, task = %job.element_id, r#type = %job.task_type, attempt = job.attempts);
+    let _enter = span.enter();
+    let handler = rt
+        .inner
+        .registry
+        .handler(&job.task_type)
+        .and_then(|h| h.handler.clone());
+    let outcome = match (handler, rt.job_context(&leased)) {
+        (_, Err(e)) => ServiceTaskOutcome::retry(format!("cannot prepare the job: {e}")),
+        (_, Ok(None)) => {
+            // The instance or task is gone: completing drops the job.
+            ServiceTaskOutcome::done()
+        }
+        (None, Ok(Some(_))) => ServiceTaskOutcome::fail(format!(
+            "no handler is registered for service task type `{}`",
+            job.task_type
+        )),
+        (Some(handler), Ok(Some(ctx))) => {
+            let timeout = ctx.timeout;
+            match tokio::time::timeout(timeout, handler.execute(ctx)).await {
+                Ok(outcome) => outcome,
+                Err(_) => ServiceTaskOutcome::retry(format!(
+                    "the handler did not finish within {} s",
+                    timeout.as_secs()
+                )),
+            }
+        }
+    };
+    let result = match outcome {
+        ServiceTaskOutcome::Completed(completion) => rt
+            .complete_job(&leased, completion)
+            .await
+            .map(|c| format!("{c:?}")),
+        ServiceTaskOutcome::RetryAfter { after, reason } => rt
+            .fail_job(&leased, &reason, true, Some(after))
+            .await
+            .map(|f| format!("{f:?}")),
+        ServiceTaskOutcome::Failed { reason, retryable } => rt
+            .fail_job(&leased, &reason, retryable, None)
+            .await
+            .map(|f| format!("{f:?}")),
+    };
+    match result {
+        Ok(what) => tracing::debug!(outcome = %what, "job attempt recorded"),
+        Err(e) => {
+            tracing::warn!(error = %e, "job outcome not recorded; it will be retried after its lease")
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The backend contract: a sorted key-value store that applies batches of atomic, check-guarded
+//! units in one durable write.
+//!
+//! Everything flyt stores goes through [`Backend::apply`]. A [`Unit`] is one logical transition
+//! (an instance moving, a job completing, a definition deployed): its checks and writes happen
+//! atomically or not at all. A batch of units is made durable together (one fsync), which is how
+//! group commit amortises the cost of durability over concurrent requests without weakening "a
+//! returned commit is on disk".
+
+use std::fmt;
+
+/// A precondition of a unit, checked inside the write transaction.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Check {
+    /// The key must not exist.
+    Absent(Vec<u8>),
+    /// The key must exist and its value must start with these bytes (flyt puts a record's
+    /// revision right after the format byte, so this is an optimistic version check).
+    Prefix { key: Vec<u8>, prefix: Vec<u8> },
+}
+
+/// A change made by a unit.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Write {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+}
+
+/// One atomic transition: all checks hold and all writes happen, or nothing happens.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Unit {
+    pub checks: Vec<Check>,
+    pub writes: Vec<Write>,
+}
+
+impl Unit {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn check(&mut self, check: Check) -> &mut Self {
+        self.checks.push(check);
+        self
+    }
+
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> &mut Self {
+        self.writes.push(Write::Put(key, value));
+        self
+    }
+
+    pub fn delete(&mut self, key: Vec<u8>) -> &mut Self {
+        self.writes.push(Write::Delete(key));
+        self
+    }
+
+    /// Total bytes of keys and values written, for batch sizing.
+    pub fn size(&self) -> usize {
+        self.writes
+            .iter()
+            .map(|w| match w {
+                Write::Put(k, v) => k.len() + v.len(),
+                Write::Delete(k) => k.len(),
+            })
+            .sum()
+    }
+}
+
+impl fmt::Debug for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Unit")
+            .field("checks", &self.checks.len())
+            .field("writes", &self.writes.len())
+            .field("bytes", &self.size())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Check::Absent(k) => write!(f, "Absent({})", String::from_utf8_lossy(k)),
+            Check::Prefix { key, prefix } => {
+                write!(f, "Prefix({}, {prefix:?})", String::from_utf8_lossy(key))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Write {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Write::Put(k, v) => write!(f, "Put({}, {} bytes)", String::from_utf8_lossy(k), v.len()),
+            Write::Delete(k) => write!(f, "Delete({})", String::from_utf8_lossy(k)),
+        }
+    }
+}
+
+/// A unit whose check failed: someone else changed the record first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFailed {
+    /// Index of the failed check within the unit.
+    pub check: usize,
+}
+
+/// What can go wrong below flyt: I/O, corruption, a full disk, a lock held by another process.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    #[error("the store at {path} is locked by another process")]
+    Locked { path: String },
+    #[error("the store at {path} is corrupt or not a {backend} store: {detail}")]
+    Corrupt {
+        path: String,
+        backend: &'static str,
+        detail: String,
+    },
+    #[error("the store at {path} has format version {found}; this flyt reads version {expected}")]
+    WrongFormat {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
+    #[error("storage I/O error: {0}")]
+    Io(String),
+    /// Injected by tests (disk full, write failure); never produced by real backends.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One key-value pair from a scan.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// A sorted, durable key-value store. Implementations: `memory`, `sled`, `redb`. All three pass
+/// the same contract tests (`store::contract`).
+pub trait Backend: Send + Sync + 'static {
+    /// A short name for logs and benchmarks (`redb`, `sled`, `memory`).
+    fn name(&self) -> &'static str;
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError>;
+
+    /// Entries with `start <= key < end`, in key order, at most `limit`.
+    fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError>;
+
+    /// Applies `units` in order, each atomically: a unit whose checks fail is skipped (its
+    /// outcome is `Err(CheckFailed)`), the others are applied, and later units see the writes of
+    /// earlier ones. When this returns `Ok`, every applied unit is durable.
+    fn apply(&self, units: &[Unit]) -> Result<Vec<Result<(), CheckFailed>>, BackendError>;
+
+    /// Makes everything durable and releases files (on shutdown). Idempotent.
+    fn close(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
+}
+
+/// Evaluates a unit's checks against a reader; shared by every backend so they agree exactly.
+pub(crate) fn first_failed_check(
+    unit: &Unit,
+    mut get: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, BackendError>,
+) -> Result<Option<usize>, BackendError> {
+    for (i, check) in unit.checks.iter().enumerate() {
+        let ok = match check {
+            Check::Absent(key) => get(key)?.is_none(),
+            Check::Prefix { key, prefix } => get(key)?.is_some_and(|v| v.starts_with(prefix)),
+        };
+        if !ok {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
+}
+
+/// The end of the range of keys starting with `prefix` (for `range(prefix, &prefix_end(prefix))`).
+///
+/// `prefix` must not be empty or all `0xFF` (no finite bound exists then); flyt's keys always
+/// start with an ASCII table tag, so this never happens.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    debug_assert!(
+        prefix.iter().any(|&b| b != u8::MAX),
+        "prefix_end of an all-0xFF prefix"
+    );
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![u8::MAX; prefix.len() + 1]
+}

@@ -1,0 +1,200 @@
+//! The on-disk key layout: the one place that decides where everything lives.
+//!
+//! Every key starts with a one-byte table tag. Integers are big-endian so that byte order is
+//! numeric order; ids are their 16 raw bytes; app ids are `org/app` followed by a 0 byte.
+//!
+//! | tag | key                                         | value                          |
+//! |-----|---------------------------------------------|--------------------------------|
+//! | `M` | `M` `format`                                | format version (u32 BE)        |
+//! | `d` | `d` app                                     | revisioned [`DefinitionHead`]  |
+//! | `D` | `D` app `\0` version:u32                    | [`DefinitionRecord`]           |
+//! | `I` | `I` instance:16                             | revisioned `Instance`          |
+//! | `H` | `H` instance:16 seq:u32                     | `HistoryEvent`                 |
+//! | `T` | `T` instance:16 dataType                    | the data's JSON                |
+//! | `O` | `O` app `\0` party:u64 instance:16          | empty (owner index, listing)   |
+//! | `J` | `J` job:16                                  | revisioned `Job`               |
+//! | `Q` | `Q` class:u8 due:u64 job:16                 | empty (when to look at a job)  |
+//! | `K` | `K` app `\0` idempotency key                | `IdempotencyRecord`            |
+//!
+//! The due index has a class byte: 0 for jobs run in-process, 1 for jobs run by external
+//! workers, so that each kind of worker scans only its own queue.
+//!
+//! Instance ids are UUID v7 (time-ordered), so an owner's instances list oldest first.
+//! Values start with a format byte ([`super::codec::FORMAT`]); revisioned values then carry
+//! their revision (u64 BE) so that an optimistic check is a byte-prefix comparison.
+//!
+//! [`DefinitionHead`]: super::DefinitionHead
+//! [`DefinitionRecord`]: super::DefinitionRecord
+
+use crate::ids::{AppId, DataTypeId, InstanceId, JobKey, PartyId};
+use crate::time::Timestamp;
+
+pub const META: u8 = b'M';
+pub const DEFINITION_HEAD: u8 = b'd';
+pub const DEFINITION: u8 = b'D';
+pub const INSTANCE: u8 = b'I';
+pub const HISTORY: u8 = b'H';
+pub const DATA: u8 = b'T';
+pub const OWNER_INDEX: u8 = b'O';
+pub const JOB: u8 = b'J';
+pub const DUE: u8 = b'Q';
+pub const IDEMPOTENCY: u8 = b'K';
+
+fn with_app(tag: u8, app: &AppId) -> Vec<u8> {
+    let app = app.to_string();
+    let mut key = Vec::with_capacity(app.len() + 2);
+    key.push(tag);
+    key.extend_from_slice(app.as_bytes());
+    key.push(0);
+    key
+}
+
+pub fn format_version() -> Vec<u8> {
+    b"Mformat".to_vec()
+}
+
+pub fn definition_head(app: &AppId) -> Vec<u8> {
+    let mut key = with_app(DEFINITION_HEAD, app);
+    key.pop();
+    key
+}
+
+pub fn definition(app: &AppId, version: u32) -> Vec<u8> {
+    let mut key = with_app(DEFINITION, app);
+    key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+pub fn definitions_of(app: &AppId) -> Vec<u8> {
+    with_app(DEFINITION, app)
+}
+
+pub fn instance(id: InstanceId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(17);
+    key.push(INSTANCE);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+pub fn history(id: InstanceId, seq: u32) -> Vec<u8> {
+    let mut key = history_of(id);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+pub fn history_of(id: InstanceId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(21);
+    key.push(HISTORY);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+pub fn data(id: InstanceId, data_type: &DataTypeId) -> Vec<u8> {
+    let mut key = data_of(id);
+    key.extend_from_slice(data_type.as_str().as_bytes());
+    key
+}
+
+pub fn data_of(id: InstanceId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(17);
+    key.push(DATA);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+pub fn owner_index(app: &AppId, party: PartyId, id: InstanceId) -> Vec<u8> {
+    let mut key = owner_index_of(app, Some(party));
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// All instances of an app (`party` None) or of one owner in it.
+pub fn owner_index_of(app: &AppId, party: Option<PartyId>) -> Vec<u8> {
+    let mut key = with_app(OWNER_INDEX, app);
+    if let Some(party) = party {
+        key.extend_from_slice(&party.0.to_be_bytes());
+    }
+    key
+}
+
+/// The instance id at the end of an owner-index key.
+pub fn instance_of_owner_key(key: &[u8]) -> Option<InstanceId> {
+    let start = key.len().checked_sub(16)?;
+    let bytes: [u8; 16] = key.get(start..)?.try_into().ok()?;
+    Some(InstanceId::from_bytes(bytes))
+}
+
+pub fn job(key: JobKey) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(JOB);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// The due-index class of a job.
+pub fn due_class(external: bool) -> u8 {
+    u8::from(external)
+}
+
+pub fn due(class: u8, at: Timestamp, key: JobKey) -> Vec<u8> {
+    let mut k = due_until(class, at);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// The start of one class of the due index.
+pub fn due_start(class: u8) -> Vec<u8> {
+    vec![DUE, class]
+}
+
+/// The key just past everything of `class` due before `at`.
+pub fn due_until(class: u8, at: Timestamp) -> Vec<u8> {
+    let mut k = Vec::with_capacity(26);
+    k.push(DUE);
+    k.push(class);
+    k.extend_from_slice(&u64::try_from(at.millis().max(0)).unwrap_or(0).to_be_bytes());
+    k
+}
+
+/// Decodes a due-index key.
+pub fn parse_due(key: &[u8]) -> Option<(Timestamp, JobKey)> {
+    let ms: [u8; 8] = key.get(2..10)?.try_into().ok()?;
+    let job: [u8; 16] = key.get(10..26)?.try_into().ok()?;
+    let ms = i64::try_from(u64::from_be_bytes(ms)).ok()?;
+    Some((Timestamp::from_millis(ms), JobKey::from_bytes(job)))
+}
+
+pub fn idempotency(app: &AppId, key: &str) -> Vec<u8> {
+    let mut k = with_app(IDEMPOTENCY, app);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_keys_sort_by_time_and_parse_back() {
+        let a = JobKey::new_random();
+        let early = due(0, Timestamp::from_millis(5), a);
+        let late = due(0, Timestamp::from_millis(300), JobKey::new_random());
+        assert!(early < late);
+        assert!(early < due_until(0, Timestamp::from_millis(6)));
+        assert!(
+            due(1, Timestamp::from_millis(0), a) > late,
+            "classes do not mix"
+        );
+        assert_eq!(parse_due(&early), Some((Timestamp::from_millis(5), a)));
+    }
+
+    #[test]
+    fn app_prefixes_do_not_overlap() {
+        let a: AppId = "ttd/app".parse().unwrap();
+        let b: AppId = "ttd/app2".parse().unwrap();
+        let id = InstanceId::new_random();
+        let key_b = owner_index(&b, PartyId(1), id);
+        assert!(!key_b.starts_with(&owner_index_of(&a, None)));
+        assert_eq!(instance_of_owner_key(&key_b), Some(id));
+    }
+}

@@ -1,0 +1,21 @@
+//! Storage: a small backend contract ([`Backend`]) with three implementations, group commit on
+//! top, and [`Store`], the typed façade that owns the key layout and the value encoding.
+
+pub mod backend;
+#[cfg(any(test, feature = "testing"))]
+pub mod contract;
+pub mod group;
+pub mod memory;
+pub mod open;
+pub mod redb_backend;
+pub mod sled_backend;
+
+pub use backend::*;
+pub mod codec;
+pub mod layout;
+mod typed;
+
+pub use typed::{
+    CommitError, DefinitionHead, DefinitionRecord, IdempotencyRecord, InstancePage, STORE_FORMAT,
+    Store, StoreError, Txn,
+};

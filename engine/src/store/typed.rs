@@ -1,0 +1,597 @@
+//! [`Store`]: typed reads and [`Txn`], the typed builder of atomic units, over the group
+//! committer. All encoding and key decisions are delegated to `layout` and `codec`.
+
+use super::backend::{Backend, BackendError, Check, CheckFailed, Unit, prefix_end};
+use super::codec::{self, DecodeError};
+use super::group::{GroupCommitter, GroupConfig, GroupStats};
+use super::layout;
+use super::open::{BackendKind, open_backend};
+use crate::ids::{AppId, DataTypeId, InstanceId, JobKey, PartyId};
+use crate::model::{HistoryEvent, Instance, Job};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The store's own format version; a store written by another version is refused at open.
+pub const STORE_FORMAT: u32 = 1;
+
+/// Why a read or commit failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("stored {what} cannot be decoded: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+/// Why a commit did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    /// A check failed: another transition changed the same record first.
+    #[error("conflict: the record changed concurrently (check {0})")]
+    Conflict(usize),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<BackendError> for CommitError {
+    fn from(e: BackendError) -> Self {
+        CommitError::Store(StoreError::Backend(e))
+    }
+}
+
+fn corrupt(what: &'static str) -> impl Fn(DecodeError) -> StoreError {
+    move |e| StoreError::Corrupt { what, detail: e.0 }
+}
+
+/// The latest deployed version of an app's definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DefinitionHead {
+    pub version: u32,
+    pub hash: String,
+}
+
+/// One deployed version of an app's definition, with its BPMN as deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DefinitionRecord {
+    pub version: u32,
+    pub hash: String,
+    pub deployed: Timestamp,
+    pub deployed_by: String,
+    pub bpmn: String,
+}
+
+/// What an `Idempotency-Key` was first used for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyRecord {
+    /// SHA-256 of the request body, to tell a retry from a different request.
+    pub request_hash: String,
+    pub instance: InstanceId,
+    pub party: PartyId,
+    pub created: Timestamp,
+}
+
+/// A page of instance ids and the cursor to the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstancePage {
+    pub instances: Vec<(PartyId, InstanceId)>,
+    pub next: Option<String>,
+}
+
+/// The typed store. Cheap to clone; all clones share one committer thread.
+#[derive(Clone)]
+pub struct Store {
+    committer: GroupCommitter,
+    backend: Arc<dyn Backend>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend.name())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) a store. A store that is locked, corrupt or of another format is an
+    /// error, never silently replaced.
+    pub fn open(
+        kind: BackendKind,
+        dir: &Path,
+        cache_bytes: usize,
+        config: GroupConfig,
+    ) -> Result<Store, StoreError> {
+        let backend = open_backend(kind, dir, cache_bytes)?;
+        Self::with_backend(backend, config, &dir.display().to_string())
+    }
+
+    /// An in-memory store (tests, benchmarks).
+    pub fn memory() -> Store {
+        let backend: Arc<dyn Backend> = Arc::new(super::memory::MemoryBackend::default());
+        match Self::with_backend(backend.clone(), GroupConfig::default(), "memory") {
+            Ok(store) => store,
+            // An empty memory backend always accepts the format marker.
+            Err(_) => Store {
+                committer: GroupCommitter::start(backend.clone(), GroupConfig::default()),
+                backend,
+            },
+        }
+    }
+
+    /// Wraps any backend (fault injection in tests uses this).
+    pub fn with_backend(
+        backend: Arc<dyn Backend>,
+        config: GroupConfig,
+        path: &str,
+    ) -> Result<Store, StoreError> {
+        let key = layout::format_version();
+        match backend.get(&key)? {
+            Some(bytes) => {
+                let found = bytes
+                    .get(..4)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(0);
+                if found != STORE_FORMAT {
+                    return Err(BackendError::WrongFormat {
+                        path: path.to_string(),
+                        found,
+                        expected: STORE_FORMAT,
+                    }
+                    .into());
+                }
+            }
+            None => {
+                // A non-empty store without a format marker was not written by flyt.
+                if !backend.range(&[0], &[u8::MAX], 1)?.is_empty() {
+                    return Err(BackendError::WrongFormat {
+                        path: path.to_string(),
+                        found: 0,
+                        expected: STORE_FORMAT,
+                    }
+                    .into());
+                }
+                let mut unit = Unit::new();
+                unit.check(Check::Absent(key.clone()));
+                unit.put(key, STORE_FORMAT.to_be_bytes().to_vec());
+                backend.apply(&[unit])?;
+            }
+        }
+        Ok(Store {
+            committer: GroupCommitter::start(backend.clone(), config),
+            backend,
+        })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    pub fn stats(&self) -> GroupStats {
+        self.committer.stats()
+    }
+
+    /// Finishes queued commits and closes the backend.
+    pub fn shutdown(&self) {
+        self.committer.shutdown();
+    }
+
+    pub async fn commit(&self, txn: Txn) -> Result<(), CommitError> {
+        match self.committer.commit(txn.unit).await? {
+            Ok(()) => Ok(()),
+            Err(CheckFailed { check }) => Err(CommitError::Conflict(check)),
+        }
+    }
+
+    /// For callers outside a tokio runtime (CLI tools, the crash-test child).
+    pub fn commit_blocking(&self, txn: Txn) -> Result<(), CommitError> {
+        match self.committer.commit_blocking(txn.unit)? {
+            Ok(()) => Ok(()),
+            Err(CheckFailed { check }) => Err(CommitError::Conflict(check)),
+        }
+    }
+
+    // ---- instances -------------------------------------------------------------------------
+
+    pub fn instance(&self, id: InstanceId) -> Result<Option<Instance>, StoreError> {
+        self.backend
+            .get(&layout::instance(id))?
+            .map(|bytes| codec::decode_revisioned::<Instance>(&bytes).map(|(_, i)| i))
+            .transpose()
+            .map_err(corrupt("instance"))
+    }
+
+    pub fn history(
+        &self,
+        id: InstanceId,
+        from_seq: u32,
+        limit: usize,
+    ) -> Result<Vec<HistoryEvent>, StoreError> {
+        let end = prefix_end(&layout::history_of(id));
+        self.backend
+            .range(&layout::history(id, from_seq), &end, limit)?
+            .iter()
+            .map(|(_, v)| codec::decode(v).map_err(corrupt("history event")))
+            .collect()
+    }
+
+    pub fn data(
+        &self,
+        id: InstanceId,
+        data_type: &DataTypeId,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        self.backend
+            .get(&layout::data(id, data_type))?
+            .map(|bytes| codec::decode(&bytes))
+            .transpose()
+            .map_err(corrupt("data"))
+    }
+
+    pub fn all_data(
+        &self,
+        id: InstanceId,
+    ) -> Result<BTreeMap<DataTypeId, serde_json::Value>, StoreError> {
+        let prefix = layout::data_of(id);
+        let mut out = BTreeMap::new();
+        for (key, value) in self
+            .backend
+            .range(&prefix, &prefix_end(&prefix), usize::MAX)?
+        {
+            let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            out.insert(
+                DataTypeId::new(name),
+                codec::decode(&value).map_err(corrupt("data"))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Instances of an app, or of one owner in it, oldest first, `limit` per page.
+    pub fn list_instances(
+        &self,
+        app: &AppId,
+        party: Option<PartyId>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<InstancePage, StoreError> {
+        let prefix = layout::owner_index_of(app, party);
+        let start = match after.and_then(hex_decode) {
+            Some(mut last) => {
+                last.push(0); // just past the last key returned
+                let mut key = layout::owner_index_of(app, None);
+                key.extend_from_slice(&last);
+                if key < prefix { prefix.clone() } else { key }
+            }
+            None => prefix.clone(),
+        };
+        let app_prefix_len = layout::owner_index_of(app, None).len();
+        let rows = self
+            .backend
+            .range(&start, &prefix_end(&prefix), limit.saturating_add(1))?;
+        let more = rows.len() > limit;
+        let mut instances = Vec::with_capacity(rows.len().min(limit));
+        let mut last_suffix = None;
+        for (key, _) in rows.into_iter().take(limit) {
+            let suffix = &key[app_prefix_len..];
+            let party = suffix
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes);
+            if let (Some(party), Some(id)) = (party, layout::instance_of_owner_key(&key)) {
+                instances.push((PartyId(party), id));
+            }
+            last_suffix = Some(hex_encode(suffix));
+        }
+        Ok(InstancePage {
+            instances,
+            next: if more { last_suffix } else { None },
+        })
+    }
+
+    pub fn idempotency(
+        &self,
+        app: &AppId,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.backend
+            .get(&layout::idempotency(app, key))?
+            .map(|b| codec::decode(&b))
+            .transpose()
+            .map_err(corrupt("idempotency record"))
+    }
+
+    // ---- jobs ------------------------------------------------------------------------------
+
+    /// A job and its revision.
+    pub fn job(&self, key: JobKey) -> Result<Option<(u64, Job)>, StoreError> {
+        self.backend
+            .get(&layout::job(key))?
+            .map(|b| codec::decode_revisioned(&b))
+            .transpose()
+            .map_err(corrupt("job"))
+    }
+
+    /// Jobs of one class (in-process or external) someone should look at by `now`: queued and
+    /// due, or with an expired lease. Oldest first, at most `limit`.
+    pub fn due_jobs(
+        &self,
+        external: bool,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, JobKey)>, StoreError> {
+        let class = layout::due_class(external);
+        let end = layout::due_until(
+            class,
+            Timestamp::from_millis(now.millis().saturating_add(1)),
+        );
+        Ok(self
+            .backend
+            .range(&layout::due_start(class), &end, limit)?
+            .iter()
+            .filter_map(|(k, _)| layout::parse_due(k))
+            .collect())
+    }
+
+    /// Jobs of one class due after `now` (waiting for a retry, or leased), oldest first.
+    pub fn future_jobs(
+        &self,
+        external: bool,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, JobKey)>, StoreError> {
+        let class = layout::due_class(external);
+        let start = layout::due_until(
+            class,
+            Timestamp::from_millis(now.millis().saturating_add(1)),
+        );
+        Ok(self
+            .backend
+            .range(&start, &prefix_end(&layout::due_start(class)), limit)?
+            .iter()
+            .filter_map(|(k, _)| layout::parse_due(k))
+            .collect())
+    }
+
+    /// The earliest time any job of a class is due, for a worker deciding how long to wait.
+    pub fn next_due(&self, external: bool) -> Result<Option<Timestamp>, StoreError> {
+        let start = layout::due_start(layout::due_class(external));
+        Ok(self
+            .backend
+            .range(&start, &prefix_end(&start), 1)?
+            .first()
+            .and_then(|(k, _)| layout::parse_due(k))
+            .map(|(t, _)| t))
+    }
+
+    // ---- definitions -----------------------------------------------------------------------
+
+    pub fn definition_head(
+        &self,
+        app: &AppId,
+    ) -> Result<Option<(u64, DefinitionHead)>, StoreError> {
+        self.backend
+            .get(&layout::definition_head(app))?
+            .map(|b| codec::decode_revisioned(&b))
+            .transpose()
+            .map_err(corrupt("definition head"))
+    }
+
+    pub fn definition(
+        &self,
+        app: &AppId,
+        version: u32,
+    ) -> Result<Option<DefinitionRecord>, StoreError> {
+        self.backend
+            .get(&layout::definition(app, version))?
+            .map(|b| codec::decode(&b))
+            .transpose()
+            .map_err(corrupt("definition"))
+    }
+}
+
+/// The typed builder of one atomic unit. Methods add the checks and writes of one logical
+/// change; [`Store::commit`] applies them all or none.
+#[derive(Debug, Default)]
+pub struct Txn {
+    unit: Unit,
+}
+
+impl Txn {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.unit.writes.is_empty()
+    }
+
+    /// Writes a new instance; fails if the id exists.
+    pub fn create_instance(&mut self, instance: &Instance) -> &mut Self {
+        let key = layout::instance(instance.id);
+        self.unit.check(Check::Absent(key.clone()));
+        self.unit
+            .put(key, codec::encode_revisioned(instance.version, instance));
+        self.unit.put(
+            layout::owner_index(&instance.app, instance.owner.party_id, instance.id),
+            Vec::new(),
+        );
+        self
+    }
+
+    /// Writes an instance over `expected_version`; fails if it moved meanwhile.
+    pub fn update_instance(&mut self, instance: &Instance, expected_version: u64) -> &mut Self {
+        let key = layout::instance(instance.id);
+        self.unit.check(Check::Prefix {
+            key: key.clone(),
+            prefix: codec::revision_prefix(expected_version),
+        });
+        self.unit
+            .put(key, codec::encode_revisioned(instance.version, instance));
+        self
+    }
+
+    /// Only checks that an instance is still at `version` (for writes that depend on it).
+    pub fn expect_instance(&mut self, id: InstanceId, version: u64) -> &mut Self {
+        self.unit.check(Check::Prefix {
+            key: layout::instance(id),
+            prefix: codec::revision_prefix(version),
+        });
+        self
+    }
+
+    /// Deletes an instance with its history, data and index entry.
+    pub fn delete_instance(&mut self, instance: &Instance, expected_version: u64) -> &mut Self {
+        let key = layout::instance(instance.id);
+        self.unit.check(Check::Prefix {
+            key: key.clone(),
+            prefix: codec::revision_prefix(expected_version),
+        });
+        self.unit.delete(key);
+        self.unit.delete(layout::owner_index(
+            &instance.app,
+            instance.owner.party_id,
+            instance.id,
+        ));
+        for seq in 0..instance.history_len {
+            self.unit.delete(layout::history(instance.id, seq));
+        }
+        for data_type in instance.data.keys() {
+            self.unit.delete(layout::data(instance.id, data_type));
+        }
+        self
+    }
+
+    pub fn append_history(&mut self, instance: InstanceId, event: &HistoryEvent) -> &mut Self {
+        self.unit
+            .put(layout::history(instance, event.seq), codec::encode(event));
+        self
+    }
+
+    pub fn put_data(
+        &mut self,
+        instance: InstanceId,
+        data_type: &DataTypeId,
+        value: &serde_json::Value,
+    ) -> &mut Self {
+        self.unit
+            .put(layout::data(instance, data_type), codec::encode(value));
+        self
+    }
+
+    /// Writes a new job and queues it.
+    pub fn create_job(&mut self, job: &Job) -> &mut Self {
+        let key = layout::job(job.key);
+        self.unit.check(Check::Absent(key.clone()));
+        self.unit.put(key, codec::encode_revisioned(1, job));
+        if let Some(due) = job.due() {
+            self.unit.put(
+                layout::due(layout::due_class(job.external), due, job.key),
+                Vec::new(),
+            );
+        }
+        self
+    }
+
+    /// Replaces a job at revision `rev` (moving its due-index entry); returns the new revision.
+    pub fn update_job(&mut self, old: &Job, rev: u64, new: &Job) -> u64 {
+        let key = layout::job(old.key);
+        self.unit.check(Check::Prefix {
+            key: key.clone(),
+            prefix: codec::revision_prefix(rev),
+        });
+        if let Some(due) = old.due() {
+            self.unit
+                .delete(layout::due(layout::due_class(old.external), due, old.key));
+        }
+        self.unit.put(key, codec::encode_revisioned(rev + 1, new));
+        if let Some(due) = new.due() {
+            self.unit.put(
+                layout::due(layout::due_class(new.external), due, new.key),
+                Vec::new(),
+            );
+        }
+        rev + 1
+    }
+
+    /// Deletes a job at revision `rev` with its due-index entry.
+    pub fn delete_job(&mut self, job: &Job, rev: u64) -> &mut Self {
+        let key = layout::job(job.key);
+        self.unit.check(Check::Prefix {
+            key: key.clone(),
+            prefix: codec::revision_prefix(rev),
+        });
+        self.unit.delete(key);
+        if let Some(due) = job.due() {
+            self.unit
+                .delete(layout::due(layout::due_class(job.external), due, job.key));
+        }
+        self
+    }
+
+    /// Records an idempotency key; fails if the key was used already.
+    pub fn put_idempotency(
+        &mut self,
+        app: &AppId,
+        key: &str,
+        record: &IdempotencyRecord,
+    ) -> &mut Self {
+        let k = layout::idempotency(app, key);
+        self.unit.check(Check::Absent(k.clone()));
+        self.unit.put(k, codec::encode(record));
+        self
+    }
+
+    /// Deploys a definition version; `head_rev` is the revision of the head read before (None
+    /// when the app had no definition).
+    pub fn deploy_definition(
+        &mut self,
+        app: &AppId,
+        head_rev: Option<u64>,
+        record: &DefinitionRecord,
+    ) -> &mut Self {
+        let head_key = layout::definition_head(app);
+        let next_rev = match head_rev {
+            None => {
+                self.unit.check(Check::Absent(head_key.clone()));
+                1
+            }
+            Some(rev) => {
+                self.unit.check(Check::Prefix {
+                    key: head_key.clone(),
+                    prefix: codec::revision_prefix(rev),
+                });
+                rev + 1
+            }
+        };
+        let head = DefinitionHead {
+            version: record.version,
+            hash: record.hash.clone(),
+        };
+        self.unit
+            .put(head_key, codec::encode_revisioned(next_rev, &head));
+        let key = layout::definition(app, record.version);
+        self.unit.check(Check::Absent(key.clone()));
+        self.unit.put(key, codec::encode(record));
+        self
+    }
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || s.len() > 256 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
