@@ -136,8 +136,9 @@ impl Definitions {
                 })?;
         // It passed validation when deployed; compile without a target (registrations may have
         // changed since, which must not make running instances unreadable).
-        let compiled = bpmn::compile(record.bpmn.as_bytes(), &Options::default())
-            .map_err(Error::InvalidDefinition)?;
+        let options = Options::default().with_limits(self.limits);
+        let compiled =
+            bpmn::compile(record.bpmn.as_bytes(), &options).map_err(Error::InvalidDefinition)?;
         let def = Arc::new(compiled.definition);
         self.cache
             .write()
