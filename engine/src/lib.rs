@@ -10,4 +10,6 @@ pub mod ids;
 pub mod model;
 pub mod runtime;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time;

@@ -169,6 +169,11 @@ impl Store {
         })
     }
 
+    /// The raw backend (consistency checks and tests).
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
     pub fn backend_name(&self) -> &'static str {
         self.backend.name()
     }

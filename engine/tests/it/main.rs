@@ -9,6 +9,7 @@ mod bpmn_hostile;
 mod bpmn_namespaces;
 mod bpmn_parser_props;
 mod bpmn_rules;
+mod crash;
 mod runtime_explore;
 mod runtime_jobs;
 mod runtime_moves;
