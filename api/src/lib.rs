@@ -1,1 +1,22 @@
-//! flyt api (in progress).
+//! flyt's API server: routes (Altinn-compatible), authentication, per-app policy, the
+//! development authority, and the `flyt` command.
+//!
+//! - [`server`]: build and run a server ([`server::ServerBuilder`], [`server::Flyt::serve`]).
+//! - [`routes`]: one module per resource; every route carries its OpenAPI description.
+//! - [`auth`]: bearer JWT verification into a [`auth::Caller`]; [`authority`]: the dev authority.
+//! - [`apps`]: app files and policies; [`config`]: the server configuration.
+//! - [`error`]: the one error type, mapped to problem+json.
+
+pub mod apps;
+pub mod auth;
+pub mod authority;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod views;

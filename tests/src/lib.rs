@@ -1,1 +1,186 @@
-//! End-to-end test support.
+//! Support for end-to-end tests: start the real `flyt` binary as a child process on a loopback
+//! port, wait until it listens, talk HTTP to it, stop it with SIGTERM or SIGKILL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `flyt` binary: `$FLYT_BIN`, or `target/<profile>/flyt`, brought up to date by cargo once
+/// per test process (cargo builds it only for the api crate's own tests, so a test run of this
+/// crate alone could otherwise start a stale binary).
+pub fn flyt_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("FLYT_BIN") {
+            return PathBuf::from(bin);
+        }
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.args(["build", "--quiet", "-p", "flyt-api", "--bin", "flyt"])
+            .current_dir(repo());
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().unwrap();
+        assert!(status.success(), "building the flyt binary failed");
+        profile_dir.join("flyt")
+    })
+    .clone()
+}
+
+/// A running `flyt serve`.
+#[derive(Debug)]
+pub struct Flyt {
+    pub url: String,
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Flyt {
+    /// Starts `flyt serve --config <config>` in `dir` and waits (at most 60 s) for it to listen.
+    pub fn start(dir: &Path, config: &Path) -> Flyt {
+        Self::start_with(dir, config, &[])
+    }
+
+    pub fn start_with(dir: &Path, config: &Path, env: &[(&str, &str)]) -> Flyt {
+        let log = dir.join(format!(
+            "flyt-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let stderr = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(flyt_bin());
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(config)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        cmd.env("FLYT_LOG", "info,flyt_engine=debug");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("flyt listening on ") {
+                    let _ = tx.send(url.to_string());
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "flyt did not start; its log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+        };
+        Flyt {
+            url,
+            child: Some(child),
+            log,
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits (at most `within`) for a clean exit; returns the exit code.
+    pub fn terminate(&mut self, within: Duration) -> Option<i32> {
+        let mut child = self.child.take()?;
+        #[allow(unsafe_code)]
+        // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
+impl Drop for Flyt {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An HTTP client for tests (short timeouts, no redirects).
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A user token from a server's development authority.
+pub async fn user_token(base: &str, pid: &str, roles: &[&str]) -> String {
+    let r = http()
+        .post(format!("{base}/authority/user-token"))
+        .json(&serde_json::json!({ "pid": pid, "roles": roles }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "user-token: {}", r.status());
+    let body: serde_json::Value = r.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+/// Polls `check` until it returns `Some`, at most `within` (real time); yields between tries.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::task::yield_now().await;
+        // Each check is an HTTP round trip, so this loop does not spin a core.
+    }
+}

@@ -18,7 +18,9 @@ mod service_task;
 
 pub use context::{GatewayContext, HookContext, TaskRef};
 pub use registry::{HandlerConfig, Registry, RegistryBuilder};
-pub use service_task::{Completion, JobContext, ServiceTaskHandler, ServiceTaskOutcome};
+pub use service_task::{
+    Completion, ConfigCheck, JobContext, ServiceTaskHandler, ServiceTaskOutcome,
+};
 
 use async_trait::async_trait;
 use serde::Serialize;

@@ -1,6 +1,7 @@
 //! The registry of hooks, deciders, handlers and server actions, built once at start-up.
 
-use super::{GatewayDecider, Hook, ServerAction, ServiceTaskHandler};
+use super::{ConfigCheck, GatewayDecider, Hook, ServerAction, ServiceTaskHandler};
+use crate::app::AppSpec;
 use crate::bpmn::elements::ServiceTask;
 use crate::bpmn::{DeployTarget, Diagnostic, Pos};
 use crate::ids::AppId;
@@ -135,18 +136,24 @@ impl Registry {
         self.hook_timeout
     }
 
-    /// What `app` can run, for deploy-time validation.
-    pub fn target_for<'a>(&'a self, app: &'a AppId) -> impl DeployTarget + 'a {
+    /// What an app can run, for deploy-time validation; `apps` are the apps this server knows.
+    pub fn target_for<'a>(
+        &'a self,
+        app: &'a AppSpec,
+        apps: &'a HashMap<AppId, Arc<AppSpec>>,
+    ) -> impl DeployTarget + 'a {
         AppTarget {
             registry: self,
             app,
+            apps,
         }
     }
 }
 
 struct AppTarget<'a> {
     registry: &'a Registry,
-    app: &'a AppId,
+    app: &'a AppSpec,
+    apps: &'a HashMap<AppId, Arc<AppSpec>>,
 }
 
 impl DeployTarget for AppTarget<'_> {
@@ -155,7 +162,7 @@ impl DeployTarget for AppTarget<'_> {
     }
 
     fn has_gateway_decider(&self, gateway_id: &str) -> bool {
-        self.registry.decider(self.app, gateway_id).is_some()
+        self.registry.decider(&self.app.id, gateway_id).is_some()
     }
 
     fn check_service_task(
@@ -164,11 +171,18 @@ impl DeployTarget for AppTarget<'_> {
         pos: Pos,
         task: &ServiceTask,
     ) -> Vec<Diagnostic> {
+        let check = ConfigCheck {
+            app: self.app,
+            element_id,
+            pos,
+            task,
+            apps: self.apps,
+        };
         task.task_type
             .as_deref()
             .and_then(|t| self.registry.handlers.get(t))
             .and_then(|h| h.handler.as_ref())
-            .map(|h| h.check_config(element_id, pos, task))
+            .map(|h| h.check_config(&check))
             .unwrap_or_default()
     }
 }

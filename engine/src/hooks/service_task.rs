@@ -28,6 +28,8 @@ pub struct JobContext {
     pub data: Arc<BTreeMap<DataTypeId, Value>>,
     /// The service task as defined (type, Altinn config, flyt extension elements).
     pub task: Arc<ServiceTask>,
+    /// The instance's app (its data types).
+    pub app_spec: Arc<crate::app::AppSpec>,
     /// When the attempt times out.
     pub timeout: Duration,
 }
@@ -89,9 +91,21 @@ pub trait ServiceTaskHandler: Send + Sync + 'static {
 
     /// Checks the task's configuration when a definition is deployed; diagnostics with errors
     /// refuse the deploy.
-    fn check_config(&self, _element_id: &str, _pos: Pos, _task: &ServiceTask) -> Vec<Diagnostic> {
+    fn check_config(&self, _check: &ConfigCheck<'_>) -> Vec<Diagnostic> {
         Vec::new()
     }
+}
+
+/// What a handler sees when checking a service task's configuration at deploy.
+#[derive(Debug)]
+pub struct ConfigCheck<'a> {
+    /// The app whose definition is being deployed.
+    pub app: &'a crate::app::AppSpec,
+    pub element_id: &'a str,
+    pub pos: Pos,
+    pub task: &'a ServiceTask,
+    /// Other apps on this server (by id), for handlers that target them.
+    pub apps: &'a std::collections::HashMap<AppId, Arc<crate::app::AppSpec>>,
 }
 
 /// A shared handler is a handler (so state can be shared with the rest of an application).
@@ -101,7 +115,7 @@ impl<T: ServiceTaskHandler + ?Sized> ServiceTaskHandler for Arc<T> {
         (**self).execute(ctx).await
     }
 
-    fn check_config(&self, element_id: &str, pos: Pos, task: &ServiceTask) -> Vec<Diagnostic> {
-        (**self).check_config(element_id, pos, task)
+    fn check_config(&self, check: &ConfigCheck<'_>) -> Vec<Diagnostic> {
+        (**self).check_config(check)
     }
 }

@@ -51,7 +51,12 @@ impl Definitions {
             rt.config.bpmn_limits,
             rt.clock.now(),
         );
-        let target = registry.target_for(app);
+        let apps = rt.apps.read().clone();
+        let spec = apps
+            .get(app)
+            .cloned()
+            .ok_or_else(|| Error::AppNotFound(app.clone()))?;
+        let target = registry.target_for(&spec, &apps);
         let compiled = bpmn::compile(
             bytes,
             &Options::default().with_limits(limits).with_target(&target),

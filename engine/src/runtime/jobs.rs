@@ -142,6 +142,7 @@ impl Runtime {
             return Ok(None);
         };
         let data = self.inner.store.all_data(job.instance)?;
+        let app_spec = self.app(&instance.app)?;
         let timeout = self.inner.registry.handler_config(&job.task_type).timeout;
         Ok(Some(JobContext {
             job: job.key,
@@ -153,6 +154,7 @@ impl Runtime {
             instance: Arc::new(instance),
             data: Arc::new(data),
             task: Arc::new(task),
+            app_spec,
             timeout,
         }))
     }

@@ -198,6 +198,28 @@ impl Runtime {
             .await
     }
 
+    /// Validates a definition exactly as a deploy would (against this server's handlers, gateway
+    /// hooks and apps) without storing it: every diagnostic, errors and warnings.
+    pub fn check_definition(
+        &self,
+        app: &AppId,
+        bpmn: &[u8],
+    ) -> Result<Vec<crate::bpmn::Diagnostic>, Error> {
+        let apps = self.inner.apps.read().clone();
+        let spec = apps
+            .get(app)
+            .cloned()
+            .ok_or_else(|| Error::AppNotFound(app.clone()))?;
+        let target = self.inner.registry.target_for(&spec, &apps);
+        let options = crate::bpmn::Options::default()
+            .with_limits(self.inner.config.bpmn_limits)
+            .with_target(&target);
+        Ok(match crate::bpmn::compile(bpmn, &options) {
+            Ok(c) => c.warnings,
+            Err(r) => r.diagnostics,
+        })
+    }
+
     /// The latest definition of an app, with its version.
     pub fn latest_definition(&self, app: &AppId) -> Result<(u32, Arc<ProcessDefinition>), Error> {
         self.inner.definitions.latest(&self.inner.store, app)

@@ -1,0 +1,83 @@
+//! The app file, `processes/<org>/<app>/app.toml`: metadata, data types, owner types, policy.
+//!
+//! ```toml
+//! title = "Expense approval"
+//! owner_types = ["person", "organisation"]   # who may own instances (default both)
+//!
+//! [[data_types]]
+//! id = "claim"
+//! task = "Fill"                  # written during this task (default: while any task is active)
+//! schema = "claim.schema.json"   # JSON Schema, relative to the app folder (optional)
+//! required = true                # must exist before the task completes (default false)
+//!
+//! [[rules]]                      # the policy; see `apps::policy`
+//! subjects = ["owner"]
+//! actions = ["read", "instantiate", "write", "confirm"]
+//!
+//! [jobs]
+//! external = ["send-letter"]     # service task types run by external workers
+//! ```
+
+use super::policy::Rule;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataTypeFile {
+    pub id: String,
+    #[serde(default)]
+    pub task: Option<String>,
+    #[serde(default)]
+    pub schema: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsFile {
+    /// Service task types run by external workers (`POST /jobs/activate`).
+    #[serde(default)]
+    pub external: Vec<String>,
+}
+
+/// A webhook subscription (see HOOKS.md).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookFile {
+    pub url: String,
+    /// `instance.created`, `task.started`, `task.ended`, `process.ended`.
+    pub events: Vec<String>,
+    /// Name of the environment variable holding the HMAC secret.
+    pub secret_env: String,
+    /// A synchronous task-end veto: POSTed before the move, which waits for the answer.
+    #[serde(default)]
+    pub veto: bool,
+    /// With `veto`: what a timeout or error means. `closed` (default): refuse the move.
+    #[serde(default)]
+    pub fail_open: bool,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+fn default_owner_types() -> Vec<String> {
+    vec!["person".into(), "organisation".into()]
+}
+
+/// The parsed app file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppFile {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default = "default_owner_types")]
+    pub owner_types: Vec<String>,
+    #[serde(default)]
+    pub data_types: Vec<DataTypeFile>,
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    #[serde(default)]
+    pub jobs: JobsFile,
+    #[serde(default)]
+    pub webhooks: Vec<WebhookFile>,
+}

@@ -1,0 +1,141 @@
+//! Apps: loaded from `processes/<org>/<app>/` (a `process.bpmn` and an `app.toml`).
+//! A broken app stops start-up with the same diagnostics `flyt validate` prints.
+
+mod app_file;
+pub mod policy;
+
+pub use app_file::{AppFile, DataTypeFile, JobsFile, WebhookFile};
+pub use policy::{Policy, Rule};
+
+use flyt_engine::app::{AppSpec, DataTypeSpec, Schema};
+use flyt_engine::ids::AppId;
+use std::path::{Path, PathBuf};
+
+/// Everything the API knows about one app.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub id: AppId,
+    pub dir: PathBuf,
+    pub file: AppFile,
+    pub spec: AppSpec,
+    pub policy: Policy,
+    /// The BPMN to deploy at start-up.
+    pub bpmn: Vec<u8>,
+}
+
+impl App {
+    pub fn allows_owner_kind(&self, kind: &str) -> bool {
+        self.file.owner_types.iter().any(|t| t == kind)
+    }
+}
+
+/// Why an app could not be loaded; printed like `flyt validate` output.
+#[derive(Debug)]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+/// Loads every app under `dir` (sorted by id).
+pub fn load_all(dir: &Path) -> Result<Vec<App>, Vec<LoadError>> {
+    let mut apps = Vec::new();
+    let mut errors = Vec::new();
+    let read = |p: &Path| {
+        std::fs::read_dir(p).map_err(|e| LoadError {
+            path: p.to_path_buf(),
+            message: e.to_string(),
+        })
+    };
+    let orgs = match read(dir) {
+        Ok(o) => o,
+        Err(e) => return Err(vec![e]),
+    };
+    let mut app_dirs = Vec::new();
+    for org in orgs.flatten().filter(|e| e.path().is_dir()) {
+        match read(&org.path()) {
+            Ok(entries) => app_dirs.extend(
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.join("process.bpmn").exists()),
+            ),
+            Err(e) => errors.push(e),
+        }
+    }
+    app_dirs.sort();
+    for path in app_dirs {
+        match load(&path) {
+            Ok(app) => apps.push(app),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(apps)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Loads one app from its folder `<org>/<app>`.
+pub fn load(dir: &Path) -> Result<App, Vec<LoadError>> {
+    let err = |path: &Path, message: String| {
+        vec![LoadError {
+            path: path.to_path_buf(),
+            message,
+        }]
+    };
+    let name = |p: Option<&std::ffi::OsStr>| {
+        p.map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let org = name(dir.parent().and_then(Path::file_name));
+    let app_name = name(dir.file_name());
+    let id = AppId::new(&org, &app_name).map_err(|e| err(dir, e.to_string()))?;
+    let file_path = dir.join("app.toml");
+    let file: AppFile = match std::fs::read_to_string(&file_path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| err(&file_path, e.to_string()))?,
+        Err(e) => return Err(err(&file_path, format!("cannot read the app file: {e}"))),
+    };
+    for kind in &file.owner_types {
+        if kind != "person" && kind != "organisation" {
+            return Err(err(
+                &file_path,
+                format!("owner_types: `{kind}` is not `person` or `organisation`"),
+            ));
+        }
+    }
+    let mut spec = AppSpec::new(id.clone());
+    for dt in &file.data_types {
+        let mut data_type = DataTypeSpec::new(&dt.id);
+        data_type.task = dt.task.clone();
+        data_type.required = dt.required;
+        if let Some(schema_file) = &dt.schema {
+            let path = dir.join(schema_file);
+            let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| err(&path, format!("not JSON: {e}")))?;
+            data_type.schema = Some(
+                Schema::compile(value)
+                    .map_err(|e| err(&path, format!("not a usable JSON Schema: {e}")))?,
+            );
+        }
+        spec.data_types.push(data_type);
+    }
+    let policy = Policy::new(file.rules.clone()).map_err(|e| err(&file_path, e))?;
+    let bpmn_path = dir.join("process.bpmn");
+    let bpmn = std::fs::read(&bpmn_path).map_err(|e| err(&bpmn_path, e.to_string()))?;
+    Ok(App {
+        id,
+        dir: dir.to_path_buf(),
+        file,
+        spec,
+        policy,
+        bpmn,
+    })
+}

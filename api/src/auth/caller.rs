@@ -1,0 +1,64 @@
+//! Who is calling: a person (user token) or an organisation (Maskinporten-shaped token).
+
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A person, from a user token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// National identity number (claim `pid`).
+    pub person_number: String,
+    /// Roles held for organisations: organisation number → role codes (claim `roles`, written
+    /// as `"991825827:DAGL"` strings).
+    pub roles: BTreeMap<String, BTreeSet<String>>,
+    /// OAuth scopes (claim `scope`, space separated).
+    pub scopes: BTreeSet<String>,
+}
+
+/// An organisation, from a Maskinporten-shaped token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organisation {
+    /// From `consumer.ID` (`0192:991825827` → `991825827`).
+    pub organisation_number: String,
+    /// The org code of a service owner (claim `urn:altinn:org`, or `org`), e.g. `ttd`.
+    pub org_code: Option<String>,
+    pub scopes: BTreeSet<String>,
+    /// Claim `client_id`, when present.
+    pub client_id: Option<String>,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Caller {
+    User(User),
+    Organisation(Organisation),
+}
+
+impl Caller {
+    pub fn scopes(&self) -> &BTreeSet<String> {
+        match self {
+            Caller::User(u) => &u.scopes,
+            Caller::Organisation(o) => &o.scopes,
+        }
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().contains(scope)
+    }
+
+    /// The engine's record of who acted.
+    pub fn actor(&self) -> flyt_engine::model::Actor {
+        match self {
+            Caller::User(u) => flyt_engine::model::Actor::User {
+                person_number: u.person_number.clone(),
+            },
+            Caller::Organisation(o) => flyt_engine::model::Actor::Organisation {
+                organisation_number: o.organisation_number.clone(),
+                org_code: o.org_code.clone(),
+            },
+        }
+    }
+}

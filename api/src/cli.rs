@@ -1,0 +1,293 @@
+//! The `flyt` command: `serve`, `validate`, `token`, `demo`, `bench`.
+
+use crate::config::ServerConfig;
+use crate::server::{ServerBuilder, shutdown_signal};
+use clap::{Parser, Subcommand, ValueEnum};
+use flyt_engine::bpmn::{self, Diagnostic, Options};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flyt",
+    version,
+    about = "A BPMN process engine for multi-app solutions"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (with no config: the example apps, ./data, the development authority on).
+    Serve {
+        /// A TOML config file (also `FLYT_CONFIG`; default ./flyt.toml if it exists).
+        #[arg(long, env = "FLYT_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Check BPMN files (or every .bpmn under a folder). Exit 0: all valid; 1: errors; 2: usage.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Print a token from the development authority (for curl).
+    Token {
+        #[command(subcommand)]
+        kind: TokenKind,
+        #[arg(long, env = "FLYT_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenKind {
+    /// A user token.
+    User {
+        /// National identity number (11 digits).
+        #[arg(long)]
+        pid: String,
+        /// A role for an organisation, `ORGNO:CODE` (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// An organisation token (Maskinporten-shaped).
+    Org {
+        /// Organisation number (9 digits).
+        #[arg(long)]
+        org: String,
+        /// The org code of a service owner, e.g. `ttd`.
+        #[arg(long)]
+        code: Option<String>,
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+}
+
+/// Runs the command; the binary's `main` is just this.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { paths, format } => validate(&paths, format),
+        Command::Serve { config } => with_runtime(serve(config)),
+        Command::Token { kind, config } => token(kind, config),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLYT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn with_runtime(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("flyt: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
+    explicit.or_else(|| Some(PathBuf::from("flyt.toml")).filter(|p| p.exists()))
+}
+
+pub fn load_config(explicit: Option<PathBuf>) -> Result<ServerConfig, String> {
+    let path = config_path(explicit);
+    ServerConfig::load(path.as_deref(), std::env::vars())
+}
+
+async fn serve(config: Option<PathBuf>) -> ExitCode {
+    init_tracing();
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("flyt: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("flyt: cannot listen on {}: {e}", config.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("flyt: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let dev = config.dev_authority.enabled;
+    let server = match ServerBuilder::new(config).build(local).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("flyt: not started");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = server.state.config().public_url();
+    if dev {
+        tracing::warn!(
+            "the DEVELOPMENT AUTHORITY is ON: it issues tokens to anyone who asks. Never enable it in production."
+        );
+        tracing::warn!(
+            "get a user token:  curl -s -X POST {url}/authority/user-token -H 'content-type: application/json' -d '{{\"pid\":\"01017012345\"}}'"
+        );
+        tracing::warn!("              or:  flyt token user --pid 01017012345");
+    }
+    for app in server.state.inner.apps.keys() {
+        tracing::info!("app {app}: {url}/{app}/instances");
+    }
+    // A machine-readable line on stdout: tests and scripts read the address from it.
+    println!("flyt listening on {url}");
+    match server.serve(listener, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flyt: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for entry in entries {
+            if entry.is_dir() || entry.extension().is_some_and(|e| e == "bpmn") {
+                collect(&entry, out)?;
+            }
+        }
+        Ok(())
+    } else if path.is_file() {
+        out.push(path.to_path_buf());
+        Ok(())
+    } else {
+        Err(format!("{}: no such file or folder", path.display()))
+    }
+}
+
+fn validate(paths: &[PathBuf], format: Format) -> ExitCode {
+    let mut files = Vec::new();
+    for path in paths {
+        if let Err(e) = collect(path, &mut files) {
+            eprintln!("flyt validate: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let mut any_error = false;
+    let mut report = Vec::new();
+    for file in &files {
+        let shown = file.display().to_string();
+        let diagnostics: Vec<Diagnostic> = match std::fs::read(file) {
+            Ok(bytes) => match bpmn::compile(&bytes, &Options::default()) {
+                Ok(c) => c.warnings,
+                Err(r) => r.diagnostics,
+            },
+            Err(e) => {
+                eprintln!("flyt validate: {shown}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        any_error |= errors > 0;
+        match format {
+            Format::Text => {
+                for d in &diagnostics {
+                    println!("{}", d.render(&shown));
+                }
+                println!("{shown}: {}", if errors == 0 { format!("valid ({} warning(s))", diagnostics.len()) } else { format!("{errors} error(s), {} warning(s)", diagnostics.len() - errors) });
+            }
+            Format::Json => report.push(serde_json::json!({ "path": shown, "valid": errors == 0, "diagnostics": diagnostics })),
+        }
+    }
+    if format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    }
+    if any_error {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn token(kind: TokenKind, config: Option<PathBuf>) -> ExitCode {
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("flyt: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !config.dev_authority.enabled {
+        eprintln!(
+            "flyt token: the development authority is off in this configuration (dev_authority.enabled)"
+        );
+        return ExitCode::from(2);
+    }
+    let dir = config.storage.data_dir.join("authority");
+    let clock: std::sync::Arc<dyn flyt_engine::time::Clock> =
+        std::sync::Arc::new(flyt_engine::time::SystemClock);
+    let authority = match crate::authority::DevAuthority::load_or_create(
+        &dir,
+        config.authority_issuer(),
+        &config.dev_authority,
+        clock,
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("flyt token: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let token = match kind {
+        TokenKind::User { pid, roles, scopes } => authority.user_token(&pid, &roles, &scopes),
+        TokenKind::Org { org, code, scopes } => {
+            let scopes = if scopes.is_empty() {
+                vec![config.instantiate_scope.clone()]
+            } else {
+                scopes
+            };
+            authority.org_token(&org, code.as_deref(), &scopes, None)
+        }
+    };
+    match token {
+        Ok(t) => {
+            println!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("flyt token: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! The server's configuration: one TOML file, every key with a documented default, any key
+//! overridable by an environment variable `FLYT_<SECTION>__<KEY>` (or `FLYT_<KEY>` for top-level
+//! keys), e.g. `FLYT_STORAGE__BACKEND=sled`, `FLYT_LISTEN=0.0.0.0:8080`.
+//!
+//! With no file at all, `flyt serve` runs in **development mode**: the example apps from
+//! `./processes`, redb storage in `./data`, and the development authority on (logged loudly).
+//! With a file, the development authority is off unless the file turns it on.
+
+use crate::auth::AuthConfig;
+use crate::authority::DevAuthorityConfig;
+use flyt_engine::store::open::BackendKind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Where state is kept.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `redb` (default: durable on every commit, passed the crash test, fastest here), `sled`,
+    /// or `memory` (nothing survives a restart).
+    pub backend: BackendKind,
+    /// Default `data`.
+    pub data_dir: PathBuf,
+    /// Page cache of the storage engine, MiB. Default 64.
+    pub cache_mb: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            backend: BackendKind::Redb,
+            data_dir: PathBuf::from("data"),
+            cache_mb: 64,
+        }
+    }
+}
+
+/// Limits that keep the server responsive under pressure.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest JSON request body, bytes. Default 1 MiB.
+    pub json_body_bytes: usize,
+    /// Largest BPMN upload, bytes. Default 5 MiB (the parser's own limit).
+    pub bpmn_body_bytes: usize,
+    /// Longest a request may take, including reading its body, ms. Default 30,000.
+    pub request_timeout_ms: u64,
+    /// Requests served at once; more get 503. Default 1,024.
+    pub concurrency: usize,
+    /// Requests per second per client (token subject or IP); 0 = off (default). Over it: 429.
+    pub rate_limit_per_second: u32,
+    /// Burst allowed above the rate. Default 100.
+    pub rate_limit_burst: u32,
+    /// Largest page of instances. Default 100.
+    pub max_page_size: usize,
+    /// How long in-flight requests may take to finish after SIGTERM, ms. Default 10,000.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            json_body_bytes: 1024 * 1024,
+            bpmn_body_bytes: 5 * 1024 * 1024,
+            request_timeout_ms: 30_000,
+            concurrency: 1024,
+            rate_limit_per_second: 0,
+            rate_limit_burst: 100,
+            max_page_size: 100,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+/// The organisation credentials this server uses for outgoing calls (createInstance).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutgoingConfig {
+    /// The authority's token endpoint. Default: this server's development authority.
+    pub token_endpoint: Option<String>,
+    /// The authority's issuer (the assertion's `aud`). Default: this server's authority.
+    pub audience: Option<String>,
+    /// The Maskinporten client id.
+    pub client_id: Option<String>,
+    /// The organisation the client belongs to (owner of outgoing calls).
+    pub organisation_number: Option<String>,
+    /// The key id registered with the authority.
+    pub kid: Option<String>,
+    /// PEM file with the client's RSA private key.
+    pub private_key_file: Option<PathBuf>,
+    /// Default `altinn:serviceowner/instances.write`.
+    pub scope: Option<String>,
+    /// The org code of the service owner (put in development tokens as `urn:altinn:org`).
+    pub org_code: Option<String>,
+    /// Timeout of one downstream call, ms. Default 10,000.
+    pub request_timeout_ms: Option<u64>,
+}
+
+/// The whole server configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// The URL clients reach this server at; the development authority's issuer is
+    /// `{public_url}/authority`. Default `http://{listen}`.
+    pub public_url: Option<String>,
+    /// Apps are loaded from `<processes_dir>/<org>/<app>/`. Default `processes`.
+    pub processes_dir: PathBuf,
+    pub storage: StorageConfig,
+    pub auth: AuthConfig,
+    pub dev_authority: DevAuthorityConfig,
+    pub outgoing: OutgoingConfig,
+    /// Downstream apps createInstance may call: `"org/app" = "http://host:port"`. Nothing else
+    /// is reachable; a definition whose target is not here is refused at deploy.
+    pub downstream: BTreeMap<String, String>,
+    /// Also allow the apps this server hosts, at its own `public_url` (the token never leaves
+    /// the host). Entries in `downstream` take precedence. Default true.
+    pub downstream_local_apps: bool,
+    /// Scope a token needs to deploy definitions (besides the app policy's `deploy`).
+    /// Default `flyt:designer`.
+    pub designer_scope: String,
+    /// Scope a token needs to resume incidents (besides the policy's `resume`). Default
+    /// `flyt:operator`.
+    pub operator_scope: String,
+    /// Scope an organisation token needs to create instances. Default
+    /// `altinn:serviceowner/instances.write`.
+    pub instantiate_scope: String,
+    pub limits: LimitsConfig,
+    /// Register the built-in logging hook (every hook point at `info`). Default false.
+    pub log_hook_points: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            processes_dir: PathBuf::from("processes"),
+            storage: StorageConfig::default(),
+            auth: AuthConfig::default(),
+            dev_authority: DevAuthorityConfig::default(),
+            outgoing: OutgoingConfig::default(),
+            downstream: BTreeMap::new(),
+            downstream_local_apps: true,
+            designer_scope: "flyt:designer".into(),
+            operator_scope: "flyt:operator".into(),
+            instantiate_scope: "altinn:serviceowner/instances.write".into(),
+            limits: LimitsConfig::default(),
+            log_hook_points: false,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The configuration for `flyt serve` with no file: development mode. The development
+    /// authority is on, and this server acts for organisation 910000001 (org code `acme`, the
+    /// service owner of the example apps) with a client key it generates and registers with its
+    /// own authority, so the multi-app example runs without any setup.
+    pub fn development() -> Self {
+        let mut config = ServerConfig::default();
+        config.dev_authority.enabled = true;
+        config.outgoing.organisation_number = Some("910000001".into());
+        config.outgoing.org_code = Some("acme".into());
+        config
+    }
+
+    /// Reads a file (if given) and applies `FLYT_*` environment overrides. With no file, the
+    /// base is development mode.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, String> {
+        let mut value = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => {
+                toml::Table::try_from(ServerConfig::development()).map_err(|e| e.to_string())?
+            }
+        };
+        for (key, raw) in env {
+            let Some(rest) = key.strip_prefix("FLYT_") else {
+                continue;
+            };
+            if matches!(rest, "CONFIG" | "LOG" | "BIN") {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            set_path(&mut value, &path, scalar(&raw)).map_err(|e| format!("{key}: {e}"))?;
+        }
+        let config: ServerConfig =
+            toml::Value::Table(value)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    format!(
+                        "{}configuration error: {e}",
+                        path.map(|p| format!("{}: ", p.display()))
+                            .unwrap_or_default()
+                    )
+                })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        for (app, url) in &self.downstream {
+            app.parse::<flyt_engine::ids::AppId>()
+                .map_err(|e| format!("downstream: {e}"))?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("downstream `{app}`: `{url}` is not an http(s) URL"));
+            }
+        }
+        if self.limits.concurrency == 0 || self.limits.max_page_size == 0 {
+            return Err("limits.concurrency and limits.max_page_size must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The URL this server is reached at.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// The development authority's issuer.
+    pub fn authority_issuer(&self) -> String {
+        format!("{}/authority", self.public_url())
+    }
+}
+
+fn scalar(raw: &str) -> toml::Value {
+    if let Ok(b) = raw.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    toml::Value::String(raw.to_string())
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Err("empty key".into()),
+        [last] => {
+            // Keep strings for keys that hold strings (e.g. an org number that looks numeric).
+            let value = match (table.get(last), value) {
+                (
+                    Some(toml::Value::String(_)),
+                    v @ (toml::Value::Integer(_) | toml::Value::Boolean(_)),
+                ) => toml::Value::String(v.to_string()),
+                (_, v) => v,
+            };
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [head, rest @ ..] => {
+            let entry = table
+                .entry(head.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set_path(t, rest, value),
+                _ => Err(format!("`{head}` is not a section")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_file_is_development_mode() {
+        let config = ServerConfig::load(None, Vec::new()).unwrap();
+        assert!(config.dev_authority.enabled);
+        assert_eq!(config.storage.backend, BackendKind::Redb);
+        assert_eq!(config.authority_issuer(), "http://127.0.0.1:8080/authority");
+    }
+
+    #[test]
+    fn a_file_turns_the_authority_off_by_default_and_env_overrides_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flyt.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\n[storage]\nbackend = \"sled\"\n",
+        )
+        .unwrap();
+        let env = vec![
+            ("FLYT_STORAGE__CACHE_MB".to_string(), "8".to_string()),
+            ("FLYT_LIMITS__CONCURRENCY".to_string(), "3".to_string()),
+            ("HOME".to_string(), "/x".to_string()),
+        ];
+        let config = ServerConfig::load(Some(&path), env).unwrap();
+        assert!(!config.dev_authority.enabled);
+        assert_eq!(config.storage.backend, BackendKind::Sled);
+        assert_eq!(config.storage.cache_mb, 8);
+        assert_eq!(config.limits.concurrency, 3);
+        assert_eq!(config.listen.port(), 9000);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flyt.toml");
+        std::fs::write(&path, "[storage]\nbakend = \"sled\"\n").unwrap();
+        let err = ServerConfig::load(Some(&path), Vec::new()).unwrap_err();
+        assert!(err.contains("bakend"), "{err}");
+    }
+}

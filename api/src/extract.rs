@@ -1,0 +1,178 @@
+//! Request extraction with flyt's rules: bodies are read under a limit (an oversized body is
+//! refused from its `Content-Length` before any of it is read, and a chunked one as soon as it
+//! crosses the limit), JSON errors name the field, and `If-Match` becomes an expected version.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, header, request::Parts};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+
+/// Reads a body up to `limit` bytes.
+pub async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::PayloadTooLarge { limit })
+        }
+        Err(e) => Err(ApiError::bad_request(
+            None,
+            format!("could not read the request body: {e}"),
+        )),
+    }
+}
+
+/// A JSON body of type `T`, read under the JSON limit. Unknown fields are refused where `T`
+/// says so (`deny_unknown_fields`), so a body cannot set server-owned fields.
+#[derive(Debug)]
+pub struct Json<T>(pub T, pub Bytes);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        if let Some(ct) = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            && !ct.starts_with("application/json")
+            && !ct.contains("+json")
+        {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "expected application/json, got `{ct}`"
+            )));
+        }
+        let bytes =
+            read_limited(&parts.headers, body, state.config().limits.json_body_bytes).await?;
+        let value = parse_json(&bytes)?;
+        Ok(Json(value, bytes))
+    }
+}
+
+/// An optional JSON body: an empty body is `None`.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let bytes =
+            read_limited(&parts.headers, body, state.config().limits.json_body_bytes).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        Ok(OptionalJson(Some(parse_json(&bytes)?)))
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error(de)
+}
+
+fn serde_path_to_error<'de, T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, ApiError> {
+    T::deserialize(de).map_err(|e| {
+        let message = e.to_string();
+        // serde_json names unknown fields and types in its message; keep it, with the position.
+        let field = message.split('`').nth(1).map(str::to_string);
+        ApiError::BadRequest {
+            field,
+            message: format!("invalid JSON body: {message}"),
+        }
+    })
+}
+
+/// A BPMN upload, read under the BPMN limit.
+#[derive(Debug)]
+pub struct BpmnBody(pub Bytes);
+
+impl FromRequest<AppState> for BpmnBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let bytes =
+            read_limited(&parts.headers, body, state.config().limits.bpmn_body_bytes).await?;
+        Ok(BpmnBody(bytes))
+    }
+}
+
+/// `If-Match`: the instance version the client expects (`"5"`, `W/"5"` or `5`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IfMatch(pub Option<u64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(raw) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
+        let text = raw
+            .to_str()
+            .map_err(|_| ApiError::bad_request(Some("If-Match".into()), "If-Match is not ASCII"))?
+            .trim();
+        if text == "*" {
+            return Ok(IfMatch(None));
+        }
+        let tag = text.trim_start_matches("W/").trim_matches('"');
+        tag.parse::<u64>().map(|v| IfMatch(Some(v))).map_err(|_| {
+            ApiError::bad_request(
+                Some("If-Match".into()),
+                format!(
+                    "If-Match `{text}` is not an instance version (the ETag of a read, e.g. \"3\")"
+                ),
+            )
+        })
+    }
+}
+
+/// `Idempotency-Key`: 1-255 visible ASCII characters.
+#[derive(Debug, Clone, Default)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(raw) = parts.headers.get("idempotency-key") else {
+            return Ok(IdempotencyKey(None));
+        };
+        let key = raw.to_str().map_err(|_| {
+            ApiError::bad_request(
+                Some("Idempotency-Key".into()),
+                "Idempotency-Key is not ASCII",
+            )
+        })?;
+        if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::bad_request(
+                Some("Idempotency-Key".into()),
+                "Idempotency-Key must be 1-255 visible ASCII characters",
+            ));
+        }
+        Ok(IdempotencyKey(Some(key.to_string())))
+    }
+}

@@ -1,0 +1,95 @@
+//! Health, metrics and the OpenAPI document.
+
+use crate::error::Problem;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use flyt_engine::runtime::Metrics;
+use std::fmt::Write;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(live))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+}
+
+#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, description = "the process is up")))]
+pub async fn live() -> &'static str {
+    "ok"
+}
+
+#[utoipa::path(get, path = "/health/ready", tag = "health",
+    responses((status = 200, description = "accepting requests"), (status = 503, body = Problem, description = "starting or shutting down")))]
+pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    if state.is_ready() {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    }
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let rt = state.runtime();
+    let m = rt.metrics();
+    let store = rt.store().stats();
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    };
+    counter(
+        "flyt_transitions_total",
+        "Committed instance transitions.",
+        Metrics::get(&m.transitions),
+    );
+    counter(
+        "flyt_instances_created_total",
+        "Instances created.",
+        Metrics::get(&m.instances_created),
+    );
+    counter(
+        "flyt_conflicts_total",
+        "Moves refused because another request changed the instance first.",
+        Metrics::get(&m.conflicts),
+    );
+    counter(
+        "flyt_jobs_completed_total",
+        "Service task jobs completed.",
+        Metrics::get(&m.jobs_completed),
+    );
+    counter(
+        "flyt_jobs_failed_total",
+        "Service task job attempts that failed.",
+        Metrics::get(&m.jobs_failed),
+    );
+    counter(
+        "flyt_incidents_total",
+        "Incidents raised.",
+        Metrics::get(&m.incidents),
+    );
+    counter(
+        "flyt_commit_batches_total",
+        "Durable writes (each one fsync).",
+        store.batches,
+    );
+    counter(
+        "flyt_commit_units_total",
+        "Atomic units committed (grouped into batches).",
+        store.units,
+    );
+    state.inner.metrics.render(&mut out);
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        out,
+    )
+}

@@ -1,0 +1,287 @@
+//! `.../process`: the state with the caller's rights, `next`, history, resume, server actions.
+
+use super::{etag, instance_for};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{IfMatch, Json, OptionalJson};
+use crate::state::AppState;
+use crate::views::{HistoryView, ProcessView, TaskView, UserActionView};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use flyt_engine::bpmn::elements::{ActionKind, NodeKind};
+use flyt_engine::runtime::Next;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_process))
+        .routes(routes!(next))
+        .routes(routes!(history))
+        .routes(routes!(resume))
+        .routes(routes!(server_action))
+}
+
+type InstancePath = Path<(String, String, String, String)>;
+
+/// The current task's actions with the caller's rights, and its read/write flags.
+fn with_rights(
+    state: &AppState,
+    app: &crate::apps::App,
+    caller: &Caller,
+    instance: &flyt_engine::model::Instance,
+    mut task: TaskView,
+) -> TaskView {
+    let Ok(def) = state
+        .runtime()
+        .definition(&instance.app, instance.definition_version)
+    else {
+        return task;
+    };
+    let Some(node) = def.node_by_id(&task.element_id).map(|n| def.node(n)) else {
+        return task;
+    };
+    let actions = match &node.kind {
+        NodeKind::UserTask(t) => t.all_actions(),
+        NodeKind::ServiceTask(t) => t.actions.clone(),
+        _ => Vec::new(),
+    };
+    let owner = Some(&instance.owner);
+    let allowed = |a: &str| app.policy.allows(caller, a, owner, Some(&task.element_id));
+    task.user_actions = Some(
+        actions
+            .iter()
+            .map(|a| UserActionView {
+                id: a.id.clone(),
+                authorized: allowed(&a.id),
+                kind: match a.kind {
+                    ActionKind::Process => "ProcessAction".into(),
+                    ActionKind::Server => "ServerAction".into(),
+                },
+            })
+            .collect(),
+    );
+    task.actions = Some(
+        actions
+            .iter()
+            .map(|a| (a.id.clone(), allowed(&a.id)))
+            .collect(),
+    );
+    task.read = Some(allowed("read"));
+    task.write = Some(allowed("write"));
+    task
+}
+
+#[utoipa::path(get, path = "/{org}/{app}/instances/{party_id}/{instance_guid}/process", tag = "process",
+    params(("org" = String, Path), ("app" = String, Path), ("party_id" = String, Path), ("instance_guid" = String, Path)),
+    responses((status = 200, body = ProcessView, description = "the process state; the current task lists its actions and whether the caller may perform each"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_process(
+    State(state): State<AppState>,
+    Path((org, app, party, guid)): InstancePath,
+    caller: Caller,
+) -> Result<(HeaderMap, axum::Json<ProcessView>), ApiError> {
+    let (app, instance) = instance_for(&state, &org, &app, &party, &guid)?;
+    state.authorize_instance(&app, &caller, "read", &instance)?;
+    let history = state.runtime().history(instance.id)?;
+    let mut view = ProcessView::of(&instance, Some(&history));
+    view.current_task = view
+        .current_task
+        .map(|t| with_rights(&state, &app, &caller, &instance, t));
+    view.active_tasks = view
+        .active_tasks
+        .into_iter()
+        .map(|t| with_rights(&state, &app, &caller, &instance, t))
+        .collect();
+    let mut headers = HeaderMap::new();
+    headers.insert(axum::http::header::ETAG, etag(instance.version));
+    Ok((headers, axum::Json(view)))
+}
+
+/// Complete the current task (or `taskId` when several are active) with an action.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NextRequest {
+    /// Default: the task type's action (`write` for data, `confirm`, `sign`, `pay`, `complete`).
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub task_id: Option<String>,
+}
+
+#[utoipa::path(put, path = "/{org}/{app}/instances/{party_id}/{instance_guid}/process/next", tag = "process",
+    params(("org" = String, Path), ("app" = String, Path), ("party_id" = String, Path), ("instance_guid" = String, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = Option<NextRequest>, description = "empty body: the default action on the only active task"),
+    responses((status = 200, body = ProcessView, headers(("ETag" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "wrong action, inactive task, validation refused, gateway without a matching flow, or a concurrent move"),
+        (status = 412, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn next(
+    State(state): State<AppState>,
+    Path((org, app, party, guid)): InstancePath,
+    caller: Caller,
+    IfMatch(expected): IfMatch,
+    OptionalJson(body): OptionalJson<NextRequest>,
+) -> Result<(HeaderMap, axum::Json<ProcessView>), ApiError> {
+    let (app, instance) = instance_for(&state, &org, &app, &party, &guid)?;
+    let body = body.unwrap_or_default();
+    // The action to authorise is the one the engine will use for the task being completed.
+    let def = state
+        .runtime()
+        .definition(&instance.app, instance.definition_version)?;
+    let task = match &body.task_id {
+        Some(t) => Some(t.clone()),
+        None => {
+            let users: Vec<String> = instance
+                .process
+                .user_task_tokens()
+                .map(|(_, t)| t.element_id.to_string())
+                .collect();
+            if users.len() == 1 {
+                users.into_iter().next()
+            } else {
+                None
+            }
+        }
+    };
+    let action = body.action.clone().or_else(|| {
+        let node = task
+            .as_deref()
+            .and_then(|t| def.node_by_id(t))
+            .map(|n| def.node(n))?;
+        match &node.kind {
+            NodeKind::UserTask(u) => Some(u.default_action().to_string()),
+            _ => None,
+        }
+    });
+    if let Some(action) = &action {
+        // A user who may not even read the instance gets 403 like everyone else refused.
+        state.authorize(
+            &app,
+            &caller,
+            action,
+            Some(&instance.owner),
+            task.as_deref(),
+        )?;
+    } else {
+        state.authorize_instance(&app, &caller, "read", &instance)?;
+    }
+    let moved = state
+        .runtime()
+        .next(Next {
+            instance: instance.id,
+            action: body.action,
+            task: body.task_id,
+            actor: caller.actor(),
+            expected_version: expected,
+        })
+        .await?;
+    let history = state.runtime().history(moved.id)?;
+    let mut headers = HeaderMap::new();
+    headers.insert(axum::http::header::ETAG, etag(moved.version));
+    Ok((headers, axum::Json(ProcessView::of(&moved, Some(&history)))))
+}
+
+#[utoipa::path(get, path = "/{org}/{app}/instances/{party_id}/{instance_guid}/process/history", tag = "process",
+    params(("org" = String, Path), ("app" = String, Path), ("party_id" = String, Path), ("instance_guid" = String, Path)),
+    responses((status = 200, body = HistoryView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn history(
+    State(state): State<AppState>,
+    Path((org, app, party, guid)): InstancePath,
+    caller: Caller,
+) -> Result<axum::Json<HistoryView>, ApiError> {
+    let (app, instance) = instance_for(&state, &org, &app, &party, &guid)?;
+    state.authorize_instance(&app, &caller, "read", &instance)?;
+    let events = state.runtime().history(instance.id)?;
+    Ok(axum::Json(HistoryView::of(&events)))
+}
+
+#[utoipa::path(post, path = "/{org}/{app}/instances/{party_id}/{instance_guid}/process/resume", tag = "process",
+    params(("org" = String, Path), ("app" = String, Path), ("party_id" = String, Path), ("instance_guid" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = ProcessView, description = "incidents cleared; their jobs retry with fresh attempts"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn resume(
+    State(state): State<AppState>,
+    Path((org, app, party, guid)): InstancePath,
+    caller: Caller,
+    IfMatch(expected): IfMatch,
+) -> Result<(HeaderMap, axum::Json<ProcessView>), ApiError> {
+    let (app, instance) = instance_for(&state, &org, &app, &party, &guid)?;
+    // Operators: the policy's `resume`, or the operator scope.
+    if !caller.has_scope(&state.config().operator_scope) {
+        state.authorize_instance(&app, &caller, "resume", &instance)?;
+    }
+    let resumed = state
+        .runtime()
+        .resume(instance.id, caller.actor(), expected)
+        .await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(axum::http::header::ETAG, etag(resumed.version));
+    Ok((headers, axum::Json(ProcessView::of(&resumed, None))))
+}
+
+/// A server action: runs code on the task without moving the process.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActionRequest {
+    pub action: String,
+    #[serde(default)]
+    pub task_id: Option<String>,
+}
+
+/// The result of a server action.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionResult {
+    #[schema(value_type = Object)]
+    pub result: Value,
+    pub version: u64,
+}
+
+#[utoipa::path(post, path = "/{org}/{app}/instances/{party_id}/{instance_guid}/actions", tag = "process",
+    params(("org" = String, Path), ("app" = String, Path), ("party_id" = String, Path), ("instance_guid" = String, Path)),
+    request_body = ActionRequest,
+    responses((status = 200, body = ActionResult), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn server_action(
+    State(state): State<AppState>,
+    Path((org, app, party, guid)): InstancePath,
+    caller: Caller,
+    Json(req, _): Json<ActionRequest>,
+) -> Result<axum::Json<ActionResult>, ApiError> {
+    let (app, instance) = instance_for(&state, &org, &app, &party, &guid)?;
+    let task = req.task_id.clone().or_else(|| {
+        instance
+            .process
+            .current_task()
+            .map(|t| t.element_id.to_string())
+    });
+    state.authorize(
+        &app,
+        &caller,
+        &req.action,
+        Some(&instance.owner),
+        task.as_deref(),
+    )?;
+    let (after, result) = state
+        .runtime()
+        .server_action(
+            instance.id,
+            &req.action,
+            req.task_id.as_deref(),
+            caller.actor(),
+        )
+        .await?;
+    Ok(axum::Json(ActionResult {
+        result,
+        version: after.version,
+    }))
+}

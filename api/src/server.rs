@@ -1,0 +1,491 @@
+//! Building and running a flyt server: load apps, open storage, set up authentication, deploy
+//! the apps' definitions, start the job worker, serve HTTP until told to stop.
+//!
+//! A developer who adds hooks writes a small binary: `ServerBuilder::new(config)
+//! .registry(|r| r.hook(MyHook))`, then [`Flyt::serve`].
+
+use crate::apps::{self, App};
+use crate::auth::{TrustedIssuer, Verifier};
+use crate::authority::DevAuthority;
+use crate::config::ServerConfig;
+use crate::metrics::HttpMetrics;
+use crate::middleware::{self, RateLimiter};
+use crate::state::{AppState, Shared};
+use axum::Router;
+use flyt_engine::bpmn::Rejected;
+use flyt_engine::hooks::{HandlerConfig, Registry, RegistryBuilder};
+use flyt_engine::ids::AppId;
+use flyt_engine::runtime::worker::Worker;
+use flyt_engine::runtime::{Runtime, RuntimeConfig};
+use flyt_engine::store::group::GroupConfig;
+use flyt_engine::store::{Store, StoreError};
+use flyt_engine::time::{Clock, SystemClock};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Why a server did not start. Each says what to fix.
+#[derive(Debug)]
+pub enum StartError {
+    /// Apps under `processes/` could not be loaded.
+    Apps(Vec<apps::LoadError>),
+    /// A definition failed validation at deploy (path, diagnostics).
+    Definitions(Vec<(String, Rejected)>),
+    /// The store cannot be opened: corrupt, locked, or another format.
+    Store(StoreError),
+    Other(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Apps(errors) => {
+                for e in errors {
+                    writeln!(f, "{e}")?;
+                }
+                write!(f, "{} app(s) could not be loaded", errors.len())
+            }
+            StartError::Definitions(failed) => {
+                for (path, rejected) in failed {
+                    for d in &rejected.diagnostics {
+                        writeln!(f, "{}", d.render(path))?;
+                    }
+                }
+                write!(f, "{} definition(s) are invalid", failed.len())
+            }
+            StartError::Store(e) => write!(f, "cannot open the store: {e}"),
+            StartError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Configures a server before it starts.
+pub struct ServerBuilder {
+    config: ServerConfig,
+    registry: RegistryBuilder,
+    clock: Arc<dyn Clock>,
+    start_worker: bool,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("config", &self.config)
+            .field("registry", &self.registry)
+            .finish()
+    }
+}
+
+impl ServerBuilder {
+    pub fn new(config: ServerConfig) -> Self {
+        ServerBuilder {
+            config,
+            registry: Registry::builder(),
+            clock: Arc::new(SystemClock),
+            start_worker: true,
+        }
+    }
+
+    /// Registers hooks, gateway deciders, service task handlers and server actions.
+    pub fn registry(mut self, f: impl FnOnce(RegistryBuilder) -> RegistryBuilder) -> Self {
+        self.registry = f(self.registry);
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Do not run the in-process job worker (tests that drive jobs themselves).
+    pub fn without_worker(mut self) -> Self {
+        self.start_worker = false;
+        self
+    }
+
+    /// Builds the server for a listener bound at `local_addr` (the development authority's
+    /// issuer URL needs the real port).
+    pub async fn build(mut self, local_addr: SocketAddr) -> Result<Flyt, StartError> {
+        if self.config.public_url.is_none() {
+            self.config.public_url = Some(format!("http://{local_addr}"));
+        }
+        let mut config = self.config;
+        let apps = apps::load_all(&config.processes_dir).map_err(StartError::Apps)?;
+        if config.dev_authority.enabled {
+            provision_local_client(&mut config).map_err(StartError::Other)?;
+        }
+        if config.downstream_local_apps {
+            for app in &apps {
+                config
+                    .downstream
+                    .entry(app.id.to_string())
+                    .or_insert_with(|| config.public_url.clone().unwrap_or_default());
+            }
+        }
+
+        let store = match config.storage.backend {
+            flyt_engine::store::open::BackendKind::Memory => Store::memory(),
+            kind => Store::open(
+                kind,
+                &config.storage.data_dir.join("store"),
+                config.storage.cache_mb << 20,
+                GroupConfig::default(),
+            )
+            .map_err(StartError::Store)?,
+        };
+
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.auth.jwks_timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| StartError::Other(format!("HTTP client: {e}")))?;
+        let authority = if config.dev_authority.enabled {
+            let dir = config.storage.data_dir.join("authority");
+            let authority = DevAuthority::load_or_create(
+                &dir,
+                config.authority_issuer(),
+                &config.dev_authority,
+                self.clock.clone(),
+            )
+            .map_err(|e| StartError::Other(format!("development authority: {e}")))?;
+            Some(Arc::new(authority))
+        } else {
+            None
+        };
+        let mut issuers: Vec<TrustedIssuer> = Vec::new();
+        for issuer in &config.auth.issuers {
+            issuers.push(
+                TrustedIssuer::from_config(issuer)
+                    .map_err(|e| StartError::Other(format!("auth.issuers: {e}")))?,
+            );
+        }
+        if let Some(a) = &authority {
+            issuers.push(a.trusted_issuer());
+        }
+        let verifier = Verifier::new(&config.auth, issuers, http, self.clock.clone())
+            .map_err(|e| StartError::Other(format!("auth: {e}")))?;
+
+        let mut registry = self.registry;
+        let builtins = builtins(&config, self.clock.clone())?;
+        if !registry
+            .types()
+            .contains(flyt_hooks::create_instance::TASK_TYPE)
+        {
+            registry = registry.service_task(flyt_hooks::create_instance::TASK_TYPE, builtins);
+        }
+        if config.log_hook_points {
+            registry = registry.hook(flyt_hooks::logging::LoggingHook);
+        }
+        for app in &apps {
+            for external in &app.file.jobs.external {
+                if !registry.types().contains(external) {
+                    registry =
+                        registry.external_service_task(external.clone(), HandlerConfig::default());
+                }
+            }
+        }
+        let registry = registry.build();
+        let runtime = Runtime::with(
+            store,
+            registry,
+            self.clock.clone(),
+            RuntimeConfig::default(),
+        );
+        let mut failed = Vec::new();
+        let mut by_id: BTreeMap<AppId, Arc<App>> = BTreeMap::new();
+        for app in apps {
+            runtime.register_app(app.spec.clone());
+            match runtime.deploy(&app.id, &app.bpmn, "startup").await {
+                Ok(deployed) => {
+                    for w in &deployed.warnings {
+                        tracing::warn!(
+                            "{}",
+                            w.render(&app.dir.join("process.bpmn").display().to_string())
+                        );
+                    }
+                    tracing::info!(app = %app.id, version = deployed.version, unchanged = deployed.unchanged, "definition deployed");
+                }
+                Err(flyt_engine::runtime::Error::InvalidDefinition(r)) => {
+                    failed.push((app.dir.join("process.bpmn").display().to_string(), r))
+                }
+                Err(flyt_engine::runtime::Error::Store(e)) => return Err(StartError::Store(e)),
+                Err(e) => return Err(StartError::Other(format!("{}: {e}", app.id))),
+            }
+            by_id.insert(app.id.clone(), Arc::new(app));
+        }
+        if !failed.is_empty() {
+            runtime.store().shutdown();
+            return Err(StartError::Definitions(failed));
+        }
+
+        let limiter = RateLimiter::new(
+            config.limits.rate_limit_per_second,
+            config.limits.rate_limit_burst,
+        );
+        let concurrency = Arc::new(tokio::sync::Semaphore::new(config.limits.concurrency));
+        let state = AppState {
+            inner: Arc::new(Shared {
+                runtime: runtime.clone(),
+                apps: by_id,
+                verifier: Arc::new(verifier),
+                authority: authority.clone(),
+                config,
+                metrics: HttpMetrics::default(),
+                ready: AtomicBool::new(false),
+                limiter,
+            }),
+        };
+        let (api, openapi) = crate::routes::api().split_for_parts();
+        let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+        let mut router: Router<AppState> = api.route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi_json.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        (*doc).clone(),
+                    )
+                }
+            }),
+        );
+        router =
+            router.fallback(|| async { crate::error::ApiError::NotFound("no such route".into()) });
+        let mut router: Router = router
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::guard,
+            ))
+            .layer(axum::Extension(concurrency))
+            .layer(axum::extract::DefaultBodyLimit::disable())
+            .with_state(state.clone());
+        if let Some(authority) = &authority {
+            router = router.nest_service(
+                "/authority",
+                DevAuthority::router().with_state(authority.clone()),
+            );
+        }
+        let worker = self.start_worker.then(|| Worker::spawn(runtime.clone()));
+        state.set_ready(true);
+        Ok(Flyt {
+            state,
+            router,
+            worker,
+        })
+    }
+}
+
+/// Development mode: when the server acts for an organisation (`outgoing.organisation_number`)
+/// but has no client credentials, generate a client key (kept in the data directory) and register
+/// it with this server's own development authority, so createInstance works with no setup.
+fn provision_local_client(config: &mut ServerConfig) -> Result<(), String> {
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let (Some(org), None) = (
+        config.outgoing.organisation_number.clone(),
+        config.outgoing.client_id.clone(),
+    ) else {
+        return Ok(());
+    };
+    let dir = config.storage.data_dir.join("authority");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let private = dir.join("local-client-key.pem");
+    let public = dir.join("local-client-key.pub.pem");
+    if !private.exists() || !public.exists() {
+        let key =
+            rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| e.to_string())?;
+        let pem = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| e.to_string())?;
+        write_private(&private, pem.as_bytes())?;
+        let pub_pem = key
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| e.to_string())?;
+        std::fs::write(&public, pub_pem).map_err(|e| format!("{}: {e}", public.display()))?;
+    }
+    let client_id = format!("flyt-local-{org}");
+    config
+        .dev_authority
+        .clients
+        .push(crate::authority::ClientConfig {
+            client_id: client_id.clone(),
+            organisation_number: org,
+            org_code: config.outgoing.org_code.clone(),
+            public_key_pem_file: public,
+            scopes: vec![
+                config
+                    .outgoing
+                    .scope
+                    .clone()
+                    .unwrap_or_else(|| config.instantiate_scope.clone()),
+            ],
+        });
+    config.outgoing.client_id = Some(client_id);
+    config.outgoing.private_key_file = Some(private);
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The built-in `createInstance` handler: the downstream allow-list, and the organisation token
+/// client from `[outgoing]` (defaulting to this server's development authority).
+fn builtins(
+    config: &ServerConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<flyt_hooks::create_instance::CreateInstance, StartError> {
+    use flyt_hooks::token_client::{TokenClient, TokenClientConfig, token_http_client};
+    let out = &config.outgoing;
+    let timeout = Duration::from_millis(out.request_timeout_ms.unwrap_or(10_000));
+    let tokens = match (&out.client_id, &out.private_key_file) {
+        (Some(client_id), Some(key_file)) => {
+            let pem = std::fs::read_to_string(key_file).map_err(|e| {
+                StartError::Other(format!(
+                    "outgoing.private_key_file {}: {e}",
+                    key_file.display()
+                ))
+            })?;
+            let issuer = config.authority_issuer();
+            let mut token_config = TokenClientConfig::new(
+                out.token_endpoint
+                    .clone()
+                    .unwrap_or_else(|| format!("{issuer}/token")),
+                out.audience.clone().unwrap_or(issuer),
+                client_id.clone(),
+                pem,
+                out.scope
+                    .clone()
+                    .unwrap_or_else(|| config.instantiate_scope.clone()),
+            );
+            token_config.kid = out.kid.clone();
+            token_config.request_timeout = timeout;
+            let http = token_http_client(timeout)
+                .map_err(|e| StartError::Other(format!("outgoing: {e}")))?;
+            Some(Arc::new(
+                TokenClient::new(token_config, http, clock)
+                    .map_err(|e| StartError::Other(format!("outgoing: {e}")))?,
+            ))
+        }
+        (None, None) => None,
+        _ => {
+            return Err(StartError::Other(
+                "outgoing: client_id and private_key_file go together".into(),
+            ));
+        }
+    };
+    let mut downstream = BTreeMap::new();
+    for (app, url) in &config.downstream {
+        let id: AppId = app
+            .parse()
+            .map_err(|e| StartError::Other(format!("downstream: {e}")))?;
+        downstream.insert(id, url.clone());
+    }
+    flyt_hooks::create_instance::CreateInstance::new(downstream, tokens, timeout)
+        .map_err(StartError::Other)
+}
+
+/// A built server, ready to serve.
+pub struct Flyt {
+    pub state: AppState,
+    router: Router,
+    worker: Option<Worker>,
+}
+
+impl std::fmt::Debug for Flyt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flyt").field("state", &self.state).finish()
+    }
+}
+
+impl Flyt {
+    /// The complete router (for in-process tests with `oneshot`).
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        self.state.runtime()
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish
+    /// (at most `limits.shutdown_grace_ms`), stops the job worker and closes storage cleanly.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let grace = Duration::from_millis(self.state.config().limits.shutdown_grace_ms);
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            state.set_ready(false);
+            let _ = stop_tx.send(true);
+        });
+        let mut graceful_rx = stop_rx.clone();
+        let server = axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = graceful_rx.wait_for(|stop| *stop).await;
+        });
+        let bounded = async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result?,
+            () = bounded => tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish in time; closing"),
+        }
+        if let Some(worker) = self.worker {
+            worker.stop(grace).await;
+        }
+        self.state.runtime().store().shutdown();
+        tracing::info!("stopped; storage closed");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,270 @@
+//! What the API returns, in Altinn's shapes (camelCase JSON). Handlers turn engine types into
+//! these; the OpenAPI document describes them.
+
+use flyt_engine::model::{HistoryEvent, Incident, Instance, Party, TaskInfo};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// The owner of an instance. On create, name the owner by exactly one of the three.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstanceOwnerView {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation_number: Option<String>,
+}
+
+/// A data element of an instance.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataElementView {
+    /// `{instanceGuid}/{dataType}`.
+    pub id: String,
+    pub data_type: String,
+    pub content_type: String,
+    pub created: String,
+    pub last_changed: String,
+    pub size: u64,
+}
+
+/// An action on the current task, and whether the caller may do it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserActionView {
+    pub id: String,
+    pub authorized: bool,
+    /// `ProcessAction` (moves the process) or `ServerAction` (runs code, does not move it).
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// An active task (Altinn's `currentTask`), with the caller's rights when known.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskView {
+    pub flow: u32,
+    pub started: String,
+    pub element_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub altinn_task_type: Option<String>,
+    pub flow_type: String,
+    /// Action → whether the caller may perform it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actions: Option<BTreeMap<String, bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_actions: Option<Vec<UserActionView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write: Option<bool>,
+}
+
+impl TaskView {
+    pub fn of(task: &TaskInfo) -> Self {
+        TaskView {
+            flow: task.flow,
+            started: task.started.to_rfc3339(),
+            element_id: task.element_id.to_string(),
+            name: task.name.clone(),
+            altinn_task_type: task.altinn_task_type.clone(),
+            flow_type: "CompleteCurrentMoveToNext".into(),
+            actions: None,
+            user_actions: None,
+            read: None,
+            write: None,
+        }
+    }
+}
+
+/// An incident: a service task out of attempts. `POST .../process/resume` retries it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentView {
+    pub element_id: String,
+    pub reason: String,
+    pub attempts: u32,
+    pub last_error: String,
+    pub raised: String,
+}
+
+impl From<&Incident> for IncidentView {
+    fn from(i: &Incident) -> Self {
+        IncidentView {
+            element_id: i.element_id.to_string(),
+            reason: i.reason.clone(),
+            attempts: i.attempts,
+            last_error: i.last_error.clone(),
+            raised: i.raised.to_rfc3339(),
+        }
+    }
+}
+
+/// Process state (Altinn's shape, plus every active task and incidents).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessView {
+    pub started: Option<String>,
+    pub start_event: Option<String>,
+    pub current_task: Option<TaskView>,
+    pub ended: Option<String>,
+    pub end_event: Option<String>,
+    /// Every active task, oldest first (several with parallel branches).
+    pub active_tasks: Vec<TaskView>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incidents: Vec<IncidentView>,
+    /// Instances other apps created for this one (from createInstance service tasks).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub created_instances: Vec<Value>,
+}
+
+impl ProcessView {
+    pub fn of(instance: &Instance, history: Option<&[HistoryEvent]>) -> Self {
+        let p = &instance.process;
+        let created_instances = history
+            .map(|h| {
+                h.iter()
+                    .filter_map(|e| {
+                        e.details
+                            .as_ref()
+                            .filter(|d| d.get("createdInstance").is_some())
+                            .cloned()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ProcessView {
+            started: p.started.map(|t| t.to_rfc3339()),
+            start_event: p.start_event.as_ref().map(|e| e.to_string()),
+            current_task: p.current_task().map(TaskView::of),
+            ended: p.ended.map(|t| t.to_rfc3339()),
+            end_event: p.end_event.as_ref().map(|e| e.to_string()),
+            active_tasks: p.active_tasks().map(TaskView::of).collect(),
+            incidents: p.incidents.iter().map(IncidentView::from).collect(),
+            created_instances,
+        }
+    }
+}
+
+/// An instance.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceView {
+    /// `{partyId}/{instanceGuid}`.
+    pub id: String,
+    pub instance_owner: InstanceOwnerView,
+    pub app_id: String,
+    pub org: String,
+    pub process: ProcessView,
+    pub data: Vec<DataElementView>,
+    pub created: String,
+    pub last_changed: String,
+    /// The instance version: the ETag, and what `If-Match` names.
+    pub version: u64,
+    pub definition_version: u32,
+}
+
+pub fn owner_view(owner: &flyt_engine::model::InstanceOwner) -> InstanceOwnerView {
+    let (person_number, organisation_number) = match &owner.party {
+        Party::Person { person_number } => (Some(person_number.clone()), None),
+        Party::Organisation {
+            organisation_number,
+        } => (None, Some(organisation_number.clone())),
+    };
+    InstanceOwnerView {
+        party_id: Some(owner.party_id.to_string()),
+        person_number,
+        organisation_number,
+    }
+}
+
+impl InstanceView {
+    pub fn of(instance: &Instance, history: Option<&[HistoryEvent]>) -> Self {
+        InstanceView {
+            id: instance.altinn_id(),
+            instance_owner: owner_view(&instance.owner),
+            app_id: instance.app.to_string(),
+            org: instance.app.org().to_string(),
+            process: ProcessView::of(instance, history),
+            data: instance
+                .data
+                .iter()
+                .map(|(data_type, d)| DataElementView {
+                    id: format!("{}/{data_type}", instance.id),
+                    data_type: data_type.to_string(),
+                    content_type: "application/json".into(),
+                    created: d.created.to_rfc3339(),
+                    last_changed: d.last_changed.to_rfc3339(),
+                    size: d.size,
+                })
+                .collect(),
+            created: instance.created.to_rfc3339(),
+            last_changed: instance.last_changed.to_rfc3339(),
+            version: instance.version,
+            definition_version: instance.definition_version,
+        }
+    }
+}
+
+/// A page of instances.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InstancePageView {
+    pub instances: Vec<InstanceView>,
+    /// Pass as `continuationToken` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub continuation_token: Option<String>,
+}
+
+/// One history entry (Altinn's process history item).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryItemView {
+    pub event_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element_id: Option<String>,
+    pub occured: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub performed_by: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+}
+
+/// The history of an instance.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryView {
+    pub process_history: Vec<HistoryItemView>,
+}
+
+impl HistoryView {
+    pub fn of(events: &[HistoryEvent]) -> Self {
+        HistoryView {
+            process_history: events
+                .iter()
+                .map(|e| HistoryItemView {
+                    event_type: e.event_type.as_str().to_string(),
+                    element_id: e.element_id.as_ref().map(|x| x.to_string()),
+                    occured: e.occurred.to_rfc3339(),
+                    performed_by: e
+                        .performed_by
+                        .as_ref()
+                        .and_then(|a| serde_json::to_value(a).ok()),
+                    action: e.action.clone(),
+                    details: e.details.clone(),
+                })
+                .collect(),
+        }
+    }
+}

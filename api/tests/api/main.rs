@@ -1,0 +1,11 @@
+//! In-process router tests (`oneshot`): every route's success and refusal statuses.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod cross_party;
+mod definitions;
+mod instances;
+mod openapi;
+mod pressure;
+mod process;
