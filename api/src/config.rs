@@ -1,6 +1,7 @@
 //! The server's configuration: one TOML file, every key with a documented default, any key
 //! overridable by an environment variable `FLYT_<SECTION>__<KEY>` (or `FLYT_<KEY>` for top-level
-//! keys), e.g. `FLYT_STORAGE__BACKEND=sled`, `FLYT_LISTEN=0.0.0.0:8080`.
+//! keys), e.g. `FLYT_STORAGE__BACKEND=sled`, `FLYT_LISTEN=0.0.0.0:8080`. The few `FLYT_*`
+//! variables that are not configuration are listed in [`RESERVED_ENV`].
 //!
 //! With no file at all, `flyt serve` runs in **development mode**: the example apps from
 //! `./processes`, redb storage in `./data`, and the development authority on (logged loudly).
@@ -98,6 +99,37 @@ pub struct OutgoingConfig {
     pub request_timeout_ms: Option<u64>,
 }
 
+/// Retry settings of one service task type (`[service_tasks.<type>]`); unset keys keep the
+/// defaults (5 attempts, 30 s timeout, backoff from 1 s doubling to 5 min).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceTaskSettings {
+    pub max_attempts: Option<u32>,
+    pub timeout_ms: Option<u64>,
+    pub initial_backoff_ms: Option<u64>,
+    pub max_backoff_ms: Option<u64>,
+}
+
+impl ServiceTaskSettings {
+    pub fn handler_config(&self) -> flyt_engine::hooks::HandlerConfig {
+        use std::time::Duration;
+        let mut c = flyt_engine::hooks::HandlerConfig::default();
+        if let Some(n) = self.max_attempts {
+            c = c.with_max_attempts(n);
+        }
+        if let Some(ms) = self.timeout_ms {
+            c = c.with_timeout(Duration::from_millis(ms));
+        }
+        let initial = self
+            .initial_backoff_ms
+            .map_or(c.initial_backoff, Duration::from_millis);
+        let max = self
+            .max_backoff_ms
+            .map_or(c.max_backoff, Duration::from_millis);
+        c.with_backoff(initial, max)
+    }
+}
+
 /// The whole server configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -129,6 +161,8 @@ pub struct ServerConfig {
     /// `altinn:serviceowner/instances.write`.
     pub instantiate_scope: String,
     pub limits: LimitsConfig,
+    /// Retry settings per service task type, e.g. `[service_tasks.createInstance]`.
+    pub service_tasks: BTreeMap<String, ServiceTaskSettings>,
     /// Register the built-in logging hook (every hook point at `info`). Default false.
     pub log_hook_points: bool,
 }
@@ -150,6 +184,7 @@ impl Default for ServerConfig {
             instantiate_scope: "altinn:serviceowner/instances.write".into(),
             limits: LimitsConfig::default(),
             log_hook_points: false,
+            service_tasks: BTreeMap::new(),
         }
     }
 }
@@ -188,7 +223,7 @@ impl ServerConfig {
             let Some(rest) = key.strip_prefix("FLYT_") else {
                 continue;
             };
-            if matches!(rest, "CONFIG" | "LOG" | "BIN") {
+            if RESERVED_ENV.contains(&rest) {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
@@ -236,6 +271,17 @@ impl ServerConfig {
         format!("{}/authority", self.public_url())
     }
 }
+
+/// `FLYT_*` variables that are not configuration overrides.
+pub const RESERVED_ENV: &[&str] = &[
+    "CONFIG",         // the config file
+    "LOG",            // the log filter
+    "BIN",            // tests: the binary under test
+    "FAILPOINT",      // crash tests (debug builds)
+    "SHARED_DIR",     // tests: where ../shared is
+    "REQUIRE_SHARED", // tests: fail instead of skip without ../shared
+    "CRASH_SEED",     // the crash test's seed
+];
 
 fn scalar(raw: &str) -> toml::Value {
     if let Ok(b) = raw.parse::<bool>() {

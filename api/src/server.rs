@@ -13,7 +13,7 @@ use crate::middleware::{self, RateLimiter};
 use crate::state::{AppState, Shared};
 use axum::Router;
 use flyt_engine::bpmn::Rejected;
-use flyt_engine::hooks::{HandlerConfig, Registry, RegistryBuilder};
+use flyt_engine::hooks::{Registry, RegistryBuilder};
 use flyt_engine::ids::AppId;
 use flyt_engine::runtime::worker::Worker;
 use flyt_engine::runtime::{Runtime, RuntimeConfig};
@@ -173,11 +173,17 @@ impl ServerBuilder {
 
         let mut registry = self.registry;
         let builtins = builtins(&config, self.clock.clone())?;
-        if !registry
-            .types()
-            .contains(flyt_hooks::create_instance::TASK_TYPE)
-        {
-            registry = registry.service_task(flyt_hooks::create_instance::TASK_TYPE, builtins);
+        let settings = |t: &str| {
+            config
+                .service_tasks
+                .get(t)
+                .cloned()
+                .unwrap_or_default()
+                .handler_config()
+        };
+        let task_type = flyt_hooks::create_instance::TASK_TYPE;
+        if !registry.types().contains(task_type) {
+            registry = registry.service_task_with(task_type, builtins, settings(task_type));
         }
         if config.log_hook_points {
             registry = registry.hook(flyt_hooks::logging::LoggingHook);
@@ -185,8 +191,7 @@ impl ServerBuilder {
         for app in &apps {
             for external in &app.file.jobs.external {
                 if !registry.types().contains(external) {
-                    registry =
-                        registry.external_service_task(external.clone(), HandlerConfig::default());
+                    registry = registry.external_service_task(external.clone(), settings(external));
                 }
             }
         }

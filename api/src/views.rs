@@ -43,6 +43,41 @@ pub struct UserActionView {
     pub kind: String,
 }
 
+/// The job of an active service task: how its attempts are going.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    pub task_type: String,
+    /// `queued`, `leased` (running) or `incident`.
+    pub state: String,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    /// When the next attempt may start (queued) or the running one's lease ends (leased).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl From<&flyt_engine::model::Job> for JobView {
+    fn from(job: &flyt_engine::model::Job) -> Self {
+        use flyt_engine::model::JobState;
+        JobView {
+            task_type: job.task_type.clone(),
+            state: match job.state {
+                JobState::Queued { .. } => "queued",
+                JobState::Leased { .. } => "leased",
+                JobState::Incident => "incident",
+            }
+            .to_string(),
+            attempts: job.attempts,
+            max_attempts: job.max_attempts,
+            next_attempt_at: job.due().map(|t| t.to_rfc3339()),
+            last_error: job.last_error.clone(),
+        }
+    }
+}
+
 /// An active task (Altinn's `currentTask`), with the caller's rights when known.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -64,6 +99,9 @@ pub struct TaskView {
     pub read: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write: Option<bool>,
+    /// For a service task: its job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobView>,
 }
 
 impl TaskView {
@@ -79,6 +117,7 @@ impl TaskView {
             user_actions: None,
             read: None,
             write: None,
+            job: None,
         }
     }
 }
@@ -126,6 +165,25 @@ pub struct ProcessView {
 }
 
 impl ProcessView {
+    /// Fills in the jobs of active service tasks.
+    pub fn with_jobs(mut self, instance: &Instance, store: &flyt_engine::store::Store) -> Self {
+        for (_, task, key) in instance.process.job_tokens() {
+            let Ok(Some((_, job))) = store.job(key) else {
+                continue;
+            };
+            for view in self
+                .active_tasks
+                .iter_mut()
+                .chain(self.current_task.iter_mut())
+            {
+                if view.element_id == task.element_id.as_str() {
+                    view.job = Some(JobView::from(&job));
+                }
+            }
+        }
+        self
+    }
+
     pub fn of(instance: &Instance, history: Option<&[HistoryEvent]>) -> Self {
         let p = &instance.process;
         let created_instances = history

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod bpmn;
 pub mod expr;
+pub mod failpoint;
 pub mod hooks;
 pub mod ids;
 pub mod model;

@@ -1,4 +1,6 @@
 //! End-to-end tests: real `flyt` processes on loopback, real HTTP, real RS256 tokens, real files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cluster;
+mod multi_app;
 mod quickstart;

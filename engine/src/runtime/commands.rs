@@ -105,7 +105,9 @@ impl Runtime {
 
     async fn commit(&self, work: Work<'_>, read_version: Option<u64>) -> Result<Instance, Error> {
         let (txn, instance, jobs) = work.into_txn(read_version);
+        crate::failpoint!("transition.before_commit");
         self.commit_txn(txn).await?;
+        crate::failpoint!("transition.after_commit");
         Metrics::add(&self.inner.metrics.transitions);
         if !jobs.is_empty() {
             self.inner.jobs_ready.notify_waiters();

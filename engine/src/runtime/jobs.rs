@@ -217,6 +217,7 @@ impl Runtime {
                 .or_else(|| job.gateway_action.clone());
             let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
             work.arrive(out).await?;
+            crate::failpoint!("job.before_complete_commit");
             let mut txn = Txn::new();
             txn.delete_job(&job, rev); // check 0: the lease is still ours
             let (_, jobs) = work.write_into(&mut txn, Some(read_version));

@@ -255,6 +255,8 @@ impl ServiceTaskHandler for CreateInstance {
             let status = response.status().as_u16();
             match status {
                 200 | 201 => {
+                    // Crash tests: B has created the instance, A has not recorded it yet.
+                    flyt_engine::failpoint!("create_instance.after_response");
                     let location = response
                         .headers()
                         .get(reqwest::header::LOCATION)
