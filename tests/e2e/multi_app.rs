@@ -200,22 +200,10 @@ async fn b_down_growing_gaps_then_incident_then_resume_creates_exactly_one() {
     assert_eq!(c.b_instances(&carol).await.len(), 1);
 }
 
+/// Milliseconds since the epoch of an RFC 3339 timestamp.
 fn parse(t: &str) -> i64 {
-    // RFC 3339 with millisecond precision, UTC.
-    let secs = time_of(t);
-    secs
-}
-
-fn time_of(t: &str) -> i64 {
-    let (date, rest) = t.split_once('T').unwrap();
-    let d: Vec<i64> = date.split('-').map(|x| x.parse().unwrap()).collect();
-    let clock = rest.trim_end_matches('Z');
-    let (hms, frac) = clock.split_once('.').unwrap_or((clock, "0"));
-    let h: Vec<i64> = hms.split(':').map(|x| x.parse().unwrap()).collect();
-    let ms: i64 = format!("{:0<3}", &frac[..frac.len().min(3)])
-        .parse()
-        .unwrap();
-    ((d[0] * 372 + d[1] * 31 + d[2]) * 86_400 + h[0] * 3600 + h[1] * 60 + h[2]) * 1000 + ms
+    let t = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap();
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
