@@ -39,6 +39,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Run the multi-app flow on two local servers and print each step.
+    Demo {
+        /// Where the example apps are. Default ./processes.
+        #[arg(long, default_value = "processes")]
+        processes: PathBuf,
+    },
     /// Print a token from the development authority (for curl).
     Token {
         #[command(subcommand)]
@@ -81,6 +87,15 @@ pub fn main() -> ExitCode {
         Command::Validate { paths, format } => validate(&paths, format),
         Command::Serve { config } => with_runtime(serve(config)),
         Command::Token { kind, config } => token(kind, config),
+        Command::Demo { processes } => with_runtime(async move {
+            let filter = tracing_subscriber::EnvFilter::try_from_env("FLYT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .try_init();
+            crate::demo::run(&processes).await
+        }),
     }
 }
 

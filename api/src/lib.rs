@@ -12,6 +12,7 @@ pub mod auth;
 pub mod authority;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod metrics;

@@ -1,0 +1,337 @@
+//! `flyt demo`: the multi-app flow, end to end, printed step by step.
+//!
+//! Starts two servers on loopback, each with its own data directory: **B** (the case-handling
+//! app `acme/grant-case`, which also hosts the development authority standing in for
+//! Maskinporten) and **A** (the application form `acme/grant-application`, which trusts that
+//! authority and holds a client key registered with it for organisation 910000001). Then it does
+//! what the users do, over HTTP, and shows what happens.
+
+use crate::config::ServerConfig;
+use crate::server::ServerBuilder;
+use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const ACME: &str = "910000001";
+const GRANTS: &str = "991825827";
+const ALICE: &str = "01017012345";
+const CAROL: &str = "03037012345";
+const DAVE: &str = "04047012345";
+
+fn copy_app(processes: &Path, app: &str, to: &Path) -> Result<(), String> {
+    let src = processes.join(app);
+    let dst = to.join(app);
+    std::fs::create_dir_all(&dst).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(&src)
+        .map_err(|e| format!("{}: {e}", src.display()))?
+        .flatten()
+    {
+        std::fs::copy(entry.path(), dst.join(entry.file_name())).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn step(n: u32, text: &str) {
+    println!("\n{n}. {text}");
+}
+
+fn show(label: &str, value: &Value) {
+    let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
+    println!("   {label}:");
+    for line in pretty.lines() {
+        println!("     {line}");
+    }
+}
+
+pub async fn run(processes: &Path) -> ExitCode {
+    match demo(processes).await {
+        Ok(()) => {
+            println!("\nThe demo ran the whole multi-app flow. Both servers have stopped.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("\nflyt demo failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn demo(processes: &Path) -> Result<(), String> {
+    let dir = tempfile_dir()?;
+    let root = dir.as_path();
+    println!(
+        "flyt demo: app A (acme/grant-application) creates prefilled instances of app B (acme/grant-case)"
+    );
+    println!("data directories under {}", root.display());
+
+    // A's client key, registered with the authority hosted by B.
+    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| e.to_string())?;
+    let private = root.join("a-client.pem");
+    let public = root.join("a-client.pub.pem");
+    std::fs::write(
+        &private,
+        key.to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| e.to_string())?
+            .as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(
+        &public,
+        key.to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+
+    let b_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let a_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let (b_addr, a_addr) = (
+        b_listener.local_addr().map_err(|e| e.to_string())?,
+        a_listener.local_addr().map_err(|e| e.to_string())?,
+    );
+    let b_url = format!("http://{b_addr}");
+    let a_url = format!("http://{a_addr}");
+    let issuer = format!("{b_url}/authority");
+
+    let mut b = ServerConfig::default();
+    b.processes_dir = root.join("b/processes");
+    copy_app(processes, "acme/grant-case", &b.processes_dir)?;
+    b.storage.data_dir = root.join("b/data");
+    b.dev_authority.enabled = true;
+    b.dev_authority
+        .clients
+        .push(crate::authority::ClientConfig {
+            client_id: "acme-application".into(),
+            organisation_number: ACME.into(),
+            org_code: Some("acme".into()),
+            public_key_pem_file: public,
+            scopes: vec![b.instantiate_scope.clone()],
+        });
+
+    let mut a = ServerConfig::default();
+    a.processes_dir = root.join("a/processes");
+    copy_app(processes, "acme/grant-application", &a.processes_dir)?;
+    a.storage.data_dir = root.join("a/data");
+    a.downstream_local_apps = false;
+    a.downstream.insert("acme/grant-case".into(), b_url.clone());
+    a.auth.issuers.push(crate::auth::IssuerConfig {
+        issuer: issuer.clone(),
+        jwks_url: Some(format!("{issuer}/jwks")),
+        pem_file: None,
+        pem_kid: None,
+    });
+    a.outgoing.token_endpoint = Some(format!("{issuer}/token"));
+    a.outgoing.audience = Some(issuer.clone());
+    a.outgoing.client_id = Some("acme-application".into());
+    a.outgoing.organisation_number = Some(ACME.into());
+    a.outgoing.private_key_file = Some(private);
+
+    let b_server = ServerBuilder::new(b)
+        .build(b_addr)
+        .await
+        .map_err(|e| format!("B: {e}"))?;
+    let a_server = ServerBuilder::new(a)
+        .build(a_addr)
+        .await
+        .map_err(|e| format!("A: {e}"))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let b_task = tokio::spawn(b_server.serve(b_listener, stopped(stop_rx.clone())));
+    let a_task = tokio::spawn(a_server.serve(a_listener, stopped(stop_rx)));
+    println!("B listens on {b_url} (and hosts the authority at {issuer})");
+    println!("A listens on {a_url}");
+
+    let result = flow(&a_url, &b_url, &issuer).await;
+    let _ = stop_tx.send(true);
+    let _ = a_task.await;
+    let _ = b_task.await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("flyt-demo-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+async fn user(
+    http: &reqwest::Client,
+    issuer: &str,
+    pid: &str,
+    roles: &[&str],
+) -> Result<String, String> {
+    let r = http
+        .post(format!("{issuer}/user-token"))
+        .json(&json!({"pid": pid, "roles": roles}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let body: Value = r.json().await.map_err(|e| e.to_string())?;
+    body["access_token"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("no token: {body}"))
+}
+
+async fn call(req: reqwest::RequestBuilder) -> Result<(u16, Value), String> {
+    let r = req.send().await.map_err(|e| e.to_string())?;
+    let status = r.status().as_u16();
+    let body = r.json().await.unwrap_or(Value::Null);
+    Ok((status, body))
+}
+
+async fn flow(a: &str, b: &str, issuer: &str) -> Result<(), String> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    step(
+        1,
+        &format!("Alice ({ALICE}) logs in: the authority issues her a user token"),
+    );
+    let alice = user(&http, issuer, ALICE, &[]).await?;
+
+    step(2, "Alice creates an application in A");
+    let (status, created) = call(
+        http.post(format!("{a}/acme/grant-application/instances"))
+            .bearer_auth(&alice)
+            .json(&json!({})),
+    )
+    .await?;
+    if status != 201 {
+        return Err(format!("create answered {status}: {created}"));
+    }
+    let id = created["id"].as_str().unwrap_or_default().to_string();
+    let url = format!("{a}/acme/grant-application/instances/{id}");
+    println!(
+        "   201 Created {url}  (task: {})",
+        created["process"]["currentTask"]["elementId"]
+    );
+
+    step(3, "Alice fills in the form and confirms");
+    let form = json!({"applicant": {"name": "Alice Applicant", "email": "alice@example.org"}, "amount": 25000, "purpose": "a cargo bike for deliveries"});
+    show("PUT .../data/application", &form);
+    let (status, body) = call(
+        http.put(format!("{url}/data/application"))
+            .bearer_auth(&alice)
+            .json(&form),
+    )
+    .await?;
+    if status != 200 {
+        return Err(format!("writing data answered {status}: {body}"));
+    }
+    let (_, p) = call(http.put(format!("{url}/process/next")).bearer_auth(&alice)).await?;
+    println!("   next (write) → task {}", p["currentTask"]["elementId"]);
+    let (_, p) = call(
+        http.put(format!("{url}/process/next"))
+            .bearer_auth(&alice)
+            .json(&json!({"action": "confirm"})),
+    )
+    .await?;
+    println!(
+        "   next (confirm) → task {} (createInstance, a durable job)",
+        p["currentTask"]["elementId"]
+    );
+
+    step(
+        4,
+        "A gets an organisation token: an RS256 assertion (iss = acme-application, aud = the authority, scope, exp ≤ iat + 120 s, fresh jti) posted as a JWT-bearer grant",
+    );
+    let (_, metadata) =
+        call(http.get(format!("{issuer}/.well-known/oauth-authorization-server"))).await?;
+    println!(
+        "   token endpoint {}  grant {}",
+        metadata["token_endpoint"], metadata["grant_types_supported"]
+    );
+    println!("   (A never logs the assertion or the token)");
+
+    step(
+        5,
+        "A calls B with the token and an Idempotency-Key derived from the job; B checks the token and its policy, creates the instance",
+    );
+    let started = Instant::now();
+    let b_id = loop {
+        let (_, history) = call(
+            http.get(format!("{url}/process/history"))
+                .bearer_auth(&alice),
+        )
+        .await?;
+        let found = history["processHistory"].as_array().and_then(|h| {
+            h.iter().find_map(|e| {
+                e["details"]["createdInstance"]["id"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        let (_, p) = call(http.get(format!("{url}/process")).bearer_auth(&alice)).await?;
+        if let Some(incident) = p["incidents"].as_array().and_then(|i| i.first()) {
+            return Err(format!("A raised an incident: {incident}"));
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err("A did not create B's instance within 30 s".into());
+        }
+        tokio::task::yield_now().await;
+    };
+    let (_, p) = call(http.get(format!("{url}/process")).bearer_auth(&alice)).await?;
+    println!(
+        "   B created instance {b_id}; A recorded it in its history and moved to {}",
+        p["endEvent"]
+    );
+
+    step(
+        6,
+        &format!("B's instance, as a case handler of {GRANTS} sees it (Carol, role DAGL)"),
+    );
+    let carol = user(&http, issuer, CAROL, &[&format!("{GRANTS}:DAGL")]).await?;
+    let b_url = format!("{b}/acme/grant-case/instances/{b_id}");
+    let (_, instance) = call(http.get(&b_url).bearer_auth(&carol)).await?;
+    println!(
+        "   owner: {}   task: {}",
+        instance["instanceOwner"], instance["process"]["currentTask"]["elementId"]
+    );
+    let (_, data) = call(http.get(format!("{b_url}/data/case")).bearer_auth(&carol)).await?;
+    show("prefilled data", &data);
+
+    step(7, "Who can read it");
+    let dave = user(&http, issuer, DAVE, &["999888777:DAGL"]).await?;
+    for (who, token) in [
+        ("Carol, DAGL of the owner", &carol),
+        ("Alice, A's end user", &alice),
+        ("Dave, DAGL of another organisation", &dave),
+    ] {
+        let (status, _) = call(http.get(&b_url).bearer_auth(token)).await?;
+        println!("   {who}: {status}");
+    }
+
+    step(8, "Carol processes the case");
+    let (_, _) = call(
+        http.put(format!("{b_url}/data/case"))
+            .bearer_auth(&carol)
+            .json(&{
+                let mut d = data.clone();
+                d["decision"] = json!("granted");
+                d
+            }),
+    )
+    .await?;
+    let (status, p) = call(
+        http.put(format!("{b_url}/process/next"))
+            .bearer_auth(&carol)
+            .json(&json!({"action": "complete"})),
+    )
+    .await?;
+    println!("   {status}: B's instance ended at {}", p["endEvent"]);
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! `flyt demo` keeps working: it runs the multi-app flow on two servers and exits 0.
+
+#[test]
+fn the_demo_runs_the_whole_flow() {
+    let out = std::process::Command::new(flyt_tests::flyt_bin())
+        .arg("demo")
+        .current_dir(flyt_tests::repo())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "Carol, DAGL of the owner: 200",
+        "Alice, A's end user: 403",
+        "Dave, DAGL of another organisation: 403",
+        "\"source\": \"acme/grant-application\"",
+        "ended at \"Closed\"",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing `{expected}` in:\n{stdout}"
+        );
+    }
+}
