@@ -99,8 +99,10 @@ async fn demo(processes: &Path) -> Result<(), String> {
     let a_url = format!("http://{a_addr}");
     let issuer = format!("{b_url}/authority");
 
-    let mut b = ServerConfig::default();
-    b.processes_dir = root.join("b/processes");
+    let mut b = ServerConfig {
+        processes_dir: root.join("b/processes"),
+        ..ServerConfig::default()
+    };
     copy_app(processes, "acme/grant-case", &b.processes_dir)?;
     b.storage.data_dir = root.join("b/data");
     b.dev_authority.enabled = true;
@@ -114,8 +116,10 @@ async fn demo(processes: &Path) -> Result<(), String> {
             scopes: vec![b.instantiate_scope.clone()],
         });
 
-    let mut a = ServerConfig::default();
-    a.processes_dir = root.join("a/processes");
+    let mut a = ServerConfig {
+        processes_dir: root.join("a/processes"),
+        ..ServerConfig::default()
+    };
     copy_app(processes, "acme/grant-application", &a.processes_dir)?;
     a.storage.data_dir = root.join("a/data");
     a.downstream_local_apps = false;
