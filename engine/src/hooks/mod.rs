@@ -17,7 +17,7 @@ mod registry;
 mod service_task;
 
 pub use context::{GatewayContext, HookContext, TaskRef};
-pub use registry::{HandlerConfig, Registry, RegistryBuilder};
+pub use registry::{EventKind, HandlerConfig, Registry, RegistryBuilder, Subscription};
 pub use service_task::{
     Completion, ConfigCheck, JobContext, ServiceTaskHandler, ServiceTaskOutcome,
 };

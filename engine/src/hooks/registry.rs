@@ -61,6 +61,49 @@ pub(crate) struct HandlerEntry {
 /// Which app a registration applies to.
 type Scope = Option<AppId>;
 
+/// Events a transition can emit to subscribers (webhooks), by their CloudEvents type suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    /// `instance.created`
+    InstanceCreated,
+    /// `task.started`
+    TaskStarted,
+    /// `task.ended` (completed or abandoned)
+    TaskEnded,
+    /// `process.ended`
+    ProcessEnded,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 4] = [
+        EventKind::InstanceCreated,
+        EventKind::TaskStarted,
+        EventKind::TaskEnded,
+        EventKind::ProcessEnded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::InstanceCreated => "instance.created",
+            EventKind::TaskStarted => "task.started",
+            EventKind::TaskEnded => "task.ended",
+            EventKind::ProcessEnded => "process.ended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        EventKind::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+/// A subscription: events of one app become jobs of `job_type` in the transition's commit.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    pub app: AppId,
+    pub job_type: String,
+    pub events: Vec<EventKind>,
+}
+
 /// Everything registered, read-only once built.
 #[derive(Clone, Default)]
 pub struct Registry {
@@ -68,6 +111,7 @@ pub struct Registry {
     deciders: HashMap<(AppId, String), Arc<dyn GatewayDecider>>,
     handlers: HashMap<String, HandlerEntry>,
     server_actions: HashMap<(Scope, String), Arc<dyn ServerAction>>,
+    subscriptions: Vec<Subscription>,
     hook_timeout: Duration,
 }
 
@@ -101,6 +145,17 @@ impl Registry {
 
     pub fn decider(&self, app: &AppId, gateway_id: &str) -> Option<&Arc<dyn GatewayDecider>> {
         self.deciders.get(&(app.clone(), gateway_id.to_string()))
+    }
+
+    /// The subscriptions of `app` that want `event`.
+    pub fn subscribers<'a>(
+        &'a self,
+        app: &'a AppId,
+        event: EventKind,
+    ) -> impl Iterator<Item = &'a Subscription> + 'a {
+        self.subscriptions
+            .iter()
+            .filter(move |s| &s.app == app && s.events.contains(&event))
     }
 
     pub fn server_action(&self, app: &AppId, action: &str) -> Option<&Arc<dyn ServerAction>> {
@@ -279,6 +334,22 @@ impl RegistryBuilder {
         self
     }
 
+    /// Events of `app` become jobs of `job_type` (register a handler for that type, e.g. a
+    /// webhook delivery), created in the same commit as the transition that emitted them.
+    pub fn subscribe(
+        mut self,
+        app: AppId,
+        job_type: impl Into<String>,
+        events: Vec<EventKind>,
+    ) -> Self {
+        self.registry.subscriptions.push(Subscription {
+            app,
+            job_type: job_type.into(),
+            events,
+        });
+        self
+    }
+
     /// Timeout of one hook call (default 5 s).
     pub fn hook_timeout(mut self, timeout: Duration) -> Self {
         self.registry.hook_timeout = timeout;
@@ -291,6 +362,7 @@ impl RegistryBuilder {
         self.registry.deciders.extend(other.deciders);
         self.registry.handlers.extend(other.handlers);
         self.registry.server_actions.extend(other.server_actions);
+        self.registry.subscriptions.extend(other.subscriptions);
         self
     }
 

@@ -26,8 +26,11 @@ pub struct JobContext {
     pub instance: Arc<Instance>,
     /// The instance's data when the attempt started.
     pub data: Arc<BTreeMap<DataTypeId, Value>>,
-    /// The service task as defined (type, Altinn config, flyt extension elements).
-    pub task: Arc<ServiceTask>,
+    /// The service task as defined (type, Altinn config, flyt extension elements); `None` for
+    /// event deliveries.
+    pub task: Option<Arc<ServiceTask>>,
+    /// For event deliveries: the event (CloudEvents 1.0 JSON).
+    pub payload: Option<Value>,
     /// The instance's app (its data types).
     pub app_spec: Arc<crate::app::AppSpec>,
     /// When the attempt times out.

@@ -22,7 +22,19 @@ pub enum JobState {
     Incident,
 }
 
-/// One service task run, created in the same commit that reached the task.
+/// What a job is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum JobKind {
+    /// A service task: completing it moves the instance past the task.
+    #[default]
+    ServiceTask,
+    /// The delivery of an event to a subscriber (a webhook): completing it only removes it.
+    Event,
+}
+
+/// One service task run or event delivery, created in the same commit as the transition that
+/// caused it (an outbox).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
@@ -50,6 +62,11 @@ pub struct Job {
     /// Run by an external worker (`POST /jobs/activate`) rather than in-process.
     #[serde(default)]
     pub external: bool,
+    #[serde(default)]
+    pub kind: JobKind,
+    /// For event jobs: the event (a CloudEvents 1.0 JSON object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
 }
 
 impl Job {

@@ -10,6 +10,6 @@ mod process;
 pub use actor::Actor;
 pub use history::{EventType, HistoryEvent};
 pub use instance::{DataElement, Instance};
-pub use job::{Job, JobState};
+pub use job::{Job, JobKind, JobState};
 pub use party::{InstanceOwner, Party};
 pub use process::{Incident, ProcessState, TaskInfo, Token, TokenAt};

@@ -13,10 +13,10 @@ use super::{Error, Inner};
 use crate::app::AppSpec;
 use crate::bpmn::ProcessDefinition;
 use crate::bpmn::elements::{FlowIdx, NodeIdx, NodeKind};
-use crate::hooks::{HookContext, HookError, TaskRef};
+use crate::hooks::{EventKind, HookContext, HookError, TaskRef};
 use crate::ids::{ElementId, JobKey};
 use crate::model::{
-    Actor, EventType, HistoryEvent, Instance, Job, JobState, TaskInfo, Token, TokenAt,
+    Actor, EventType, HistoryEvent, Instance, Job, JobKind, JobState, TaskInfo, Token, TokenAt,
 };
 use crate::store::Txn;
 use crate::time::Timestamp;
@@ -264,6 +264,8 @@ impl<'a> Work<'a> {
                     created: self.now,
                     last_error: None,
                     gateway_action: self.gateway_action.clone(),
+                    kind: JobKind::ServiceTask,
+                    payload: None,
                 });
                 TokenAt::ServiceTask { task, job: key }
             }
@@ -328,9 +330,71 @@ impl<'a> Work<'a> {
         for event in &self.history {
             txn.append_history(self.instance.id, event);
         }
-        for job in &self.new_jobs {
+        let events = self.event_jobs();
+        for job in self.new_jobs.iter().chain(events.iter()) {
             txn.create_job(job);
         }
-        (self.instance, self.new_jobs)
+        let mut jobs = self.new_jobs;
+        jobs.extend(events);
+        (self.instance, jobs)
+    }
+
+    /// Jobs delivering this transition's events to subscribers (webhooks), as CloudEvents 1.0.
+    fn event_jobs(&self) -> Vec<Job> {
+        let registry = &self.rt.registry;
+        let mut jobs = Vec::new();
+        for event in &self.history {
+            let kind = match event.event_type {
+                EventType::StartEvent => EventKind::InstanceCreated,
+                EventType::StartTask => EventKind::TaskStarted,
+                EventType::EndTask | EventType::AbandonTask => EventKind::TaskEnded,
+                EventType::EndEvent => EventKind::ProcessEnded,
+                _ => continue,
+            };
+            for sub in registry.subscribers(&self.instance.app, kind) {
+                let id = format!("{}:{}", self.instance.id, event.seq);
+                let config = registry.handler_config(&sub.job_type);
+                let payload = serde_json::json!({
+                    "specversion": "1.0",
+                    "id": id,
+                    "source": format!("/{}/instances/{}", self.instance.app, self.instance.altinn_id()),
+                    "type": format!("flyt.{}", kind.as_str()),
+                    "subject": event.element_id.as_ref().map(ToString::to_string),
+                    "time": event.occurred.to_rfc3339(),
+                    "datacontenttype": "application/json",
+                    "data": {
+                        "instanceId": self.instance.altinn_id(),
+                        "app": self.instance.app.to_string(),
+                        "elementId": event.element_id.as_ref().map(ToString::to_string),
+                        "action": event.action,
+                        "performedBy": event.performed_by,
+                        "instanceVersion": self.instance.version,
+                        "processEnded": self.instance.process.ended.is_some(),
+                    }
+                });
+                jobs.push(Job {
+                    key: JobKey::new_random(),
+                    app: self.instance.app.clone(),
+                    instance: self.instance.id,
+                    element_id: event
+                        .element_id
+                        .clone()
+                        .unwrap_or_else(|| ElementId::new("instance")),
+                    task_type: sub.job_type.clone(),
+                    visit: 0,
+                    idempotency_key: id,
+                    attempts: 0,
+                    max_attempts: config.max_attempts,
+                    state: JobState::Queued { due: self.now },
+                    created: self.now,
+                    last_error: None,
+                    gateway_action: None,
+                    external: registry.is_external(&sub.job_type),
+                    kind: JobKind::Event,
+                    payload: Some(payload),
+                });
+            }
+        }
+        jobs
     }
 }

@@ -16,7 +16,7 @@ use super::{Error, Runtime};
 use crate::bpmn::elements::NodeKind;
 use crate::hooks::{Completion, JobContext};
 use crate::ids::JobKey;
-use crate::model::{Actor, EventType, Incident, Job, JobState, TokenAt};
+use crate::model::{Actor, EventType, Incident, Job, JobKind, JobState, TokenAt};
 use crate::store::{CommitError, Txn};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +40,8 @@ pub enum Completed {
     Moved,
     /// The instance or its token is gone (deleted, or moved by an operator); the job was dropped.
     Stale,
+    /// An event was delivered.
+    Delivered,
 }
 
 /// What became of a job after `fail_job`.
@@ -133,15 +135,24 @@ impl Runtime {
         let Some(instance) = self.inner.store.instance(job.instance)? else {
             return Ok(None);
         };
-        let def = self.definition(&instance.app, instance.definition_version)?;
-        let Some(task) = def
-            .node_by_id(job.element_id.as_str())
-            .and_then(|n| def.service_task(n))
-            .cloned()
-        else {
-            return Ok(None);
+        let task = match job.kind {
+            JobKind::Event => None,
+            JobKind::ServiceTask => {
+                let def = self.definition(&instance.app, instance.definition_version)?;
+                let Some(task) = def
+                    .node_by_id(job.element_id.as_str())
+                    .and_then(|n| def.service_task(n))
+                    .cloned()
+                else {
+                    return Ok(None);
+                };
+                Some(Arc::new(task))
+            }
         };
-        let data = self.inner.store.all_data(job.instance)?;
+        let data = match job.kind {
+            JobKind::Event => Default::default(),
+            JobKind::ServiceTask => self.inner.store.all_data(job.instance)?,
+        };
         let app_spec = self.app(&instance.app)?;
         let timeout = self.inner.registry.handler_config(&job.task_type).timeout;
         Ok(Some(JobContext {
@@ -153,10 +164,19 @@ impl Runtime {
             max_attempts: job.max_attempts,
             instance: Arc::new(instance),
             data: Arc::new(data),
-            task: Arc::new(task),
+            task,
+            payload: job.payload.clone(),
             app_spec,
             timeout,
         }))
+    }
+
+    /// A job held under `lease` (for external workers, who name the job and their lease).
+    pub fn leased_job(&self, key: JobKey, lease: u64) -> Result<LeasedJob, JobError> {
+        let (rev, job) = self.inner.store.job(key)?.ok_or(JobError::NotFound(key))?;
+        let leased = LeasedJob { job, rev, lease };
+        self.held(&leased)?;
+        Ok(leased)
     }
 
     /// Completes a leased job: writes its output data, records the task's end (with the
@@ -286,6 +306,21 @@ impl Runtime {
             }
             // An incident: the job stops, the instance shows why, `resume` starts it again.
             next.state = JobState::Incident;
+            if job.kind == JobKind::Event {
+                // An undeliverable event is parked (dead-lettered), not an instance incident:
+                // the instance may long since have moved on or ended.
+                let mut txn = Txn::new();
+                txn.update_job(&job, rev, &next);
+                return match self.inner.store.commit(txn).await {
+                    Ok(()) => {
+                        Metrics::add(&self.inner.metrics.jobs_failed);
+                        tracing::error!(job = %job.key, r#type = %job.task_type, error = %reason, "event parked after {} attempts", job.attempts);
+                        Ok(Failed::Incident)
+                    }
+                    Err(CommitError::Conflict(_)) => Err(JobError::LeaseLost(job.key)),
+                    Err(CommitError::Store(e)) => Err(e.into()),
+                };
+            }
             let Some(instance) = self.inner.store.instance(job.instance)? else {
                 return self.drop_stale(&job, rev).await.map(|_| Failed::Incident);
             };

@@ -183,11 +183,11 @@ impl CreateInstance {
 #[async_trait]
 impl ServiceTaskHandler for CreateInstance {
     async fn execute(&self, ctx: JobContext) -> ServiceTaskOutcome {
-        let config = match config::parse(
-            &ctx.element_id,
-            flyt_engine::bpmn::Pos::default(),
-            &ctx.task,
-        ) {
+        let Some(task) = ctx.task.clone() else {
+            return ServiceTaskOutcome::fail("createInstance runs only as a service task");
+        };
+        let config = match config::parse(&ctx.element_id, flyt_engine::bpmn::Pos::default(), &task)
+        {
             Ok(c) => c,
             Err(d) => {
                 return ServiceTaskOutcome::fail(format!(
