@@ -13,6 +13,7 @@
 mod definition;
 mod diagnostic;
 pub mod elements;
+pub mod generate;
 mod limits;
 mod raw;
 mod read;

@@ -656,3 +656,26 @@ fn every_code_has_a_distinct_stable_name() {
             .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
     );
 }
+
+#[test]
+fn a_long_chain_does_not_overflow_the_stack() {
+    // Regression: strongly-connected components were found recursively, one frame per element.
+    let mut body = vec![START.to_string()];
+    let n = 20_000;
+    for i in 0..n {
+        body.push(format!(r#"<task id="t{i}"/>"#));
+    }
+    body.push(END.into());
+    body.push(flow("f_start", "start", "t0"));
+    for i in 1..n {
+        body.push(flow(
+            &format!("f{i}"),
+            &format!("t{}", i - 1),
+            &format!("t{i}"),
+        ));
+    }
+    body.push(flow("f_end", &format!("t{}", n - 1), "end"));
+    let text = lines(&body);
+    let compiled = compile(&text).expect("a long chain is valid");
+    assert_eq!(compiled.definition.node_count(), n + 2);
+}

@@ -4,7 +4,7 @@
 use super::super::diagnostic::{Code, Diagnostic};
 use super::super::raw::{RawKind, RawProcess};
 use super::Index;
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Dfs, Reversed};
 
@@ -56,7 +56,9 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
     // Dead ends: report each trap once, at its root cause. A trap is a bottom strongly connected
     // component (no flow leaves it) without an end event: a single node with no outgoing flow, or
     // a cycle with no exit. Elements that merely lead into a trap are not repeated.
-    let components = tarjan_scc(&graph);
+    // Kosaraju rather than Tarjan: petgraph's Tarjan recurses once per node, which overflows
+    // the stack on long processes; Kosaraju runs on iterative depth-first searches.
+    let components = kosaraju_scc(&graph);
     let mut component_of = vec![0usize; n];
     for (c, members) in components.iter().enumerate() {
         for v in members {
