@@ -45,6 +45,8 @@ pub enum Command {
         #[arg(long, default_value = "processes")]
         processes: PathBuf,
     },
+    /// Run benchmarks and print the numbers (a table, then JSON).
+    Bench(crate::bench::BenchArgs),
     /// Print a token from the development authority (for curl).
     Token {
         #[command(subcommand)]
@@ -87,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Validate { paths, format } => validate(&paths, format),
         Command::Serve { config } => with_runtime(serve(config)),
         Command::Token { kind, config } => token(kind, config),
+        Command::Bench(args) => crate::bench::run(args),
         Command::Demo { processes } => with_runtime(async move {
             let filter = tracing_subscriber::EnvFilter::try_from_env("FLYT_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

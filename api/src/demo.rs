@@ -58,105 +58,159 @@ pub async fn run(processes: &Path) -> ExitCode {
     }
 }
 
+/// Two servers on loopback: B (case handling, hosting the development authority) and A (the
+/// application form, with a client key registered at B's authority). Used by the demo and by
+/// `flyt bench multi-app`.
+pub struct TwoServers {
+    pub a_url: String,
+    pub b_url: String,
+    pub issuer: String,
+    pub a: crate::state::AppState,
+    pub b: crate::state::AppState,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::fmt::Debug for TwoServers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwoServers")
+            .field("a_url", &self.a_url)
+            .field("b_url", &self.b_url)
+            .finish()
+    }
+}
+
+impl TwoServers {
+    pub async fn start(
+        processes: &Path,
+        root: &Path,
+        tune: impl Fn(&mut ServerConfig),
+    ) -> Result<TwoServers, String> {
+        std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+        // A's client key, registered with the authority hosted by B.
+        let key =
+            rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| e.to_string())?;
+        let private = root.join("a-client.pem");
+        let public = root.join("a-client.pub.pem");
+        std::fs::write(
+            &private,
+            key.to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| e.to_string())?
+                .as_bytes(),
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::write(
+            &public,
+            key.to_public_key()
+                .to_public_key_pem(LineEnding::LF)
+                .map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+
+        let b_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let a_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let (b_addr, a_addr) = (
+            b_listener.local_addr().map_err(|e| e.to_string())?,
+            a_listener.local_addr().map_err(|e| e.to_string())?,
+        );
+        let b_url = format!("http://{b_addr}");
+        let a_url = format!("http://{a_addr}");
+        let issuer = format!("{b_url}/authority");
+
+        let mut b = ServerConfig {
+            processes_dir: root.join("b/processes"),
+            ..ServerConfig::default()
+        };
+        copy_app(processes, "acme/grant-case", &b.processes_dir)?;
+        b.storage.data_dir = root.join("b/data");
+        b.dev_authority.enabled = true;
+        b.dev_authority
+            .clients
+            .push(crate::authority::ClientConfig {
+                client_id: "acme-application".into(),
+                organisation_number: ACME.into(),
+                org_code: Some("acme".into()),
+                public_key_pem_file: public,
+                scopes: vec![b.instantiate_scope.clone()],
+            });
+        tune(&mut b);
+
+        let mut a = ServerConfig {
+            processes_dir: root.join("a/processes"),
+            ..ServerConfig::default()
+        };
+        copy_app(processes, "acme/grant-application", &a.processes_dir)?;
+        a.storage.data_dir = root.join("a/data");
+        a.downstream_local_apps = false;
+        a.downstream.insert("acme/grant-case".into(), b_url.clone());
+        a.auth.issuers.push(crate::auth::IssuerConfig {
+            issuer: issuer.clone(),
+            jwks_url: Some(format!("{issuer}/jwks")),
+            pem_file: None,
+            pem_kid: None,
+        });
+        a.outgoing.token_endpoint = Some(format!("{issuer}/token"));
+        a.outgoing.audience = Some(issuer.clone());
+        a.outgoing.client_id = Some("acme-application".into());
+        a.outgoing.organisation_number = Some(ACME.into());
+        a.outgoing.private_key_file = Some(private);
+        tune(&mut a);
+
+        let b_server = ServerBuilder::new(b)
+            .build(b_addr)
+            .await
+            .map_err(|e| format!("B: {e}"))?;
+        let a_server = ServerBuilder::new(a)
+            .build(a_addr)
+            .await
+            .map_err(|e| format!("A: {e}"))?;
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let (a_state, b_state) = (a_server.state.clone(), b_server.state.clone());
+        let tasks = vec![
+            tokio::spawn(b_server.serve(b_listener, stopped(stop_rx.clone()))),
+            tokio::spawn(a_server.serve(a_listener, stopped(stop_rx))),
+        ];
+        Ok(TwoServers {
+            a_url,
+            b_url,
+            issuer,
+            a: a_state,
+            b: b_state,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Stops both servers and waits for them to close their stores.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
 async fn demo(processes: &Path) -> Result<(), String> {
     let dir = tempfile_dir()?;
-    let root = dir.as_path();
     println!(
         "flyt demo: app A (acme/grant-application) creates prefilled instances of app B (acme/grant-case)"
     );
-    println!("data directories under {}", root.display());
-
-    // A's client key, registered with the authority hosted by B.
-    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| e.to_string())?;
-    let private = root.join("a-client.pem");
-    let public = root.join("a-client.pub.pem");
-    std::fs::write(
-        &private,
-        key.to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| e.to_string())?
-            .as_bytes(),
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(
-        &public,
-        key.to_public_key()
-            .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
-
-    let b_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let a_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let (b_addr, a_addr) = (
-        b_listener.local_addr().map_err(|e| e.to_string())?,
-        a_listener.local_addr().map_err(|e| e.to_string())?,
+    println!("data directories under {}", dir.display());
+    let servers = TwoServers::start(processes, &dir, |_| {}).await?;
+    println!(
+        "B listens on {} (and hosts the authority at {})",
+        servers.b_url, servers.issuer
     );
-    let b_url = format!("http://{b_addr}");
-    let a_url = format!("http://{a_addr}");
-    let issuer = format!("{b_url}/authority");
-
-    let mut b = ServerConfig {
-        processes_dir: root.join("b/processes"),
-        ..ServerConfig::default()
-    };
-    copy_app(processes, "acme/grant-case", &b.processes_dir)?;
-    b.storage.data_dir = root.join("b/data");
-    b.dev_authority.enabled = true;
-    b.dev_authority
-        .clients
-        .push(crate::authority::ClientConfig {
-            client_id: "acme-application".into(),
-            organisation_number: ACME.into(),
-            org_code: Some("acme".into()),
-            public_key_pem_file: public,
-            scopes: vec![b.instantiate_scope.clone()],
-        });
-
-    let mut a = ServerConfig {
-        processes_dir: root.join("a/processes"),
-        ..ServerConfig::default()
-    };
-    copy_app(processes, "acme/grant-application", &a.processes_dir)?;
-    a.storage.data_dir = root.join("a/data");
-    a.downstream_local_apps = false;
-    a.downstream.insert("acme/grant-case".into(), b_url.clone());
-    a.auth.issuers.push(crate::auth::IssuerConfig {
-        issuer: issuer.clone(),
-        jwks_url: Some(format!("{issuer}/jwks")),
-        pem_file: None,
-        pem_kid: None,
-    });
-    a.outgoing.token_endpoint = Some(format!("{issuer}/token"));
-    a.outgoing.audience = Some(issuer.clone());
-    a.outgoing.client_id = Some("acme-application".into());
-    a.outgoing.organisation_number = Some(ACME.into());
-    a.outgoing.private_key_file = Some(private);
-
-    let b_server = ServerBuilder::new(b)
-        .build(b_addr)
-        .await
-        .map_err(|e| format!("B: {e}"))?;
-    let a_server = ServerBuilder::new(a)
-        .build(a_addr)
-        .await
-        .map_err(|e| format!("A: {e}"))?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let b_task = tokio::spawn(b_server.serve(b_listener, stopped(stop_rx.clone())));
-    let a_task = tokio::spawn(a_server.serve(a_listener, stopped(stop_rx)));
-    println!("B listens on {b_url} (and hosts the authority at {issuer})");
-    println!("A listens on {a_url}");
-
-    let result = flow(&a_url, &b_url, &issuer).await;
-    let _ = stop_tx.send(true);
-    let _ = a_task.await;
-    let _ = b_task.await;
+    println!("A listens on {}", servers.a_url);
+    let result = flow(&servers.a_url, &servers.b_url, &servers.issuer).await;
+    servers.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }

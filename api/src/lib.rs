@@ -10,6 +10,7 @@
 pub mod apps;
 pub mod auth;
 pub mod authority;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -13,5 +13,11 @@
 pub use flyt_engine::hooks::*;
 
 pub mod create_instance;
+pub mod hook_fn;
 pub mod logging;
 pub mod token_client;
+pub use hook_fn::{
+    BoxFuture, FnDecider, FnHook, FnServerAction, FnServiceTask, gateway_fn, gateway_fn_async,
+    hook_fn, on_data_written, on_instance_created, on_process_ended, on_task_abandoned,
+    on_task_ending, on_task_started, server_action_fn, server_action_fn_async, service_task_fn,
+};

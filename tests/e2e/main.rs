@@ -1,6 +1,7 @@
 //! End-to-end tests: real `flyt` processes on loopback, real HTTP, real RS256 tokens, real files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bench;
 mod cluster;
 mod demo;
 mod multi_app;

@@ -1,0 +1,139 @@
+//! Footprint: bytes on disk per parked instance, and the resident memory of a real server
+//! process over a store holding them (instances waiting at a user task live on disk, not in
+//! memory).
+
+use super::Row;
+use super::in_process::runtime_for;
+use flyt_engine::ids::DataTypeId;
+use flyt_engine::model::{Actor, InstanceOwner, Party};
+use flyt_engine::runtime::CreateInstance;
+use flyt_engine::store::open::BackendKind;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn disk_usage(path: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for e in entries.flatten() {
+            let p = e.path();
+            total += if p.is_dir() {
+                disk_usage(&p)
+            } else {
+                e.metadata().map(|m| m.len()).unwrap_or(0)
+            };
+        }
+    }
+    total
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+pub async fn run(processes: &Path, dir: &Path, n: usize) -> Result<Vec<Row>, String> {
+    let data = dir.join("footprint");
+    // The server keeps its store in `<data_dir>/store`.
+    let (rt, app) = runtime_for(processes, BackendKind::Redb, &data).await?;
+    let empty = disk_usage(&data);
+    let drivers = 64;
+    let per = n.div_ceil(drivers);
+    let mut tasks = Vec::new();
+    for d in 0..drivers {
+        let (rt, app) = (rt.clone(), app.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in (d * per)..((d + 1) * per).min(n) {
+                let pid = format!("{:011}", 10_000_000_000u64 + (i as u64 % 100_000));
+                let mut payload = BTreeMap::new();
+                payload.insert(DataTypeId::new("claim"), serde_json::json!({ "amount": 120, "currency": "NOK", "description": "train ticket" }));
+                let party = Party::person(&pid).ok_or("bad pid")?;
+                rt.create_instance(CreateInstance { app: app.clone(), owner: InstanceOwner::new(party), actor: Actor::user(pid), data: payload, start_event: None, idempotency: None })
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok::<_, String>(())
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| e.to_string())??;
+    }
+    rt.store().shutdown();
+    drop(rt);
+    // runtime_for put the store in <data>/redb; move it where a server looks.
+    std::fs::rename(data.join("redb"), data.join("store")).map_err(|e| e.to_string())?;
+    let bytes = disk_usage(&data).saturating_sub(empty);
+
+    // A real server process over this store: its resident memory after start and a read.
+    let config = data.join("flyt.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nprocesses_dir = \"{}\"\n[storage]\nbackend = \"redb\"\ndata_dir = \"{}\"\n[dev_authority]\nenabled = true\n",
+            processes.display(),
+            data.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .env("FLYT_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut url = String::new();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        if let Some(u) = line.strip_prefix("flyt listening on ") {
+            url = u.to_string();
+            break;
+        }
+    }
+    let rss = async {
+        let http = reqwest::Client::new();
+        let _ = http
+            .get(format!("{url}/ttd/approval/instances?limit=100"))
+            .send()
+            .await;
+        rss_kib(child.id())
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let rss = rss.ok_or("could not read the server's resident memory")?;
+    let v = format!("redb, {n} parked");
+    Ok(vec![
+        Row::new(
+            "footprint",
+            v.clone(),
+            "disk per instance",
+            bytes as f64 / n as f64,
+            "bytes",
+        ),
+        Row::new(
+            "footprint",
+            v.clone(),
+            "disk total",
+            bytes as f64 / (1024.0 * 1024.0),
+            "MiB",
+        ),
+        Row::new(
+            "footprint",
+            v,
+            "server resident memory",
+            rss as f64 / 1024.0,
+            "MiB",
+        ),
+    ])
+}

@@ -1,0 +1,221 @@
+//! `flyt bench <scenario>`: measured numbers, printed as a table and as JSON.
+//!
+//! Scenarios: `in-process` (the approval process on each backend), `rest` (the same over HTTP
+//! with real JWTs and durable storage), `multi-app` (A → B creations across two servers),
+//! `definitions` (parse and validate a generated 10,000-element definition), `footprint` (disk
+//! and memory with many parked instances), `fsync` (this machine's fsync rate), or `all`.
+
+mod definitions;
+mod footprint;
+mod fsync;
+mod in_process;
+mod multi_app;
+mod rest;
+
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    All,
+    InProcess,
+    Rest,
+    MultiApp,
+    Definitions,
+    Footprint,
+    Fsync,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// Instances per run (in-process, rest, multi-app). Default 20,000 (rest: 20,000; multi-app: 2,000).
+    #[arg(long)]
+    pub instances: Option<usize>,
+    /// Concurrent drivers / HTTP clients. Default 64.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Parked instances for `footprint`. Default 100,000.
+    #[arg(long)]
+    pub parked: Option<usize>,
+    /// Where the stores go (default: a temporary folder, removed afterwards).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Example apps (the approval app and the multi-app pair). Default ./processes.
+    #[arg(long, default_value = "processes")]
+    pub processes: PathBuf,
+    /// Tiny runs, to check the benchmark works (the test suite runs this).
+    #[arg(long)]
+    pub smoke: bool,
+    /// Also write the JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// One measured number.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub scenario: &'static str,
+    pub variant: String,
+    pub metric: &'static str,
+    pub value: f64,
+    pub unit: &'static str,
+}
+
+impl Row {
+    pub fn new(
+        scenario: &'static str,
+        variant: impl Into<String>,
+        metric: &'static str,
+        value: f64,
+        unit: &'static str,
+    ) -> Self {
+        Row {
+            scenario,
+            variant: variant.into(),
+            metric,
+            value,
+            unit,
+        }
+    }
+}
+
+/// Latency percentiles of a set of samples.
+pub fn percentiles(samples: &mut [Duration]) -> (Duration, Duration, Duration) {
+    if samples.is_empty() {
+        return (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    }
+    samples.sort_unstable();
+    let at = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
+    (at(0.50), at(0.99), samples[samples.len() - 1])
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub fn run(args: BenchArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("flyt bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let temp = args.dir.is_none();
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("flyt-bench-{}", uuid::Uuid::new_v4().simple()))
+    });
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("flyt bench: {}: {e}", dir.display());
+        return ExitCode::FAILURE;
+    }
+    let result = runtime.block_on(scenarios(&args, &dir));
+    if temp {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    match result {
+        Ok(rows) => {
+            print_table(&rows);
+            let json = to_json(&args, &rows);
+            let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+            println!("{text}");
+            if let Some(path) = &args.json {
+                if let Err(e) = std::fs::write(path, &text) {
+                    eprintln!("flyt bench: {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("flyt bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn scenarios(args: &BenchArgs, dir: &Path) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    let want = |s: Scenario| args.scenario == Scenario::All || args.scenario == s;
+    if want(Scenario::Fsync) {
+        rows.extend(fsync::run(
+            dir,
+            if args.smoke {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_secs(3)
+            },
+        )?);
+    }
+    if want(Scenario::Definitions) {
+        rows.extend(definitions::run(if args.smoke { 3 } else { 30 })?);
+    }
+    if want(Scenario::InProcess) {
+        let n = if args.smoke {
+            200
+        } else {
+            args.instances.unwrap_or(20_000)
+        };
+        rows.extend(in_process::run(&args.processes, dir, n, args.clients).await?);
+    }
+    if want(Scenario::Rest) {
+        let n = if args.smoke {
+            100
+        } else {
+            args.instances.unwrap_or(20_000)
+        };
+        rows.extend(rest::run(&args.processes, dir, n, args.clients).await?);
+    }
+    if want(Scenario::MultiApp) {
+        let n = if args.smoke {
+            20
+        } else {
+            args.instances.unwrap_or(2_000)
+        };
+        rows.extend(multi_app::run(&args.processes, dir, n, args.clients).await?);
+    }
+    if want(Scenario::Footprint) {
+        let n = if args.smoke {
+            500
+        } else {
+            args.parked.unwrap_or(100_000)
+        };
+        rows.extend(footprint::run(&args.processes, dir, n).await?);
+    }
+    Ok(rows)
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<12} {:<28} {:<24} {:>14} {}",
+        "scenario", "variant", "metric", "value", "unit"
+    );
+    for r in rows {
+        let value = if r.value >= 100.0 {
+            format!("{:.0}", r.value)
+        } else {
+            format!("{:.3}", r.value)
+        };
+        println!(
+            "{:<12} {:<28} {:<24} {:>14} {}",
+            r.scenario, r.variant, r.metric, value, r.unit
+        );
+    }
+}
+
+fn to_json(args: &BenchArgs, rows: &[Row]) -> Value {
+    json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "smoke": args.smoke,
+        "machine": { "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) },
+        "results": rows.iter().map(|r| json!({"scenario": r.scenario, "variant": r.variant, "metric": r.metric, "value": r.value, "unit": r.unit})).collect::<Vec<_>>(),
+    })
+}
