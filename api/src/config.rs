@@ -165,6 +165,13 @@ pub struct ServerConfig {
     pub service_tasks: BTreeMap<String, ServiceTaskSettings>,
     /// Register the built-in logging hook (every hook point at `info`). Default false.
     pub log_hook_points: bool,
+    /// URL prefixes app webhooks (`[[webhooks]]` in an app file) may POST to, e.g.
+    /// `"https://hooks.example.com/flyt/"`. Default empty: no webhook may be configured, and an
+    /// app with one stops start-up naming the app and URL. A URL matches a prefix when, once
+    /// normalised (`..` resolved, host lower-cased), it starts with the prefix and the prefix
+    /// ends with `/` or the URL continues with `/`, `?`, `#` or nothing (so
+    /// `https://hooks.example.com` does not allow `https://hooks.example.com.evil.net`).
+    pub webhook_allow_list: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -185,6 +192,7 @@ impl Default for ServerConfig {
             limits: LimitsConfig::default(),
             log_hook_points: false,
             service_tasks: BTreeMap::new(),
+            webhook_allow_list: Vec::new(),
         }
     }
 }
@@ -251,6 +259,13 @@ impl ServerConfig {
                 return Err(format!("downstream `{app}`: `{url}` is not an http(s) URL"));
             }
         }
+        for prefix in &self.webhook_allow_list {
+            if !(prefix.starts_with("http://") || prefix.starts_with("https://")) {
+                return Err(format!(
+                    "webhook_allow_list: `{prefix}` is not an http(s) URL prefix"
+                ));
+            }
+        }
         if self.limits.concurrency == 0 || self.limits.max_page_size == 0 {
             return Err("limits.concurrency and limits.max_page_size must be positive".into());
         }
@@ -264,6 +279,23 @@ impl ServerConfig {
             .unwrap_or_else(|| format!("http://{}", self.listen))
             .trim_end_matches('/')
             .to_string()
+    }
+
+    /// The normalised webhook URL if `url` is an http(s) URL on `webhook_allow_list`.
+    pub fn allowed_webhook(&self, url: &str) -> Option<String> {
+        let parsed = reqwest::Url::parse(url).ok()?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
+            return None;
+        }
+        let normal = parsed.as_str();
+        self.webhook_allow_list
+            .iter()
+            .any(|prefix| {
+                normal.strip_prefix(prefix.as_str()).is_some_and(|rest| {
+                    prefix.ends_with('/') || rest.is_empty() || rest.starts_with(['/', '?', '#'])
+                })
+            })
+            .then(|| normal.to_string())
     }
 
     /// The development authority's issuer.
@@ -352,6 +384,40 @@ mod tests {
         assert_eq!(config.storage.cache_mb, 8);
         assert_eq!(config.limits.concurrency, 3);
         assert_eq!(config.listen.port(), 9000);
+    }
+
+    #[test]
+    fn webhook_urls_must_match_an_allowed_prefix_at_a_boundary() {
+        let config = ServerConfig {
+            webhook_allow_list: vec![
+                "https://hooks.example.com".into(),
+                "http://127.0.0.1:8080/in/".into(),
+            ],
+            ..ServerConfig::default()
+        };
+        let allowed = |u: &str| config.allowed_webhook(u);
+        assert_eq!(
+            allowed("https://hooks.example.com/flyt").as_deref(),
+            Some("https://hooks.example.com/flyt")
+        );
+        assert!(allowed("https://HOOKS.example.com/x?y=1").is_some());
+        assert!(allowed("http://127.0.0.1:8080/in/events").is_some());
+        for refused in [
+            "https://hooks.example.com.evil.net/",
+            "https://hooks.example.com@evil.net/",
+            "http://hooks.example.com/",
+            "http://127.0.0.1:8080/in/../admin",
+            "http://127.0.0.1:80801/in/x",
+            "ftp://hooks.example.com/",
+            "not a url",
+        ] {
+            assert!(allowed(refused).is_none(), "{refused}");
+        }
+        assert!(
+            ServerConfig::default()
+                .allowed_webhook("https://x.example/")
+                .is_none()
+        );
     }
 
     #[test]

@@ -195,7 +195,17 @@ impl ServerBuilder {
                 }
             }
         }
+        let (registry, longest_veto) = webhooks(registry, &apps, &config)?;
         let registry = registry.build();
+        if let Some(veto) = longest_veto
+            && veto >= registry.hook_timeout()
+        {
+            return Err(StartError::Other(format!(
+                "a webhook veto's timeout_ms ({} ms) must be below the hook timeout ({} ms)",
+                veto.as_millis(),
+                registry.hook_timeout().as_millis()
+            )));
+        }
         let runtime = Runtime::with(
             store,
             registry,
@@ -406,6 +416,119 @@ fn builtins(
     }
     flyt_hooks::create_instance::CreateInstance::new(downstream, tokens, timeout)
         .map_err(StartError::Other)
+}
+
+/// Registers every app's `[[webhooks]]`: a durable delivery (its own job type,
+/// `webhook:<org>/<app>#<n>`, n counting from 1 in file order, subscribed to the listed events),
+/// or with `veto = true` a synchronous task-end veto hook instead (no durable deliveries: add a
+/// second entry for those). Each URL must be on `webhook_allow_list`; the secret is read from
+/// the environment variable `secret_env`. Deliveries default to 50 attempts, a 10 s timeout per
+/// attempt (or the webhook's `timeout_ms`) and backoff from 1 s doubling to 60 s; any of these
+/// can be set with `[service_tasks."webhook:<org>/<app>#<n>"]`. Returns the longest veto timeout.
+fn webhooks(
+    mut registry: RegistryBuilder,
+    apps: &[App],
+    config: &ServerConfig,
+) -> Result<(RegistryBuilder, Option<Duration>), StartError> {
+    use flyt_engine::hooks::{EventKind, HandlerConfig};
+    use flyt_hooks::webhooks::{WebhookDelivery, WebhookSecret, WebhookVeto};
+    let mut longest_veto: Option<Duration> = None;
+    for app in apps {
+        for (i, hook) in app.file.webhooks.iter().enumerate() {
+            let job_type = format!("webhook:{}#{}", app.id, i + 1);
+            let fail = |what: String| {
+                StartError::Other(format!(
+                    "{}: app {}, webhook #{} ({}): {what}",
+                    app.dir.join("app.toml").display(),
+                    app.id,
+                    i + 1,
+                    hook.url
+                ))
+            };
+            let url = config.allowed_webhook(&hook.url).ok_or_else(|| {
+                fail(format!(
+                    "the URL `{}` is not on webhook_allow_list (allowed prefixes: {})",
+                    hook.url,
+                    if config.webhook_allow_list.is_empty() {
+                        "none".to_string()
+                    } else {
+                        config.webhook_allow_list.join(", ")
+                    }
+                ))
+            })?;
+            let valid = || {
+                EventKind::ALL
+                    .iter()
+                    .map(|e| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if hook.events.is_empty() {
+                return Err(fail(format!(
+                    "`events` is empty; valid events: {}",
+                    valid()
+                )));
+            }
+            let mut events = Vec::new();
+            for name in &hook.events {
+                let event = EventKind::parse(name).ok_or_else(|| {
+                    fail(format!("unknown event `{name}`; valid events: {}", valid()))
+                })?;
+                if !events.contains(&event) {
+                    events.push(event);
+                }
+            }
+            let secret = match std::env::var(&hook.secret_env) {
+                Ok(s) if !s.is_empty() => s,
+                _ => {
+                    return Err(fail(format!(
+                        "the secret's environment variable `{}` is not set (or empty)",
+                        hook.secret_env
+                    )));
+                }
+            };
+            let secret = WebhookSecret::new(&secret)
+                .map_err(|e| fail(format!("`{}`: {e}", hook.secret_env)))?;
+            if hook.veto {
+                if events != [EventKind::TaskEnded] {
+                    return Err(fail(
+                        "a veto (`veto = true`) is asked before a task ends: its `events` must be [\"task.ended\"]"
+                            .into(),
+                    ));
+                }
+                let timeout = Duration::from_millis(hook.timeout_ms.unwrap_or(2_000));
+                if timeout.is_zero() {
+                    return Err(fail("`timeout_ms` must be positive".into()));
+                }
+                longest_veto = longest_veto.max(Some(timeout));
+                let veto = WebhookVeto::new(url, secret, timeout, hook.fail_open).map_err(fail)?;
+                registry = registry.app_hook(app.id.clone(), veto);
+                continue;
+            }
+            if hook.fail_open {
+                return Err(fail("`fail_open` applies only with `veto = true`".into()));
+            }
+            let s = config
+                .service_tasks
+                .get(&job_type)
+                .cloned()
+                .unwrap_or_default();
+            let ms = Duration::from_millis;
+            let handler_config = HandlerConfig::default()
+                .with_max_attempts(s.max_attempts.unwrap_or(50))
+                .with_timeout(ms(s.timeout_ms.or(hook.timeout_ms).unwrap_or(10_000)))
+                .with_backoff(
+                    ms(s.initial_backoff_ms.unwrap_or(1_000)),
+                    ms(s.max_backoff_ms.unwrap_or(60_000)),
+                );
+            let delivery =
+                WebhookDelivery::new(url, secret, handler_config.timeout).map_err(fail)?;
+            registry = registry
+                .subscribe(app.id.clone(), job_type.clone(), events)
+                .service_task_with(job_type, delivery, handler_config);
+        }
+    }
+    Ok((registry, longest_veto))
 }
 
 /// A built server, ready to serve.

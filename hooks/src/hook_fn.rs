@@ -1,20 +1,24 @@
 //! Closure adapters: small hooks, gateway deciders, server actions and service task handlers as
 //! one-liners, without a struct and a trait impl.
 //!
-//! ```ignore
-//! use flyt_hooks::{Issue, HookError, ServiceTaskOutcome};
+//! ```
 //! use flyt_hooks::hook_fn::{gateway_fn, on_task_ending, service_task_fn};
+//! use flyt_hooks::{HookError, Issue, Registry, ServiceTaskOutcome};
 //!
-//! let registry = flyt_hooks::Registry::builder()
-//!     .hook(on_task_ending(|ctx, task, _action| {
-//!         let over = ctx.data("order")?.and_then(|o| o["total"].as_f64()).unwrap_or(0.0) > 50_000.0;
-//!         if task.element_id == "Order" && over {
-//!             return Err(HookError::rejected(Issue::at("total", "over the credit limit")));
-//!         }
-//!         Ok(())
-//!     }).named("credit-limit"))
-//!     .gateway(app, "Route", gateway_fn(|ctx| Ok("Flow_auto".into())))
-//!     .service_task("reserve", service_task_fn(|job| async move { ServiceTaskOutcome::done() }));
+//! let app: flyt_engine::ids::AppId = "shop/orders".parse()?;
+//! let credit_limit = on_task_ending(|ctx, task, _action| {
+//!     let total = ctx.data("order")?.and_then(|o| o["total"].as_i64()).unwrap_or(0);
+//!     if task.element_id == "Order" && total > 50_000 {
+//!         return Err(HookError::rejected(Issue::at("order.total", "over the credit limit")));
+//!     }
+//!     Ok(())
+//! });
+//! let registry = Registry::builder()
+//!     .app_hook(app.clone(), credit_limit.named("credit-limit"))
+//!     .gateway(app, "Route", gateway_fn(|_ctx| Ok("Flow_auto".into())))
+//!     .service_task("reserve", service_task_fn(|_job| async move { ServiceTaskOutcome::done() }))
+//!     .build();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! **Two forms.** A hook receives `&mut HookContext<'_>`, a borrow that the engine owns for the
@@ -37,12 +41,15 @@
 //! [`ServiceTaskHandler`]: it runs with the same timeout, in the same order and with the same
 //! guarantees as a hand-written implementation (see the [`Hook`] docs and `HOOKS.md`).
 
-use crate::{
-    GatewayContext, GatewayDecider, Hook, HookContext, HookError, HookResult, JobContext,
-    ServerAction, ServiceTaskHandler, ServiceTaskOutcome, TaskRef,
+mod handlers;
+
+pub use handlers::{
+    FnDecider, FnServerAction, FnServiceTask, gateway_fn, gateway_fn_async, server_action_fn,
+    server_action_fn_async, service_task_fn,
 };
+
+use crate::{Hook, HookContext, HookResult, TaskRef};
 use async_trait::async_trait;
-use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 use std::future::{Future, ready};
@@ -407,143 +414,5 @@ impl Hook for FnHook {
     }
 }
 
-type DecideFn = Box<
-    dyn for<'a, 'b> Fn(&'a GatewayContext<'b>) -> BoxFuture<'a, Result<String, HookError>>
-        + Send
-        + Sync,
->;
-
-/// A [`GatewayDecider`] made of a closure; see [`gateway_fn`].
-pub struct FnDecider(DecideFn);
-
-impl fmt::Debug for FnDecider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FnDecider")
-    }
-}
-
-fn decide_fn<F>(f: F) -> FnDecider
-where
-    F: for<'a, 'b> Fn(&'a GatewayContext<'b>) -> BoxFuture<'a, Result<String, HookError>>
-        + Send
-        + Sync
-        + 'static,
-{
-    FnDecider(Box::new(f))
-}
-
-/// A gateway decider: the closure returns the id of one of `ctx.candidates()`:
-/// `gateway_fn(|ctx| Ok("Flow_auto".into()))`.
-pub fn gateway_fn(
-    f: impl Fn(&GatewayContext<'_>) -> Result<String, HookError> + Send + Sync + 'static,
-) -> FnDecider {
-    decide_fn(move |ctx| Box::pin(ready(f(ctx))))
-}
-
-/// [`gateway_fn`] for a decision that awaits: `gateway_fn_async(|ctx| Box::pin(async move {
-/// .. }))`.
-pub fn gateway_fn_async<F>(f: F) -> FnDecider
-where
-    F: for<'a, 'b> Fn(&'a GatewayContext<'b>) -> BoxFuture<'a, Result<String, HookError>>
-        + Send
-        + Sync
-        + 'static,
-{
-    decide_fn(f)
-}
-
-#[async_trait]
-impl GatewayDecider for FnDecider {
-    async fn decide(&self, ctx: &GatewayContext<'_>) -> Result<String, HookError> {
-        (self.0)(ctx).await
-    }
-}
-
-type ActionRunFn = Box<
-    dyn for<'a, 'b> Fn(
-            &'a mut HookContext<'b>,
-            &'a TaskRef,
-        ) -> BoxFuture<'a, Result<Value, HookError>>
-        + Send
-        + Sync,
->;
-
-/// A [`ServerAction`] made of a closure; see [`server_action_fn`].
-pub struct FnServerAction(ActionRunFn);
-
-impl fmt::Debug for FnServerAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FnServerAction")
-    }
-}
-
-fn action_run_fn<F>(f: F) -> FnServerAction
-where
-    F: for<'a, 'b> Fn(
-            &'a mut HookContext<'b>,
-            &'a TaskRef,
-        ) -> BoxFuture<'a, Result<Value, HookError>>
-        + Send
-        + Sync
-        + 'static,
-{
-    FnServerAction(Box::new(f))
-}
-
-/// A server action: the closure may read and write data (committed unless it errs) and returns
-/// the caller's result: `server_action_fn(|ctx, task| Ok(json!({ "ok": true })))`.
-pub fn server_action_fn(
-    f: impl Fn(&mut HookContext<'_>, &TaskRef) -> Result<Value, HookError> + Send + Sync + 'static,
-) -> FnServerAction {
-    action_run_fn(move |ctx, task| Box::pin(ready(f(ctx, task))))
-}
-
-/// [`server_action_fn`] for an action that awaits; the closure returns `Box::pin(async move {
-/// .. })`.
-pub fn server_action_fn_async<F>(f: F) -> FnServerAction
-where
-    F: for<'a, 'b> Fn(
-            &'a mut HookContext<'b>,
-            &'a TaskRef,
-        ) -> BoxFuture<'a, Result<Value, HookError>>
-        + Send
-        + Sync
-        + 'static,
-{
-    action_run_fn(f)
-}
-
-#[async_trait]
-impl ServerAction for FnServerAction {
-    async fn run(&self, ctx: &mut HookContext<'_>, task: &TaskRef) -> Result<Value, HookError> {
-        (self.0)(ctx, task).await
-    }
-}
-
-type ExecuteFn = Box<dyn Fn(JobContext) -> BoxFuture<'static, ServiceTaskOutcome> + Send + Sync>;
-
-/// A [`ServiceTaskHandler`] made of a closure; see [`service_task_fn`].
-pub struct FnServiceTask(ExecuteFn);
-
-impl fmt::Debug for FnServiceTask {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FnServiceTask")
-    }
-}
-
-/// A service task handler: `service_task_fn(|job| async move { ServiceTaskOutcome::done() })`.
-/// The job context is owned, so the future may hold it across awaits.
-pub fn service_task_fn<F, Fut>(f: F) -> FnServiceTask
-where
-    F: Fn(JobContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ServiceTaskOutcome> + Send + 'static,
-{
-    FnServiceTask(Box::new(move |job| Box::pin(f(job))))
-}
-
-#[async_trait]
-impl ServiceTaskHandler for FnServiceTask {
-    async fn execute(&self, ctx: JobContext) -> ServiceTaskOutcome {
-        (self.0)(ctx).await
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,8 @@
 //! - [`create_instance`]: the `createInstance` service task (app A creates a prefilled instance
 //!   of app B with an organisation token);
 //! - [`logging`]: a hook that logs every hook point;
-//! - [`token_client`]: the Maskinporten JWT-bearer token client.
+//! - [`token_client`]: the Maskinporten JWT-bearer token client;
+//! - [`webhooks`]: signed CloudEvent deliveries and the synchronous task-end veto.
 
 pub use flyt_engine::hooks::*;
 
@@ -16,6 +17,7 @@ pub mod create_instance;
 pub mod hook_fn;
 pub mod logging;
 pub mod token_client;
+pub mod webhooks;
 pub use hook_fn::{
     BoxFuture, FnDecider, FnHook, FnServerAction, FnServiceTask, gateway_fn, gateway_fn_async,
     hook_fn, on_data_written, on_instance_created, on_process_ended, on_task_abandoned,

@@ -6,3 +6,4 @@ mod cluster;
 mod demo;
 mod multi_app;
 mod quickstart;
+mod webhooks;

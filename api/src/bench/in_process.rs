@@ -59,7 +59,7 @@ pub async fn one_instance(
     let pid = format!("{:011}", 10_000_000_000u64 + (i as u64 % 1000));
     let owner = InstanceOwner::new(Party::person(&pid).ok_or("bad pid")?);
     let actor = Actor::user(pid.clone());
-    let amount = if i % 2 == 0 { 500 } else { 50_000 };
+    let amount = if i.is_multiple_of(2) { 500 } else { 50_000 };
     let mut data = BTreeMap::new();
     data.insert(
         DataTypeId::new("claim"),
@@ -114,9 +114,13 @@ pub async fn run(
     dir: &Path,
     n: usize,
     clients: usize,
+    only: &[BackendKind],
 ) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     for kind in [BackendKind::Memory, BackendKind::Redb, BackendKind::Sled] {
+        if !only.is_empty() && !only.contains(&kind) {
+            continue;
+        }
         let (rt, app) = runtime_for(processes, kind, dir).await?;
         let started = Instant::now();
         let mut tasks = Vec::new();

@@ -42,6 +42,9 @@ pub struct BenchArgs {
     /// Parked instances for `footprint`. Default 100,000.
     #[arg(long)]
     pub parked: Option<usize>,
+    /// Backends for `in-process` (repeatable; default all three).
+    #[arg(long = "backend")]
+    pub backends: Vec<flyt_engine::store::open::BackendKind>,
     /// Where the stores go (default: a temporary folder, removed afterwards).
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -127,11 +130,11 @@ pub fn run(args: BenchArgs) -> ExitCode {
             let json = to_json(&args, &rows);
             let text = serde_json::to_string_pretty(&json).unwrap_or_default();
             println!("{text}");
-            if let Some(path) = &args.json {
-                if let Err(e) = std::fs::write(path, &text) {
-                    eprintln!("flyt bench: {}: {e}", path.display());
-                    return ExitCode::FAILURE;
-                }
+            if let Some(path) = &args.json
+                && let Err(e) = std::fs::write(path, &text)
+            {
+                eprintln!("flyt bench: {}: {e}", path.display());
+                return ExitCode::FAILURE;
             }
             ExitCode::SUCCESS
         }
@@ -164,7 +167,7 @@ async fn scenarios(args: &BenchArgs, dir: &Path) -> Result<Vec<Row>, String> {
         } else {
             args.instances.unwrap_or(20_000)
         };
-        rows.extend(in_process::run(&args.processes, dir, n, args.clients).await?);
+        rows.extend(in_process::run(&args.processes, dir, n, args.clients, &args.backends).await?);
     }
     if want(Scenario::Rest) {
         let n = if args.smoke {
@@ -195,8 +198,8 @@ async fn scenarios(args: &BenchArgs, dir: &Path) -> Result<Vec<Row>, String> {
 
 fn print_table(rows: &[Row]) {
     println!(
-        "{:<12} {:<28} {:<24} {:>14} {}",
-        "scenario", "variant", "metric", "value", "unit"
+        "{:<12} {:<28} {:<24} {:>14} unit",
+        "scenario", "variant", "metric", "value"
     );
     for r in rows {
         let value = if r.value >= 100.0 {

@@ -5,6 +5,7 @@ pub mod data;
 pub mod definitions;
 pub mod health;
 pub mod instances;
+pub mod jobs;
 pub mod process;
 
 use crate::apps::App;
@@ -51,6 +52,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(process::router())
         .merge(data::router())
         .merge(definitions::router())
+        .merge(jobs::router())
 }
 
 /// `ETag: "<version>"`.

@@ -6,6 +6,8 @@ mod support;
 mod cross_party;
 mod definitions;
 mod instances;
+mod jobs;
 mod openapi;
 mod pressure;
 mod process;
+mod webhooks;

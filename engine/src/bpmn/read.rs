@@ -555,8 +555,16 @@ pub(crate) fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
     candidates
         .iter()
         .map(|c| {
-            let prefix = c.starts_with(&lower) || lower.starts_with(c);
-            (if prefix { 0 } else { edit_distance(&lower, c) }, *c)
+            let cl = c.to_ascii_lowercase();
+            let prefix = cl.starts_with(&lower) || lower.starts_with(&cl);
+            (
+                if prefix {
+                    0
+                } else {
+                    edit_distance(&lower, &cl)
+                },
+                *c,
+            )
         })
         .filter(|(d, _)| *d <= if lower.chars().count() >= 5 { 2 } else { 1 })
         .min_by_key(|(d, _)| *d)

@@ -190,7 +190,12 @@ pub(crate) fn read_tree(text: &str, limits: &Limits) -> Result<XmlNode, Diagnost
             },
             Event::Text(t) => {
                 if let Some(Some(node)) = stack.last_mut() {
-                    push_text(node, &t.xml10_content(), limits, &lines, offset)?;
+                    let content = t.xml10_content();
+                    // Indentation before a node's first text (or between its children) is not
+                    // content: skipping it saves an allocation per element of a large file.
+                    if !node.text.is_empty() || !content.trim().is_empty() {
+                        push_text(node, &content, limits, &lines, offset)?;
+                    }
                 } else if !t.xml10_content().trim().is_empty() && stack.is_empty() {
                     return Err(syntax(&lines, offset, "text outside the root element"));
                 }

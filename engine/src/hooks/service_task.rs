@@ -51,25 +51,22 @@ pub struct Completion {
 /// The result of one attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServiceTaskOutcome {
+    /// Done: write the data, end the task, move on (one commit).
     Completed(Completion),
     /// Try again after at least `after` (e.g. a downstream `Retry-After`); counts as an attempt.
-    RetryAfter {
-        after: Duration,
-        reason: String,
-    },
+    RetryAfter { after: Duration, reason: String },
     /// Failed. `retryable` failures are retried with backoff until attempts run out; the others
     /// raise an incident at once.
-    Failed {
-        reason: String,
-        retryable: bool,
-    },
+    Failed { reason: String, retryable: bool },
 }
 
 impl ServiceTaskOutcome {
+    /// Completed, with no data.
     pub fn done() -> Self {
         ServiceTaskOutcome::Completed(Completion::default())
     }
 
+    /// A retryable failure (retried with backoff).
     pub fn retry(reason: impl Into<String>) -> Self {
         ServiceTaskOutcome::Failed {
             reason: reason.into(),
@@ -77,6 +74,7 @@ impl ServiceTaskOutcome {
         }
     }
 
+    /// A permanent failure (an incident at once).
     pub fn fail(reason: impl Into<String>) -> Self {
         ServiceTaskOutcome::Failed {
             reason: reason.into(),
@@ -85,15 +83,40 @@ impl ServiceTaskOutcome {
     }
 }
 
-/// Runs service tasks of one type. Runs after the commit that reached the task, at least once
-/// (a crash or lease expiry can re-run an attempt), possibly concurrently with other instances'
-/// jobs but never twice at once for the same job.
+/// Runs service tasks of one type, registered by type name ([`RegistryBuilder::service_task`];
+/// `flyt:type="..."` on the `<serviceTask>`). A definition that uses a type nobody registered is
+/// refused at deploy.
+///
+/// Unlike hooks, a handler runs **after** the commit that reached its task, in the job worker,
+/// so it is the place for outside side effects. It runs **at least once**: again after a
+/// retryable failure or [`ServiceTaskOutcome::RetryAfter`], after a crash or a restart in the
+/// middle of an attempt (the lease expires or is reclaimed), when its completion could not be
+/// recorded, and after an operator resumes an incident. Send
+/// [`JobContext::idempotency_key`] downstream (e.g. as `Idempotency-Key`) so the effect happens
+/// once. Jobs of different instances run concurrently; one job never runs twice at once.
+///
+/// [`RegistryBuilder::service_task`]: super::RegistryBuilder::service_task
 #[async_trait]
 pub trait ServiceTaskHandler: Send + Sync + 'static {
+    /// One attempt. Timeout: [`HandlerConfig::timeout`](super::HandlerConfig) (default 30 s),
+    /// passed in [`JobContext::timeout`]; an attempt that exceeds it is cancelled and counts as
+    /// a retryable failure.
+    ///
+    /// - [`Completed`](ServiceTaskOutcome::Completed): its data is written (running the
+    ///   `data_written` hooks), the task ends and the instance moves on, all in one commit. If
+    ///   that commit is refused (a hook vetoes, the next gateway cannot decide), the completion
+    ///   is not recorded and the job is attempted again after its lease expires.
+    /// - [`RetryAfter`](ServiceTaskOutcome::RetryAfter): the job is queued again after `after`
+    ///   (at most an hour); it counts as an attempt.
+    /// - [`Failed`](ServiceTaskOutcome::Failed): retryable failures are retried with capped
+    ///   exponential backoff until `max_attempts`, then raise an incident; others raise an
+    ///   incident at once. An incident stops the job until an operator resumes the instance.
+    ///
+    /// Do not panic: return `Failed` instead.
     async fn execute(&self, ctx: JobContext) -> ServiceTaskOutcome;
 
-    /// Checks the task's configuration when a definition is deployed; diagnostics with errors
-    /// refuse the deploy.
+    /// Checks the task's configuration when a definition is deployed (synchronously, no I/O);
+    /// diagnostics with errors refuse the deploy.
     fn check_config(&self, _check: &ConfigCheck<'_>) -> Vec<Diagnostic> {
         Vec::new()
     }

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The store's own format version; a store written by another version is refused at open.
-pub const STORE_FORMAT: u32 = 1;
+pub const STORE_FORMAT: u32 = 2;
 
 /// Why a read or commit failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -15,6 +15,9 @@ pub fn check(store: &Store) -> Result<Vec<String>, crate::store::StoreError> {
     let mut instances: BTreeMap<InstanceId, Instance> = BTreeMap::new();
     let start = vec![layout::INSTANCE];
     for (key, value) in backend.range(&start, &prefix_end(&start), usize::MAX)? {
+        if !layout::is_instance_record(&key) {
+            continue; // history and data live under the same prefix
+        }
         match codec::decode_revisioned::<Instance>(&value) {
             Ok((rev, instance)) => {
                 if rev != instance.version {

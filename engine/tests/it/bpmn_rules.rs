@@ -70,6 +70,16 @@ fn unknown_reference_in_target_ref() {
     assert_at(&d, Code::UnknownReference, "f2", &text, "id=\"f2\"");
     assert!(d.message.contains("targetRef=\"edn\""), "{}", d.message);
     assert_eq!(d.hint.as_deref(), Some("did you mean `end`?"));
+    // Case does not hide a near miss.
+    let text = lines(&[
+        START.into(),
+        task("t", "data"),
+        r#"<endEvent id="End"/>"#.into(),
+        flow("f1", "start", "t"),
+        flow("f2", "t", "Edn"),
+    ]);
+    let d = only(&rejected(&text), Code::UnknownReference);
+    assert_eq!(d.hint.as_deref(), Some("did you mean `End`?"));
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod bpmn_namespaces;
 mod bpmn_parser_props;
 mod bpmn_rules;
 mod crash;
+mod hooks;
 mod runtime_explore;
 mod runtime_jobs;
 mod runtime_moves;

@@ -1,0 +1,437 @@
+//! `/jobs/...`: external job workers, in any language.
+//!
+//! Service task types listed under `[jobs] external` in an app file are not run in-process:
+//! their jobs wait in the durable queue until a worker takes them.
+//!
+//! 1. `POST /jobs/activate` leases up to `maxJobs` due jobs of the requested types for
+//!    `lockDurationMs` and returns each with the instance's data (an event job carries its
+//!    CloudEvent as `data.event`). No long polling: an empty list means nothing is due.
+//! 2. `POST /jobs/{key}/complete` (output data, optional gateway action and history details)
+//!    moves the instance past the task in one commit with the job's removal, or
+//!    `POST /jobs/{key}/fail` records a failed attempt: retried after the server's backoff (or
+//!    `backoffMs`) while `retries` is not 0 and the type's `max_attempts` allows it, otherwise an
+//!    incident on the instance.
+//!
+//! The `key` is `<job key>.<lease>`: it names one lease of one job. A lock that expires returns
+//! the job to the queue, and the expired key is refused from then on (409 `lease-not-held`),
+//! even if nobody has taken the job again. A completed job is deleted, so completing it again is
+//! 404 `not-found`; a job is never completed twice.
+//!
+//! Workers authenticate with an **organisation** token whose scopes include `flyt:jobs` (every
+//! type) or `flyt:jobs:<type>` for each type they activate, complete or fail. Anything else is
+//! 403 (`forbidden` for a user token, `insufficient-scope` naming the missing scope).
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Json, OptionalJson};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use flyt_engine::hooks::Completion;
+use flyt_engine::ids::{DataTypeId, JobKey};
+use flyt_engine::model::{Job, JobKind, JobState};
+use flyt_engine::runtime::jobs::{Completed, Failed, JobError, LeasedJob};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The scope that allows every job type; `flyt:jobs:<type>` allows one.
+pub const JOBS_SCOPE: &str = "flyt:jobs";
+
+/// How many due external jobs one activation looks at (oldest first) to find its types.
+const SCAN: usize = 1_000;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(activate))
+        .routes(routes!(complete))
+        .routes(routes!(fail))
+}
+
+impl From<JobError> for ApiError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::NotFound(key) => {
+                ApiError::NotFound(format!("no job {key} (it never existed, or was completed)"))
+            }
+            e @ JobError::LeaseLost(_) => ApiError::Conflict {
+                code: "lease-not-held",
+                message: e.to_string(),
+                issues: Vec::new(),
+            },
+            JobError::Runtime(e) => e.into(),
+        }
+    }
+}
+
+fn stored<T>(r: Result<T, flyt_engine::store::StoreError>) -> Result<T, ApiError> {
+    r.map_err(|e| flyt_engine::runtime::Error::Store(e).into())
+}
+
+/// The organisation behind a worker's token, or 403.
+fn worker(caller: &Caller) -> Result<&crate::auth::Organisation, ApiError> {
+    match caller {
+        Caller::Organisation(o) => Ok(o),
+        Caller::User(_) => Err(ApiError::Forbidden(
+            "job workers authenticate with an organisation token, not a user token".into(),
+        )),
+    }
+}
+
+/// Refuses unless the token may work on jobs of `job_type`.
+fn allow_type(caller: &Caller, job_type: &str) -> Result<(), ApiError> {
+    let specific = format!("{JOBS_SCOPE}:{job_type}");
+    if caller.has_scope(JOBS_SCOPE) || caller.has_scope(&specific) {
+        Ok(())
+    } else {
+        Err(ApiError::InsufficientScope(specific))
+    }
+}
+
+/// Refuses a token with no job scope at all before anything about a job is revealed.
+fn any_jobs_scope(caller: &Caller) -> Result<(), ApiError> {
+    let prefix = format!("{JOBS_SCOPE}:");
+    if caller
+        .scopes()
+        .iter()
+        .any(|s| s == JOBS_SCOPE || s.starts_with(&prefix))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::InsufficientScope(JOBS_SCOPE.into()))
+    }
+}
+
+/// Take due jobs of some types.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActivateRequest {
+    /// Service task types (as in `flyt:type` / `[jobs] external`); 1-32 of them.
+    pub job_types: Vec<String>,
+    /// 1-100.
+    pub max_jobs: u32,
+    /// How long the jobs are locked for this worker, 1,000-600,000 ms. A job not completed or
+    /// failed by then goes back to the queue, and this lease's key is refused.
+    pub lock_duration_ms: u64,
+    /// Names the worker in the job's state (logs, `GET .../process`); 1-128 characters.
+    pub worker_id: String,
+}
+
+/// A job leased to the worker.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivatedJob {
+    /// `<job key>.<lease>`: use it to complete or fail this job under this lease.
+    pub key: String,
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// The service task's id (for an event job: the element the event is about, or `instance`).
+    pub element_id: String,
+    /// `{partyId}/{instanceGuid}`.
+    pub instance_id: String,
+    /// `org/app`.
+    pub app: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// Attempts left after this one before an incident.
+    pub retries_left: u32,
+    /// When the lock expires (RFC 3339).
+    pub deadline: String,
+    /// Stable across attempts of this visit of the task: send it downstream so that the side
+    /// effect happens once.
+    pub idempotency_key: String,
+    /// The instance's data by data type; for an event job, `{"event": <CloudEvent>}`.
+    #[schema(value_type = Object)]
+    pub data: Map<String, Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivateResponse {
+    /// Empty when nothing of these types is due.
+    pub jobs: Vec<ActivatedJob>,
+}
+
+fn check_activate(req: &ActivateRequest) -> Result<(), ApiError> {
+    let bad = |field: &str, message: &str| Err(ApiError::bad_request(Some(field.into()), message));
+    if req.job_types.is_empty() || req.job_types.len() > 32 {
+        return bad("jobTypes", "name 1-32 job types");
+    }
+    if req.job_types.iter().any(|t| t.trim().is_empty()) {
+        return bad("jobTypes", "a job type is empty");
+    }
+    if !(1..=100).contains(&req.max_jobs) {
+        return bad("maxJobs", "maxJobs must be 1-100");
+    }
+    if !(1_000..=600_000).contains(&req.lock_duration_ms) {
+        return bad("lockDurationMs", "lockDurationMs must be 1000-600000");
+    }
+    let id = req.worker_id.chars().count();
+    if id == 0 || id > 128 || req.worker_id.chars().any(char::is_control) {
+        return bad(
+            "workerId",
+            "workerId must be 1-128 characters, none of them control characters",
+        );
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/jobs/activate", tag = "jobs",
+    request_body = ActivateRequest,
+    responses((status = 200, body = ActivateResponse, description = "the jobs leased to this worker (possibly none)"),
+        (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "a user token, or an organisation token without `flyt:jobs` or `flyt:jobs:<type>`"),
+        (status = 413, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn activate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req, _): Json<ActivateRequest>,
+) -> Result<axum::Json<ActivateResponse>, ApiError> {
+    worker(&caller)?;
+    check_activate(&req)?;
+    for t in &req.job_types {
+        allow_type(&caller, t)?;
+    }
+    let rt = state.runtime();
+    let lock = Duration::from_millis(req.lock_duration_ms);
+    let max = usize::try_from(req.max_jobs).unwrap_or(100);
+    let now = rt.clock().now();
+    let mut jobs = Vec::new();
+    for (_, key) in stored(rt.store().due_jobs(true, now, SCAN))? {
+        if jobs.len() >= max {
+            break;
+        }
+        let Some((_, job)) = stored(rt.store().job(key))? else {
+            continue;
+        };
+        if !req.job_types.contains(&job.task_type) {
+            continue;
+        }
+        // `None`: another worker took it first, or it is no longer due.
+        let Some(leased) = rt.lease_job(key, true, &req.worker_id, lock).await? else {
+            continue;
+        };
+        match activated(&state, &leased)? {
+            Some(view) => jobs.push(view),
+            None => {
+                // The instance or its task is gone: completing drops the job.
+                let _ = rt.complete_job(&leased, Completion::default()).await;
+            }
+        }
+    }
+    if !jobs.is_empty() {
+        tracing::debug!(worker = %req.worker_id, jobs = jobs.len(), "jobs activated");
+    }
+    Ok(axum::Json(ActivateResponse { jobs }))
+}
+
+fn activated(state: &AppState, leased: &LeasedJob) -> Result<Option<ActivatedJob>, ApiError> {
+    let Some(ctx) = state.runtime().job_context(leased)? else {
+        return Ok(None);
+    };
+    let job = &leased.job;
+    let data: Map<String, Value> = match job.kind {
+        JobKind::Event => {
+            let mut m = Map::new();
+            m.insert("event".into(), job.payload.clone().unwrap_or(Value::Null));
+            m
+        }
+        JobKind::ServiceTask => ctx
+            .data
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    };
+    let deadline = match &job.state {
+        JobState::Leased { until, .. } => until.to_rfc3339(),
+        _ => String::new(),
+    };
+    Ok(Some(ActivatedJob {
+        key: format!("{}.{}", job.key, leased.lease),
+        job_type: job.task_type.clone(),
+        element_id: job.element_id.to_string(),
+        instance_id: ctx.instance.altinn_id(),
+        app: job.app.to_string(),
+        attempt: job.attempts,
+        retries_left: job.max_attempts.saturating_sub(job.attempts),
+        deadline,
+        idempotency_key: job.idempotency_key.clone(),
+        data,
+    }))
+}
+
+/// `<job key>.<lease>` → the external job held under that lease, after the scope check.
+fn held(state: &AppState, caller: &Caller, key: &str) -> Result<LeasedJob, ApiError> {
+    worker(caller)?;
+    any_jobs_scope(caller)?;
+    let malformed = || {
+        ApiError::bad_request(
+            Some("key".into()),
+            format!("`{key}` is not a job key from /jobs/activate (`<job key>.<lease>`)"),
+        )
+    };
+    let (job, lease) = key.split_once('.').ok_or_else(malformed)?;
+    let job: JobKey = job.parse().map_err(|_| malformed())?;
+    let lease: u64 = lease.parse().map_err(|_| malformed())?;
+    let found: Option<(u64, Job)> = stored(state.runtime().store().job(job))?;
+    let Some((_, found)) = found.filter(|(_, j)| j.external) else {
+        return Err(JobError::NotFound(job).into());
+    };
+    allow_type(caller, &found.task_type)?;
+    Ok(state.runtime().leased_job(job, lease)?)
+}
+
+/// The worker's result.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// Data to write, by data type (each checked against its JSON Schema); committed with the
+    /// move past the task.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<BTreeMap<String, Value>>,
+    /// `gatewayAction` for gateways after the task (default: the action that led into it).
+    #[serde(default)]
+    pub action: Option<String>,
+    /// Facts recorded in the task's `process_EndTask` history event.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompleteResponse {
+    /// `completed`.
+    pub state: String,
+    /// `moved` (the instance moved past the task), `delivered` (an event job) or `stale` (the
+    /// instance or its task was gone; the job was dropped).
+    pub outcome: String,
+}
+
+#[utoipa::path(post, path = "/jobs/{key}/complete", tag = "jobs",
+    params(("key" = String, Path, description = "`<job key>.<lease>` from /jobs/activate")),
+    request_body(content = Option<CompleteRequest>, description = "output data; an empty body or `{}` writes nothing"),
+    responses((status = 200, body = CompleteResponse, description = "the job is done; the instance moved on"),
+        (status = 400, body = Problem, description = "a malformed key, or an unknown data type"),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "no such job: unknown, or already completed"),
+        (status = 409, body = Problem, description = "`lease-not-held`: the lock expired or the job was taken again; or a hook refused the data"),
+        (status = 413, body = Problem),
+        (status = 422, body = Problem, description = "the data breaks a data type's JSON Schema")),
+    security(("bearer" = [])))]
+pub async fn complete(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    caller: Caller,
+    OptionalJson(req): OptionalJson<CompleteRequest>,
+) -> Result<axum::Json<CompleteResponse>, ApiError> {
+    let leased = held(&state, &caller, &key)?;
+    let req = req.unwrap_or_default();
+    let app = state.runtime().app(&leased.job.app)?;
+    let mut data = BTreeMap::new();
+    for (data_type, value) in req.data.unwrap_or_default() {
+        match app.data_type(&data_type) {
+            None if !app.open_data_types => {
+                return Err(ApiError::bad_request(
+                    Some(format!("data.{data_type}")),
+                    format!("{} has no data type `{data_type}`", app.id),
+                ));
+            }
+            Some(spec) => {
+                if let Some(schema) = &spec.schema {
+                    let issues = schema.check(&value);
+                    if !issues.is_empty() {
+                        return Err(flyt_engine::runtime::Error::DataInvalid {
+                            data_type: data_type.clone(),
+                            issues,
+                        }
+                        .into());
+                    }
+                }
+            }
+            None => {}
+        }
+        data.insert(DataTypeId::new(data_type), value);
+    }
+    let completion = Completion {
+        data,
+        action: req.action,
+        details: req.details,
+    };
+    let outcome = match state.runtime().complete_job(&leased, completion).await? {
+        Completed::Moved => "moved",
+        Completed::Delivered => "delivered",
+        Completed::Stale => "stale",
+    };
+    tracing::debug!(job = %leased.job.key, r#type = %leased.job.task_type, outcome, "external job completed");
+    Ok(axum::Json(CompleteResponse {
+        state: "completed".into(),
+        outcome: outcome.into(),
+    }))
+}
+
+/// A failed attempt.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FailRequest {
+    /// Why (shown in the incident and the job's `lastError`).
+    pub error_message: String,
+    /// Retries the worker asks for. `0`: no retry, an incident now. Omitted or more than 0:
+    /// retried while the type's `max_attempts` allows (the server's budget wins).
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Wait at least this long before the next attempt (default: the type's backoff); at most
+    /// one hour.
+    #[serde(default)]
+    pub backoff_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailResponse {
+    /// `retrying` or `incident`.
+    pub state: String,
+    /// With `retrying`: when the job is due again (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+}
+
+#[utoipa::path(post, path = "/jobs/{key}/fail", tag = "jobs",
+    params(("key" = String, Path, description = "`<job key>.<lease>` from /jobs/activate")),
+    request_body = FailRequest,
+    responses((status = 200, body = FailResponse, description = "the attempt is recorded: retrying later, or an incident"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "no such job: unknown, or already completed"),
+        (status = 409, body = Problem, description = "`lease-not-held`: the lock expired or the job was taken again"),
+        (status = 413, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn fail(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    caller: Caller,
+    Json(req, _): Json<FailRequest>,
+) -> Result<axum::Json<FailResponse>, ApiError> {
+    let leased = held(&state, &caller, &key)?;
+    let message: String = req.error_message.chars().take(4_000).collect();
+    let retryable = req.retries != Some(0);
+    let backoff = req.backoff_ms.map(Duration::from_millis);
+    let failed = state
+        .runtime()
+        .fail_job(&leased, &message, retryable, backoff)
+        .await?;
+    tracing::debug!(job = %leased.job.key, r#type = %leased.job.task_type, outcome = ?failed, "external job failed");
+    Ok(axum::Json(match failed {
+        Failed::Retrying { due } => FailResponse {
+            state: "retrying".into(),
+            next_attempt_at: Some(due.to_rfc3339()),
+        },
+        Failed::Incident => FailResponse {
+            state: "incident".into(),
+            next_attempt_at: None,
+        },
+    }))
+}
