@@ -557,7 +557,7 @@ mod tests {
             (
                 EngineError::HookTimeout {
                     hook: "h".into(),
-                    seconds: 1,
+                    millis: 1,
                 },
                 500,
                 "internal",

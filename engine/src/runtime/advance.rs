@@ -136,7 +136,7 @@ impl<'a> Work<'a> {
                 Err(_) => {
                     return Err(Error::HookTimeout {
                         hook: hook.name().to_string(),
-                        seconds: timeout.as_secs(),
+                        millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
                     });
                 }
             }
@@ -282,6 +282,15 @@ impl<'a> Work<'a> {
         self.instance.process.end_event = end.clone();
         self.record(EventType::EndEvent, end, None, None);
         self.run_hooks(HookPoint::ProcessEnded).await
+    }
+
+    /// Every data type written in this transition must satisfy its schema (whoever wrote it:
+    /// the caller, a hook, a service task's output).
+    pub(crate) fn check_written(&self) -> Result<(), Error> {
+        for (data_type, value) in self.data.written() {
+            super::commands::check_schema(self.app, data_type, value)?;
+        }
+        Ok(())
     }
 
     /// Removes the token waiting at a task; returns the node.

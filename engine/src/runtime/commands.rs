@@ -59,7 +59,11 @@ pub struct WriteData {
     pub expected_version: Option<u64>,
 }
 
-fn check_schema(app: &AppSpec, data_type: &DataTypeId, value: &Value) -> Result<(), Error> {
+pub(crate) fn check_schema(
+    app: &AppSpec,
+    data_type: &DataTypeId,
+    value: &Value,
+) -> Result<(), Error> {
     match app.data_type(data_type.as_str()) {
         None if app.open_data_types => Ok(()),
         None => Err(Error::UnknownDataType {
@@ -105,14 +109,20 @@ impl Runtime {
 
     async fn commit(&self, work: Work<'_>, read_version: Option<u64>) -> Result<Instance, Error> {
         let (txn, instance, jobs) = work.into_txn(read_version);
-        crate::failpoint!("transition.before_commit");
-        self.commit_txn(txn).await?;
-        crate::failpoint!("transition.after_commit");
+        self.commit_transition(txn).await?;
         Metrics::add(&self.inner.metrics.transitions);
         if !jobs.is_empty() {
             self.inner.jobs_ready.notify_waiters();
         }
         Ok(instance)
+    }
+
+    /// Commits a transition of an existing instance, between the `transition.*` fail points.
+    async fn commit_transition(&self, txn: Txn) -> Result<(), Error> {
+        crate::failpoint!("transition.before_commit");
+        self.commit_txn(txn).await?;
+        crate::failpoint!("transition.after_commit");
+        Ok(())
     }
 
     pub(crate) async fn commit_txn(&self, txn: Txn) -> Result<(), Error> {
@@ -194,14 +204,7 @@ impl Runtime {
         let first = start_node.outgoing.iter().map(|&f| (f, None)).collect();
         work.arrive(first).await?;
         // Hooks may have written data; it must satisfy the schemas too.
-        let written: Vec<(DataTypeId, Value)> = work
-            .data
-            .written()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for (data_type, value) in &written {
-            check_schema(&app, data_type, value)?;
-        }
+        work.check_written()?;
         let (mut txn, instance, jobs) = work.into_txn(None);
         if let Some((key, hash)) = &req.idempotency {
             txn.put_idempotency(
@@ -215,8 +218,11 @@ impl Runtime {
                 },
             );
         }
+        crate::failpoint!("create.before_commit");
         match self.commit_txn(txn).await {
-            Ok(()) => {}
+            Ok(()) => {
+                crate::failpoint!("create.after_commit");
+            }
             // A concurrent request with the same key won: answer as a replay of it.
             Err(Error::Conflict) if req.idempotency.is_some() => {
                 if let Some((key, hash)) = &req.idempotency
@@ -357,13 +363,14 @@ impl Runtime {
         work.gateway_action = Some(action);
         let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
         work.arrive(out).await?;
+        work.check_written()?;
         let mut txn = Txn::new();
         if let Some((rev, job)) = &cancelled_job {
             // A worker holding the job loses its lease: its completion finds no token and drops it.
             txn.delete_job(job, *rev);
         }
         let (instance, jobs) = work.write_into(&mut txn, Some(read_version));
-        self.commit_txn(txn).await?;
+        self.commit_transition(txn).await?;
         Metrics::add(&self.inner.metrics.transitions);
         if !jobs.is_empty() {
             self.inner.jobs_ready.notify_waiters();
@@ -429,14 +436,7 @@ impl Runtime {
         work.data.set(req.data_type.clone(), req.value);
         work.run_hooks(HookPoint::DataWritten(req.data_type.as_str()))
             .await?;
-        let written: Vec<(DataTypeId, Value)> = work
-            .data
-            .written()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for (data_type, value) in &written {
-            check_schema(&app, data_type, value)?;
-        }
+        work.check_written()?;
         self.commit(work, Some(read_version)).await
     }
 
@@ -483,7 +483,7 @@ impl Runtime {
         for (old, rev, new) in &job_updates {
             txn.update_job(old, *rev, new);
         }
-        self.commit_txn(txn).await?;
+        self.commit_transition(txn).await?;
         Metrics::add(&self.inner.metrics.transitions);
         self.inner.jobs_ready.notify_waiters();
         Ok(instance)
@@ -511,7 +511,7 @@ impl Runtime {
                 txn.delete_job(&job, rev);
             }
         }
-        self.commit_txn(txn).await
+        self.commit_transition(txn).await
     }
 
     /// Runs a task's server action: code that does not move the process. Data it writes is
@@ -573,11 +573,12 @@ impl Runtime {
                 Err(_) => {
                     return Err(Error::HookTimeout {
                         hook,
-                        seconds: timeout.as_secs(),
+                        millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
                     });
                 }
             }
         };
+        work.check_written()?;
         work.record(
             EventType::ServerAction,
             Some(node.id.clone()),

@@ -84,8 +84,11 @@ impl Definitions {
         };
         let mut txn = Txn::new();
         txn.deploy_definition(app, head.as_ref().map(|(rev, _)| *rev), &record);
+        crate::failpoint!("deploy.before_commit");
         match store.commit(txn).await {
-            Ok(()) => {}
+            Ok(()) => {
+                crate::failpoint!("deploy.after_commit");
+            }
             // Someone deployed at the same moment: their version stands; the caller may retry.
             Err(CommitError::Conflict(_)) => return Err(Error::Conflict),
             Err(CommitError::Store(e)) => return Err(Error::Store(e)),

@@ -82,8 +82,8 @@ pub enum Error {
     #[error("hook {hook} failed: {detail}")]
     HookFailed { hook: String, detail: String },
     /// 500: a hook did not answer in time.
-    #[error("hook {hook} timed out after {seconds} s")]
-    HookTimeout { hook: String, seconds: u64 },
+    #[error("hook {hook} timed out after {millis} ms")]
+    HookTimeout { hook: String, millis: u64 },
     /// 422: data does not satisfy its data type's schema.
     #[error("data of `{data_type}` is invalid: {}", .issues.iter().map(|i| format!("{}: {}", i.field, i.message)).collect::<Vec<_>>().join("; "))]
     DataInvalid {

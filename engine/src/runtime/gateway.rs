@@ -170,7 +170,7 @@ pub(crate) async fn decide(
             Err(_) => {
                 return Err(Error::HookTimeout {
                     hook,
-                    seconds: timeout.as_secs(),
+                    millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
                 });
             }
         };

@@ -104,7 +104,12 @@ impl Runtime {
         };
         let mut txn = Txn::new();
         let rev = txn.update_job(&job, rev, &leased);
-        match self.inner.store.commit(txn).await {
+        crate::failpoint!("job.before_lease_commit");
+        let committed = self.inner.store.commit(txn).await;
+        if committed.is_ok() {
+            crate::failpoint!("job.after_lease_commit");
+        }
+        match committed {
             Ok(()) => Ok(Some(LeasedJob {
                 job: leased,
                 rev,
@@ -237,11 +242,17 @@ impl Runtime {
                 .or_else(|| job.gateway_action.clone());
             let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
             work.arrive(out).await?;
+            // A handler's output must satisfy the data types' schemas like any other write.
+            work.check_written()?;
             crate::failpoint!("job.before_complete_commit");
             let mut txn = Txn::new();
             txn.delete_job(&job, rev); // check 0: the lease is still ours
             let (_, jobs) = work.write_into(&mut txn, Some(read_version));
-            match self.inner.store.commit(txn).await {
+            let committed = self.inner.store.commit(txn).await;
+            if committed.is_ok() {
+                crate::failpoint!("job.after_complete_commit");
+            }
+            match committed {
                 Ok(()) => {
                     Metrics::add(&self.inner.metrics.jobs_completed);
                     Metrics::add(&self.inner.metrics.transitions);
@@ -295,7 +306,7 @@ impl Runtime {
                 next.state = JobState::Queued { due };
                 let mut txn = Txn::new();
                 txn.update_job(&job, rev, &next);
-                match self.inner.store.commit(txn).await {
+                match self.commit_failure(txn).await {
                     Ok(()) => {
                         Metrics::add(&self.inner.metrics.jobs_failed);
                         return Ok(Failed::Retrying { due });
@@ -311,7 +322,7 @@ impl Runtime {
                 // the instance may long since have moved on or ended.
                 let mut txn = Txn::new();
                 txn.update_job(&job, rev, &next);
-                return match self.inner.store.commit(txn).await {
+                return match self.commit_failure(txn).await {
                     Ok(()) => {
                         Metrics::add(&self.inner.metrics.jobs_failed);
                         tracing::error!(job = %job.key, r#type = %job.task_type, error = %reason, "event parked after {} attempts", job.attempts);
@@ -362,7 +373,7 @@ impl Runtime {
             let mut txn = Txn::new();
             txn.update_job(&job, rev, &next); // check 0: the lease is still ours
             work.write_into(&mut txn, Some(read_version));
-            match self.inner.store.commit(txn).await {
+            match self.commit_failure(txn).await {
                 Ok(()) => {
                     Metrics::add(&self.inner.metrics.jobs_failed);
                     Metrics::add(&self.inner.metrics.incidents);
@@ -374,6 +385,14 @@ impl Runtime {
             }
         }
         Err(JobError::Runtime(Error::Conflict))
+    }
+
+    /// Commits a failed attempt's outcome, between the `job.*_fail_commit` fail points.
+    async fn commit_failure(&self, txn: Txn) -> Result<(), CommitError> {
+        crate::failpoint!("job.before_fail_commit");
+        self.inner.store.commit(txn).await?;
+        crate::failpoint!("job.after_fail_commit");
+        Ok(())
     }
 
     /// Jobs leased by an earlier run of this process (it crashed or stopped mid-attempt) are made

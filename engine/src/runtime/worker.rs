@@ -4,16 +4,20 @@
 //! It waits on the clock (so a manual clock drives retries in tests), on a notification from
 //! commits that create jobs, and on a poll interval as a backstop.
 
+use super::Error;
 use super::Runtime;
-use super::jobs::LeasedJob;
+use super::jobs::{JobError, LeasedJob};
 use crate::hooks::ServiceTaskOutcome;
 use crate::ids::JobKey;
+use futures::FutureExt;
 use parking_lot::Mutex;
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 /// A running worker. Stop it with [`Worker::stop`].
 #[derive(Debug)]
@@ -129,7 +133,37 @@ async fn lease(rt: &Runtime, key: JobKey, worker: &str) -> Option<LeasedJob> {
 async fn execute(rt: &Runtime, leased: LeasedJob) {
     let job = &leased.job;
     let span = tracing::info_span!("job", key = %job.key, task = %job.element_id, r#type = %job.task_type, attempt = job.attempts);
-    let _enter = span.enter();
+    attempt(rt, leased).instrument(span).await;
+}
+
+/// Whether a failure to record a completion is worth another attempt (someone else moved the
+/// instance, or storage hiccuped) rather than an incident (the process refused the move).
+fn transient(e: &JobError) -> bool {
+    matches!(
+        e,
+        JobError::LeaseLost(_)
+            | JobError::NotFound(_)
+            | JobError::Runtime(Error::Conflict | Error::Store(_))
+    )
+}
+
+async fn attempt(rt: &Runtime, leased: LeasedJob) {
+    let job = &leased.job;
+    // Leasing counts the attempt first, so an attempt beyond the last means the last one was
+    // cut off (a crash, or its lease expired): the job gets its incident instead of running again.
+    if job.attempts > job.max_attempts {
+        let reason = format!(
+            "attempt {} of {} was interrupted (a crash or an expired lease)",
+            job.attempts - 1,
+            job.max_attempts
+        );
+        record(
+            rt.fail_job(&leased, &reason, false, None)
+                .await
+                .map(|f| format!("{f:?}")),
+        );
+        return;
+    }
     let handler = rt
         .inner
         .registry
@@ -137,30 +171,51 @@ async fn execute(rt: &Runtime, leased: LeasedJob) {
         .and_then(|h| h.handler.clone());
     let outcome = match (handler, rt.job_context(&leased)) {
         (_, Err(e)) => ServiceTaskOutcome::retry(format!("cannot prepare the job: {e}")),
-        (_, Ok(None)) => {
-            // The instance or task is gone: completing drops the job.
-            ServiceTaskOutcome::done()
-        }
+        // The instance or task is gone: completing drops the job.
+        (_, Ok(None)) => ServiceTaskOutcome::done(),
         (None, Ok(Some(_))) => ServiceTaskOutcome::fail(format!(
             "no handler is registered for service task type `{}`",
             job.task_type
         )),
         (Some(handler), Ok(Some(ctx))) => {
             let timeout = ctx.timeout;
-            match tokio::time::timeout(timeout, handler.execute(ctx)).await {
-                Ok(outcome) => outcome,
-                Err(_) => ServiceTaskOutcome::retry(format!(
-                    "the handler did not finish within {} s",
-                    timeout.as_secs()
+            // A panicking handler is a failed attempt, not a stuck job.
+            match AssertUnwindSafe(tokio::time::timeout(timeout, handler.execute(ctx)))
+                .catch_unwind()
+                .await
+            {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(_)) => ServiceTaskOutcome::retry(format!(
+                    "the handler did not finish within {} ms",
+                    timeout.as_millis()
                 )),
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    tracing::error!(panic = %what, "service task handler panicked");
+                    ServiceTaskOutcome::retry(format!("the handler panicked: {what}"))
+                }
             }
         }
     };
     let result = match outcome {
-        ServiceTaskOutcome::Completed(completion) => rt
-            .complete_job(&leased, completion)
-            .await
-            .map(|c| format!("{c:?}")),
+        ServiceTaskOutcome::Completed(completion) => {
+            match rt.complete_job(&leased, completion).await {
+                Ok(c) => Ok(format!("{c:?}")),
+                // The handler succeeded but the process refused to move past the task (a hook veto,
+                // an undecidable gateway, invalid output data): re-running the handler cannot help.
+                Err(e) if !transient(&e) => {
+                    let reason = format!("the process could not move past the task: {e}");
+                    rt.fail_job(&leased, &reason, false, None)
+                        .await
+                        .map(|f| format!("{f:?}"))
+                }
+                Err(e) => Err(e),
+            }
+        }
         ServiceTaskOutcome::RetryAfter { after, reason } => rt
             .fail_job(&leased, &reason, true, Some(after))
             .await
@@ -170,6 +225,10 @@ async fn execute(rt: &Runtime, leased: LeasedJob) {
             .await
             .map(|f| format!("{f:?}")),
     };
+    record(result);
+}
+
+fn record(result: Result<String, JobError>) {
     match result {
         Ok(what) => tracing::debug!(outcome = %what, "job attempt recorded"),
         Err(e) => {

@@ -426,3 +426,193 @@ async fn history_records_the_end_of_a_service_task_with_details() {
     );
     worker.stop(Duration::from_secs(5)).await;
 }
+
+// ---- regressions -------------------------------------------------------------------------------
+
+/// A handler that panics on its first call and succeeds afterwards; counts calls.
+#[derive(Default)]
+struct PanicsOnce(std::sync::atomic::AtomicU32);
+
+#[async_trait]
+impl ServiceTaskHandler for PanicsOnce {
+    async fn execute(&self, _ctx: JobContext) -> ServiceTaskOutcome {
+        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            panic!("handler bug");
+        }
+        ServiceTaskOutcome::done()
+    }
+}
+
+#[tokio::test]
+async fn regression_a_panicking_handler_is_a_failed_attempt_not_a_stuck_job() {
+    let handler = Arc::new(PanicsOnce::default());
+    let registry = Registry::builder()
+        .service_task_with("send", handler.clone(), config())
+        .build();
+    let h = Harness::with(
+        &process(),
+        Store::memory(),
+        registry,
+        AppSpec::open(app_id()),
+    )
+    .await;
+    let worker = Worker::spawn(h.rt.clone());
+    let i = at_send(&h).await;
+    let due = eventually(
+        "the panic to be recorded as a failed attempt",
+        || match job_of(&h, i.id)?.1 {
+            job if job.attempts == 1 && matches!(job.state, JobState::Queued { .. }) => {
+                assert!(
+                    job.last_error
+                        .as_deref()
+                        .unwrap()
+                        .contains("panicked: handler bug"),
+                    "{job:?}"
+                );
+                job.due()
+            }
+            _ => None,
+        },
+    )
+    .await;
+    h.clock.set(due);
+    eventually("the retry to complete", || {
+        h.rt.instance(i.id).ok().filter(|x| h.active(x) == ["done"])
+    })
+    .await;
+    worker.stop(Duration::from_secs(5)).await;
+}
+
+fn refusing_process() -> String {
+    doc(r#"<startEvent id="start"/>
+<serviceTask id="send" flyt:type="send"/>
+<exclusiveGateway id="g"/>
+<endEvent id="end"/>
+<sequenceFlow id="f1" sourceRef="start" targetRef="send"/>
+<sequenceFlow id="f2" sourceRef="send" targetRef="g"/>
+<sequenceFlow id="f3" sourceRef="g" targetRef="end"><conditionExpression>["equals", ["dataModel", "ok", "model"], true]</conditionExpression></sequenceFlow>"#)
+}
+
+#[tokio::test]
+async fn regression_a_completion_the_process_refuses_raises_an_incident_instead_of_rerunning_forever()
+ {
+    let handler = Arc::new(Scripted::default());
+    let registry = Registry::builder()
+        .service_task_with("send", handler.clone(), config())
+        .build();
+    let h = Harness::with(
+        &refusing_process(),
+        Store::memory(),
+        registry,
+        AppSpec::open(app_id()),
+    )
+    .await;
+    let worker = Worker::spawn(h.rt.clone());
+    let i = h.create().await;
+    let instance = eventually("the incident", || {
+        h.rt.instance(i.id)
+            .ok()
+            .filter(|x| !x.process.incidents.is_empty())
+    })
+    .await;
+    let incident = &instance.process.incidents[0];
+    assert!(
+        incident.last_error.contains("could not move past the task")
+            && incident.last_error.contains("gateway `g`"),
+        "{incident:?}"
+    );
+    // Even long after any lease would have expired, the handler is not run again.
+    h.clock.advance(Duration::from_secs(3600));
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(handler.calls.lock().len(), 1);
+    worker.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn regression_an_attempt_beyond_the_last_raises_an_incident() {
+    let handler = Arc::new(Scripted::default());
+    let config = config().with_max_attempts(1);
+    let registry = Registry::builder()
+        .service_task_with("send", handler.clone(), config)
+        .build();
+    let h = Harness::with(
+        &process(),
+        Store::memory(),
+        registry,
+        AppSpec::open(app_id()),
+    )
+    .await;
+    let i = at_send(&h).await;
+    // The only attempt is leased and then lost (its worker died): the lease expires.
+    let (_, job) = job_of(&h, i.id).unwrap();
+    h.rt.lease_job(job.key, false, "dead-worker", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    h.clock.advance(Duration::from_secs(31));
+    let worker = Worker::spawn(h.rt.clone());
+    let instance = eventually("the incident", || {
+        h.rt.instance(i.id)
+            .ok()
+            .filter(|x| !x.process.incidents.is_empty())
+    })
+    .await;
+    assert!(
+        instance.process.incidents[0]
+            .last_error
+            .contains("interrupted"),
+        "{:?}",
+        instance.process.incidents
+    );
+    assert!(
+        handler.calls.lock().is_empty(),
+        "no attempt beyond the last ran"
+    );
+    worker.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn regression_a_handlers_output_is_checked_against_the_schema() {
+    let handler = Arc::new(Scripted::default());
+    let mut out = flyt_engine::hooks::Completion::default();
+    out.data.insert(
+        flyt_engine::ids::DataTypeId::new("model"),
+        serde_json::json!({"amount": "lots"}),
+    );
+    handler
+        .answers
+        .lock()
+        .push(ServiceTaskOutcome::Completed(out));
+    let registry = Registry::builder()
+        .service_task_with("send", handler, config())
+        .build();
+    let schema = flyt_engine::app::Schema::compile(
+        serde_json::json!({"type": "object", "properties": {"amount": {"type": "number"}}}),
+    )
+    .unwrap();
+    let app = AppSpec::new(app_id())
+        .with_data_type(flyt_engine::app::DataTypeSpec::new("model").with_schema(schema));
+    let h = Harness::with(&process(), Store::memory(), registry, app).await;
+    let worker = Worker::spawn(h.rt.clone());
+    let i = at_send(&h).await;
+    let instance = eventually("the incident", || {
+        h.rt.instance(i.id)
+            .ok()
+            .filter(|x| !x.process.incidents.is_empty())
+    })
+    .await;
+    assert!(
+        instance.process.incidents[0].last_error.contains("invalid"),
+        "{:?}",
+        instance.process.incidents
+    );
+    assert_eq!(
+        h.rt.data(i.id, &flyt_engine::ids::DataTypeId::new("model"))
+            .unwrap(),
+        None,
+        "the invalid output was not stored"
+    );
+    worker.stop(Duration::from_secs(5)).await;
+}

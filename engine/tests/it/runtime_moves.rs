@@ -514,3 +514,45 @@ async fn an_invalid_deploy_is_refused_with_every_diagnostic() {
     }
     assert_eq!(h.rt.latest_definition(&h.app).unwrap().0, 1);
 }
+
+/// Writes invalid data from a task-ending hook.
+struct WritesBadData;
+
+#[async_trait::async_trait]
+impl flyt_engine::hooks::Hook for WritesBadData {
+    async fn task_ending(
+        &self,
+        ctx: &mut flyt_engine::hooks::HookContext<'_>,
+        _t: &flyt_engine::hooks::TaskRef,
+        _a: &str,
+    ) -> flyt_engine::hooks::HookResult {
+        ctx.set_data("model", serde_json::json!({"amount": "lots"}));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn regression_data_written_by_a_hook_during_next_is_checked_against_the_schema() {
+    let schema = flyt_engine::app::Schema::compile(
+        serde_json::json!({"type": "object", "properties": {"amount": {"type": "number"}}}),
+    )
+    .unwrap();
+    let app = flyt_engine::app::AppSpec::new(app_id())
+        .with_data_type(flyt_engine::app::DataTypeSpec::new("model").with_schema(schema));
+    let registry = flyt_engine::hooks::Registry::builder()
+        .hook(WritesBadData)
+        .build();
+    let h = Harness::with(
+        &reject_process(),
+        flyt_engine::store::Store::memory(),
+        registry,
+        app,
+    )
+    .await;
+    let i = h.create().await;
+    assert!(matches!(
+        h.next(i.id, None, None).await,
+        Err(Error::DataInvalid { .. })
+    ));
+    assert_eq!(h.rt.instance(i.id).unwrap(), i, "nothing was committed");
+}

@@ -125,8 +125,8 @@ async fn check(target: Target, outcome: Outcome) {
         (Outcome::Fail, Error::HookFailed { hook: h, detail }) => {
             assert_eq!((h.as_str(), detail.as_str()), (hook, "boom"));
         }
-        (Outcome::Hang, Error::HookTimeout { hook: h, seconds }) => {
-            assert_eq!((h.as_str(), *seconds), (hook, 1));
+        (Outcome::Hang, Error::HookTimeout { hook: h, millis }) => {
+            assert_eq!((h.as_str(), *millis), (hook, 1000));
         }
         _ => panic!("{target:?} {outcome:?}: unexpected {err:?}"),
     }
