@@ -182,10 +182,11 @@ pub async fn next(
             expected_version: expected,
         })
         .await?;
-    let history = state.runtime().history(moved.id)?;
     let mut headers = HeaderMap::new();
     headers.insert(axum::http::header::ETAG, etag(moved.version));
-    Ok((headers, axum::Json(ProcessView::of(&moved, Some(&history)))))
+    // No history here: `createdInstances` only grows when a service task completes, which a
+    // `next` does not do synchronously; reading the whole history per move is wasted work.
+    Ok((headers, axum::Json(ProcessView::of(&moved, None))))
 }
 
 #[utoipa::path(get, path = "/{org}/{app}/instances/{party_id}/{instance_guid}/process/history", tag = "process",
