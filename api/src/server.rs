@@ -71,6 +71,7 @@ pub struct ServerBuilder {
     registry: RegistryBuilder,
     clock: Arc<dyn Clock>,
     start_worker: bool,
+    store: Option<Store>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -89,6 +90,7 @@ impl ServerBuilder {
             registry: Registry::builder(),
             clock: Arc::new(SystemClock),
             start_worker: true,
+            store: None,
         }
     }
 
@@ -100,6 +102,14 @@ impl ServerBuilder {
 
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Uses this store instead of opening one from the configuration (`[storage]` is then
+    /// ignored), for tests and embedding: e.g. a store over a backend that injects faults, or one
+    /// the embedding program opened itself. The server shuts it down when it stops.
+    pub fn store(mut self, store: Store) -> Self {
+        self.store = Some(store);
         self
     }
 
@@ -129,9 +139,10 @@ impl ServerBuilder {
             }
         }
 
-        let store = match config.storage.backend {
-            flyt_engine::store::open::BackendKind::Memory => Store::memory(),
-            kind => Store::open(
+        let store = match (self.store, config.storage.backend) {
+            (Some(store), _) => store,
+            (None, flyt_engine::store::open::BackendKind::Memory) => Store::memory(),
+            (None, kind) => Store::open(
                 kind,
                 &config.storage.data_dir.join("store"),
                 config.storage.cache_mb << 20,
@@ -554,42 +565,124 @@ impl Flyt {
         self.state.runtime()
     }
 
-    /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish
-    /// (at most `limits.shutdown_grace_ms`), stops the job worker and closes storage cleanly.
+    /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests and running
+    /// jobs finish (both within the same `limits.shutdown_grace_ms`; a job cut off keeps its lease
+    /// and runs again after a restart) and closes storage cleanly.
+    ///
+    /// Slow clients cannot hold connections: a request's head (its headers) must arrive within
+    /// `limits.request_timeout_ms` of the connection opening or of the previous response, or
+    /// hyper closes the connection (this also closes idle keep-alive connections after that
+    /// long); the body is read within the same limit by `middleware::guard` (408).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let grace = Duration::from_millis(self.state.config().limits.shutdown_grace_ms);
-        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        let state = self.state.clone();
+        use hyper_util::rt::{TokioIo, TokioTimer};
+        use tower::ServiceExt;
+        let Flyt {
+            state,
+            router,
+            worker,
+        } = self;
+        let limits = &state.config().limits;
+        let grace = Duration::from_millis(limits.shutdown_grace_ms);
+        let header_timeout = Duration::from_millis(limits.request_timeout_ms.max(1));
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let signalled = state.clone();
         tokio::spawn(async move {
             shutdown.await;
-            state.set_ready(false);
+            signalled.set_ready(false);
             let _ = stop_tx.send(true);
         });
-        let mut graceful_rx = stop_rx.clone();
-        let server = axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = graceful_rx.wait_for(|stop| *stop).await;
-        });
+        // Every connection task holds a clone of `open_rx`; `open_tx.closed()` resolves when the
+        // last connection has ended.
+        let (open_tx, open_rx) = tokio::sync::watch::channel(());
+        let mut accept_stop = stop_rx.clone();
+        let conn_stop = stop_rx.clone();
+        let server = async move {
+            loop {
+                let (stream, remote) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(accepted) => accepted,
+                        // A connection that failed before it was accepted is skipped; anything
+                        // else (out of file descriptors, ...) pauses accepting for a second, as
+                        // `axum::serve` does, rather than spinning.
+                        Err(e) => {
+                            use std::io::ErrorKind;
+                            if !matches!(
+                                e.kind(),
+                                ErrorKind::ConnectionRefused
+                                    | ErrorKind::ConnectionAborted
+                                    | ErrorKind::ConnectionReset
+                            ) {
+                                tracing::error!("accept error: {e}");
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                            }
+                            continue;
+                        }
+                    },
+                    () = async { let _ = accept_stop.wait_for(|stop| *stop).await; } => break,
+                };
+                let router = router.clone();
+                let http = http.clone();
+                let mut stop = conn_stop.clone();
+                let open = open_rx.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                            req.extensions_mut()
+                                .insert(axum::extract::ConnectInfo(remote));
+                            router.clone().oneshot(req.map(axum::body::Body::new))
+                        },
+                    );
+                    let conn = http
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades();
+                    tokio::pin!(conn);
+                    let result = tokio::select! {
+                        result = conn.as_mut() => result,
+                        () = async { let _ = stop.wait_for(|stop| *stop).await; } => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = result {
+                        tracing::debug!(%remote, "connection closed: {e}");
+                    }
+                    drop(open);
+                });
+            }
+            // Stop accepting, then wait for the open connections to finish.
+            drop(listener);
+            drop(open_rx);
+            open_tx.closed().await;
+        };
+        let mut stopped = stop_rx;
+        // The job worker stops taking jobs at the same moment and gets the same grace, so that the
+        // whole shutdown takes at most `grace` (plus closing storage), not one grace after another.
+        let mut worker_stopped = stopped.clone();
+        let stop_worker = async move {
+            if let Some(worker) = worker {
+                let _ = worker_stopped.wait_for(|stop| *stop).await;
+                worker.stop(grace).await;
+            }
+        };
         let bounded = async move {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
+            let _ = stopped.wait_for(|stop| *stop).await;
             tokio::time::sleep(grace).await;
         };
-        tokio::select! {
-            result = server => result?,
-            () = bounded => tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish in time; closing"),
-        }
-        if let Some(worker) = self.worker {
-            worker.stop(grace).await;
-        }
-        self.state.runtime().store().shutdown();
+        let drain = async move {
+            tokio::select! {
+                () = server => {},
+                () = bounded => tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish in time; closing"),
+            }
+        };
+        tokio::join!(drain, stop_worker);
+        state.runtime().store().shutdown();
         tracing::info!("stopped; storage closed");
         Ok(())
     }

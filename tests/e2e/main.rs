@@ -4,6 +4,8 @@
 mod bench;
 mod cluster;
 mod demo;
+mod faults;
+mod hostile;
 mod multi_app;
 mod quickstart;
 mod webhooks;

@@ -2,14 +2,41 @@
 
 use super::grant::no_store;
 use super::{DevAuthority, OAuthError, TokenResponse};
+use crate::error::ApiError;
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest token request body. A real one is well under 4 KiB (a form with one signed assertion,
+/// or a small JSON object); anything over this is refused with 413, from its `Content-Length`
+/// before any of it is read.
+const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// How long a client may take to send a token request's body before it is answered 408. The
+/// authority is mounted outside the API's middleware (it has its own routes and state), so it
+/// bounds its reads itself; headers are bounded for every route by the server.
+const BODY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The body under [`BODY_LIMIT_BYTES`] and [`BODY_TIMEOUT`], or the refusal to send.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    match tokio::time::timeout(
+        BODY_TIMEOUT,
+        crate::extract::read_limited(headers, body, BODY_LIMIT_BYTES),
+    )
+    .await
+    {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e @ ApiError::PayloadTooLarge { .. })) => Err(e.into_response()),
+        Ok(Err(e)) => Err(OAuthError::InvalidRequest(e.to_string()).into_response()),
+        Err(_) => Err(ApiError::Timeout(BODY_TIMEOUT.as_millis() as u64).into_response()),
+    }
+}
 
 pub(super) fn router<S>() -> axum::Router<S>
 where
@@ -47,7 +74,7 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 async fn token(
     State(authority): State<Arc<DevAuthority>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     if media_type(&headers).as_deref() != Some("application/x-www-form-urlencoded") {
         return OAuthError::InvalidRequest(
@@ -55,6 +82,10 @@ async fn token(
         )
         .into_response();
     }
+    let body = match read_body(&headers, body).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     match authority.token_request(&params) {
         Ok(response) => response.into_response(),
@@ -75,12 +106,16 @@ struct UserTokenRequest {
 async fn user_token(
     State(authority): State<Arc<DevAuthority>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     if media_type(&headers).as_deref() != Some("application/json") {
         return OAuthError::InvalidRequest("send a JSON body (application/json)".into())
             .into_response();
     }
+    let body = match read_body(&headers, body).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
     let request: UserTokenRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {

@@ -24,11 +24,24 @@ pub async fn live() -> &'static str {
 
 #[utoipa::path(get, path = "/health/ready", tag = "health",
     responses((status = 200, description = "accepting requests"), (status = 503, body = Problem, description = "starting or shutting down")))]
-pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn ready(State(state): State<AppState>) -> axum::response::Response {
     if state.is_ready() {
-        (StatusCode::OK, "ready")
+        (StatusCode::OK, "ready").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+        // problem+json, as documented (it was plain text).
+        let body = serde_json::json!({
+            "type": "https://flyt.invalid/problems/not-ready",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": "the server is starting or shutting down",
+            "code": "not-ready",
+        });
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body.to_string(),
+        )
+            .into_response()
     }
 }
 

@@ -282,8 +282,12 @@ pub async fn list(
     )?;
     let mut instances = Vec::with_capacity(page.instances.len());
     for (_, id) in page.instances {
-        let Ok(instance) = state.runtime().instance(id) else {
-            continue;
+        // Deleted since the index was read: skip it. A storage error is the request's error
+        // (503), never a silently shorter page.
+        let instance = match state.runtime().instance(id) {
+            Ok(instance) => instance,
+            Err(flyt_engine::runtime::Error::InstanceNotFound(_)) => continue,
+            Err(e) => return Err(e.into()),
         };
         if state
             .authorize_instance(&app, &caller, "read", &instance)

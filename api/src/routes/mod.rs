@@ -46,13 +46,98 @@ impl Modify for Bearer {
 
 /// Every documented route, and the document.
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(instances::router())
         .merge(process::router())
         .merge(data::router())
         .merge(definitions::router())
-        .merge(jobs::router())
+        .merge(jobs::router());
+    document_refusals(router.get_openapi_mut());
+    router
+}
+
+/// Makes the document say what the server sends, for every operation at once:
+///
+/// - problem responses (`body = Problem` in the annotations) are `application/problem+json`,
+///   the content type [`ApiError`] answers with, not `application/json`;
+/// - the refusals `middleware::guard` and the body extractors give before a handler runs are
+///   listed on every operation that can give them: 408 (`limits.request_timeout_ms`), 429 (the
+///   per-client rate limit), 503 (the concurrency limit), and with a request body 413 (over the
+///   body limit) and 415 (a JSON body sent as another media type).
+fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    const PROBLEM_JSON: &str = "application/problem+json";
+    let problem_ref = format!("#/components/schemas/{}", "Problem");
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in operations.into_iter().flatten() {
+            let mut refusals = vec![
+                (
+                    "408",
+                    "`request-timeout`: the request took longer than the server's limit",
+                ),
+                (
+                    "429",
+                    "`rate-limited`: over the per-client rate; see `Retry-After`",
+                ),
+                (
+                    "503",
+                    "`overloaded`: at the concurrency limit, or storage unavailable; see `Retry-After`",
+                ),
+            ];
+            if op.request_body.is_some() {
+                refusals.push(("413", "`payload-too-large`: the body is over the limit"));
+                refusals.push((
+                    "415",
+                    "`unsupported-media-type`: a JSON body sent as another media type",
+                ));
+            }
+            for (status, description) in refusals {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| problem(description));
+            }
+            for response in op.responses.responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                let content = std::mem::take(&mut response.content);
+                response.content = content
+                    .into_iter()
+                    .map(|(media_type, content)| {
+                        let is_problem = serde_json::to_value(&content)
+                            .is_ok_and(|c| c["schema"]["$ref"] == problem_ref.as_str());
+                        if is_problem && media_type == "application/json" {
+                            (PROBLEM_JSON.to_string(), content)
+                        } else {
+                            (media_type, content)
+                        }
+                    })
+                    .collect();
+            }
+        }
+    }
 }
 
 /// `ETag: "<version>"`.

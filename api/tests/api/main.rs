@@ -5,9 +5,14 @@ mod support;
 
 mod cross_party;
 mod definitions;
+mod faults;
 mod instances;
 mod jobs;
+mod limits;
+mod mass_assignment;
 mod openapi;
+mod openapi_refusals;
 mod pressure;
 mod process;
+mod rights;
 mod webhooks;
