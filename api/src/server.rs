@@ -227,7 +227,10 @@ impl ServerBuilder {
         let mut by_id: BTreeMap<AppId, Arc<App>> = BTreeMap::new();
         for app in apps {
             runtime.register_app(app.spec.clone());
-            match runtime.deploy(&app.id, &app.bpmn, "startup").await {
+            match runtime
+                .deploy_from_source(&app.id, &app.bpmn, "startup")
+                .await
+            {
                 Ok(deployed) => {
                     for w in &deployed.warnings {
                         tracing::warn!(

@@ -19,6 +19,35 @@ pub struct Deployed {
     pub warnings: Vec<bpmn::Diagnostic>,
 }
 
+/// When a deploy stores nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// The content equals the latest version (an API deploy: deploying twice is a no-op).
+    IfSameAsLatest,
+    /// The content equals the latest version, or the last version the same `deployed_by`
+    /// stored. For a source that re-deploys on every start (the app folder's file): a version
+    /// deployed since through the API stays the latest until the file itself changes.
+    IfSameAsLastFrom,
+}
+
+/// The newest version (at most `head`) that `deployed_by` stored. Walks back from the head;
+/// definitions are deployed by hand, so there are few versions to read.
+fn last_deployed_by(
+    store: &Store,
+    app: &AppId,
+    head: u32,
+    deployed_by: &str,
+) -> Result<Option<DefinitionRecord>, Error> {
+    for version in (1..=head).rev() {
+        if let Some(record) = store.definition(app, version)?
+            && record.deployed_by == deployed_by
+        {
+            return Ok(Some(record));
+        }
+    }
+    Ok(None)
+}
+
 #[derive(Debug)]
 pub(crate) struct Definitions {
     cache: RwLock<HashMap<(AppId, u32), Arc<ProcessDefinition>>>,
@@ -37,13 +66,15 @@ impl Definitions {
     }
 
     /// Validates `bytes` against what this server can run and stores it as the next version,
-    /// unless it is identical to the latest version.
+    /// unless it is identical to the latest version — or, with [`Skip::IfSameAsLastFrom`],
+    /// identical to the last version `deployed_by` itself stored.
     pub(crate) async fn deploy(
         &self,
         rt: &Inner,
         app: &AppId,
         bytes: &[u8],
         deployed_by: &str,
+        skip: Skip,
     ) -> Result<Deployed, Error> {
         let (store, registry, limits, now) = (
             &rt.store,
@@ -69,6 +100,18 @@ impl Definitions {
         {
             return Ok(Deployed {
                 version: head.version,
+                hash,
+                unchanged: true,
+                warnings: compiled.warnings,
+            });
+        }
+        if skip == Skip::IfSameAsLastFrom
+            && let Some((_, head)) = &head
+            && let Some(last) = last_deployed_by(store, app, head.version, deployed_by)?
+            && last.hash == hash
+        {
+            return Ok(Deployed {
+                version: last.version,
                 hash,
                 unchanged: true,
                 warnings: compiled.warnings,

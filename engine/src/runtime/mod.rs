@@ -31,7 +31,7 @@ use crate::ids::{AppId, DataTypeId, InstanceId, PartyId};
 use crate::model::{HistoryEvent, Instance};
 use crate::store::{InstancePage, Store};
 use crate::time::{Clock, SystemClock};
-use definitions::Definitions;
+use definitions::{Definitions, Skip};
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -194,7 +194,24 @@ impl Runtime {
         self.app(app)?;
         self.inner
             .definitions
-            .deploy(&self.inner, app, bpmn, deployed_by)
+            .deploy(&self.inner, app, bpmn, deployed_by, Skip::IfSameAsLatest)
+            .await
+    }
+
+    /// Deploys the definition a source keeps re-offering (the app folder's file at every
+    /// start): stores a new version only when the content differs from both the latest version
+    /// and the last version this `source` stored. So a version deployed through the API is not
+    /// replaced by an unchanged file at the next restart, while an edited file still wins.
+    pub async fn deploy_from_source(
+        &self,
+        app: &AppId,
+        bpmn: &[u8],
+        source: &str,
+    ) -> Result<Deployed, Error> {
+        self.app(app)?;
+        self.inner
+            .definitions
+            .deploy(&self.inner, app, bpmn, source, Skip::IfSameAsLastFrom)
             .await
     }
 

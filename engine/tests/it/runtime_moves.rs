@@ -500,6 +500,60 @@ async fn instances_stay_on_the_version_they_started_with() {
 }
 
 #[tokio::test]
+async fn a_source_redeploying_its_unchanged_file_does_not_replace_a_later_api_deploy() {
+    let h = Harness::new(&reject_process()).await;
+    // The harness deployed version 1 as "test"; the app folder's file is a different source.
+    let file = reject_process().replace(r#"id="confirm""#, r#"id="check""#);
+    let file = file.replace(r#""confirm""#, r#""check""#);
+    let first =
+        h.rt.deploy_from_source(&h.app, file.as_bytes(), "startup")
+            .await
+            .unwrap();
+    assert_eq!(
+        (first.version, first.unchanged),
+        (2, false),
+        "new content from the source"
+    );
+    let api = doc(&[
+        r#"<startEvent id="start"/>"#.to_string(),
+        task("fill", "data", &[]),
+        r#"<endEvent id="end"/>"#.into(),
+        flow("f1", "start", "fill"),
+        flow("f2", "fill", "end"),
+    ]
+    .join("\n"));
+    assert_eq!(
+        h.rt.deploy(&h.app, api.as_bytes(), "designer")
+            .await
+            .unwrap()
+            .version,
+        3
+    );
+    // A restart offers the same file again: the API's version 3 stays the latest.
+    let again =
+        h.rt.deploy_from_source(&h.app, file.as_bytes(), "startup")
+            .await
+            .unwrap();
+    assert_eq!((again.version, again.unchanged), (2, true));
+    assert_eq!(h.rt.latest_definition(&h.app).unwrap().0, 3);
+    // An edited file is new intent: it becomes the latest.
+    let edited = file
+        .replace(r#"id="check""#, r#"id="verify""#)
+        .replace(r#""check""#, r#""verify""#);
+    let stored =
+        h.rt.deploy_from_source(&h.app, edited.as_bytes(), "startup")
+            .await
+            .unwrap();
+    assert_eq!((stored.version, stored.unchanged), (4, false));
+    // Content equal to the latest version is a no-op whoever offers it.
+    let same =
+        h.rt.deploy_from_source(&h.app, edited.as_bytes(), "other")
+            .await
+            .unwrap();
+    assert_eq!((same.version, same.unchanged), (4, true));
+}
+
+#[tokio::test]
 async fn an_invalid_deploy_is_refused_with_every_diagnostic() {
     let h = Harness::new(&reject_process()).await;
     let broken = reject_process()
