@@ -172,15 +172,19 @@ pub async fn next(
     } else {
         state.authorize_instance(&app, &caller, "read", &instance)?;
     }
+    let id = instance.id;
     let moved = state
         .runtime()
-        .next(Next {
-            instance: instance.id,
-            action: body.action,
-            task: body.task_id,
-            actor: caller.actor(),
-            expected_version: expected,
-        })
+        .next_from(
+            instance,
+            Next {
+                instance: id,
+                action: body.action,
+                task: body.task_id,
+                actor: caller.actor(),
+                expected_version: expected,
+            },
+        )
         .await?;
     let mut headers = HeaderMap::new();
     headers.insert(axum::http::header::ETAG, etag(moved.version));

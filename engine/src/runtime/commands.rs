@@ -93,7 +93,15 @@ impl Runtime {
         id: InstanceId,
         expected: Option<u64>,
     ) -> Result<(Instance, Arc<ProcessDefinition>, Arc<AppSpec>), Error> {
-        let instance = self.instance(id)?;
+        self.resolve(self.instance(id)?, expected)
+    }
+
+    /// The definition and app of an instance already read, after the `If-Match` check.
+    fn resolve(
+        &self,
+        instance: Instance,
+        expected: Option<u64>,
+    ) -> Result<(Instance, Arc<ProcessDefinition>, Arc<AppSpec>), Error> {
         if let Some(expected) = expected
             && expected != instance.version
         {
@@ -264,7 +272,22 @@ impl Runtime {
     /// Normally the task is a user task. A service task can be acted on too when it lists the
     /// action (Altinn lists `reject` on some): its job is cancelled in the same commit.
     pub async fn next(&self, req: Next) -> Result<Instance, Error> {
-        let (instance, def, app) = self.load(req.instance, req.expected_version)?;
+        let instance = self.instance(req.instance)?;
+        self.next_from(instance, req).await
+    }
+
+    /// [`next`](Self::next) from a snapshot of the instance the caller has just read (to
+    /// authorise the move, say), which saves reading it again. Safe with any snapshot: the
+    /// commit checks that the instance is still at the snapshot's version and fails with
+    /// [`Error::Conflict`] otherwise, exactly as for two concurrent moves.
+    pub async fn next_from(&self, instance: Instance, req: Next) -> Result<Instance, Error> {
+        if instance.id != req.instance {
+            return Err(Error::BadRequest(format!(
+                "the snapshot is of instance {}, the move is of {}",
+                instance.id, req.instance
+            )));
+        }
+        let (instance, def, app) = self.resolve(instance, req.expected_version)?;
         if instance.is_ended() {
             return Err(Error::ProcessEnded);
         }

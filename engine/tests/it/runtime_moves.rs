@@ -554,6 +554,38 @@ async fn a_source_redeploying_its_unchanged_file_does_not_replace_a_later_api_de
 }
 
 #[tokio::test]
+async fn a_move_from_a_stale_snapshot_is_a_conflict_and_changes_nothing() {
+    let h = Harness::new(&reject_process()).await;
+    let snapshot = h.create().await;
+    let other = h.create().await;
+    let moved = h.next(snapshot.id, None, None).await.unwrap();
+    assert_eq!(h.active(&moved), ["confirm"]);
+    let events = h.events(snapshot.id);
+    let req = |id| Next {
+        instance: id,
+        action: None,
+        task: None,
+        actor: user(),
+        expected_version: None,
+    };
+    match h.rt.next_from(snapshot.clone(), req(snapshot.id)).await {
+        Err(Error::Conflict) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.events(snapshot.id), events, "nothing was committed");
+    assert_eq!(h.rt.instance(snapshot.id).unwrap().version, moved.version);
+    // A snapshot of another instance is refused before anything runs.
+    match h.rt.next_from(other.clone(), req(snapshot.id)).await {
+        Err(Error::BadRequest(m)) => assert!(m.contains("snapshot"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // A fresh snapshot moves like `next`.
+    let fresh = h.rt.instance(other.id).unwrap();
+    let moved = h.rt.next_from(fresh, req(other.id)).await.unwrap();
+    assert_eq!(h.active(&moved), ["confirm"]);
+}
+
+#[tokio::test]
 async fn an_invalid_deploy_is_refused_with_every_diagnostic() {
     let h = Harness::new(&reject_process()).await;
     let broken = reject_process()
