@@ -47,6 +47,13 @@ pub enum Command {
     },
     /// Run benchmarks and print the numbers (a table, then JSON).
     Bench(crate::bench::BenchArgs),
+    /// Maintain the store of a stopped server.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+        #[arg(long, env = "FLYT_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
     /// Print a token from the development authority (for curl).
     Token {
         #[command(subcommand)]
@@ -54,6 +61,13 @@ pub enum Command {
         #[arg(long, env = "FLYT_CONFIG", global = true)]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Give space the store no longer uses back to the file system (redb's file never shrinks
+    /// by itself). The server must be stopped: the store is locked while it runs.
+    Compact,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +103,10 @@ pub fn main() -> ExitCode {
         Command::Validate { paths, format } => validate(&paths, format),
         Command::Serve { config } => with_runtime(serve(config)),
         Command::Token { kind, config } => token(kind, config),
+        Command::Store {
+            action: StoreAction::Compact,
+            config,
+        } => compact(config),
         Command::Bench(args) => crate::bench::run(args),
         Command::Demo { processes } => with_runtime(async move {
             let filter = tracing_subscriber::EnvFilter::try_from_env("FLYT_LOG")
@@ -255,6 +273,84 @@ fn validate(paths: &[PathBuf], format: Format) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn compact(config: Option<PathBuf>) -> ExitCode {
+    use flyt_engine::store::open::{BackendKind, store_path};
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("flyt: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let kind = config.storage.backend;
+    if kind == BackendKind::Memory {
+        eprintln!("flyt store compact: the memory backend keeps nothing on disk");
+        return ExitCode::from(2);
+    }
+    if kind == BackendKind::Sled {
+        eprintln!("flyt store compact: sled 0.34 has no compaction; nothing done");
+        return ExitCode::from(2);
+    }
+    let dir = config.storage.data_dir.join("store");
+    if !store_path(kind, &dir).is_some_and(|p| p.exists()) {
+        eprintln!(
+            "flyt store compact: there is no {kind} store in {}",
+            dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let size = || {
+        store_path(kind, &dir)
+            .map(|p| dir_size(&p))
+            .unwrap_or_default()
+    };
+    let before = size();
+    let started = std::time::Instant::now();
+    let store = match flyt_engine::store::Store::open(
+        kind,
+        &dir,
+        config.storage.cache_mb << 20,
+        flyt_engine::store::group::GroupConfig::default(),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("flyt store compact: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = store.compact();
+    store.shutdown();
+    drop(store);
+    match result {
+        Ok(()) => {
+            let after = size();
+            println!(
+                "compacted the {kind} store at {}: {} → {} bytes in {:.1} s",
+                dir.display(),
+                before,
+                after,
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("flyt store compact: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Bytes in a file, or in every file under a folder.
+fn dir_size(path: &Path) -> u64 {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => m.len(),
+        Ok(_) => std::fs::read_dir(path)
+            .map(|entries| entries.flatten().map(|e| dir_size(&e.path())).sum())
+            .unwrap_or(0),
+        Err(_) => 0,
     }
 }
 

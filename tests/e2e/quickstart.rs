@@ -90,6 +90,22 @@ async fn walk_an_example_app_over_http_then_restart() {
         ]
     );
 
+    // Store maintenance needs the server stopped: the store is locked while it runs.
+    let compact = || {
+        std::process::Command::new(flyt_tests::flyt_bin())
+            .args(["store", "compact", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let locked = compact();
+    assert_eq!(locked.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&locked.stderr).contains("locked by another process"),
+        "{}",
+        String::from_utf8_lossy(&locked.stderr)
+    );
+
     // SIGTERM: a clean exit.
     assert_eq!(
         server.terminate(Duration::from_secs(30)),
@@ -97,7 +113,13 @@ async fn walk_an_example_app_over_http_then_restart() {
         "log:\n{}",
         server.log_text()
     );
-    // Restart on the same data: the instance and the authority's keys are still there.
+    let compacted = compact();
+    assert!(
+        compacted.status.success()
+            && String::from_utf8_lossy(&compacted.stdout).contains("compacted the redb store"),
+        "{compacted:?}"
+    );
+    // Restart on the same (compacted) data: the instance and the authority's keys are still there.
     let server = Flyt::start(dir.path(), &config);
     let base = server.url.clone();
     let location = location.replace(&location[..location.find("/ttd/").unwrap()], &base);

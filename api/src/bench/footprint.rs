@@ -65,11 +65,18 @@ pub async fn run(processes: &Path, dir: &Path, n: usize) -> Result<Vec<Row>, Str
     for t in tasks {
         t.await.map_err(|e| e.to_string())??;
     }
+    let logical = logical_bytes(rt.store())?;
+    // Every commit was durable when it returned: the file is what a running server has.
+    let bytes = disk_usage(&data).saturating_sub(empty);
+    // What `flyt store compact` gives back: the pages copy-on-write left free.
+    let started = std::time::Instant::now();
+    rt.store().compact().map_err(|e| e.to_string())?;
+    let compaction = started.elapsed();
+    let compacted = disk_usage(&data).saturating_sub(empty);
     rt.store().shutdown();
     drop(rt);
     // runtime_for put the store in <data>/redb; move it where a server looks.
     std::fs::rename(data.join("redb"), data.join("store")).map_err(|e| e.to_string())?;
-    let bytes = disk_usage(&data).saturating_sub(empty);
 
     // A real server process over this store: its resident memory after start and a read.
     let config = data.join("flyt.toml");
@@ -113,13 +120,39 @@ pub async fn run(processes: &Path, dir: &Path, n: usize) -> Result<Vec<Row>, Str
     let _ = child.wait();
     let rss = rss.ok_or("could not read the server's resident memory")?;
     let v = format!("redb, {n} parked");
-    Ok(vec![
+    let mut rows: Vec<Row> = logical
+        .iter()
+        .map(|(table, bytes)| {
+            Row::new(
+                "footprint",
+                v.clone(),
+                format!("stored per instance: {table}"),
+                *bytes as f64 / n as f64,
+                "bytes",
+            )
+        })
+        .collect();
+    rows.extend(vec![
         Row::new(
             "footprint",
             v.clone(),
             "disk per instance",
             bytes as f64 / n as f64,
             "bytes",
+        ),
+        Row::new(
+            "footprint",
+            v.clone(),
+            "disk per instance, compacted",
+            compacted as f64 / n as f64,
+            "bytes",
+        ),
+        Row::new(
+            "footprint",
+            v.clone(),
+            "compaction time",
+            compaction.as_secs_f64(),
+            "s",
         ),
         Row::new(
             "footprint",
@@ -135,5 +168,37 @@ pub async fn run(processes: &Path, dir: &Path, n: usize) -> Result<Vec<Row>, Str
             rss as f64 / 1024.0,
             "MiB",
         ),
-    ])
+    ]);
+    Ok(rows)
+}
+
+/// Bytes of keys and values per table (by the key's tag byte): what the engine asks the store
+/// to keep, before the B-tree's own overhead.
+fn logical_bytes(store: &flyt_engine::store::Store) -> Result<Vec<(String, u64)>, String> {
+    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+    let mut start = Vec::new();
+    loop {
+        let page = store
+            .backend()
+            .range(&start, &[0xff; 8], 10_000)
+            .map_err(|e| e.to_string())?;
+        let Some((last, _)) = page.last() else { break };
+        start = last.clone();
+        start.push(0);
+        for (key, value) in &page {
+            let table = match key.first() {
+                Some(b'I') => match key.get(17) {
+                    Some(0) => "instance record",
+                    Some(1) => "history",
+                    Some(2) => "data",
+                    _ => "instance (other)",
+                },
+                Some(b'O') => "owner index",
+                Some(b'J') | Some(b'Q') => "jobs",
+                _ => "other",
+            };
+            *totals.entry(table.to_string()).or_default() += (key.len() + value.len()) as u64;
+        }
+    }
+    Ok(totals.into_iter().collect())
 }

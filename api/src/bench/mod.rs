@@ -64,7 +64,7 @@ pub struct BenchArgs {
 pub struct Row {
     pub scenario: &'static str,
     pub variant: String,
-    pub metric: &'static str,
+    pub metric: String,
     pub value: f64,
     pub unit: &'static str,
 }
@@ -73,14 +73,14 @@ impl Row {
     pub fn new(
         scenario: &'static str,
         variant: impl Into<String>,
-        metric: &'static str,
+        metric: impl Into<String>,
         value: f64,
         unit: &'static str,
     ) -> Self {
         Row {
             scenario,
             variant: variant.into(),
-            metric,
+            metric: metric.into(),
             value,
             unit,
         }
@@ -198,7 +198,7 @@ async fn scenarios(args: &BenchArgs, dir: &Path) -> Result<Vec<Row>, String> {
 
 fn print_table(rows: &[Row]) {
     println!(
-        "{:<12} {:<28} {:<24} {:>14} unit",
+        "{:<12} {:<28} {:<36} {:>12} unit",
         "scenario", "variant", "metric", "value"
     );
     for r in rows {
@@ -208,7 +208,7 @@ fn print_table(rows: &[Row]) {
             format!("{:.3}", r.value)
         };
         println!(
-            "{:<12} {:<28} {:<24} {:>14} {}",
+            "{:<12} {:<28} {:<36} {:>12} {}",
             r.scenario, r.variant, r.metric, value, r.unit
         );
     }

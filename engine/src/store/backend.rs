@@ -149,6 +149,14 @@ pub trait Backend: Send + Sync + 'static {
     fn close(&self) -> Result<(), BackendError> {
         Ok(())
     }
+
+    /// Gives space the store no longer uses back to the file system, where the backend can
+    /// (redb: copy-on-write leaves freed pages in the file; the file never shrinks by itself).
+    /// Needs the store to itself: meant for `flyt store compact` with the server stopped. A
+    /// backend with nothing to do returns `Ok`.
+    fn compact(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
 }
 
 /// Evaluates a unit's checks against a reader; shared by every backend so they agree exactly.

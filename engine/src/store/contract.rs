@@ -59,6 +59,7 @@ pub const COMMON: &[(&str, Property)] = &[
         ten_thousand_units_in_one_batch,
     ),
     ("close_is_idempotent", close_is_idempotent),
+    ("compact_keeps_everything", compact_keeps_everything),
     ("group_commits_are_grouped", group_commits_are_grouped),
     ("group_race_has_one_winner", group_race_has_one_winner),
     (
@@ -551,6 +552,37 @@ pub fn close_is_idempotent(kind: BackendKind, dir: &Path) {
 
 // ---------------------------------------------------------------------------------------------
 // Disk backends
+
+/// Compaction changes the file, never the contents: every entry survives it (and a reopen
+/// after it), and the store takes writes afterwards.
+pub fn compact_keeps_everything(kind: BackendKind, dir: &Path) {
+    let expected: Vec<Entry> = {
+        let b = open(kind, dir);
+        let units: Vec<Unit> = (0..2_000u32)
+            .map(|i| put(&i.to_be_bytes(), &random_bytes(u64::from(i), 1_000)))
+            .collect();
+        apply(&*b, &units);
+        // Delete nine in ten, leaving space behind.
+        let mut unit = Unit::new();
+        for i in (0..2_000u32).filter(|i| i % 10 != 0) {
+            unit.delete(i.to_be_bytes().to_vec());
+        }
+        apply_one(&*b, unit).unwrap();
+        let before = everything(&*b);
+        assert_eq!(before.len(), 200);
+        b.compact().unwrap();
+        assert_eq!(everything(&*b), before, "compaction changed the contents");
+        apply_one(&*b, put(b"after", b"compaction")).unwrap();
+        b.close().unwrap();
+        let mut expected = before;
+        expected.push((b"after".to_vec(), b"compaction".to_vec()));
+        expected.sort();
+        expected
+    };
+    if kind.is_persistent() {
+        assert_eq!(everything(&*open(kind, dir)), expected);
+    }
+}
 
 pub fn survives_close_and_reopen(kind: BackendKind, dir: &Path) {
     {

@@ -316,6 +316,19 @@ impl Backend for RedbBackend {
         self.with_db(|db| self.apply_in(db, units))
     }
 
+    fn compact(&self) -> Result<(), BackendError> {
+        // The write lock waits for every read and commit in progress, and keeps new ones out.
+        let mut guard = self.db.write();
+        let db = guard.as_mut().ok_or_else(|| {
+            BackendError::Io(format!("the redb store at {} is closed", self.path))
+        })?;
+        // Each pass moves pages towards the start of the file and truncates what is left.
+        while db.compact().map_err(|e| {
+            BackendError::Io(format!("compacting the redb store at {}: {e}", self.path))
+        })? {}
+        Ok(())
+    }
+
     /// Closes the database and releases its file lock. Later calls return `Io` errors.
     fn close(&self) -> Result<(), BackendError> {
         let Some(db) = self.db.write().take() else {

@@ -111,6 +111,12 @@ impl Store {
         Self::with_backend(backend, config, &dir.display().to_string())
     }
 
+    /// Gives unused space back to the file system ([`Backend::compact`]); waits for commits in
+    /// progress and holds off new ones meanwhile. Meant for maintenance with the server stopped.
+    pub fn compact(&self) -> Result<(), StoreError> {
+        Ok(self.backend.compact()?)
+    }
+
     /// An in-memory store (tests, benchmarks).
     pub fn memory() -> Store {
         let backend: Arc<dyn Backend> = Arc::new(super::memory::MemoryBackend::default());
