@@ -13,19 +13,36 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-fn disk_usage(path: &Path) -> u64 {
-    let mut total = 0;
+/// Bytes under `path` as (allocated on disk, file lengths).
+fn disk_usage(path: &Path) -> (u64, u64) {
+    let mut total = (0, 0);
     if let Ok(entries) = std::fs::read_dir(path) {
         for e in entries.flatten() {
             let p = e.path();
-            total += if p.is_dir() {
+            let (disk, len) = if p.is_dir() {
                 disk_usage(&p)
             } else {
-                e.metadata().map(|m| m.len()).unwrap_or(0)
+                e.metadata()
+                    .map(|m| (on_disk(&m), m.len()))
+                    .unwrap_or((0, 0))
             };
+            total = (total.0 + disk, total.1 + len);
         }
     }
     total
+}
+
+/// The space a file takes on disk: its allocated blocks, not its length (redb grows its file
+/// ahead of use, and the part never written is sparse).
+#[cfg(unix)]
+fn on_disk(m: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    m.blocks() * 512
+}
+
+#[cfg(not(unix))]
+fn on_disk(m: &std::fs::Metadata) -> u64 {
+    m.len()
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -67,12 +84,16 @@ pub async fn run(processes: &Path, dir: &Path, n: usize) -> Result<Vec<Row>, Str
     }
     let logical = logical_bytes(rt.store())?;
     // Every commit was durable when it returned: the file is what a running server has.
-    let bytes = disk_usage(&data).saturating_sub(empty);
+    let (bytes, length) = disk_usage(&data);
+    let (bytes, length) = (
+        bytes.saturating_sub(empty.0),
+        length.saturating_sub(empty.1),
+    );
     // What `flyt store compact` gives back: the pages copy-on-write left free.
     let started = std::time::Instant::now();
     rt.store().compact().map_err(|e| e.to_string())?;
     let compaction = started.elapsed();
-    let compacted = disk_usage(&data).saturating_sub(empty);
+    let compacted = disk_usage(&data).0.saturating_sub(empty.0);
     rt.store().shutdown();
     drop(rt);
     // runtime_for put the store in <data>/redb; move it where a server looks.
@@ -136,8 +157,15 @@ pub async fn run(processes: &Path, dir: &Path, n: usize) -> Result<Vec<Row>, Str
         Row::new(
             "footprint",
             v.clone(),
-            "disk per instance",
+            "disk per instance (allocated)",
             bytes as f64 / n as f64,
+            "bytes",
+        ),
+        Row::new(
+            "footprint",
+            v.clone(),
+            "file length per instance",
+            length as f64 / n as f64,
             "bytes",
         ),
         Row::new(

@@ -336,9 +336,7 @@ impl<'a> Work<'a> {
             None => txn.create_instance(&self.instance),
             Some(v) => txn.update_instance(&self.instance, v),
         };
-        for event in &self.history {
-            txn.append_history(self.instance.id, event);
-        }
+        txn.append_history(self.instance.id, &self.history);
         let events = self.event_jobs();
         for job in self.new_jobs.iter().chain(events.iter()) {
             txn.create_job(job);

@@ -9,7 +9,7 @@
 //! | `d` | `d` app                                     | revisioned [`DefinitionHead`]  |
 //! | `D` | `D` app `\0` version:u32                    | [`DefinitionRecord`]           |
 //! | `I` | `I` instance:16 `0x00`                      | revisioned `Instance`          |
-//! | `I` | `I` instance:16 `0x01` seq:u32              | `HistoryEvent`                 |
+//! | `I` | `I` instance:16 `0x01` seq:u32              | one transition's `HistoryEvent`s, from `seq` |
 //! | `I` | `I` instance:16 `0x02` dataType             | the data's JSON                |
 //! | `O` | `O` app `\0` party:u64 instance:16          | empty (owner index, listing)   |
 //! | `J` | `J` job:16                                  | revisioned `Job`               |

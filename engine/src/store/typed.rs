@@ -17,6 +17,15 @@ use std::sync::Arc;
 /// The store's own format version; a store written by another version is refused at open.
 pub const STORE_FORMAT: u32 = 2;
 
+/// A stored history value: the events of one transition; a single event object is what stores
+/// written before transitions were grouped hold, and still reads.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredHistory {
+    Many(Vec<HistoryEvent>),
+    One(HistoryEvent),
+}
+
 /// Why a read or commit failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -224,12 +233,25 @@ impl Store {
         from_seq: u32,
         limit: usize,
     ) -> Result<Vec<HistoryEvent>, StoreError> {
-        let end = prefix_end(&layout::history_of(id));
-        self.backend
-            .range(&layout::history(id, from_seq), &end, limit)?
-            .iter()
-            .map(|(_, v)| codec::decode(v).map_err(corrupt("history event")))
-            .collect()
+        // A key holds the events of one transition and is keyed by its first event's seq, so
+        // the events from `from_seq` on may start inside an earlier key: scan from the start.
+        let start = layout::history_of(id);
+        let end = prefix_end(&start);
+        let mut events = Vec::new();
+        for (_, value) in self.backend.range(&start, &end, usize::MAX)? {
+            let stored: StoredHistory = codec::decode(&value).map_err(corrupt("history event"))?;
+            let chunk = match stored {
+                StoredHistory::One(event) => vec![event],
+                StoredHistory::Many(chunk) => chunk,
+            };
+            for event in chunk.into_iter().filter(|e| e.seq >= from_seq) {
+                if events.len() == limit {
+                    return Ok(events);
+                }
+                events.push(event);
+            }
+        }
+        Ok(events)
     }
 
     pub fn data(
@@ -478,9 +500,14 @@ impl Txn {
         self
     }
 
-    pub fn append_history(&mut self, instance: InstanceId, event: &HistoryEvent) -> &mut Self {
-        self.unit
-            .put(layout::history(instance, event.seq), codec::encode(event));
+    /// Appends the history events of one transition (consecutive `seq`s) as one value under
+    /// the first one's `seq`: one B-tree insert per transition instead of one per event, and
+    /// the events' shared actor and time compress together.
+    pub fn append_history(&mut self, instance: InstanceId, events: &[HistoryEvent]) -> &mut Self {
+        if let Some(first) = events.first() {
+            self.unit
+                .put(layout::history(instance, first.seq), codec::encode(&events));
+        }
         self
     }
 
