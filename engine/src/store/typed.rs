@@ -633,3 +633,68 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Actor, EventType};
+
+    fn event(seq: u32, kind: EventType, at: &str) -> HistoryEvent {
+        HistoryEvent {
+            seq,
+            event_type: kind,
+            element_id: Some(crate::ids::ElementId::new(at)),
+            occurred: Timestamp(1_700_000_000_000),
+            performed_by: Some(Actor::user("01017012345")),
+            action: None,
+            details: None,
+        }
+    }
+
+    #[test]
+    fn history_reads_one_event_values_and_transition_values_alike() {
+        let store = Store::memory();
+        let id = InstanceId::from_uuid(uuid::Uuid::now_v7());
+        // As stores written before grouping hold them: one event per value.
+        let mut txn = Txn::new();
+        txn.unit.put(
+            layout::history(id, 0),
+            codec::encode(&event(0, EventType::StartEvent, "start")),
+        );
+        txn.unit.put(
+            layout::history(id, 1),
+            codec::encode(&event(1, EventType::StartTask, "fill")),
+        );
+        store.commit_blocking(txn).unwrap();
+        // As transitions write them now: the events of one move in one value.
+        let mut txn = Txn::new();
+        txn.append_history(
+            id,
+            &[
+                event(2, EventType::EndTask, "fill"),
+                event(3, EventType::StartTask, "confirm"),
+            ],
+        );
+        txn.append_history(id, &[]);
+        store.commit_blocking(txn).unwrap();
+        let seqs = |from, limit| -> Vec<u32> {
+            store
+                .history(id, from, limit)
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect()
+        };
+        assert_eq!(seqs(0, usize::MAX), [0, 1, 2, 3]);
+        assert_eq!(seqs(3, usize::MAX), [3], "from inside a transition's value");
+        assert_eq!(seqs(1, 2), [1, 2]);
+        assert_eq!(
+            store.history(id, 0, 4).unwrap()[3]
+                .element_id
+                .as_ref()
+                .unwrap()
+                .as_str(),
+            "confirm"
+        );
+    }
+}
