@@ -11,6 +11,7 @@ flyt=./target/release/flyt
 $flyt bench fsync --json "$out/fsync.json"
 $flyt bench definitions --json "$out/definitions.json"
 $flyt bench in-process --instances 50000 --clients 64 --json "$out/in-process.json"
-$flyt bench rest --instances 20000 --clients 64 --json "$out/rest.json"
+$flyt bench in-process --instances 50000 --clients 256 --backend redb --json "$out/in-process-256.json"
+$flyt bench rest --instances 50000 --clients 64 --json "$out/rest.json"
 $flyt bench multi-app --instances 2000 --clients 32 --json "$out/multi-app.json"
 $flyt bench footprint --parked 1000000 --json "$out/footprint.json"

@@ -1,19 +1,22 @@
-//! Value encoding: a format byte, an optional revision, then the payload: JSON, or a zstd frame
-//! holding JSON.
+//! Value encoding: a format byte, an optional revision, then the payload: JSON, or JSON
+//! compressed with LZ4.
 //!
 //! JSON keeps stored values readable with any tool and lets fields be added without a migration
 //! (`#[serde(default)]`); the format byte leaves room for a different encoding later.
 //!
-//! Payloads of at least [`COMPRESS_FROM`] bytes are stored zstd-compressed when that makes them
-//! smaller: an instance record shrinks to about half, which is most of what keeps a parked
-//! instance under 2 KB on disk. The two are told apart by the zstd magic number: no JSON text
-//! starts with its first byte (`(`), so values written before compression existed read as they
-//! always did, and a revisioned value still starts with format byte and revision (the
-//! optimistic check is a byte-prefix comparison and never looks at the payload).
+//! Payloads of at least [`COMPRESS_FROM`] bytes are stored LZ4-compressed when that makes them
+//! smaller: an instance record shrinks by about 40%, which keeps a parked instance well under
+//! 2 KB on disk. A compressed payload starts with a 0 byte, which no JSON text does, so values
+//! written before compression existed read as they always did, and a revisioned value still
+//! starts with format byte and revision (the optimistic check is a byte-prefix comparison and
+//! never looks at the payload).
+//!
+//! LZ4 rather than zstd: on these small values zstd (level 1) saves another ~100 bytes per
+//! record but costs 4× the CPU to compress and 7× to decompress, which showed as a fifth of
+//! the workers' time in the in-process benchmark (see BENCHMARKS.md).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::cell::RefCell;
 
 /// The current value format.
 pub const FORMAT: u8 = 1;
@@ -21,24 +24,17 @@ pub const FORMAT: u8 = 1;
 /// JSON payloads at least this long are compressed (shorter ones rarely shrink).
 pub const COMPRESS_FROM: usize = 256;
 
-/// zstd level: the fastest; higher levels gain a few bytes on values this small.
-const LEVEL: i32 = 1;
+/// First byte of a compressed payload; then the JSON length (u32, little-endian), then an LZ4
+/// block.
+const COMPRESSED: u8 = 0;
 
-/// The largest payload a stored frame may claim to expand to, so a damaged value cannot make a
-/// read allocate without bound.
-const MAX_EXPANDED: u64 = 256 * 1024 * 1024;
-
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+/// The largest payload a compressed value may claim to expand to, so a damaged value cannot
+/// make a read allocate without bound.
+const MAX_EXPANDED: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 #[error("stored value cannot be read: {0}")]
 pub struct DecodeError(pub String);
-
-thread_local! {
-    // Contexts are reused per thread: creating one costs more than compressing a small value.
-    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
-    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
-}
 
 /// Appends `value`'s payload to `out`.
 fn put_payload<T: Serialize>(out: &mut Vec<u8>, value: &T) {
@@ -46,50 +42,37 @@ fn put_payload<T: Serialize>(out: &mut Vec<u8>, value: &T) {
     // Serialising our own types to a Vec cannot fail (no maps with non-string keys).
     let _ = serde_json::to_writer(&mut *out, value);
     let json_len = out.len() - start;
+    let Ok(len) = u32::try_from(json_len) else {
+        return; // over 4 GiB: stays plain (and no store takes values that large anyway)
+    };
     if json_len < COMPRESS_FROM {
         return;
     }
-    let compressed = COMPRESSOR.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.is_none() {
-            *c = zstd::bulk::Compressor::new(LEVEL).ok();
-        }
-        c.as_mut()?.compress(&out[start..]).ok()
-    });
-    if let Some(frame) = compressed
-        && frame.len() < json_len
-    {
+    let block = lz4_flex::block::compress(&out[start..]);
+    if block.len() + 5 < json_len {
         out.truncate(start);
-        out.extend_from_slice(&frame);
+        out.push(COMPRESSED);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&block);
     }
 }
 
 /// Reads a payload written by [`put_payload`].
 fn read_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
-    if !payload.starts_with(&ZSTD_MAGIC) {
+    let Some((&COMPRESSED, rest)) = payload.split_first() else {
         return serde_json::from_slice(payload).map_err(|e| DecodeError(e.to_string()));
-    }
-    let size = match zstd::zstd_safe::get_frame_content_size(payload) {
-        Ok(Some(size)) if size <= MAX_EXPANDED => size,
-        Ok(Some(size)) => {
-            return Err(DecodeError(format!(
-                "a compressed value claims {size} bytes, more than {MAX_EXPANDED}"
-            )));
-        }
-        _ => return Err(DecodeError("a compressed value has no valid size".into())),
     };
-    let json = DECOMPRESSOR.with(|d| {
-        let mut d = d.borrow_mut();
-        if d.is_none() {
-            *d = Some(zstd::bulk::Decompressor::new().map_err(|e| DecodeError(e.to_string()))?);
-        }
-        let d = d
-            .as_mut()
-            .ok_or_else(|| DecodeError("no zstd context".into()))?;
-        #[allow(clippy::cast_possible_truncation)] // bounded by MAX_EXPANDED above
-        d.decompress(payload, size as usize)
-            .map_err(|e| DecodeError(format!("a compressed value is damaged: {e}")))
-    })?;
+    let (len, block) = rest
+        .split_first_chunk::<4>()
+        .ok_or_else(|| DecodeError("a compressed value is truncated".into()))?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if len > MAX_EXPANDED {
+        return Err(DecodeError(format!(
+            "a compressed value claims {len} bytes, more than {MAX_EXPANDED}"
+        )));
+    }
+    let json = lz4_flex::block::decompress(block, len)
+        .map_err(|e| DecodeError(format!("a compressed value is damaged: {e}")))?;
     serde_json::from_slice(&json).map_err(|e| DecodeError(e.to_string()))
 }
 
@@ -150,12 +133,22 @@ mod tests {
         let small = encode(&json!({"amount": 1}));
         assert_eq!(&small[1..], br#"{"amount":1}"#);
         let large = encode(&big());
-        assert!(large[1..].starts_with(&ZSTD_MAGIC));
+        assert_eq!(large[1], COMPRESSED);
         assert!(large.len() < serde_json::to_vec(&big()).unwrap().len() / 4);
         assert_eq!(decode::<Value>(&large).unwrap(), big());
         let rev = encode_revisioned(7, &big());
         assert!(rev.starts_with(&revision_prefix(7)));
         assert_eq!(decode_revisioned::<Value>(&rev).unwrap(), (7, big()));
+    }
+
+    #[test]
+    fn incompressible_values_stay_plain() {
+        let noise: String = (0..400)
+            .map(|i| char::from(b'a' + ((i * 7919 + i / 3) % 26) as u8))
+            .collect();
+        let v = json!(noise);
+        let encoded = encode(&v);
+        assert_eq!(decode::<Value>(&encoded).unwrap(), v);
     }
 
     #[test]
@@ -169,22 +162,20 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_or_oversized_frame_is_an_error_not_a_panic() {
+    fn a_damaged_or_oversized_value_is_an_error_not_a_panic() {
         let good = encode(&big());
-        let mut damaged = good.clone();
-        let n = damaged.len();
-        damaged.truncate(n - 5);
-        assert!(decode::<Value>(&damaged).is_err());
-        let mut flipped = good;
-        let mid = flipped.len() / 2;
-        flipped[mid] ^= 0xff;
-        let _ = decode::<Value>(&flipped); // an error or, rarely, other JSON: never a panic
-        // A frame header claiming 1 TiB of content.
-        let mut huge = vec![FORMAT];
-        huge.extend_from_slice(&ZSTD_MAGIC);
-        huge.extend_from_slice(&[0xE0]); // frame header: 8-byte content size, single segment
-        huge.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        for cut in [2, 5, 6, good.len() / 2, good.len() - 1] {
+            assert!(decode::<Value>(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        for i in 2..good.len() {
+            let mut flipped = good.clone();
+            flipped[i] ^= 0xff;
+            let _ = decode::<Value>(&flipped); // an error or other JSON: never a panic
+        }
+        let mut huge = vec![FORMAT, COMPRESSED];
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        huge.extend_from_slice(&[0x10, b'x']);
         let e = decode::<Value>(&huge).unwrap_err();
-        assert!(e.0.contains("claims") || e.0.contains("size"), "{e}");
+        assert!(e.0.contains("claims"), "{e}");
     }
 }
