@@ -86,7 +86,24 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJson<T> {
     }
 }
 
+/// Parses a request body. Every flyt request body is a JSON object (the OpenAPI document says
+/// so), and serde would otherwise read a struct from an array too (`[]` as "all defaults").
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                None,
+                "invalid JSON body: expected a JSON object `{...}`",
+            ));
+        }
+        None => {
+            return Err(ApiError::bad_request(
+                None,
+                "invalid JSON body: the body is empty; expected a JSON object `{...}`",
+            ));
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error(de)
 }
@@ -103,6 +120,23 @@ fn serde_path_to_error<'de, T: DeserializeOwned>(
             message: format!("invalid JSON body: {message}"),
         }
     })
+}
+
+/// `deserialize_with` for an optional nested struct field: accept only a JSON object (or
+/// `null`), never the array form serde would also read a struct from.
+pub fn object_opt<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::Deserialize;
+    use serde::de::Error;
+    match Option::<serde_json::Map<String, serde_json::Value>>::deserialize(de)? {
+        None => Ok(None),
+        Some(map) => T::deserialize(serde_json::Value::Object(map))
+            .map(Some)
+            .map_err(D::Error::custom),
+    }
 }
 
 /// A BPMN upload, read under the BPMN limit.
@@ -174,5 +208,36 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             ));
         }
         Ok(IdempotencyKey(Some(key.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_json;
+    use crate::error::ApiError;
+    use crate::routes::instances::CreateInstanceRequest;
+
+    fn refused(body: &str) -> String {
+        match parse_json::<CreateInstanceRequest>(body.as_bytes()) {
+            Err(ApiError::BadRequest { message, .. }) => message,
+            other => panic!("{body} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_body_must_be_an_object_not_an_array_serde_would_read_as_defaults() {
+        assert!(refused("[]").contains("expected a JSON object"));
+        assert!(refused("  [null]").contains("expected a JSON object"));
+        assert!(refused("\"x\"").contains("expected a JSON object"));
+        assert!(refused("").contains("empty"));
+        assert!(refused(r#"{"instanceOwner": []}"#).contains("map"));
+        let ok: CreateInstanceRequest =
+            parse_json(br#" {"instanceOwner": {"personNumber": "01017012345"}}"#).unwrap();
+        assert_eq!(
+            ok.instance_owner.unwrap().person_number.as_deref(),
+            Some("01017012345")
+        );
+        let none: CreateInstanceRequest = parse_json(br#"{"instanceOwner": null}"#).unwrap();
+        assert!(none.instance_owner.is_none());
     }
 }

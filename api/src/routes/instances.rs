@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateInstanceRequest {
     /// Whom the instance is for. Default: the caller itself.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::extract::object_opt")]
     pub instance_owner: Option<InstanceOwnerView>,
     /// `{"path.to.field": value}` written into the app's first data type.
     #[serde(default)]
