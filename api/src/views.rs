@@ -166,9 +166,15 @@ pub struct ProcessView {
 
 impl ProcessView {
     /// Fills in the jobs of active service tasks.
-    pub fn with_jobs(mut self, instance: &Instance, store: &flyt_engine::store::Store) -> Self {
+    /// Adds each job-backed task's job. A job that cannot be read fails the whole view (503),
+    /// rather than showing a task without its job as if it had none.
+    pub fn with_jobs(
+        mut self,
+        instance: &Instance,
+        store: &flyt_engine::store::Store,
+    ) -> Result<Self, flyt_engine::store::StoreError> {
         for (_, task, key) in instance.process.job_tokens() {
-            let Ok(Some((_, job))) = store.job(key) else {
+            let Some((_, job)) = store.job(key)? else {
                 continue;
             };
             for view in self
@@ -181,7 +187,7 @@ impl ProcessView {
                 }
             }
         }
-        self
+        Ok(self)
     }
 
     pub fn of(instance: &Instance, history: Option<&[HistoryEvent]>) -> Self {

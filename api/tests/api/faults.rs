@@ -22,6 +22,8 @@ const WRITES_FAIL: u8 = 1;
 const ALL_FAIL: u8 = 2;
 /// Point reads (`get`) fail, scans work: a fault that starts between the two halves of a request.
 const GETS_FAIL: u8 = 3;
+/// Point reads of job records fail; everything else works.
+const JOB_GETS_FAIL: u8 = 4;
 
 /// A backend that fails on demand, in front of a real one.
 struct FaultyBackend {
@@ -50,7 +52,8 @@ impl Backend for FaultyBackend {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
-        if matches!(self.mode(), ALL_FAIL | GETS_FAIL) {
+        let job = key.first() == Some(&flyt_engine::store::layout::JOB);
+        if matches!(self.mode(), ALL_FAIL | GETS_FAIL) || (self.mode() == JOB_GETS_FAIL && job) {
             return Err(BackendError::Io(
                 "injected: the store failed earlier".into(),
             ));
@@ -440,4 +443,53 @@ async fn listing_while_instances_cannot_be_read_answers_503_not_a_short_page() {
         "{}",
         r.text
     );
+}
+
+/// Regression: `GET .../process` left out a task's job when the job could not be read, showing
+/// the service task as if it had no job. Now the read fails as a whole.
+#[tokio::test]
+async fn a_process_view_whose_job_cannot_be_read_answers_503_not_a_task_without_its_job() {
+    let s = Faulty::start().await;
+    let alice = s.user(ALICE);
+    let data = json!({"application": {"applicant": {"name": "Alice"}, "amount": 500}});
+    let r = s
+        .json(
+            Method::POST,
+            "/acme/grant-application/instances",
+            &alice,
+            json!({ "data": data }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let path = format!(
+        "/acme/grant-application/instances/{}",
+        r.body["id"].as_str().unwrap()
+    );
+    for action in ["write", "confirm"] {
+        let r = s
+            .json(
+                Method::PUT,
+                &format!("{path}/process/next"),
+                &alice,
+                json!({ "action": action }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.text);
+    }
+    let process = format!("{path}/process");
+    let r = s.get(&process, &alice).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["currentTask"]["elementId"], "SendToCaseHandling",
+        "{}",
+        r.text
+    );
+    assert!(r.body["currentTask"]["job"].is_object(), "{}", r.text);
+
+    s.backend.set(JOB_GETS_FAIL);
+    unavailable(&s.get(&process, &alice).await);
+
+    s.backend.set(HEALTHY);
+    let r = s.get(&process, &alice).await;
+    assert!(r.body["currentTask"]["job"].is_object(), "{}", r.text);
 }
