@@ -1,4 +1,4 @@
-//! The `flyt` command: `serve`, `validate`, `token`, `demo`, `bench`.
+//! The `flyt` command: `serve`, `validate`, `token`, `demo`, `bench`, `store`.
 
 use crate::config::ServerConfig;
 use crate::server::{ServerBuilder, shutdown_signal};

@@ -110,13 +110,17 @@ fn any_jobs_scope(caller: &Caller) -> Result<(), ApiError> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActivateRequest {
     /// Service task types (as in `flyt:type` / `[jobs] external`); 1-32 of them.
+    #[schema(min_items = 1, max_items = 32)]
     pub job_types: Vec<String>,
     /// 1-100.
+    #[schema(minimum = 1, maximum = 100)]
     pub max_jobs: u32,
     /// How long the jobs are locked for this worker, 1,000-600,000 ms. A job not completed or
     /// failed by then goes back to the queue, and this lease's key is refused.
+    #[schema(minimum = 1000, maximum = 600000)]
     pub lock_duration_ms: u64,
     /// Names the worker in the job's state (logs, `GET .../process`); 1-128 characters.
+    #[schema(min_length = 1, max_length = 128)]
     pub worker_id: String,
 }
 
