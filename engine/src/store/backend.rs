@@ -159,17 +159,32 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
-/// Evaluates a unit's checks against a reader; shared by every backend so they agree exactly.
+impl Check {
+    /// The key the check reads.
+    pub fn key(&self) -> &[u8] {
+        match self {
+            Check::Absent(key) | Check::Prefix { key, .. } => key,
+        }
+    }
+
+    /// Whether the check holds for the key's current value (`None`: absent).
+    pub fn holds(&self, value: Option<&[u8]>) -> bool {
+        match self {
+            Check::Absent(_) => value.is_none(),
+            Check::Prefix { prefix, .. } => value.is_some_and(|v| v.starts_with(prefix)),
+        }
+    }
+}
+
+/// Evaluates a unit's checks; shared by every backend so they agree exactly. `holds` reads the
+/// check's key and returns [`Check::holds`] of its value (borrowing it: a check needs only a
+/// prefix of the value, so nothing is copied).
 pub(crate) fn first_failed_check(
     unit: &Unit,
-    mut get: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, BackendError>,
+    mut holds: impl FnMut(&Check) -> Result<bool, BackendError>,
 ) -> Result<Option<usize>, BackendError> {
     for (i, check) in unit.checks.iter().enumerate() {
-        let ok = match check {
-            Check::Absent(key) => get(key)?.is_none(),
-            Check::Prefix { key, prefix } => get(key)?.is_some_and(|v| v.starts_with(prefix)),
-        };
-        if !ok {
+        if !holds(check)? {
             return Ok(Some(i));
         }
     }

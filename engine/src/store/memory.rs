@@ -74,7 +74,9 @@ impl Backend for MemoryBackend {
         for unit in units {
             // Checks first, against the map as earlier units of this batch left it; writes cannot
             // fail, so a unit whose checks pass is applied whole.
-            if let Some(check) = first_failed_check(unit, |key| Ok(map.get(key).cloned()))? {
+            if let Some(check) =
+                first_failed_check(unit, |c| Ok(c.holds(map.get(c.key()).map(Vec::as_slice))))?
+            {
                 outcomes.push(Err(CheckFailed { check }));
                 continue;
             }

@@ -128,11 +128,9 @@ impl RedbBackend {
         {
             let mut table = tx.open_table(TABLE).map_err(|e| self.table_error(e))?;
             for unit in units {
-                let failed = first_failed_check(unit, |key| {
-                    table
-                        .get(key)
-                        .map(|v| v.map(|v| v.value().to_vec()))
-                        .map_err(|e| self.storage_error(e))
+                let failed = first_failed_check(unit, |c| {
+                    let value = table.get(c.key()).map_err(|e| self.storage_error(e))?;
+                    Ok(c.holds(value.as_ref().map(|v| v.value())))
                 })?;
                 if let Some(check) = failed {
                     outcomes.push(Err(CheckFailed { check }));

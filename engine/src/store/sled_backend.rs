@@ -230,8 +230,8 @@ impl SledBackend {
                     // `first_failed_check` speaks BackendError; keep sled's own error aside so a
                     // conflict still reaches sled (which retries) rather than aborting the batch.
                     let mut tx_error: Option<UnabortableTransactionError> = None;
-                    let failed = first_failed_check(unit, |key| match tx.get(key) {
-                        Ok(value) => Ok(value.map(|v| v.to_vec())),
+                    let failed = first_failed_check(unit, |c| match tx.get(c.key()) {
+                        Ok(value) => Ok(c.holds(value.as_deref())),
                         Err(e) => {
                             tx_error = Some(e);
                             Err(BackendError::Io("sled transactional read failed".to_string()))
