@@ -32,6 +32,13 @@ const COMPRESSED: u8 = 0;
 /// make a read allocate without bound.
 const MAX_EXPANDED: usize = 256 * 1024 * 1024;
 
+/// An LZ4 block expands at most about 255-fold; a claimed length beyond that is damage.
+const MAX_RATIO: usize = 255;
+
+/// The zstd frame magic. For about an hour of development (never released) values were
+/// zstd-compressed; such a value is named as what it is rather than reported as bad JSON.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
 #[derive(Debug, thiserror::Error)]
 #[error("stored value cannot be read: {0}")]
 pub struct DecodeError(pub String);
@@ -45,8 +52,8 @@ fn put_payload<T: Serialize>(out: &mut Vec<u8>, value: &T) {
     let Ok(len) = u32::try_from(json_len) else {
         return; // over 4 GiB: stays plain (and no store takes values that large anyway)
     };
-    if json_len < COMPRESS_FROM {
-        return;
+    if !(COMPRESS_FROM..=MAX_EXPANDED).contains(&json_len) {
+        return; // too short to shrink, or too long to be read back compressed: stays plain
     }
     let block = lz4_flex::block::compress(&out[start..]);
     if block.len() + 5 < json_len {
@@ -60,19 +67,34 @@ fn put_payload<T: Serialize>(out: &mut Vec<u8>, value: &T) {
 /// Reads a payload written by [`put_payload`].
 fn read_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
     let Some((&COMPRESSED, rest)) = payload.split_first() else {
+        if payload.starts_with(&ZSTD_MAGIC) {
+            return Err(DecodeError(
+                "a zstd-compressed value, written by an unreleased development build of flyt; \
+                 this build reads plain and LZ4-compressed values only: recreate the store"
+                    .into(),
+            ));
+        }
         return serde_json::from_slice(payload).map_err(|e| DecodeError(e.to_string()));
     };
     let (len, block) = rest
         .split_first_chunk::<4>()
         .ok_or_else(|| DecodeError("a compressed value is truncated".into()))?;
     let len = u32::from_le_bytes(*len) as usize;
-    if len > MAX_EXPANDED {
+    if len > MAX_EXPANDED || len > block.len().saturating_mul(MAX_RATIO) + 16 {
         return Err(DecodeError(format!(
-            "a compressed value claims {len} bytes, more than {MAX_EXPANDED}"
+            "a compressed value of {} bytes claims {len} bytes expanded (at most {MAX_EXPANDED}, \
+             and at most {MAX_RATIO}-fold)",
+            block.len()
         )));
     }
     let json = lz4_flex::block::decompress(block, len)
         .map_err(|e| DecodeError(format!("a compressed value is damaged: {e}")))?;
+    if json.len() != len {
+        return Err(DecodeError(format!(
+            "a compressed value is damaged: it claims {len} bytes and expands to {}",
+            json.len()
+        )));
+    }
     serde_json::from_slice(&json).map_err(|e| DecodeError(e.to_string()))
 }
 
@@ -143,12 +165,44 @@ mod tests {
 
     #[test]
     fn incompressible_values_stay_plain() {
+        // xorshift noise over 64 symbols: practically no 4-byte repeats for LZ4 to use.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let noise: String = (0..400)
-            .map(|i| char::from(b'a' + ((i * 7919 + i / 3) % 26) as u8))
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(alphabet[(x % 64) as usize])
+            })
             .collect();
         let v = json!(noise);
         let encoded = encode(&v);
+        assert_ne!(encoded[1], COMPRESSED, "noise was stored compressed");
+        assert_eq!(&encoded[1..], serde_json::to_vec(&v).unwrap().as_slice());
         assert_eq!(decode::<Value>(&encoded).unwrap(), v);
+    }
+
+    #[test]
+    fn a_zstd_value_from_the_development_build_is_named() {
+        let mut old = vec![FORMAT];
+        old.extend_from_slice(&ZSTD_MAGIC);
+        old.extend_from_slice(&[0x20, 0x05, 0x29, 0x00]);
+        let e = decode::<Value>(&old).unwrap_err();
+        assert!(e.0.contains("zstd"), "{e}");
+    }
+
+    #[test]
+    fn a_length_that_does_not_match_the_block_is_damage() {
+        let good = encode(&big());
+        let claimed = u32::from_le_bytes(good[2..6].try_into().unwrap());
+        let mut longer = good.clone();
+        longer[2..6].copy_from_slice(&(claimed + 1).to_le_bytes());
+        assert!(decode::<Value>(&longer).is_err());
+        let mut bigger = good.clone();
+        bigger[2..6].copy_from_slice(&(200u32 << 20).to_le_bytes());
+        let e = decode::<Value>(&bigger).unwrap_err();
+        assert!(e.0.contains("fold"), "{e}");
     }
 
     #[test]
