@@ -111,7 +111,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 fn serde_path_to_error<'de, T: DeserializeOwned>(
     de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
 ) -> Result<T, ApiError> {
-    T::deserialize(de).map_err(|e| {
+    let bad = |e: serde_json::Error| {
         let message = e.to_string();
         // serde_json names unknown fields and types in its message; keep it, with the position.
         let field = message.split('`').nth(1).map(str::to_string);
@@ -119,7 +119,23 @@ fn serde_path_to_error<'de, T: DeserializeOwned>(
             field,
             message: format!("invalid JSON body: {message}"),
         }
-    })
+    };
+    let value = T::deserialize(&mut *de).map_err(bad)?;
+    // Nothing but whitespace may follow the value (`{...} [1]` is not one JSON body).
+    de.end().map_err(bad)?;
+    Ok(value)
+}
+
+/// The data of a data type is a JSON object, whichever route writes it (create, data `PUT`,
+/// job completion): an instance never holds data it could not be given back through `PUT`.
+pub fn data_object(data_type: &str, value: &serde_json::Value) -> Result<(), ApiError> {
+    if value.is_object() {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        Some(format!("data.{data_type}")),
+        format!("the data of `{data_type}` must be a JSON object `{{...}}`"),
+    ))
 }
 
 /// `deserialize_with` for an optional nested struct field: accept only a JSON object (or
@@ -239,5 +255,13 @@ mod tests {
         );
         let none: CreateInstanceRequest = parse_json(br#"{"instanceOwner": null}"#).unwrap();
         assert!(none.instance_owner.is_none());
+    }
+
+    #[test]
+    fn nothing_but_whitespace_may_follow_the_object() {
+        assert!(refused(r#"{} [1]"#).contains("trailing"));
+        assert!(refused(r#"{}garbage"#).contains("trailing"));
+        let ok: Result<CreateInstanceRequest, _> = parse_json(b"{} \n\t ");
+        assert!(ok.is_ok());
     }
 }

@@ -38,9 +38,9 @@ pub struct CreateInstanceRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub prefill: Option<BTreeMap<String, Value>>,
-    /// Whole data per data type: `{"model": {...}}`.
+    /// Whole data per data type, each a JSON object: `{"model": {...}}`.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::HashMap<String, Object>>)]
     pub data: Option<BTreeMap<String, Value>>,
     /// Start at this start event (default: the first).
     #[serde(default)]
@@ -159,12 +159,11 @@ pub async fn create(
         }
     }
     state.authorize(&app, &caller, "instantiate", Some(&owner), None)?;
-    let mut data: BTreeMap<DataTypeId, Value> = req
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (DataTypeId::new(k), v))
-        .collect();
+    let mut data: BTreeMap<DataTypeId, Value> = BTreeMap::new();
+    for (data_type, value) in req.data.unwrap_or_default() {
+        crate::extract::data_object(&data_type, &value)?;
+        data.insert(DataTypeId::new(data_type), value);
+    }
     if let Some(prefill) = req.prefill.filter(|p| !p.is_empty()) {
         let Some(target) = app.spec.data_types.first().map(|d| d.id.clone()) else {
             return Err(ApiError::bad_request(

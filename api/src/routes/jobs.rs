@@ -293,9 +293,9 @@ fn held(state: &AppState, caller: &Caller, key: &str) -> Result<LeasedJob, ApiEr
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompleteRequest {
     /// Data to write, by data type (each checked against its JSON Schema); committed with the
-    /// move past the task.
+    /// move past the task. Each is a JSON object.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::HashMap<String, Object>>)]
     pub data: Option<BTreeMap<String, Value>>,
     /// `gatewayAction` for gateways after the task (default: the action that led into it).
     #[serde(default)]
@@ -338,6 +338,7 @@ pub async fn complete(
     let app = state.runtime().app(&leased.job.app)?;
     let mut data = BTreeMap::new();
     for (data_type, value) in req.data.unwrap_or_default() {
+        crate::extract::data_object(&data_type, &value)?;
         match app.data_type(&data_type) {
             None if !app.open_data_types => {
                 return Err(ApiError::bad_request(

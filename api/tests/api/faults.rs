@@ -72,7 +72,7 @@ impl Backend for FaultyBackend {
 
     fn apply(&self, units: &[Unit]) -> Result<Vec<Result<(), CheckFailed>>, BackendError> {
         match self.mode() {
-            HEALTHY => self.inner.apply(units),
+            HEALTHY | JOB_GETS_FAIL => self.inner.apply(units),
             WRITES_FAIL => Err(BackendError::Unavailable(
                 "injected: no space left on device".into(),
             )),

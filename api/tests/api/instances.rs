@@ -79,6 +79,29 @@ async fn create_refusals() {
         .await;
     refused(&r, StatusCode::BAD_REQUEST, "bad-request");
     assert_eq!(r.body["issues"][0]["field"], "instanceOwner.personNumber");
+    // The data of a data type is an object (data PUT could not write anything else back), and
+    // a body is one JSON object, not an array read as "all defaults" or an object with a tail.
+    for body in [r#"{"data": {"claim": [1, 2]}}"#, "[]", r#"{} [1]"#] {
+        let r = s
+            .send(
+                Method::POST,
+                path,
+                Some(&alice),
+                Some(body.as_bytes().to_vec()),
+                &[],
+            )
+            .await;
+        refused(&r, StatusCode::BAD_REQUEST, "bad-request");
+    }
+    let r = s
+        .call(
+            Method::POST,
+            path,
+            Some(&alice),
+            Some(json!({"data": {"claim": "120"}})),
+        )
+        .await;
+    assert_eq!(r.body["issues"][0]["field"], "data.claim", "{}", r.text);
     // Another person as owner: the policy does not let Alice instantiate for Bob.
     let r = s
         .call(

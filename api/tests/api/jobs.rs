@@ -164,6 +164,17 @@ async fn activate_then_complete_moves_the_instance_on_with_the_output_data() {
         activate(&s, &token, "w2", 30_000).await.body["jobs"],
         json!([])
     );
+    // The data of a data type is an object, as on every other route that writes data.
+    let r = post(
+        &s,
+        &token,
+        &job["key"],
+        "complete",
+        json!({"data": {"receipt": ["A-123"]}}),
+    )
+    .await;
+    refused(&r, StatusCode::BAD_REQUEST, "bad-request");
+    assert_eq!(r.body["issues"][0]["field"], "data.receipt", "{}", r.text);
     // Output data is checked against its schema, and unknown data types are refused.
     let r = post(
         &s,
