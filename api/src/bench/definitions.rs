@@ -29,6 +29,13 @@ pub fn run(iterations: usize) -> Result<Vec<Row>, String> {
         Row::new(
             "definitions",
             variant.clone(),
+            "parse+validate median",
+            ms(times[times.len() / 2]),
+            "ms",
+        ),
+        Row::new(
+            "definitions",
+            variant.clone(),
             "parse+validate min",
             ms(times[0]),
             "ms",
