@@ -5,7 +5,7 @@
 //! Every wait polls with a deadline; every server listens on loopback only.
 
 use crate::cluster::{ALICE, CAROL, Cluster, Options, WAIT, free_port};
-use flyt_tests::{Flyt, eventually, flyt_bin, repo, user_token};
+use flyt_tests::{Flyt, eventually, flyt_bin, repo, user_token, wait_for_exit};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -161,22 +161,13 @@ enabled = true
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "flyt serve did not exit; its log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let child = cmd.spawn().unwrap();
+        let (status, exited) = wait_for_exit(child, Duration::from_secs(60));
+        assert!(
+            exited,
+            "flyt serve did not exit; its log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         (
             status.success(),
             std::fs::read_to_string(&log).unwrap_or_default(),
@@ -563,7 +554,8 @@ async fn ended(c: &Cluster, url: &str, token: &str) -> Value {
             let log = c.a.as_ref().map(Flyt::log_text).unwrap_or_default();
             panic!("{url} did not end: {p:#}\nA's log:\n{log}");
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Each check is an HTTP round trip, so this loop does not spin a core.
+        tokio::task::yield_now().await;
     }
 }
 
@@ -1264,17 +1256,23 @@ async fn sigterm_under_load_finishes_or_fails_requests_cleanly_within_the_grace_
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let outcomes = Arc::new(Mutex::new(Vec::<Outcome>::new()));
+    // Woken by every recorded outcome, so the test waits for load without polling.
+    let recorded = Arc::new(tokio::sync::Notify::new());
     let mut clients = Vec::new();
     for i in 0..CLIENTS {
-        let (base, token, stop, outcomes, client) = (
+        let (base, token, stop, outcomes, recorded, client) = (
             base.clone(),
             alice.clone(),
             stop.clone(),
             outcomes.clone(),
+            recorded.clone(),
             load.clone(),
         );
         clients.push(tokio::spawn(async move {
-            let record = |o: Outcome| outcomes.lock().unwrap().push(o);
+            let record = |o: Outcome| {
+                outcomes.lock().unwrap().push(o);
+                recorded.notify_one();
+            };
             while !stop.load(Ordering::SeqCst) {
                 let r = client
                     .post(format!("{base}/ttd/approval/instances"))
@@ -1309,15 +1307,13 @@ async fn sigterm_under_load_finishes_or_fails_requests_cleanly_within_the_grace_
             }
         }));
     }
-    eventually("some load to be acknowledged", WAIT, || async {
-        let acked = outcomes.lock().unwrap().len();
-        if acked < 3 * CLIENTS {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            return None;
+    tokio::time::timeout(WAIT, async {
+        while outcomes.lock().unwrap().len() < 3 * CLIENTS {
+            recorded.notified().await;
         }
-        Some(())
     })
-    .await;
+    .await
+    .expect("some load to be acknowledged");
     let (code, took) = a.terminate(Duration::from_millis(GRACE_MS) + Duration::from_secs(20));
     assert_eq!(code, Some(0));
     assert!(

@@ -116,23 +116,43 @@ impl Flyt {
 
     /// SIGTERM, then waits (at most `within`) for a clean exit; returns the exit code.
     pub fn terminate(&mut self, within: Duration) -> Option<i32> {
-        let mut child = self.child.take()?;
+        let child = self.child.take()?;
         #[allow(unsafe_code)]
         // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
         unsafe {
             libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
         }
-        let deadline = Instant::now() + within;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.code();
+        match wait_for_exit(child, within) {
+            (status, true) => status.code(),
+            (_, false) => None,
+        }
+    }
+}
+
+/// Waits for `child` to exit, at most `within`, blocked in `wait(2)` on a helper thread (no
+/// polling); past the deadline it is SIGKILLed and reaped. Returns its exit status and whether it
+/// exited by itself.
+pub fn wait_for_exit(child: Child, within: Duration) -> (std::process::ExitStatus, bool) {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut child = child;
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(within) {
+        Ok(status) => (status.expect("wait for the child"), true),
+        Err(_) => {
+            #[allow(unsafe_code)]
+            // SAFETY: kill(2) with a pid we own (not yet reaped: the waiter has not returned)
+            // and a valid signal number has no memory effects.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
             }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-            std::thread::yield_now();
+            let status = rx
+                .recv()
+                .expect("the waiter thread")
+                .expect("wait for the child");
+            (status, false)
         }
     }
 }
