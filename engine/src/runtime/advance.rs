@@ -316,7 +316,8 @@ impl<'a> Work<'a> {
         self.instance.last_changed = self.now;
         self.instance.last_changed_by = self.actor.clone();
         for (data_type, value) in self.data.written() {
-            let size = serde_json::to_vec(value).map_or(0, |b| b.len() as u64);
+            // Encoded once: the stored bytes and the JSON size the data element reports.
+            let size = txn.put_data(self.instance.id, data_type, value);
             let created = self
                 .instance
                 .data
@@ -330,7 +331,6 @@ impl<'a> Work<'a> {
                     size,
                 },
             );
-            txn.put_data(self.instance.id, data_type, value);
         }
         match read_version {
             None => txn.create_instance(&self.instance),

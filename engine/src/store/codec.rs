@@ -43,17 +43,17 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 #[error("stored value cannot be read: {0}")]
 pub struct DecodeError(pub String);
 
-/// Appends `value`'s payload to `out`.
-fn put_payload<T: Serialize>(out: &mut Vec<u8>, value: &T) {
+/// Appends `value`'s payload to `out`; returns the length of its JSON (before compression).
+fn put_payload<T: Serialize>(out: &mut Vec<u8>, value: &T) -> usize {
     let start = out.len();
     // Serialising our own types to a Vec cannot fail (no maps with non-string keys).
     let _ = serde_json::to_writer(&mut *out, value);
     let json_len = out.len() - start;
     let Ok(len) = u32::try_from(json_len) else {
-        return; // over 4 GiB: stays plain (and no store takes values that large anyway)
+        return json_len; // over 4 GiB: stays plain (and no store takes values that large anyway)
     };
     if !(COMPRESS_FROM..=MAX_EXPANDED).contains(&json_len) {
-        return; // too short to shrink, or too long to be read back compressed: stays plain
+        return json_len; // too short to shrink, or too long to be read back compressed: plain
     }
     let block = lz4_flex::block::compress(&out[start..]);
     if block.len() + 5 < json_len {
@@ -62,6 +62,7 @@ fn put_payload<T: Serialize>(out: &mut Vec<u8>, value: &T) {
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(&block);
     }
+    json_len
 }
 
 /// Reads a payload written by [`put_payload`].
@@ -99,9 +100,15 @@ fn read_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    encode_sized(value).0
+}
+
+/// [`encode`], also returning the length of the value's JSON (what a data element's `size`
+/// reports), so a caller needing both serialises once.
+pub fn encode_sized<T: Serialize>(value: &T) -> (Vec<u8>, usize) {
     let mut out = vec![FORMAT];
-    put_payload(&mut out, value);
-    out
+    let json_len = put_payload(&mut out, value);
+    (out, json_len)
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
@@ -122,7 +129,7 @@ pub fn revision_prefix(revision: u64) -> Vec<u8> {
 
 pub fn encode_revisioned<T: Serialize>(revision: u64, value: &T) -> Vec<u8> {
     let mut out = revision_prefix(revision);
-    put_payload(&mut out, value);
+    let _json_len = put_payload(&mut out, value);
     out
 }
 
@@ -158,6 +165,10 @@ mod tests {
         assert_eq!(large[1], COMPRESSED);
         assert!(large.len() < serde_json::to_vec(&big()).unwrap().len() / 4);
         assert_eq!(decode::<Value>(&large).unwrap(), big());
+        let (sized, json_len) = encode_sized(&big());
+        assert_eq!(sized, large);
+        assert_eq!(json_len, serde_json::to_vec(&big()).unwrap().len());
+        assert_eq!(encode_sized(&json!({"amount": 1})).1, 12);
         let rev = encode_revisioned(7, &big());
         assert!(rev.starts_with(&revision_prefix(7)));
         assert_eq!(decode_revisioned::<Value>(&rev).unwrap(), (7, big()));

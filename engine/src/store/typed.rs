@@ -511,15 +511,16 @@ impl Txn {
         self
     }
 
+    /// Writes a data type's data; returns the size of its JSON (a data element's `size`).
     pub fn put_data(
         &mut self,
         instance: InstanceId,
         data_type: &DataTypeId,
         value: &serde_json::Value,
-    ) -> &mut Self {
-        self.unit
-            .put(layout::data(instance, data_type), codec::encode(value));
-        self
+    ) -> u64 {
+        let (bytes, json_len) = codec::encode_sized(value);
+        self.unit.put(layout::data(instance, data_type), bytes);
+        json_len as u64
     }
 
     /// Writes a new job and queues it.
