@@ -126,18 +126,6 @@ fn serde_path_to_error<'de, T: DeserializeOwned>(
     Ok(value)
 }
 
-/// The data of a data type is a JSON object, whichever route writes it (create, data `PUT`,
-/// job completion): an instance never holds data it could not be given back through `PUT`.
-pub fn data_object(data_type: &str, value: &serde_json::Value) -> Result<(), ApiError> {
-    if value.is_object() {
-        return Ok(());
-    }
-    Err(ApiError::bad_request(
-        Some(format!("data.{data_type}")),
-        format!("the data of `{data_type}` must be a JSON object `{{...}}`"),
-    ))
-}
-
 /// `deserialize_with` for an optional nested struct field: accept only a JSON object (or
 /// `null`), never the array form serde would also read a struct from.
 pub fn object_opt<'de, D, T>(de: D) -> Result<Option<T>, D::Error>

@@ -159,11 +159,12 @@ pub async fn create(
         }
     }
     state.authorize(&app, &caller, "instantiate", Some(&owner), None)?;
-    let mut data: BTreeMap<DataTypeId, Value> = BTreeMap::new();
-    for (data_type, value) in req.data.unwrap_or_default() {
-        crate::extract::data_object(&data_type, &value)?;
-        data.insert(DataTypeId::new(data_type), value);
-    }
+    let mut data: BTreeMap<DataTypeId, Value> = req
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (DataTypeId::new(k), v))
+        .collect();
     if let Some(prefill) = req.prefill.filter(|p| !p.is_empty()) {
         let Some(target) = app.spec.data_types.first().map(|d| d.id.clone()) else {
             return Err(ApiError::bad_request(

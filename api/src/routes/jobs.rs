@@ -337,30 +337,20 @@ pub async fn complete(
     let req = req.unwrap_or_default();
     let app = state.runtime().app(&leased.job.app)?;
     let mut data = BTreeMap::new();
+    // Checked before the engine runs data_written hooks on it: an unknown data type is a bad
+    // field of this body (400), not a missing resource.
     for (data_type, value) in req.data.unwrap_or_default() {
-        crate::extract::data_object(&data_type, &value)?;
-        match app.data_type(&data_type) {
-            None if !app.open_data_types => {
+        let id = DataTypeId::new(data_type);
+        match flyt_engine::runtime::check_data(&app, &id, &value) {
+            Err(flyt_engine::runtime::Error::UnknownDataType { .. }) => {
                 return Err(ApiError::bad_request(
-                    Some(format!("data.{data_type}")),
-                    format!("{} has no data type `{data_type}`", app.id),
+                    Some(format!("data.{id}")),
+                    format!("{} has no data type `{id}`", app.id),
                 ));
             }
-            Some(spec) => {
-                if let Some(schema) = &spec.schema {
-                    let issues = schema.check(&value);
-                    if !issues.is_empty() {
-                        return Err(flyt_engine::runtime::Error::DataInvalid {
-                            data_type: data_type.clone(),
-                            issues,
-                        }
-                        .into());
-                    }
-                }
-            }
-            None => {}
+            checked => checked?,
         }
-        data.insert(DataTypeId::new(data_type), value);
+        data.insert(id, value);
     }
     let completion = Completion {
         data,

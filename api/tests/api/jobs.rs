@@ -173,8 +173,8 @@ async fn activate_then_complete_moves_the_instance_on_with_the_output_data() {
         json!({"data": {"receipt": ["A-123"]}}),
     )
     .await;
-    refused(&r, StatusCode::BAD_REQUEST, "bad-request");
-    assert_eq!(r.body["issues"][0]["field"], "data.receipt", "{}", r.text);
+    refused(&r, StatusCode::UNPROCESSABLE_ENTITY, "data-invalid");
+    assert_eq!(r.body["issues"][0]["field"], "receipt", "{}", r.text);
     // Output data is checked against its schema, and unknown data types are refused.
     let r = post(
         &s,

@@ -288,7 +288,7 @@ impl<'a> Work<'a> {
     /// the caller, a hook, a service task's output).
     pub(crate) fn check_written(&self) -> Result<(), Error> {
         for (data_type, value) in self.data.written() {
-            super::commands::check_schema(self.app, data_type, value)?;
+            super::commands::check_data(self.app, data_type, value)?;
         }
         Ok(())
     }

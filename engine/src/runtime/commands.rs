@@ -59,17 +59,30 @@ pub struct WriteData {
     pub expected_version: Option<u64>,
 }
 
-pub(crate) fn check_schema(
-    app: &AppSpec,
-    data_type: &DataTypeId,
-    value: &Value,
-) -> Result<(), Error> {
-    match app.data_type(data_type.as_str()) {
-        None if app.open_data_types => Ok(()),
-        None => Err(Error::UnknownDataType {
-            app: app.id.clone(),
+/// Checks data about to be written, whoever writes it (create, data `PUT`, a hook, a service
+/// task's output): the data type must exist (or the app's data types be open), the data must be
+/// a JSON object (so a data `PUT` can always write it back), and it must satisfy the schema.
+pub fn check_data(app: &AppSpec, data_type: &DataTypeId, value: &Value) -> Result<(), Error> {
+    let spec = match app.data_type(data_type.as_str()) {
+        None if !app.open_data_types => {
+            return Err(Error::UnknownDataType {
+                app: app.id.clone(),
+                data_type: data_type.to_string(),
+            });
+        }
+        spec => spec,
+    };
+    if !value.is_object() {
+        return Err(Error::DataInvalid {
             data_type: data_type.to_string(),
-        }),
+            issues: vec![crate::app::SchemaIssue {
+                field: String::new(),
+                message: "the data of a data type must be a JSON object `{...}`".into(),
+            }],
+        });
+    }
+    match spec {
+        None => Ok(()),
         Some(spec) => match &spec.schema {
             Some(schema) => {
                 let issues = schema.check(value);
@@ -166,7 +179,7 @@ impl Runtime {
             ))
         })?;
         for (data_type, value) in &req.data {
-            check_schema(&app, data_type, value)?;
+            check_data(&app, data_type, value)?;
         }
         let now = self.inner.clock.now();
         let id = InstanceId::from_uuid(uuid::Uuid::now_v7());
@@ -369,7 +382,7 @@ impl Runtime {
                             data_type: spec.id.to_string(),
                         });
                     }
-                    Some(value) => check_schema(&app, &spec.id, value)?,
+                    Some(value) => check_data(&app, &spec.id, value)?,
                     None => {}
                 }
             }

@@ -18,7 +18,7 @@ mod metrics;
 pub mod worker;
 
 pub use backoff::backoff;
-pub use commands::{CreateInstance, Created, Next, WriteData};
+pub use commands::{CreateInstance, Created, Next, WriteData, check_data};
 pub use data::DataCache;
 pub use definitions::Deployed;
 pub use error::{ConditionResult, Error};

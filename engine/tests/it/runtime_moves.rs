@@ -642,3 +642,45 @@ async fn regression_data_written_by_a_hook_during_next_is_checked_against_the_sc
     ));
     assert_eq!(h.rt.instance(i.id).unwrap(), i, "nothing was committed");
 }
+
+/// Writes data that is not an object from a task-ending hook.
+struct WritesAnArray;
+
+#[async_trait::async_trait]
+impl flyt_engine::hooks::Hook for WritesAnArray {
+    async fn task_ending(
+        &self,
+        ctx: &mut flyt_engine::hooks::HookContext<'_>,
+        _t: &flyt_engine::hooks::TaskRef,
+        _a: &str,
+    ) -> flyt_engine::hooks::HookResult {
+        ctx.set_data("model", serde_json::json!([1, 2]));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn data_that_is_not_an_object_is_refused_whoever_writes_it() {
+    // No schema at all: the object rule holds anyway, so a data PUT can always write it back.
+    let app = flyt_engine::app::AppSpec::new(app_id())
+        .with_data_type(flyt_engine::app::DataTypeSpec::new("model"));
+    let registry = flyt_engine::hooks::Registry::builder()
+        .hook(WritesAnArray)
+        .build();
+    let h = Harness::with(
+        &reject_process(),
+        flyt_engine::store::Store::memory(),
+        registry,
+        app,
+    )
+    .await;
+    let i = h.create().await;
+    match h.next(i.id, None, None).await {
+        Err(Error::DataInvalid { data_type, issues }) => {
+            assert_eq!(data_type, "model");
+            assert!(issues[0].message.contains("JSON object"), "{issues:?}");
+        }
+        other => panic!("a hook's array was not refused: {other:?}"),
+    }
+    assert_eq!(h.rt.instance(i.id).unwrap(), i, "nothing was committed");
+}

@@ -449,11 +449,14 @@ fn an_empty_fn_hook_names_itself_and_lists_no_points() {
 async fn a_point_set_twice_keeps_the_last_closure() {
     let hook = on_instance_created(|_| Err(HookError::Failed("first".into()))).on_instance_created(
         |ctx| {
-            ctx.set_data("model", json!("second"));
+            ctx.set_data("model", json!({"from": "second"}));
             Ok(())
         },
     );
     let rt = runtime(registry().hook(hook)).await;
     let i = create(&rt).await.unwrap();
-    assert_eq!(rt.data(i.id, &model()).unwrap(), Some(json!("second")));
+    assert_eq!(
+        rt.data(i.id, &model()).unwrap(),
+        Some(json!({"from": "second"}))
+    );
 }
