@@ -56,7 +56,7 @@ pub async fn get_data(
     responses((status = 200, body = InstanceView, headers(("ETag" = String))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "no task that may write this data is active"), (status = 412, body = Problem),
-        (status = 413, body = Problem), (status = 422, body = Problem, description = "the data breaks the data type's JSON Schema")),
+        (status = 413, body = Problem), (status = 422, body = Problem, description = "the data breaks the data type's JSON Schema (or is not an object)")),
     security(("bearer" = [])))]
 pub async fn put_data(
     State(state): State<AppState>,

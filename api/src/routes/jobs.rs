@@ -325,7 +325,7 @@ pub struct CompleteResponse {
         (status = 404, body = Problem, description = "no such job: unknown, or already completed"),
         (status = 409, body = Problem, description = "`lease-not-held`: the lock expired or the job was taken again; or a hook refused the data"),
         (status = 413, body = Problem),
-        (status = 422, body = Problem, description = "the data breaks a data type's JSON Schema")),
+        (status = 422, body = Problem, description = "data that is not a JSON object or breaks its data type's JSON Schema")),
     security(("bearer" = [])))]
 pub async fn complete(
     State(state): State<AppState>,
