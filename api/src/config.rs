@@ -58,6 +58,12 @@ pub struct LimitsConfig {
     pub max_page_size: usize,
     /// How long in-flight requests may take to finish after SIGTERM, ms. Default 10,000.
     pub shutdown_grace_ms: u64,
+    /// Most BPMN diagnostics in one answer (errors first); the rest are only counted
+    /// (`issuesOmitted`, `omitted`). Default 200.
+    pub max_diagnostics: usize,
+    /// BPMN uploads (deploy, validate) parsed at once, each on the blocking thread pool so that
+    /// other requests never wait behind one; more wait their turn. Default 2.
+    pub concurrent_validations: usize,
 }
 
 impl Default for LimitsConfig {
@@ -71,6 +77,8 @@ impl Default for LimitsConfig {
             rate_limit_burst: 100,
             max_page_size: 100,
             shutdown_grace_ms: 10_000,
+            max_diagnostics: 200,
+            concurrent_validations: 2,
         }
     }
 }

@@ -59,6 +59,10 @@ pub struct Problem {
     pub code: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub issues: Vec<ProblemIssue>,
+    /// Issues left out of `issues` because there were too many (BPMN diagnostics are capped at
+    /// `limits.max_diagnostics`, errors first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issues_omitted: Option<usize>,
 }
 
 /// Everything a request can fail with.
@@ -99,6 +103,14 @@ pub enum ApiError {
         message: String,
         issues: Vec<ProblemIssue>,
     },
+    /// 422 `invalid-definition`: the BPMN file failed validation; at most
+    /// `limits.max_diagnostics` issues, errors first, and the count of those left out.
+    #[error("the process definition has {errors} error(s)")]
+    InvalidDefinition {
+        errors: usize,
+        issues: Vec<ProblemIssue>,
+        omitted: usize,
+    },
     /// 413 `payload-too-large`.
     #[error("the request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -138,7 +150,9 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unprocessable { .. } | ApiError::InvalidDefinition { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -159,6 +173,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => "bad-request",
             ApiError::PreconditionFailed { .. } => "precondition-failed",
             ApiError::Conflict { code, .. } | ApiError::Unprocessable { code, .. } => code,
+            ApiError::InvalidDefinition { .. } => "invalid-definition",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Timeout(_) => "request-timeout",
@@ -175,9 +190,9 @@ impl ApiError {
 
     fn issues(&self) -> Vec<ProblemIssue> {
         match self {
-            ApiError::Conflict { issues, .. } | ApiError::Unprocessable { issues, .. } => {
-                issues.clone()
-            }
+            ApiError::Conflict { issues, .. }
+            | ApiError::Unprocessable { issues, .. }
+            | ApiError::InvalidDefinition { issues, .. } => issues.clone(),
             ApiError::BadRequest {
                 field: Some(field),
                 message,
@@ -212,6 +227,11 @@ impl ApiError {
         let issues = self.issues();
         if !issues.is_empty() {
             body["issues"] = json!(issues);
+        }
+        if let ApiError::InvalidDefinition { omitted, .. } = self
+            && *omitted > 0
+        {
+            body["issuesOmitted"] = json!(omitted);
         }
         body
     }
@@ -293,17 +313,14 @@ impl From<EngineError> for ApiError {
                 ApiError::NotFound(message)
             }
             EngineError::NoDefinition(_) => conflict("no-definition"),
-            EngineError::InvalidDefinition(rejected) => ApiError::Unprocessable {
-                code: "invalid-definition",
-                message: format!(
-                    "the process definition has {} error(s)",
-                    rejected.errors().count()
-                ),
+            EngineError::InvalidDefinition(rejected) => ApiError::InvalidDefinition {
+                errors: rejected.error_count(),
                 issues: rejected
                     .diagnostics
                     .iter()
                     .map(ProblemIssue::from)
                     .collect(),
+                omitted: rejected.omitted,
             },
             EngineError::VersionMismatch { expected, actual } => ApiError::PreconditionFailed {
                 expected: expected.to_string(),
@@ -374,8 +391,7 @@ impl From<EngineError> for ApiError {
                 ApiError::Internal(message)
             }
             EngineError::Store(e) => ApiError::StorageUnavailable(e.to_string()),
-            // `Error` is non_exhaustive: anything new is a server error until mapped.
-            other => ApiError::Internal(other.to_string()),
+            EngineError::Internal(detail) => ApiError::Internal(detail),
         }
     }
 }
@@ -449,6 +465,15 @@ mod tests {
                 "storage-unavailable",
             ),
             (ApiError::Internal("secret detail".into()), 500, "internal"),
+            (
+                ApiError::InvalidDefinition {
+                    errors: 1,
+                    issues: issue(),
+                    omitted: 3,
+                },
+                422,
+                "invalid-definition",
+            ),
         ];
         for (e, status, code) in cases {
             assert_eq!(e.status().as_u16(), status, "{e:?}");
@@ -475,9 +500,7 @@ mod tests {
                 "not-found",
             ),
             (
-                EngineError::InvalidDefinition(flyt_engine::bpmn::Rejected {
-                    diagnostics: vec![],
-                }),
+                EngineError::InvalidDefinition(flyt_engine::bpmn::Rejected::new(vec![])),
                 422,
                 "invalid-definition",
             ),
@@ -609,6 +632,7 @@ mod tests {
                 "not-found",
             ),
             (EngineError::BadRequest("b".into()), 400, "bad-request"),
+            (EngineError::Internal("bug".into()), 500, "internal"),
             (
                 EngineError::Store(flyt_engine::store::StoreError::Corrupt {
                     what: "x",

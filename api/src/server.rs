@@ -221,7 +221,12 @@ impl ServerBuilder {
             store,
             registry,
             self.clock.clone(),
-            RuntimeConfig::default(),
+            RuntimeConfig::default()
+                .with_bpmn_limits(
+                    flyt_engine::bpmn::Limits::default()
+                        .with_max_diagnostics(config.limits.max_diagnostics),
+                )
+                .with_compile_concurrency(config.limits.concurrent_validations),
         );
         let mut failed = Vec::new();
         let mut by_id: BTreeMap<AppId, Arc<App>> = BTreeMap::new();

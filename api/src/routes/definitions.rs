@@ -78,7 +78,10 @@ pub struct DeployResult {
     pub hash: String,
     /// The content equals the latest version: nothing was stored.
     pub unchanged: bool,
+    /// At most `limits.max_diagnostics` of them.
     pub warnings: Vec<ProblemIssue>,
+    /// Warnings left out of `warnings`.
+    pub warnings_omitted: usize,
 }
 
 #[utoipa::path(put, path = "/{org}/{app}/process/definition", tag = "definitions",
@@ -112,6 +115,7 @@ pub async fn put_definition(
             hash: deployed.hash,
             unchanged: deployed.unchanged,
             warnings: deployed.warnings.iter().map(ProblemIssue::from).collect(),
+            warnings_omitted: deployed.warnings_omitted,
         }),
     ))
 }
@@ -121,9 +125,14 @@ pub async fn put_definition(
 #[serde(rename_all = "camelCase")]
 pub struct ValidationResult {
     pub valid: bool,
+    /// Errors in the file, listed or not.
     pub errors: usize,
+    /// Warnings in the file, listed or not.
     pub warnings: usize,
+    /// At most `limits.max_diagnostics` (default 200), errors first when not all fit.
     pub diagnostics: Vec<ProblemIssue>,
+    /// Diagnostics left out of `diagnostics`.
+    pub omitted: usize,
 }
 
 #[utoipa::path(post, path = "/{org}/{app}/process/definition/validate", tag = "definitions",
@@ -140,12 +149,12 @@ pub async fn validate_definition(
 ) -> Result<axum::Json<ValidationResult>, ApiError> {
     let app = state.app(&org, &app)?;
     designer(&state, &app, &caller)?;
-    let diagnostics = state.runtime().check_definition(&app.id, &bytes)?;
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let checked = state.runtime().check_definition(&app.id, &bytes).await?;
     Ok(axum::Json(ValidationResult {
-        valid: errors == 0,
-        errors,
-        warnings: diagnostics.len() - errors,
-        diagnostics: diagnostics.iter().map(ProblemIssue::from).collect(),
+        valid: checked.errors == 0,
+        errors: checked.errors,
+        warnings: checked.warnings,
+        diagnostics: checked.diagnostics.iter().map(ProblemIssue::from).collect(),
+        omitted: checked.omitted,
     }))
 }

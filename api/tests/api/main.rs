@@ -3,6 +3,7 @@
 
 mod support;
 
+mod big_definitions;
 mod cross_party;
 mod definitions;
 mod faults;

@@ -17,6 +17,9 @@ pub struct Limits {
     pub max_attribute_len: usize,
     /// Longest text content of one element, in bytes. Default 1 MiB.
     pub max_text_len: usize,
+    /// Most diagnostics reported for one file (errors first); the rest are counted, not listed.
+    /// Default 200.
+    pub max_diagnostics: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +31,7 @@ impl Default for Limits {
             max_attributes: 256,
             max_attribute_len: 64 * 1024,
             max_text_len: 1024 * 1024,
+            max_diagnostics: 200,
         }
     }
 }
@@ -40,6 +44,11 @@ impl Limits {
 
     pub fn with_max_depth(mut self, max_depth: usize) -> Self {
         self.max_depth = max_depth;
+        self
+    }
+
+    pub fn with_max_diagnostics(mut self, max_diagnostics: usize) -> Self {
+        self.max_diagnostics = max_diagnostics.max(1);
         self
     }
 

@@ -64,19 +64,68 @@ impl<'a> Options<'a> {
 pub struct Compiled {
     pub definition: ProcessDefinition,
     pub warnings: Vec<Diagnostic>,
+    /// Warnings left out of `warnings` by [`Limits::max_diagnostics`].
+    pub warnings_omitted: usize,
 }
 
 /// A definition that did not pass: every diagnostic, errors and warnings, sorted by position.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("the process definition has {} error(s)", self.errors().count())]
 pub struct Rejected {
+    /// At most [`Limits::max_diagnostics`] of them: errors before warnings when not all fit.
     pub diagnostics: Vec<Diagnostic>,
+    /// Diagnostics left out of `diagnostics` by that limit.
+    pub omitted: usize,
+    /// Errors left out (included in `omitted`).
+    pub errors_omitted: usize,
 }
 
 impl Rejected {
+    /// A rejection with these diagnostics, none left out.
+    pub fn new(diagnostics: Vec<Diagnostic>) -> Self {
+        Rejected {
+            diagnostics,
+            omitted: 0,
+            errors_omitted: 0,
+        }
+    }
+
+    /// The errors shown (see [`error_count`](Self::error_count) for all of them).
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.is_error())
     }
+
+    /// How many errors the file has, shown or left out.
+    pub fn error_count(&self) -> usize {
+        self.errors().count() + self.errors_omitted
+    }
+}
+
+/// Keeps at most `max` diagnostics (sorted by position): every error first, then warnings, as
+/// far as they fit. Returns how many diagnostics and how many errors were left out. A file with
+/// 100,000 problems must not become a 50 MB answer.
+fn cap(diagnostics: &mut Vec<Diagnostic>, max: usize) -> (usize, usize) {
+    if diagnostics.len() <= max {
+        return (0, 0);
+    }
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let mut warnings_left = max.saturating_sub(errors);
+    let mut errors_left = max;
+    let before = diagnostics.len();
+    diagnostics.retain(|d| {
+        let budget = if d.is_error() {
+            &mut errors_left
+        } else {
+            &mut warnings_left
+        };
+        if *budget == 0 {
+            false
+        } else {
+            *budget -= 1;
+            true
+        }
+    });
+    (before - diagnostics.len(), errors.saturating_sub(max))
 }
 
 /// SHA-256 of a definition's bytes, hex encoded: the content hash versions are keyed by.
@@ -92,9 +141,7 @@ pub fn content_hash(bytes: &[u8]) -> String {
 
 /// Parses and validates a BPMN file.
 pub fn compile(bytes: &[u8], options: &Options<'_>) -> Result<Compiled, Rejected> {
-    let fatal = |d: Diagnostic| Rejected {
-        diagnostics: vec![d],
-    };
+    let fatal = |d: Diagnostic| Rejected::new(vec![d]);
     if bytes.len() > options.limits.max_bytes {
         return Err(fatal(Diagnostic::error(
             Code::LimitExceeded,
@@ -120,11 +167,18 @@ pub fn compile(bytes: &[u8], options: &Options<'_>) -> Result<Compiled, Rejected
         None => None,
     };
     diagnostic::sort(&mut diagnostics);
+    let valid = !diagnostics.iter().any(Diagnostic::is_error);
+    let (omitted, errors_omitted) = cap(&mut diagnostics, options.limits.max_diagnostics);
     match definition {
-        Some(definition) if !diagnostics.iter().any(Diagnostic::is_error) => Ok(Compiled {
+        Some(definition) if valid => Ok(Compiled {
             definition,
             warnings: diagnostics,
+            warnings_omitted: omitted,
         }),
-        _ => Err(Rejected { diagnostics }),
+        _ => Err(Rejected {
+            diagnostics,
+            omitted,
+            errors_omitted,
+        }),
     }
 }

@@ -94,23 +94,54 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
     Some(value[..close].to_string())
 }
 
-/// Maps byte offsets in decoded text to 1-based lines and character columns.
+/// Maps byte offsets in decoded text to 1-based lines and character columns, each lookup in
+/// O(log n): a binary search for the line, then characters counted from a checkpoint at most
+/// [`BLOCK`] bytes back. (Counting from the start of the line made every lookup O(line length),
+/// so a whole file on one line took quadratic time.)
 #[derive(Debug)]
 pub(crate) struct LineIndex<'a> {
     text: &'a str,
     line_starts: Vec<usize>,
+    /// `chars_before[i]`: how many characters start before byte `i * BLOCK`.
+    chars_before: Vec<usize>,
+}
+
+/// The distance between character-count checkpoints, in bytes.
+const BLOCK: usize = 64;
+
+/// Whether a byte starts a character (is not a UTF-8 continuation byte).
+fn starts_char(b: u8) -> bool {
+    (b as i8) >= -0x40
 }
 
 impl<'a> LineIndex<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
+        let bytes = text.as_bytes();
         let mut line_starts = vec![0];
-        line_starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        LineIndex { text, line_starts }
+        line_starts.extend(memchr_all(bytes, b'\n').map(|i| i + 1));
+        let mut chars_before = Vec::with_capacity(bytes.len() / BLOCK + 1);
+        let mut count = 0;
+        for block in bytes.chunks(BLOCK) {
+            chars_before.push(count);
+            count += block.iter().filter(|&&b| starts_char(b)).count();
+        }
+        chars_before.push(count);
+        LineIndex {
+            text,
+            line_starts,
+            chars_before,
+        }
+    }
+
+    /// How many characters start before byte `offset`.
+    fn chars_to(&self, offset: usize) -> usize {
+        let block = offset / BLOCK;
+        let base = self.chars_before.get(block).copied().unwrap_or(0);
+        let from = block * BLOCK;
+        base + self.text.as_bytes()[from.min(offset)..offset]
+            .iter()
+            .filter(|&&b| starts_char(b))
+            .count()
     }
 
     pub(crate) fn pos(&self, offset: usize) -> Pos {
@@ -124,12 +155,20 @@ impl<'a> LineIndex<'a> {
         while !self.text.is_char_boundary(end) {
             end -= 1;
         }
-        let column = self.text.get(start..end).map_or(0, |s| s.chars().count());
+        let column = self.chars_to(end) - self.chars_to(start.min(end));
         Pos::new(
             u32::try_from(line + 1).unwrap_or(u32::MAX),
             u32::try_from(column + 1).unwrap_or(u32::MAX),
         )
     }
+}
+
+fn memchr_all(bytes: &[u8], needle: u8) -> impl Iterator<Item = usize> + '_ {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(move |(_, b)| **b == needle)
+        .map(|(i, _)| i)
 }
 
 #[cfg(test)]
@@ -144,6 +183,47 @@ mod tests {
         assert_eq!(index.pos(3), Pos::new(2, 1));
         let lt = text.find('<').unwrap();
         assert_eq!(index.pos(lt), Pos::new(2, 3));
+    }
+
+    #[test]
+    fn columns_agree_with_counting_characters_across_blocks() {
+        // Multi-byte characters straddle the 64-byte checkpoints on a long line.
+        let text = format!("x\n{}", "aæ€😀".repeat(100));
+        let index = LineIndex::new(&text);
+        for (offset, _) in text.char_indices() {
+            let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+            let expected = text[line_start..offset].chars().count() + 1;
+            let line = 1 + text[..offset].matches('\n').count();
+            assert_eq!(
+                index.pos(offset),
+                Pos::new(line as u32, expected as u32),
+                "offset {offset}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_single_line_is_indexed_without_quadratic_time() {
+        // Regression: each lookup counted characters from the start of its line, so 100,000
+        // positions on one 5 MB line meant ~10^11 steps (minutes to hours). Now each lookup looks
+        // at most 64 bytes back. The deadline is far above what the fix needs (milliseconds) and
+        // far below what the old code needed; the work runs on a thread so an old build fails
+        // at the deadline instead of hanging.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let text = "<task id=\"t\"/>".repeat(350_000);
+            let index = LineIndex::new(&text);
+            let mut last = Pos::new(1, 1);
+            for offset in (0..text.len()).step_by(50) {
+                last = index.pos(offset);
+            }
+            let _ = tx.send(last);
+        });
+        let last = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("100,000 lookups on one long line did not finish in 30 s");
+        assert_eq!(last.line, 1);
+        assert!(last.column > 4_800_000, "{last:?}");
     }
 
     #[test]

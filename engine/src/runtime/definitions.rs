@@ -17,6 +17,21 @@ pub struct Deployed {
     /// The same content was already the latest version: nothing was stored.
     pub unchanged: bool,
     pub warnings: Vec<bpmn::Diagnostic>,
+    /// Warnings left out of `warnings` ([`bpmn::Limits::max_diagnostics`]).
+    pub warnings_omitted: usize,
+}
+
+/// A dry-run validation: the diagnostics shown, and the totals.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// At most [`bpmn::Limits::max_diagnostics`], errors first when not all fit.
+    pub diagnostics: Vec<bpmn::Diagnostic>,
+    /// Errors in the file, shown or not.
+    pub errors: usize,
+    /// Warnings in the file, shown or not.
+    pub warnings: usize,
+    /// Diagnostics left out of `diagnostics`.
+    pub omitted: usize,
 }
 
 /// When a deploy stores nothing.
@@ -48,6 +63,40 @@ fn last_deployed_by(
     Ok(None)
 }
 
+/// Parses and validates `bytes` for `app` against this server (its handlers, gateway hooks and
+/// apps) on the blocking thread pool, at most [`RuntimeConfig::compile_concurrency`] at once:
+/// a 5 MB file takes a core for a while, and must not hold up the async workers that answer
+/// every other request (health checks included). Callers beyond the limit wait their turn.
+///
+/// [`RuntimeConfig::compile_concurrency`]: super::RuntimeConfig::compile_concurrency
+pub(crate) async fn compile_off_thread(
+    rt: &Inner,
+    app: &AppId,
+    bytes: &[u8],
+) -> Result<Result<bpmn::Compiled, bpmn::Rejected>, Error> {
+    let apps = rt.apps.read().clone();
+    let spec = apps
+        .get(app)
+        .cloned()
+        .ok_or_else(|| Error::AppNotFound(app.clone()))?;
+    let (registry, limits, bytes) = (rt.registry.clone(), rt.config.bpmn_limits, bytes.to_vec());
+    // The semaphore is never closed, so acquiring only fails if it were; treat that as busy.
+    let _permit = rt
+        .compiles
+        .acquire()
+        .await
+        .map_err(|_| Error::Internal("the compile queue is closed".into()))?;
+    tokio::task::spawn_blocking(move || {
+        let target = registry.target_for(&spec, &apps);
+        bpmn::compile(
+            &bytes,
+            &Options::default().with_limits(limits).with_target(&target),
+        )
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("validating the definition failed: {e}")))
+}
+
 #[derive(Debug)]
 pub(crate) struct Definitions {
     cache: RwLock<HashMap<(AppId, u32), Arc<ProcessDefinition>>>,
@@ -76,23 +125,10 @@ impl Definitions {
         deployed_by: &str,
         skip: Skip,
     ) -> Result<Deployed, Error> {
-        let (store, registry, limits, now) = (
-            &rt.store,
-            &rt.registry,
-            rt.config.bpmn_limits,
-            rt.clock.now(),
-        );
-        let apps = rt.apps.read().clone();
-        let spec = apps
-            .get(app)
-            .cloned()
-            .ok_or_else(|| Error::AppNotFound(app.clone()))?;
-        let target = registry.target_for(&spec, &apps);
-        let compiled = bpmn::compile(
-            bytes,
-            &Options::default().with_limits(limits).with_target(&target),
-        )
-        .map_err(Error::InvalidDefinition)?;
+        let (store, now) = (&rt.store, rt.clock.now());
+        let compiled = compile_off_thread(rt, app, bytes)
+            .await?
+            .map_err(Error::InvalidDefinition)?;
         let hash = compiled.definition.hash().to_string();
         let head = store.definition_head(app)?;
         if let Some((_, head)) = &head
@@ -103,6 +139,7 @@ impl Definitions {
                 hash,
                 unchanged: true,
                 warnings: compiled.warnings,
+                warnings_omitted: compiled.warnings_omitted,
             });
         }
         if skip == Skip::IfSameAsLastFrom
@@ -115,6 +152,7 @@ impl Definitions {
                 hash,
                 unchanged: true,
                 warnings: compiled.warnings,
+                warnings_omitted: compiled.warnings_omitted,
             });
         }
         let version = head.as_ref().map_or(1, |(_, h)| h.version + 1);
@@ -145,6 +183,7 @@ impl Definitions {
             hash,
             unchanged: false,
             warnings: compiled.warnings,
+            warnings_omitted: compiled.warnings_omitted,
         })
     }
 

@@ -18,8 +18,9 @@ pub struct ConditionResult {
 }
 
 /// Why a runtime call failed. Every failure leaves the instance exactly as it was.
+// Deliberately not `#[non_exhaustive]`: the API maps every variant to a status in one match,
+// and a new variant must fail to compile there rather than become a silent 500.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// 404.
     #[error("app {0} is not known here")]
@@ -111,6 +112,9 @@ pub enum Error {
     /// 400: the request itself is malformed (bad owner, unknown start event, ...).
     #[error("{0}")]
     BadRequest(String),
+    /// 500: a bug inside the engine (a panic caught at a thread boundary); details logged.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// 503: storage failed; nothing was changed.
     #[error("storage unavailable: {0}")]
     Store(#[from] StoreError),

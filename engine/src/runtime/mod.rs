@@ -20,7 +20,7 @@ pub mod worker;
 pub use backoff::backoff;
 pub use commands::{CreateInstance, Created, Next, WriteData, check_data};
 pub use data::DataCache;
-pub use definitions::Deployed;
+pub use definitions::{Checked, Deployed};
 pub use error::{ConditionResult, Error};
 pub use metrics::Metrics;
 
@@ -54,6 +54,10 @@ pub struct RuntimeConfig {
     pub worker_poll: Duration,
     /// Jobs one worker runs at once. Default 64.
     pub worker_concurrency: usize,
+    /// BPMN files parsed and validated at once (deploys and dry runs). Each runs on the blocking
+    /// thread pool, never on the async workers, so a big upload cannot delay other requests; the
+    /// rest wait their turn. Default 2.
+    pub compile_concurrency: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -64,6 +68,7 @@ impl Default for RuntimeConfig {
             lease_margin: Duration::from_secs(10),
             worker_poll: Duration::from_secs(1),
             worker_concurrency: 64,
+            compile_concurrency: 2,
         }
     }
 }
@@ -83,6 +88,11 @@ impl RuntimeConfig {
         self.worker_concurrency = n.max(1);
         self
     }
+
+    pub fn with_compile_concurrency(mut self, n: usize) -> Self {
+        self.compile_concurrency = n.max(1);
+        self
+    }
 }
 
 pub(crate) struct Inner {
@@ -97,6 +107,8 @@ pub(crate) struct Inner {
     pub metrics: Metrics,
     /// This process's identity in job leases: leases held by an earlier boot are reclaimed.
     pub boot_id: String,
+    /// Permits for [`RuntimeConfig::compile_concurrency`].
+    pub compiles: tokio::sync::Semaphore,
 }
 
 /// The runtime. Cheap to clone.
@@ -135,6 +147,7 @@ impl Runtime {
                 registry: Arc::new(registry),
                 clock,
                 definitions: Definitions::new(config.bpmn_limits),
+                compiles: tokio::sync::Semaphore::new(config.compile_concurrency.max(1)),
                 config,
                 apps: RwLock::new(HashMap::new()),
                 jobs_ready: tokio::sync::Notify::new(),
@@ -216,25 +229,28 @@ impl Runtime {
     }
 
     /// Validates a definition exactly as a deploy would (against this server's handlers, gateway
-    /// hooks and apps) without storing it: every diagnostic, errors and warnings.
-    pub fn check_definition(
-        &self,
-        app: &AppId,
-        bpmn: &[u8],
-    ) -> Result<Vec<crate::bpmn::Diagnostic>, Error> {
-        let apps = self.inner.apps.read().clone();
-        let spec = apps
-            .get(app)
-            .cloned()
-            .ok_or_else(|| Error::AppNotFound(app.clone()))?;
-        let target = self.inner.registry.target_for(&spec, &apps);
-        let options = crate::bpmn::Options::default()
-            .with_limits(self.inner.config.bpmn_limits)
-            .with_target(&target);
-        Ok(match crate::bpmn::compile(bpmn, &options) {
-            Ok(c) => c.warnings,
-            Err(r) => r.diagnostics,
-        })
+    /// hooks and apps) without storing it: every diagnostic, errors and warnings. Runs on the
+    /// blocking pool like a deploy ([`RuntimeConfig::compile_concurrency`]).
+    pub async fn check_definition(&self, app: &AppId, bpmn: &[u8]) -> Result<Checked, Error> {
+        Ok(
+            match definitions::compile_off_thread(&self.inner, app, bpmn).await? {
+                Ok(c) => Checked {
+                    errors: 0,
+                    warnings: c.warnings.len() + c.warnings_omitted,
+                    omitted: c.warnings_omitted,
+                    diagnostics: c.warnings,
+                },
+                Err(r) => {
+                    let errors = r.error_count();
+                    Checked {
+                        errors,
+                        warnings: r.diagnostics.len() + r.omitted - errors,
+                        omitted: r.omitted,
+                        diagnostics: r.diagnostics,
+                    }
+                }
+            },
+        )
     }
 
     /// The latest definition of an app, with its version.
