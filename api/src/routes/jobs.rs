@@ -17,9 +17,15 @@
 //! even if nobody has taken the job again. A completed job is deleted, so completing it again is
 //! 404 `not-found`; a job is never completed twice.
 //!
-//! Workers authenticate with an **organisation** token whose scopes include `flyt:jobs` (every
-//! type) or `flyt:jobs:<type>` for each type they activate, complete or fail. Anything else is
-//! 403 (`forbidden` for a user token, `insufficient-scope` naming the missing scope).
+//! Who may work a job, checked on activate, complete and fail alike (HOOKS.md says the same):
+//! - the caller is an **organisation** (a user token is 403 `forbidden`),
+//! - its token carries `flyt:jobs` (every type) or `flyt:jobs:<type>` (403 `insufficient-scope`
+//!   naming the missing scope), and
+//! - it serves the job's **app**: it is the app's service owner (its org code is the app's org),
+//!   or the app's policy grants it the action `job:<type>` (or `job:*`), e.g.
+//!   `subjects = ["orgno:999999999"]`, `actions = ["job:send-letter"]`. Such rules are app-wide:
+//!   `owner` and `role:` subjects never match a worker. Otherwise 403 `forbidden` on complete and
+//!   fail; activation simply never hands out another app's jobs.
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -88,6 +94,36 @@ fn allow_type(caller: &Caller, job_type: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::InsufficientScope(specific))
+    }
+}
+
+/// Whether `caller` serves `app` for jobs of `job_type`: the app's service owner, or named by the
+/// app's policy with `job:<type>` or `job:*`. (The scope is checked separately.)
+fn serves_app(app: &crate::apps::App, caller: &Caller, job_type: &str) -> bool {
+    let Caller::Organisation(org) = caller else {
+        return false;
+    };
+    org.org_code.as_deref() == Some(app.id.org())
+        || app
+            .policy
+            .allows(caller, &format!("job:{job_type}"), None, None)
+        || app.policy.allows(caller, "job:*", None, None)
+}
+
+/// Refuses unless `caller` serves the job's app (see the module docs).
+fn allow_app(state: &AppState, caller: &Caller, job: &Job) -> Result<(), ApiError> {
+    let allowed = state
+        .inner
+        .apps
+        .get(&job.app)
+        .is_some_and(|app| serves_app(app, caller, &job.task_type));
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "jobs of {} are worked by its service owner, or by an organisation its policy grants `job:{}`",
+            job.app, job.task_type
+        )))
     }
 }
 
@@ -186,7 +222,7 @@ fn check_activate(req: &ActivateRequest) -> Result<(), ApiError> {
     request_body = ActivateRequest,
     responses((status = 200, body = ActivateResponse, description = "the jobs leased to this worker (possibly none)"),
         (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem, description = "a user token, or an organisation token without `flyt:jobs` or `flyt:jobs:<type>`"),
+        (status = 403, body = Problem, description = "a user token, or an organisation token without `flyt:jobs` or `flyt:jobs:<type>`; jobs of apps the caller does not serve are never handed out"),
         (status = 413, body = Problem)),
     security(("bearer" = [])))]
 pub async fn activate(
@@ -204,6 +240,9 @@ pub async fn activate(
     let max = usize::try_from(req.max_jobs).unwrap_or(100);
     let now = rt.clock().now();
     let mut jobs = Vec::new();
+    // Which (app, type) pairs this caller serves, decided once per pair.
+    let mut serves: std::collections::HashMap<(flyt_engine::ids::AppId, String), bool> =
+        std::collections::HashMap::new();
     for (_, key) in stored(rt.store().due_jobs(true, now, SCAN))? {
         if jobs.len() >= max {
             break;
@@ -212,6 +251,12 @@ pub async fn activate(
             continue;
         };
         if !req.job_types.contains(&job.task_type) {
+            continue;
+        }
+        let allowed = *serves
+            .entry((job.app.clone(), job.task_type.clone()))
+            .or_insert_with(|| allow_app(&state, &caller, &job).is_ok());
+        if !allowed {
             continue;
         }
         // `None`: another worker took it first, or it is no longer due.
@@ -285,6 +330,7 @@ fn held(state: &AppState, caller: &Caller, key: &str) -> Result<LeasedJob, ApiEr
         return Err(JobError::NotFound(job).into());
     };
     allow_type(caller, &found.task_type)?;
+    allow_app(state, caller, &found)?;
     Ok(state.runtime().leased_job(job, lease)?)
 }
 

@@ -104,7 +104,7 @@ async fn at_send(s: &Server) -> String {
 }
 
 fn worker(s: &Server) -> String {
-    s.org(ACME_ORGNO, Some("acme"), &["flyt:jobs:send-letter"])
+    s.org(TTD_ORGNO, Some("ttd"), &["flyt:jobs:send-letter"])
 }
 
 async fn activate(s: &Server, token: &str, worker_id: &str, lock_ms: u64) -> Response {
@@ -329,11 +329,11 @@ async fn an_expired_lock_returns_the_job_and_refuses_the_old_lease() {
 async fn wrong_scopes_user_tokens_and_bad_requests_are_refused() {
     let (s, _, _dir) = letters().await;
     let _path = at_send(&s).await;
-    let other = s.org(ACME_ORGNO, Some("acme"), &["flyt:jobs:send-parcel"]);
+    let other = s.org(TTD_ORGNO, Some("ttd"), &["flyt:jobs:send-parcel"]);
     let r = activate(&s, &other, "w", 30_000).await;
     refused(&r, StatusCode::FORBIDDEN, "insufficient-scope");
     assert!(r.text.contains("flyt:jobs:send-letter"), "{}", r.text);
-    let none = s.org(ACME_ORGNO, Some("acme"), &[]);
+    let none = s.org(TTD_ORGNO, Some("ttd"), &[]);
     refused(
         &activate(&s, &none, "w", 30_000).await,
         StatusCode::FORBIDDEN,
@@ -350,7 +350,7 @@ async fn wrong_scopes_user_tokens_and_bad_requests_are_refused() {
         .await;
     refused(&r, StatusCode::UNAUTHORIZED, "unauthenticated");
     // `flyt:jobs` allows every type.
-    let all = s.org(ACME_ORGNO, None, &["flyt:jobs"]);
+    let all = s.org(TTD_ORGNO, Some("ttd"), &["flyt:jobs"]);
     let job = one_job(&s, &all, "w").await;
     // Completing needs the scope for the job's type, and an organisation token.
     let r = post(&s, &other, &job["key"], "complete", json!({})).await;

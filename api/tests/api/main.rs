@@ -9,6 +9,7 @@ mod definitions;
 mod faults;
 mod instances;
 mod jobs;
+mod jobs_apps;
 mod limits;
 mod mass_assignment;
 mod openapi;

@@ -17,6 +17,7 @@ pub const DAVE: &str = "04047012345"; // DAGL of another organisation
 pub const GRANTS_ORG: &str = "991825827";
 pub const OTHER_ORG: &str = "999888777";
 pub const ACME_ORGNO: &str = "910000001";
+pub const TTD_ORGNO: &str = "974760673"; // the service owner `ttd`
 
 pub struct Server {
     pub flyt: Flyt,
