@@ -216,6 +216,42 @@ async fn idempotency_key_same_body_same_instance_other_body_409() {
 }
 
 #[tokio::test]
+async fn idempotency_keys_are_per_caller() {
+    // Regression: keys were shared by every caller of an app, so Bob's key K made Alice's create
+    // with K fail with 409 (and told Bob the key was in use).
+    let s = Server::start().await;
+    let key = [("idempotency-key", "shared-key")];
+    let create = |token: String, amount: i64| {
+        let body = json!({"data": {"claim": {"amount": amount}}})
+            .to_string()
+            .into_bytes();
+        let s = &s;
+        async move {
+            s.send(
+                Method::POST,
+                "/ttd/approval/instances",
+                Some(&token),
+                Some(body),
+                &key,
+            )
+            .await
+        }
+    };
+    let bobs = create(s.user(BOB), 10).await;
+    assert_eq!(bobs.status, StatusCode::CREATED, "{}", bobs.text);
+    let alices = create(s.user(ALICE), 11).await;
+    assert_eq!(alices.status, StatusCode::CREATED, "{}", alices.text);
+    assert_ne!(alices.body["id"], bobs.body["id"]);
+    assert!(alices.headers.get("idempotent-replayed").is_none());
+    // Each one's retry replays their own instance.
+    let again = create(s.user(BOB), 10).await;
+    assert_eq!(again.body["id"], bobs.body["id"]);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    let again = create(s.user(ALICE), 11).await;
+    assert_eq!(again.body["id"], alices.body["id"]);
+}
+
+#[tokio::test]
 async fn read_list_and_delete() {
     let s = Server::start().await;
     let alice = s.user(ALICE);

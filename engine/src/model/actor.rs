@@ -44,6 +44,21 @@ impl Actor {
     }
 }
 
+impl Actor {
+    /// Who this is, in full, as a stable key (`person:…`, `org:…`, `system:…`): what
+    /// idempotency keys are scoped by. Personal data: never for logs (use `Display`).
+    pub fn identity(&self) -> String {
+        match self {
+            Actor::User { person_number } => format!("person:{person_number}"),
+            Actor::Organisation {
+                organisation_number,
+                ..
+            } => format!("org:{organisation_number}"),
+            Actor::System { component } => format!("system:{component}"),
+        }
+    }
+}
+
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -26,8 +26,9 @@ pub struct CreateInstance {
     pub data: BTreeMap<DataTypeId, Value>,
     /// Start at this start event instead of the first.
     pub start_event: Option<String>,
-    /// `(Idempotency-Key, hash of the request)`: the same key and hash return the same
-    /// instance; the same key with another hash is refused.
+    /// `(Idempotency-Key, hash of the request)`: the same key and hash from the same caller
+    /// (`actor`) return the same instance; the same key with another hash is refused. Keys are
+    /// per caller: another caller's use of the same key is neither seen nor disturbed.
     pub idempotency: Option<(String, String)>,
 }
 
@@ -161,7 +162,7 @@ impl Runtime {
     pub async fn create_instance(&self, req: CreateInstance) -> Result<Created, Error> {
         let app = self.app(&req.app)?;
         if let Some((key, hash)) = &req.idempotency
-            && let Some(found) = self.replay(&req.app, key, hash)?
+            && let Some(found) = self.replay(&req.app, &req.actor, key, hash)?
         {
             return Ok(found);
         }
@@ -230,6 +231,7 @@ impl Runtime {
         if let Some((key, hash)) = &req.idempotency {
             txn.put_idempotency(
                 &req.app,
+                &req.actor.identity(),
                 key,
                 &IdempotencyRecord {
                     request_hash: hash.clone(),
@@ -247,7 +249,7 @@ impl Runtime {
             // A concurrent request with the same key won: answer as a replay of it.
             Err(Error::Conflict) if req.idempotency.is_some() => {
                 if let Some((key, hash)) = &req.idempotency
-                    && let Some(found) = self.replay(&req.app, key, hash)?
+                    && let Some(found) = self.replay(&req.app, &req.actor, key, hash)?
                 {
                     return Ok(found);
                 }
@@ -266,8 +268,30 @@ impl Runtime {
         })
     }
 
-    fn replay(&self, app: &AppId, key: &str, hash: &str) -> Result<Option<Created>, Error> {
-        match self.inner.store.idempotency(app, key)? {
+    fn replay(
+        &self,
+        app: &AppId,
+        actor: &Actor,
+        key: &str,
+        hash: &str,
+    ) -> Result<Option<Created>, Error> {
+        let store = &self.inner.store;
+        let record = match store.idempotency(app, &actor.identity(), key)? {
+            Some(record) => Some(record),
+            // A key from before keys were per caller counts only for the caller that created
+            // the instance; for anyone else it does not exist.
+            None => match store.idempotency_unscoped(app, key)? {
+                Some(record)
+                    if store
+                        .instance(record.instance)?
+                        .is_some_and(|i| i.created_by == *actor) =>
+                {
+                    Some(record)
+                }
+                _ => None,
+            },
+        };
+        match record {
             None => Ok(None),
             Some(record) if record.request_hash == hash => {
                 let instance = self.instance(record.instance)?;

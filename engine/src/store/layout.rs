@@ -14,7 +14,7 @@
 //! | `O` | `O` app `\0` party:u64 instance:16          | empty (owner index, listing)   |
 //! | `J` | `J` job:16                                  | revisioned `Job`               |
 //! | `Q` | `Q` class:u8 due:u64 job:16                 | empty (when to look at a job)  |
-//! | `K` | `K` app `\0` idempotency key                | `IdempotencyRecord`            |
+//! | `K` | `K` app `\0` caller `\0` idempotency key     | `IdempotencyRecord`            |
 //!
 //! Everything of one instance shares the prefix `I` + its id, so a transition's writes (the
 //! record, new history events, changed data) land on one or two adjacent B-tree leaves instead
@@ -175,7 +175,19 @@ pub fn parse_due(key: &[u8]) -> Option<(Timestamp, JobKey)> {
     Some((Timestamp::from_millis(ms), JobKey::from_bytes(job)))
 }
 
-pub fn idempotency(app: &AppId, key: &str) -> Vec<u8> {
+/// An idempotency key of one caller (`Actor::identity`): keys of different callers never meet.
+pub fn idempotency(app: &AppId, caller: &str, key: &str) -> Vec<u8> {
+    let mut k = with_app(IDEMPOTENCY, app);
+    k.extend_from_slice(caller.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// An idempotency key as stores of format 2 wrote it, shared by every caller of the app. Still
+/// read (for its creator only); never written. Keys are visible ASCII, so they hold no 0 byte
+/// and cannot be mistaken for a caller-scoped key.
+pub fn idempotency_unscoped(app: &AppId, key: &str) -> Vec<u8> {
     let mut k = with_app(IDEMPOTENCY, app);
     k.extend_from_slice(key.as_bytes());
     k

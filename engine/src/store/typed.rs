@@ -327,13 +327,29 @@ impl Store {
         })
     }
 
+    /// The record of `caller`'s idempotency key.
     pub fn idempotency(
+        &self,
+        app: &AppId,
+        caller: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.idempotency_at(&layout::idempotency(app, caller, key))
+    }
+
+    /// A record written before keys were scoped per caller (see
+    /// [`layout::idempotency_unscoped`]).
+    pub fn idempotency_unscoped(
         &self,
         app: &AppId,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.idempotency_at(&layout::idempotency_unscoped(app, key))
+    }
+
+    fn idempotency_at(&self, key: &[u8]) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.backend
-            .get(&layout::idempotency(app, key))?
+            .get(key)?
             .map(|b| codec::decode(&b))
             .transpose()
             .map_err(corrupt("idempotency record"))
@@ -573,14 +589,15 @@ impl Txn {
         self
     }
 
-    /// Records an idempotency key; fails if the key was used already.
+    /// Records `caller`'s idempotency key; fails if that caller used the key already.
     pub fn put_idempotency(
         &mut self,
         app: &AppId,
+        caller: &str,
         key: &str,
         record: &IdempotencyRecord,
     ) -> &mut Self {
-        let k = layout::idempotency(app, key);
+        let k = layout::idempotency(app, caller, key);
         self.unit.check(Check::Absent(k.clone()));
         self.unit.put(k, codec::encode(record));
         self

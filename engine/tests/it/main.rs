@@ -12,6 +12,7 @@ mod bpmn_rules;
 mod crash;
 mod hooks;
 mod runtime_explore;
+mod runtime_idempotency;
 mod runtime_jobs;
 mod runtime_moves;
 mod store_contract;
