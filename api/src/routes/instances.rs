@@ -274,12 +274,23 @@ pub async fn list(
             }
         }
     };
-    let page = state.runtime().list_instances(
-        &app.id,
-        party,
-        query.continuation_token.as_deref(),
-        limit,
-    )?;
+    let after = query
+        .continuation_token
+        .as_deref()
+        .map(|t| t.parse::<flyt_engine::store::PageCursor>())
+        .transpose()
+        .map_err(|e| ApiError::bad_request(Some("continuationToken".into()), e))?;
+    if let (Some(after), Some(party)) = (&after, party)
+        && after.party != party
+    {
+        return Err(ApiError::bad_request(
+            Some("continuationToken".into()),
+            "the continuationToken belongs to a listing of another owner",
+        ));
+    }
+    let page = state
+        .runtime()
+        .list_instances(&app.id, party, after.as_ref(), limit)?;
     let mut instances = Vec::with_capacity(page.instances.len());
     for (_, id) in page.instances {
         // Deleted since the index was read: skip it. A storage error is the request's error

@@ -283,6 +283,38 @@ async fn read_list_and_delete() {
         .await;
     assert_eq!(r.body["instances"].as_array().unwrap().len(), 1);
     assert!(r.body.get("continuationToken").is_none());
+    // Regression: a malformed token silently gave the first page again (`garbage!!`) or an
+    // empty page without a token (`AAAA`). Both are refused, naming the parameter; so is the
+    // token of another owner's listing.
+    let bobs_page = s
+        .call(
+            Method::GET,
+            "/ttd/approval/instances?limit=1",
+            Some(&s.user(BOB)),
+            None,
+        )
+        .await;
+    assert!(bobs_page.body.get("continuationToken").is_none());
+    let other_owner = token.replacen(&token[..16], "0000000000000001", 1);
+    for bad in ["garbage!!", "AAAA", "", &token[..46], &other_owner] {
+        let r = s
+            .call(
+                Method::GET,
+                &format!(
+                    "/ttd/approval/instances?limit=1&continuationToken={}",
+                    bad.replace('!', "%21")
+                ),
+                Some(&alice),
+                None,
+            )
+            .await;
+        refused(&r, StatusCode::BAD_REQUEST, "bad-request");
+        assert_eq!(
+            r.body["issues"][0]["field"], "continuationToken",
+            "{bad}: {}",
+            r.text
+        );
+    }
     let r = s
         .call(
             Method::GET,

@@ -304,7 +304,7 @@ impl Runtime {
         &self,
         app: &AppId,
         party: Option<PartyId>,
-        after: Option<&str>,
+        after: Option<&crate::store::PageCursor>,
         limit: usize,
     ) -> Result<InstancePage, Error> {
         Ok(self.inner.store.list_instances(app, party, after, limit)?)

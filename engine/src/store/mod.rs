@@ -16,6 +16,6 @@ pub mod layout;
 mod typed;
 
 pub use typed::{
-    CommitError, DefinitionHead, DefinitionRecord, IdempotencyRecord, InstancePage, STORE_FORMAT,
-    Store, StoreError, Txn,
+    CommitError, DefinitionHead, DefinitionRecord, IdempotencyRecord, InstancePage, PageCursor,
+    STORE_FORMAT, Store, StoreError, Txn,
 };

@@ -85,6 +85,40 @@ pub struct IdempotencyRecord {
     pub created: Timestamp,
 }
 
+/// Where a page of instances ends: the `continuationToken` a client sends back for the next
+/// page. It is the last instance's owner and id, 48 hex digits; anything else does not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCursor {
+    pub party: PartyId,
+    pub instance: InstanceId,
+}
+
+impl std::fmt::Display for PageCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut bytes = self.party.0.to_be_bytes().to_vec();
+        bytes.extend_from_slice(self.instance.as_bytes());
+        f.write_str(&hex_encode(&bytes))
+    }
+}
+
+impl std::str::FromStr for PageCursor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bytes = hex_decode(s)
+            .filter(|b| b.len() == 24)
+            .ok_or_else(|| {
+                "not a continuation token of this server (the `continuationToken` of the previous page: 48 hex digits)".to_string()
+            })?;
+        let party = u64::from_be_bytes(bytes[..8].try_into().map_err(|_| String::new())?);
+        let instance: [u8; 16] = bytes[8..].try_into().map_err(|_| String::new())?;
+        Ok(PageCursor {
+            party: PartyId(party),
+            instance: InstanceId::from_bytes(instance),
+        })
+    }
+}
+
 /// A page of instance ids and the cursor to the next page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstancePage {
@@ -285,20 +319,20 @@ impl Store {
         Ok(out)
     }
 
-    /// Instances of an app, or of one owner in it, oldest first, `limit` per page.
+    /// Instances of an app, or of one owner in it, oldest first, `limit` per page, from just
+    /// after `after` (the previous page's [`InstancePage::next`]).
     pub fn list_instances(
         &self,
         app: &AppId,
         party: Option<PartyId>,
-        after: Option<&str>,
+        after: Option<&PageCursor>,
         limit: usize,
     ) -> Result<InstancePage, StoreError> {
         let prefix = layout::owner_index_of(app, party);
-        let start = match after.and_then(hex_decode) {
-            Some(mut last) => {
-                last.push(0); // just past the last key returned
-                let mut key = layout::owner_index_of(app, None);
-                key.extend_from_slice(&last);
+        let start = match after {
+            Some(cursor) => {
+                let mut key = layout::owner_index(app, cursor.party, cursor.instance);
+                key.push(0); // just past the last key returned
                 if key < prefix { prefix.clone() } else { key }
             }
             None => prefix.clone(),
@@ -309,7 +343,6 @@ impl Store {
             .range(&start, &prefix_end(&prefix), limit.saturating_add(1))?;
         let more = rows.len() > limit;
         let mut instances = Vec::with_capacity(rows.len().min(limit));
-        let mut last_suffix = None;
         for (key, _) in rows.into_iter().take(limit) {
             let suffix = &key[app_prefix_len..];
             let party = suffix
@@ -319,12 +352,12 @@ impl Store {
             if let (Some(party), Some(id)) = (party, layout::instance_of_owner_key(&key)) {
                 instances.push((PartyId(party), id));
             }
-            last_suffix = Some(hex_encode(suffix));
         }
-        Ok(InstancePage {
-            instances,
-            next: if more { last_suffix } else { None },
-        })
+        let next = match instances.last() {
+            Some(&(party, instance)) if more => Some(PageCursor { party, instance }.to_string()),
+            _ => None,
+        };
+        Ok(InstancePage { instances, next })
     }
 
     /// The record of `caller`'s idempotency key.
