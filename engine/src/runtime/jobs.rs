@@ -75,6 +75,10 @@ impl From<crate::store::StoreError> for JobError {
 impl Runtime {
     /// Leases a due job for `lease_for`, counting an attempt. `None` if it is not due, not of
     /// the requested kind, or another worker took it first.
+    ///
+    /// A job whose last allowed attempt was leased and never finished (its worker crashed, or
+    /// its lease expired) is not leased again: it gets its incident here (`None`), and its
+    /// attempts stay at the maximum. Workers in-process and external alike never see it.
     pub async fn lease_job(
         &self,
         key: JobKey,
@@ -94,9 +98,12 @@ impl Runtime {
         if !due || job.external != external {
             return Ok(None);
         }
+        let interrupted = job.attempts >= job.max_attempts && job.max_attempts > 0;
         let lease = fastrand::u64(1..);
         let mut leased = job.clone();
-        leased.attempts += 1;
+        if !interrupted {
+            leased.attempts += 1;
+        }
         leased.state = JobState::Leased {
             until: now.plus(lease_for),
             lease,
@@ -109,15 +116,26 @@ impl Runtime {
         if committed.is_ok() {
             crate::failpoint!("job.after_lease_commit");
         }
-        match committed {
-            Ok(()) => Ok(Some(LeasedJob {
+        let leased = match committed {
+            Ok(()) => LeasedJob {
                 job: leased,
                 rev,
                 lease,
-            })),
-            Err(CommitError::Conflict(_)) => Ok(None),
-            Err(CommitError::Store(e)) => Err(Error::Store(e)),
+            },
+            Err(CommitError::Conflict(_)) => return Ok(None),
+            Err(CommitError::Store(e)) => return Err(Error::Store(e)),
+        };
+        if interrupted {
+            let reason = format!(
+                "attempt {} of {} was interrupted (a crash or an expired lease)",
+                leased.job.attempts, leased.job.max_attempts
+            );
+            return match self.fail_job(&leased, &reason, false, None).await {
+                Ok(_) | Err(JobError::LeaseLost(_) | JobError::NotFound(_)) => Ok(None),
+                Err(JobError::Runtime(e)) => Err(e),
+            };
         }
+        Ok(Some(leased))
     }
 
     /// Re-reads a job and checks the lease is still ours and unexpired.

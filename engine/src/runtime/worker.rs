@@ -149,21 +149,6 @@ fn transient(e: &JobError) -> bool {
 
 async fn attempt(rt: &Runtime, leased: LeasedJob) {
     let job = &leased.job;
-    // Leasing counts the attempt first, so an attempt beyond the last means the last one was
-    // cut off (a crash, or its lease expired): the job gets its incident instead of running again.
-    if job.attempts > job.max_attempts {
-        let reason = format!(
-            "attempt {} of {} was interrupted (a crash or an expired lease)",
-            job.attempts - 1,
-            job.max_attempts
-        );
-        record(
-            rt.fail_job(&leased, &reason, false, None)
-                .await
-                .map(|f| format!("{f:?}")),
-        );
-        return;
-    }
     let handler = rt
         .inner
         .registry

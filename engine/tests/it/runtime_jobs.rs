@@ -574,6 +574,54 @@ async fn regression_an_attempt_beyond_the_last_raises_an_incident() {
 }
 
 #[tokio::test]
+async fn regression_a_crash_loop_never_counts_attempts_beyond_the_maximum() {
+    // A job view showed `attempts: 6, maxAttempts: 5` after a crash loop: each restart leased
+    // the job again, counting an attempt past the last, before raising the incident.
+    let handler = Arc::new(Scripted::default());
+    let registry = Registry::builder()
+        .service_task_with("send", handler.clone(), config().with_max_attempts(3))
+        .build();
+    let h = Harness::with(
+        &process(),
+        Store::memory(),
+        registry,
+        AppSpec::open(app_id()),
+    )
+    .await;
+    let i = at_send(&h).await;
+    let (_, job) = job_of(&h, i.id).unwrap();
+    // Every attempt is leased and lost: the worker dies each time, its lease expires.
+    for attempt in 1..=3 {
+        let leased =
+            h.rt.lease_job(job.key, false, "dies", Duration::from_secs(30))
+                .await
+                .unwrap()
+                .expect("an attempt is left");
+        assert_eq!(leased.job.attempts, attempt);
+        h.clock.advance(Duration::from_secs(31));
+    }
+    // The last one was cut off: no fourth lease, an incident instead, attempts still 3 of 3.
+    for _ in 0..3 {
+        let again =
+            h.rt.lease_job(job.key, false, "dies", Duration::from_secs(30))
+                .await
+                .unwrap();
+        assert!(again.is_none(), "{again:?}");
+    }
+    let (_, job) = job_of(&h, i.id).unwrap();
+    assert_eq!(job.state, flyt_engine::model::JobState::Incident);
+    assert_eq!((job.attempts, job.max_attempts), (3, 3));
+    let instance = h.rt.instance(i.id).unwrap();
+    assert_eq!(instance.process.incidents.len(), 1);
+    assert!(
+        instance.process.incidents[0]
+            .last_error
+            .contains("attempt 3 of 3 was interrupted")
+    );
+    assert!(handler.calls.lock().is_empty());
+}
+
+#[tokio::test]
 async fn regression_a_handlers_output_is_checked_against_the_schema() {
     let handler = Arc::new(Scripted::default());
     let mut out = flyt_engine::hooks::Completion::default();
