@@ -218,7 +218,11 @@ impl Verifier {
             .map_err(|e| match e.into_kind() {
                 ErrorKind::InvalidSignature => AuthError::BadSignature,
                 ErrorKind::InvalidAlgorithm => AuthError::UnsupportedAlgorithm(format!("{alg:?}")),
-                ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(claim),
+                // jsonwebtoken calls a claim it cannot read "missing"; say what is wrong with it.
+                ErrorKind::MissingRequiredClaim(claim) => match unverified.get(&claim) {
+                    Some(value) => AuthError::BadClaim(bad_claim(&claim, value)),
+                    None => AuthError::MissingClaim(claim),
+                },
                 ErrorKind::InvalidClaimFormat(claim) => {
                     AuthError::BadClaim(format!("`{claim}` has the wrong type"))
                 }
@@ -253,6 +257,26 @@ impl Verifier {
         }
         let caller = caller_from_claims(&claims)?;
         Ok((caller, exp_ms))
+    }
+}
+
+/// What is wrong with a claim that is present but unreadable.
+fn bad_claim(claim: &str, value: &Value) -> String {
+    let mut shown = value.to_string();
+    if shown.len() > 40 {
+        let mut end = 40;
+        while !shown.is_char_boundary(end) {
+            end -= 1;
+        }
+        shown.truncate(end);
+        shown.push('…');
+    }
+    match claim {
+        "exp" | "nbf" | "iat" => format!(
+            "`{claim}` must be a NumericDate (seconds since 1970-01-01 as a non-negative JSON number); it is {shown}"
+        ),
+        "aud" => format!("`aud` must be a string or an array of strings; it is {shown}"),
+        _ => format!("`{claim}` has the wrong type; it is {shown}"),
     }
 }
 

@@ -240,6 +240,35 @@ async fn exp_and_aud_are_required() {
 }
 
 #[tokio::test]
+async fn a_malformed_exp_is_named_not_called_missing() {
+    // Regression: an `exp` that is a string, negative, null or an array was reported as "lacks
+    // the required claim `exp`". (A fractional NumericDate is valid, RFC 7519 section 2.)
+    let (_server, verifier, clock) = jwks_verifier().await;
+    let now = now_secs(&clock);
+    for bad in [
+        json!("tomorrow"),
+        json!(format!("{}", now + 600)),
+        json!(-5),
+        json!(null),
+        json!([now + 600]),
+    ] {
+        let mut claims = user_claims(now);
+        claims["exp"] = bad.clone();
+        let token = sign(Algorithm::RS256, &keys().rsa1.encoding, Some("k1"), &claims);
+        match verifier.verify(&token).await {
+            Err(AuthError::BadClaim(message)) => {
+                assert!(
+                    message.contains("`exp` must be a NumericDate"),
+                    "{bad}: {message}"
+                );
+                assert!(message.contains("it is "), "{bad}: {message}");
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn an_unknown_kid_is_refused() {
     let (_server, verifier, clock) = jwks_verifier().await;
     let token = sign(
