@@ -237,6 +237,26 @@ impl Verifier {
                     issuer.issuer, key.kid
                 )),
                 ErrorKind::Base64(_) => AuthError::Malformed("a part is not base64url".into()),
+                // The registered claims failed to decode: name the one with the wrong shape.
+                ErrorKind::Json(e) => ["exp", "nbf", "iat", "aud", "iss", "sub"]
+                    .into_iter()
+                    .find_map(|claim| {
+                        let value = unverified.get(claim)?;
+                        let fine = match claim {
+                            "exp" | "nbf" | "iat" => value.is_number(),
+                            "aud" => {
+                                value.is_string()
+                                    || value
+                                        .as_array()
+                                        .is_some_and(|a| a.iter().all(Value::is_string))
+                            }
+                            _ => value.is_string(),
+                        };
+                        (!fine).then(|| AuthError::BadClaim(bad_claim(claim, value)))
+                    })
+                    .unwrap_or_else(|| {
+                        AuthError::Malformed(format!("the claims do not decode: {e}"))
+                    }),
                 other => AuthError::Malformed(format!("{other:?}")),
             })?;
         let claims = data.claims;
