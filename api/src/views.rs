@@ -168,26 +168,20 @@ impl ProcessView {
     /// Fills in the jobs of active service tasks.
     /// Adds each job-backed task's job. A job that cannot be read fails the whole view (503),
     /// rather than showing a task without its job as if it had none.
-    pub fn with_jobs(
-        mut self,
-        instance: &Instance,
-        store: &flyt_engine::store::Store,
-    ) -> Result<Self, flyt_engine::store::StoreError> {
-        for (_, task, key) in instance.process.job_tokens() {
-            let Some((_, job)) = store.job(key)? else {
-                continue;
-            };
+    /// Adds the job of each service task the instance waits on (`Runtime::jobs_of`).
+    pub fn with_jobs(mut self, jobs: &[(String, flyt_engine::model::Job)]) -> Self {
+        for (element, job) in jobs {
             for view in self
                 .active_tasks
                 .iter_mut()
                 .chain(self.current_task.iter_mut())
             {
-                if view.element_id == task.element_id.as_str() {
-                    view.job = Some(JobView::from(&job));
+                if view.element_id == *element {
+                    view.job = Some(JobView::from(job));
                 }
             }
         }
-        Ok(self)
+        self
     }
 
     pub fn of(instance: &Instance, history: Option<&[HistoryEvent]>) -> Self {

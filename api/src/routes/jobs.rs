@@ -36,6 +36,7 @@ use flyt_engine::hooks::Completion;
 use flyt_engine::ids::{DataTypeId, JobKey};
 use flyt_engine::model::{Job, JobKind, JobState};
 use flyt_engine::runtime::jobs::{Completed, Failed, JobError, LeasedJob};
+use flyt_engine::runtime::{Activated, Activation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -46,9 +47,6 @@ use utoipa_axum::routes;
 
 /// The scope that allows every job type; `flyt:jobs:<type>` allows one.
 pub const JOBS_SCOPE: &str = "flyt:jobs";
-
-/// How many due external jobs one activation looks at (oldest first) to find its types.
-const SCAN: usize = 1_000;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -71,10 +69,6 @@ impl From<JobError> for ApiError {
             JobError::Runtime(e) => e.into(),
         }
     }
-}
-
-fn stored<T>(r: Result<T, flyt_engine::store::StoreError>) -> Result<T, ApiError> {
-    r.map_err(|e| flyt_engine::runtime::Error::Store(e).into())
 }
 
 /// The organisation behind a worker's token, or 403.
@@ -235,52 +229,35 @@ pub async fn activate(
     for t in &req.job_types {
         allow_type(&caller, t)?;
     }
-    let rt = state.runtime();
-    let lock = Duration::from_millis(req.lock_duration_ms);
     let max = usize::try_from(req.max_jobs).unwrap_or(100);
-    let now = rt.clock().now();
-    let mut jobs = Vec::new();
-    // Which (app, type) pairs this caller serves, decided once per pair.
-    let mut serves: std::collections::HashMap<(flyt_engine::ids::AppId, String), bool> =
-        std::collections::HashMap::new();
-    for (_, key) in stored(rt.store().due_jobs(true, now, SCAN))? {
-        if jobs.len() >= max {
-            break;
-        }
-        let Some((_, job)) = stored(rt.store().job(key))? else {
-            continue;
-        };
-        if !req.job_types.contains(&job.task_type) {
-            continue;
-        }
-        let allowed = *serves
-            .entry((job.app.clone(), job.task_type.clone()))
-            .or_insert_with(|| allow_app(&state, &caller, &job).is_ok());
-        if !allowed {
-            continue;
-        }
-        // `None`: another worker took it first, or it is no longer due.
-        let Some(leased) = rt.lease_job(key, true, &req.worker_id, lock).await? else {
-            continue;
-        };
-        match activated(&state, &leased)? {
-            Some(view) => jobs.push(view),
-            None => {
-                // The instance or its task is gone: completing drops the job.
-                let _ = rt.complete_job(&leased, Completion::default()).await;
-            }
-        }
-    }
+    let serves = |app: &flyt_engine::ids::AppId, job_type: &str| {
+        state
+            .inner
+            .apps
+            .get(app)
+            .is_some_and(|app| serves_app(app, &caller, job_type))
+    };
+    let activated = state
+        .runtime()
+        .activate_jobs(
+            Activation {
+                job_types: &req.job_types,
+                max_jobs: max,
+                worker: &req.worker_id,
+                lock: Duration::from_millis(req.lock_duration_ms),
+            },
+            &serves,
+        )
+        .await?;
+    let jobs: Vec<ActivatedJob> = activated.iter().map(activated_view).collect();
     if !jobs.is_empty() {
         tracing::debug!(worker = %req.worker_id, jobs = jobs.len(), "jobs activated");
     }
     Ok(axum::Json(ActivateResponse { jobs }))
 }
 
-fn activated(state: &AppState, leased: &LeasedJob) -> Result<Option<ActivatedJob>, ApiError> {
-    let Some(ctx) = state.runtime().job_context(leased)? else {
-        return Ok(None);
-    };
+fn activated_view(activated: &Activated) -> ActivatedJob {
+    let (leased, ctx) = (&activated.leased, &activated.context);
     let job = &leased.job;
     let data: Map<String, Value> = match job.kind {
         JobKind::Event => {
@@ -298,7 +275,7 @@ fn activated(state: &AppState, leased: &LeasedJob) -> Result<Option<ActivatedJob
         JobState::Leased { until, .. } => until.to_rfc3339(),
         _ => String::new(),
     };
-    Ok(Some(ActivatedJob {
+    ActivatedJob {
         key: format!("{}.{}", job.key, leased.lease),
         job_type: job.task_type.clone(),
         element_id: job.element_id.to_string(),
@@ -309,7 +286,7 @@ fn activated(state: &AppState, leased: &LeasedJob) -> Result<Option<ActivatedJob
         deadline,
         idempotency_key: job.idempotency_key.clone(),
         data,
-    }))
+    }
 }
 
 /// `<job key>.<lease>` → the external job held under that lease, after the scope check.
@@ -325,8 +302,7 @@ fn held(state: &AppState, caller: &Caller, key: &str) -> Result<LeasedJob, ApiEr
     let (job, lease) = key.split_once('.').ok_or_else(malformed)?;
     let job: JobKey = job.parse().map_err(|_| malformed())?;
     let lease: u64 = lease.parse().map_err(|_| malformed())?;
-    let found: Option<(u64, Job)> = stored(state.runtime().store().job(job))?;
-    let Some((_, found)) = found.filter(|(_, j)| j.external) else {
+    let Some(found) = state.runtime().job(job)?.filter(|j| j.external) else {
         return Err(JobError::NotFound(job).into());
     };
     allow_type(caller, &found.task_type)?;

@@ -88,9 +88,8 @@ pub async fn get_process(
     let (app, instance) = instance_for(&state, &org, &app, &party, &guid)?;
     state.authorize_instance(&app, &caller, "read", &instance)?;
     let history = state.runtime().history(instance.id)?;
-    let mut view = ProcessView::of(&instance, Some(&history))
-        .with_jobs(&instance, state.runtime().store())
-        .map_err(flyt_engine::runtime::Error::from)?;
+    let jobs = state.runtime().jobs_of(&instance)?;
+    let mut view = ProcessView::of(&instance, Some(&history)).with_jobs(&jobs);
     view.current_task = view
         .current_task
         .map(|t| with_rights(&state, &app, &caller, &instance, t));

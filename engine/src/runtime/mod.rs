@@ -6,6 +6,7 @@
 //! other gets [`Error::Conflict`] and the instance shows no trace of it. No lock is held while
 //! hooks run. Service tasks run as jobs after the commit (see [`jobs`] and [`worker`]).
 
+mod activation;
 mod advance;
 mod backoff;
 mod commands;
@@ -17,6 +18,7 @@ pub mod jobs;
 mod metrics;
 pub mod worker;
 
+pub use activation::{Activated, Activation};
 pub use backoff::backoff;
 pub use commands::{CreateInstance, Created, Next, WriteData, check_data};
 pub use data::DataCache;

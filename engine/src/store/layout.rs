@@ -14,6 +14,7 @@
 //! | `O` | `O` app `\0` party:u64 instance:16          | empty (owner index, listing)   |
 //! | `J` | `J` job:16                                  | revisioned `Job`               |
 //! | `Q` | `Q` class:u8 due:u64 job:16                 | empty (when to look at a job)  |
+//! | `W` | `W` type `\0` app `\0` due:u64 job:16        | empty (external jobs by type and app) |
 //! | `K` | `K` app `\0` caller `\0` idempotency key     | `IdempotencyRecord`            |
 //!
 //! Everything of one instance shares the prefix `I` + its id, so a transition's writes (the
@@ -23,6 +24,10 @@
 //!
 //! The due index has a class byte: 0 for jobs run in-process, 1 for jobs run by external
 //! workers, so that each kind of worker scans only its own queue.
+//!
+//! External jobs are also indexed by job type and app (`W`, since format 3), so that a worker
+//! asking for type Y finds a due Y job at once however many older jobs of other types, or of
+//! apps it does not serve, are due before it.
 //!
 //! Instance ids are UUID v7 (time-ordered), so an owner's instances list oldest first.
 //! Values start with a format byte ([`super::codec::FORMAT`]); revisioned values then carry
@@ -46,6 +51,7 @@ pub const OWNER_INDEX: u8 = b'O';
 pub const JOB: u8 = b'J';
 pub const DUE: u8 = b'Q';
 pub const IDEMPOTENCY: u8 = b'K';
+pub const WORK_QUEUE: u8 = b'W';
 
 fn with_app(tag: u8, app: &AppId) -> Vec<u8> {
     let app = app.to_string();
@@ -176,6 +182,42 @@ pub fn parse_due(key: &[u8]) -> Option<(Timestamp, JobKey)> {
 }
 
 /// An idempotency key of one caller (`Actor::identity`): keys of different callers never meet.
+/// The start of the external work queue of one job type and app.
+pub fn work_queue_of(job_type: &str, app: &AppId) -> Vec<u8> {
+    let app = app.to_string();
+    let mut k = Vec::with_capacity(job_type.len() + app.len() + 3 + 24);
+    k.push(WORK_QUEUE);
+    k.extend_from_slice(job_type.as_bytes());
+    k.push(0);
+    k.extend_from_slice(app.as_bytes());
+    k.push(0);
+    k
+}
+
+/// An external job in the work queue of its type and app, due at `at`.
+pub fn work_queue(job_type: &str, app: &AppId, at: Timestamp, key: JobKey) -> Vec<u8> {
+    let mut k = work_queue_of(job_type, app);
+    k.extend_from_slice(&u64::try_from(at.millis().max(0)).unwrap_or(0).to_be_bytes());
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// The key just past every entry of one type and app due before `at`.
+pub fn work_queue_until(job_type: &str, app: &AppId, at: Timestamp) -> Vec<u8> {
+    let mut k = work_queue_of(job_type, app);
+    k.extend_from_slice(&u64::try_from(at.millis().max(0)).unwrap_or(0).to_be_bytes());
+    k
+}
+
+/// Decodes the due time and job of a work-queue key (its last 24 bytes).
+pub fn parse_work_queue(key: &[u8]) -> Option<(Timestamp, JobKey)> {
+    let start = key.len().checked_sub(24)?;
+    let ms: [u8; 8] = key.get(start..start + 8)?.try_into().ok()?;
+    let job: [u8; 16] = key.get(start + 8..)?.try_into().ok()?;
+    let ms = i64::try_from(u64::from_be_bytes(ms)).ok()?;
+    Some((Timestamp::from_millis(ms), JobKey::from_bytes(job)))
+}
+
 pub fn idempotency(app: &AppId, caller: &str, key: &str) -> Vec<u8> {
     let mut k = with_app(IDEMPOTENCY, app);
     k.extend_from_slice(caller.as_bytes());
@@ -209,6 +251,29 @@ mod tests {
             "classes do not mix"
         );
         assert_eq!(parse_due(&early), Some((Timestamp::from_millis(5), a)));
+    }
+
+    #[test]
+    fn work_queue_keys_sort_by_time_within_type_and_app_and_parse_back() {
+        let app: AppId = "ttd/a".parse().unwrap();
+        let other: AppId = "ttd/a2".parse().unwrap();
+        let a = JobKey::new_random();
+        let early = work_queue("send", &app, Timestamp::from_millis(5), a);
+        let late = work_queue("send", &app, Timestamp::from_millis(300), a);
+        assert!(early < late);
+        assert!(late < work_queue_until("send", &app, Timestamp::from_millis(301)));
+        assert!(
+            !work_queue("send", &other, Timestamp::from_millis(1), a)
+                .starts_with(&work_queue_of("send", &app))
+        );
+        assert!(
+            !work_queue("sendx", &app, Timestamp::from_millis(1), a)
+                .starts_with(&work_queue_of("send", &app))
+        );
+        assert_eq!(
+            parse_work_queue(&early),
+            Some((Timestamp::from_millis(5), a))
+        );
     }
 
     #[test]

@@ -14,8 +14,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// The store's own format version; a store written by another version is refused at open.
-pub const STORE_FORMAT: u32 = 2;
+/// The store's own format version; a store written by another version is refused at open,
+/// except format 2, which is upgraded in place (see [`Store::with_backend`]).
+pub const STORE_FORMAT: u32 = 3;
+
+/// The work-queue entry of a job, if it is external and due at some time.
+fn work_queue_entry(job: &Job) -> Option<Vec<u8>> {
+    let due = job.due().filter(|_| job.external)?;
+    Some(layout::work_queue(&job.task_type, &job.app, due, job.key))
+}
 
 /// A stored history value: the events of one transition; a single event object is what stores
 /// written before transitions were grouped hold, and still reads.
@@ -187,7 +194,9 @@ impl Store {
                     .and_then(|b| b.try_into().ok())
                     .map(u32::from_be_bytes)
                     .unwrap_or(0);
-                if found != STORE_FORMAT {
+                if found == 2 {
+                    upgrade_from_2(backend.as_ref())?;
+                } else if found != STORE_FORMAT {
                     return Err(BackendError::WrongFormat {
                         path: path.to_string(),
                         found,
@@ -216,6 +225,28 @@ impl Store {
             committer: GroupCommitter::start(backend.clone(), config),
             backend,
         })
+    }
+
+    /// External jobs of one type and app someone should look at by `now`, oldest first, at
+    /// most `limit` (see [`layout::work_queue`]).
+    pub fn due_external_jobs(
+        &self,
+        job_type: &str,
+        app: &AppId,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, JobKey)>, StoreError> {
+        let end = layout::work_queue_until(
+            job_type,
+            app,
+            Timestamp::from_millis(now.millis().saturating_add(1)),
+        );
+        Ok(self
+            .backend
+            .range(&layout::work_queue_of(job_type, app), &end, limit)?
+            .iter()
+            .filter_map(|(k, _)| layout::parse_work_queue(k))
+            .collect())
     }
 
     /// The raw backend (consistency checks and tests).
@@ -583,6 +614,9 @@ impl Txn {
                 Vec::new(),
             );
         }
+        if let Some(entry) = work_queue_entry(job) {
+            self.unit.put(entry, Vec::new());
+        }
         self
     }
 
@@ -597,12 +631,18 @@ impl Txn {
             self.unit
                 .delete(layout::due(layout::due_class(old.external), due, old.key));
         }
+        if let Some(entry) = work_queue_entry(old) {
+            self.unit.delete(entry);
+        }
         self.unit.put(key, codec::encode_revisioned(rev + 1, new));
         if let Some(due) = new.due() {
             self.unit.put(
                 layout::due(layout::due_class(new.external), due, new.key),
                 Vec::new(),
             );
+        }
+        if let Some(entry) = work_queue_entry(new) {
+            self.unit.put(entry, Vec::new());
         }
         rev + 1
     }
@@ -618,6 +658,9 @@ impl Txn {
         if let Some(due) = job.due() {
             self.unit
                 .delete(layout::due(layout::due_class(job.external), due, job.key));
+        }
+        if let Some(entry) = work_queue_entry(job) {
+            self.unit.delete(entry);
         }
         self
     }
@@ -669,6 +712,44 @@ impl Txn {
         self.unit.put(key, codec::encode(record));
         self
     }
+}
+
+/// Format 2 → 3: external jobs gain their work-queue entries (`W`). Written in units of at most
+/// 10,000 jobs and idempotent (an entry is a key with an empty value), so an upgrade cut off by
+/// a crash is simply done again at the next open; the format marker moves last.
+fn upgrade_from_2(backend: &dyn Backend) -> Result<(), StoreError> {
+    let jobs_start = vec![layout::JOB];
+    let end = prefix_end(&jobs_start);
+    let mut from = jobs_start.clone();
+    loop {
+        let rows = backend.range(&from, &end, 10_000)?;
+        let Some((last, _)) = rows.last() else {
+            break;
+        };
+        from = last.clone();
+        from.push(0);
+        let mut unit = Unit::new();
+        for (_, value) in &rows {
+            let (_, job): (u64, Job) = codec::decode_revisioned(value).map_err(corrupt("job"))?;
+            if let Some(entry) = work_queue_entry(&job) {
+                unit.put(entry, Vec::new());
+            }
+        }
+        if !unit.writes.is_empty() {
+            backend.apply(&[unit])?;
+        }
+        if rows.len() < 10_000 {
+            break;
+        }
+    }
+    let mut unit = Unit::new();
+    unit.put(
+        layout::format_version(),
+        STORE_FORMAT.to_be_bytes().to_vec(),
+    );
+    backend.apply(&[unit])?;
+    tracing::info!("store upgraded from format 2 to {STORE_FORMAT}");
+    Ok(())
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
@@ -747,5 +828,74 @@ mod tests {
                 .as_str(),
             "confirm"
         );
+    }
+}
+
+#[cfg(test)]
+mod upgrade_tests {
+    use super::*;
+    use crate::ids::ElementId;
+    use crate::model::{JobKind, JobState};
+
+    fn job(external: bool, task_type: &str) -> Job {
+        Job {
+            key: JobKey::new_random(),
+            app: "ttd/letters".parse().expect("app id"),
+            instance: InstanceId::new_random(),
+            element_id: ElementId::new("Send"),
+            task_type: task_type.into(),
+            visit: 1,
+            idempotency_key: "k".into(),
+            attempts: 0,
+            max_attempts: 5,
+            state: JobState::Queued {
+                due: Timestamp::from_millis(1_000),
+            },
+            created: Timestamp::from_millis(1_000),
+            last_error: None,
+            gateway_action: None,
+            external,
+            kind: JobKind::ServiceTask,
+            payload: None,
+        }
+    }
+
+    #[test]
+    fn a_format_2_store_gains_the_work_queue_at_open() {
+        let backend: Arc<dyn Backend> = Arc::new(crate::store::memory::MemoryBackend::default());
+        let (external, internal) = (job(true, "send-letter"), job(false, "send-letter"));
+        // What format 2 wrote: the marker and the jobs, with no work-queue entries.
+        let mut unit = Unit::new();
+        unit.put(layout::format_version(), 2u32.to_be_bytes().to_vec());
+        for j in [&external, &internal] {
+            unit.put(layout::job(j.key), codec::encode_revisioned(1, j));
+        }
+        backend.apply(&[unit]).expect("write format 2");
+        for _ in 0..2 {
+            // A second open (or one after an upgrade cut off by a crash) changes nothing.
+            let store = Store::with_backend(backend.clone(), GroupConfig::default(), "memory")
+                .expect("opens and upgrades");
+            let due = store
+                .due_external_jobs(
+                    "send-letter",
+                    &external.app,
+                    Timestamp::from_millis(2_000),
+                    10,
+                )
+                .expect("read");
+            assert_eq!(due, vec![(Timestamp::from_millis(1_000), external.key)]);
+            drop(store);
+        }
+        let marker = backend.get(&layout::format_version()).expect("read");
+        assert_eq!(marker, Some(STORE_FORMAT.to_be_bytes().to_vec()));
+    }
+
+    #[test]
+    fn other_formats_are_still_refused() {
+        let backend: Arc<dyn Backend> = Arc::new(crate::store::memory::MemoryBackend::default());
+        let mut unit = Unit::new();
+        unit.put(layout::format_version(), 1u32.to_be_bytes().to_vec());
+        backend.apply(&[unit]).expect("write");
+        assert!(Store::with_backend(backend, GroupConfig::default(), "memory").is_err());
     }
 }

@@ -37,6 +37,7 @@ pub fn check(store: &Store) -> Result<Vec<String>, crate::store::StoreError> {
     // Jobs: each belongs to a waiting token, and the due index agrees with its state.
     let jobs_start = vec![layout::JOB];
     let mut due_expected = BTreeSet::new();
+    let mut work_expected = BTreeSet::new();
     for (_, value) in backend.range(&jobs_start, &prefix_end(&jobs_start), usize::MAX)? {
         let Ok((_, job)) = codec::decode_revisioned::<crate::model::Job>(&value) else {
             problems.push("undecodable job".into());
@@ -59,6 +60,9 @@ pub fn check(store: &Store) -> Result<Vec<String>, crate::store::StoreError> {
         }
         if let Some(due) = job.due() {
             due_expected.insert(layout::due(layout::due_class(job.external), due, job.key));
+            if job.external {
+                work_expected.insert(layout::work_queue(&job.task_type, &job.app, due, job.key));
+            }
         }
         if job.state == JobState::Incident {
             let raised = instances
@@ -88,6 +92,24 @@ pub fn check(store: &Store) -> Result<Vec<String>, crate::store::StoreError> {
         problems.push(format!(
             "due-index entry without a job: {:?}",
             layout::parse_due(extra)
+        ));
+    }
+    let work_start = vec![layout::WORK_QUEUE];
+    let work_found: BTreeSet<Vec<u8>> = backend
+        .range(&work_start, &prefix_end(&work_start), usize::MAX)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    for missing in work_expected.difference(&work_found) {
+        problems.push(format!(
+            "work-queue entry missing for job {:?}",
+            layout::parse_work_queue(missing)
+        ));
+    }
+    for extra in work_found.difference(&work_expected) {
+        problems.push(format!(
+            "work-queue entry without a job: {:?}",
+            layout::parse_work_queue(extra)
         ));
     }
     Ok(problems)

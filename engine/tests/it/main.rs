@@ -11,6 +11,7 @@ mod bpmn_parser_props;
 mod bpmn_rules;
 mod crash;
 mod hooks;
+mod runtime_activation;
 mod runtime_explore;
 mod runtime_idempotency;
 mod runtime_jobs;
