@@ -598,13 +598,14 @@ async fn killed_at_job_lease_failure_and_completion_commits_jobs_resume_and_effe
 
     // B is down: every attempt fails. The incident tells whether the killed commit landed: a
     // lost lease is not counted (the restarted worker makes attempt 1, which fails); a landed one
-    // is, and the restarted worker finds the only attempt interrupted; a lost failure leaves the
-    // attempt interrupted too; a landed failure is the incident itself.
+    // is, and the restarted worker finds the only attempt interrupted and raises the incident
+    // without counting a second one (issue 11: attempts never exceed the maximum); a lost
+    // failure leaves the attempt interrupted too; a landed failure is the incident itself.
     let mut applications = Vec::new();
     for (point, attempts, error) in [
         ("job.before_lease_commit", 1, "unreachable"),
-        ("job.after_lease_commit", 2, "interrupted"),
-        ("job.before_fail_commit", 2, "interrupted"),
+        ("job.after_lease_commit", 1, "interrupted"),
+        ("job.before_fail_commit", 1, "interrupted"),
         ("job.after_fail_commit", 1, "unreachable"),
     ] {
         restart_a(&mut c, Some(point));

@@ -131,61 +131,30 @@ pub async fn next(
 ) -> Result<(HeaderMap, axum::Json<ProcessView>), ApiError> {
     let (app, instance) = instance_for(&state, &org, &app, &party, &guid)?;
     let body = body.unwrap_or_default();
-    // The action to authorise is the one the engine will use for the task being completed.
-    let def = state
-        .runtime()
-        .definition(&instance.app, instance.definition_version)?;
-    let task = match &body.task_id {
-        Some(t) => Some(t.clone()),
-        None => {
-            let users: Vec<String> = instance
-                .process
-                .user_task_tokens()
-                .map(|(_, t)| t.element_id.to_string())
-                .collect();
-            if users.len() == 1 {
-                users.into_iter().next()
-            } else {
-                None
-            }
+    let req = Next {
+        instance: instance.id,
+        action: body.action,
+        task: body.task_id,
+        actor: caller.actor(),
+        expected_version: expected,
+    };
+    // The engine plans the move; exactly that task and action are authorised, then executed.
+    let plan = match state.runtime().plan_next(&instance, &req) {
+        Ok(plan) => plan,
+        Err(e) => {
+            // Only a caller who may read the instance learns why it cannot move.
+            state.authorize_instance(&app, &caller, "read", &instance)?;
+            return Err(e.into());
         }
     };
-    let action = body.action.clone().or_else(|| {
-        let node = task
-            .as_deref()
-            .and_then(|t| def.node_by_id(t))
-            .map(|n| def.node(n))?;
-        match &node.kind {
-            NodeKind::UserTask(u) => Some(u.default_action().to_string()),
-            _ => None,
-        }
-    });
-    if let Some(action) = &action {
-        // A user who may not even read the instance gets 403 like everyone else refused.
-        state.authorize(
-            &app,
-            &caller,
-            action,
-            Some(&instance.owner),
-            task.as_deref(),
-        )?;
-    } else {
-        state.authorize_instance(&app, &caller, "read", &instance)?;
-    }
-    let id = instance.id;
-    let moved = state
-        .runtime()
-        .next_from(
-            instance,
-            Next {
-                instance: id,
-                action: body.action,
-                task: body.task_id,
-                actor: caller.actor(),
-                expected_version: expected,
-            },
-        )
-        .await?;
+    state.authorize(
+        &app,
+        &caller,
+        &plan.action,
+        Some(&instance.owner),
+        Some(&plan.task),
+    )?;
+    let moved = state.runtime().next_planned(instance, &plan, req).await?;
     let mut headers = HeaderMap::new();
     headers.insert(axum::http::header::ETAG, etag(moved.version));
     // No history here: `createdInstances` only grows when a service task completes, which a

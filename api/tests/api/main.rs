@@ -14,6 +14,7 @@ mod limits;
 mod mass_assignment;
 mod openapi;
 mod openapi_refusals;
+mod plan;
 mod pressure;
 mod process;
 mod rights;

@@ -1,7 +1,7 @@
 //! Exclusive gateways: evaluate the conditions, take exactly one flow, or fail with what each
 //! condition gave (and leave the instance unchanged).
 
-use super::advance::Work;
+use super::transition::Transition;
 use super::{ConditionResult, Error};
 use crate::bpmn::elements::{FlowIdx, NodeIdx};
 use crate::expr::{EvalContext, EvalError, lookup_path};
@@ -59,11 +59,11 @@ impl EvalContext for Context<'_> {
 /// flow without condition always holds); if none holds, the default; otherwise a registered
 /// gateway decider; otherwise an error naming the gateway and what every condition gave.
 pub(crate) async fn decide(
-    work: &mut Work<'_>,
+    work: &mut Transition<'_>,
     gateway: NodeIdx,
     origin: Option<NodeIdx>,
 ) -> Result<FlowIdx, Error> {
-    let def = work.def;
+    let def = work.def.clone();
     let node = def.node(gateway);
     let default = def.exclusive_gateway(gateway).and_then(|g| g.default);
     let connected = def

@@ -8,10 +8,10 @@
 //! ```
 //! Leasing counts an attempt and is itself a commit, so attempts survive restarts.
 
-use super::advance::{HookPoint, Work};
 use super::backoff::backoff;
-use super::data::DataCache;
 use super::metrics::Metrics;
+use super::pipeline::Kind;
+use super::transition::HookPoint;
 use super::{Error, Runtime};
 use crate::bpmn::elements::NodeKind;
 use crate::hooks::{Completion, JobContext};
@@ -111,12 +111,7 @@ impl Runtime {
         };
         let mut txn = Txn::new();
         let rev = txn.update_job(&job, rev, &leased);
-        crate::failpoint!("job.before_lease_commit");
-        let committed = self.inner.store.commit(txn).await;
-        if committed.is_ok() {
-            crate::failpoint!("job.after_lease_commit");
-        }
-        let leased = match committed {
+        let leased = match self.commit_txn(Kind::Lease, txn, false).await {
             Ok(()) => LeasedJob {
                 job: leased,
                 rev,
@@ -221,8 +216,8 @@ impl Runtime {
             let Some(token) = token else {
                 return self.drop_stale(&job, rev).await;
             };
-            let def = self.definition(&instance.app, instance.definition_version)?;
-            let app = self.app(&instance.app)?;
+            let loaded = self.resolve(instance, None)?;
+            let def = loaded.def.clone();
             let Some(node_idx) = def.node_by_id(job.element_id.as_str()) else {
                 return self.drop_stale(&job, rev).await;
             };
@@ -230,61 +225,34 @@ impl Runtime {
             if !matches!(node.kind, NodeKind::ServiceTask(_)) {
                 return self.drop_stale(&job, rev).await;
             }
-            let read_version = instance.version;
-            let now = self.inner.clock.now();
             let actor = Actor::system(format!("service task {}", job.task_type));
-            let mut work = Work::new(
-                &self.inner,
-                &def,
-                &app,
-                instance,
-                DataCache::new(job.instance, self.inner.store.clone()),
-                actor,
-                now,
-            );
+            let mut t = self.begin(loaded, actor);
             for (data_type, value) in &completion.data {
-                work.data.set(data_type.clone(), value.clone());
-                work.run_hooks(HookPoint::DataWritten(data_type.as_str()))
+                t.data.set(data_type.clone(), value.clone());
+                t.run_hooks(HookPoint::DataWritten(data_type.as_str()))
                     .await?;
             }
-            work.take_task_token(token);
-            work.record(
+            t.take_task_token(token);
+            t.record(
                 EventType::EndTask,
                 Some(node.id.clone()),
                 None,
                 completion.details.clone(),
             );
-            work.gateway_action = completion
+            t.gateway_action = completion
                 .action
                 .clone()
                 .or_else(|| job.gateway_action.clone());
             let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
-            work.arrive(out).await?;
+            t.arrive(out).await?;
             // A handler's output must satisfy the data types' schemas like any other write.
-            work.check_written()?;
-            crate::failpoint!("job.before_complete_commit");
-            let mut txn = Txn::new();
-            txn.delete_job(&job, rev); // check 0: the lease is still ours
-            let (_, jobs) = work.write_into(&mut txn, Some(read_version));
-            let committed = self.inner.store.commit(txn).await;
-            if committed.is_ok() {
-                crate::failpoint!("job.after_complete_commit");
-            }
-            match committed {
-                Ok(()) => {
-                    Metrics::add(&self.inner.metrics.jobs_completed);
-                    Metrics::add(&self.inner.metrics.transitions);
-                    if !jobs.is_empty() {
-                        self.inner.jobs_ready.notify_waiters();
-                    }
-                    return Ok(Completed::Moved);
-                }
+            t.check_written()?;
+            t.prelude.delete_job(&job, rev); // check 0: the lease is still ours
+            match self.commit(Kind::Complete, t).await {
+                Ok(_) => return Ok(Completed::Moved),
                 Err(CommitError::Conflict(0)) => return Err(JobError::LeaseLost(job.key)),
                 // The instance changed meanwhile (e.g. data written): read it again and retry.
-                Err(CommitError::Conflict(_)) => {
-                    Metrics::add(&self.inner.metrics.conflicts);
-                    continue;
-                }
+                Err(CommitError::Conflict(_)) => continue,
                 Err(CommitError::Store(e)) => return Err(e.into()),
             }
         }
@@ -294,6 +262,7 @@ impl Runtime {
     async fn drop_stale(&self, job: &Job, rev: u64) -> Result<Completed, JobError> {
         let mut txn = Txn::new();
         txn.delete_job(job, rev);
+        // Not a completion: nothing moves and nothing is counted.
         match self.inner.store.commit(txn).await {
             Ok(()) => Ok(Completed::Stale),
             Err(CommitError::Conflict(_)) => Err(JobError::LeaseLost(job.key)),
@@ -324,11 +293,8 @@ impl Runtime {
                 next.state = JobState::Queued { due };
                 let mut txn = Txn::new();
                 txn.update_job(&job, rev, &next);
-                match self.commit_failure(txn).await {
-                    Ok(()) => {
-                        Metrics::add(&self.inner.metrics.jobs_failed);
-                        return Ok(Failed::Retrying { due });
-                    }
+                match self.commit_txn(Kind::Fail, txn, false).await {
+                    Ok(()) => return Ok(Failed::Retrying { due }),
                     Err(CommitError::Conflict(_)) => return Err(JobError::LeaseLost(job.key)),
                     Err(CommitError::Store(e)) => return Err(e.into()),
                 }
@@ -340,9 +306,8 @@ impl Runtime {
                 // the instance may long since have moved on or ended.
                 let mut txn = Txn::new();
                 txn.update_job(&job, rev, &next);
-                return match self.commit_failure(txn).await {
+                return match self.commit_txn(Kind::Fail, txn, false).await {
                     Ok(()) => {
-                        Metrics::add(&self.inner.metrics.jobs_failed);
                         tracing::error!(job = %job.key, r#type = %job.task_type, error = %reason, "event parked after {} attempts", job.attempts);
                         Ok(Failed::Incident)
                     }
@@ -353,25 +318,15 @@ impl Runtime {
             let Some(instance) = self.inner.store.instance(job.instance)? else {
                 return self.drop_stale(&job, rev).await.map(|_| Failed::Incident);
             };
-            let def = self.definition(&instance.app, instance.definition_version)?;
-            let app = self.app(&instance.app)?;
-            let read_version = instance.version;
+            let loaded = self.resolve(instance, None)?;
             let why = if retryable {
                 format!("gave up after {} attempts", job.attempts)
             } else {
                 "failed permanently".to_string()
             };
             let actor = Actor::system(format!("service task {}", job.task_type));
-            let mut work = Work::new(
-                &self.inner,
-                &def,
-                &app,
-                instance,
-                DataCache::new(job.instance, self.inner.store.clone()),
-                actor,
-                now,
-            );
-            work.instance.process.incidents.push(Incident {
+            let mut t = self.begin(loaded, actor);
+            t.instance.process.incidents.push(Incident {
                 element_id: job.element_id.clone(),
                 job: job.key,
                 reason: format!(
@@ -382,18 +337,15 @@ impl Runtime {
                 last_error: reason.to_string(),
                 raised: now,
             });
-            work.record(
+            t.record(
                 EventType::IncidentRaised,
                 Some(job.element_id.clone()),
                 None,
                 Some(serde_json::json!({ "attempts": job.attempts, "lastError": reason })),
             );
-            let mut txn = Txn::new();
-            txn.update_job(&job, rev, &next); // check 0: the lease is still ours
-            work.write_into(&mut txn, Some(read_version));
-            match self.commit_failure(txn).await {
-                Ok(()) => {
-                    Metrics::add(&self.inner.metrics.jobs_failed);
+            t.prelude.update_job(&job, rev, &next); // check 0: the lease is still ours
+            match self.commit(Kind::Fail, t).await {
+                Ok(_) => {
                     Metrics::add(&self.inner.metrics.incidents);
                     return Ok(Failed::Incident);
                 }
@@ -403,14 +355,6 @@ impl Runtime {
             }
         }
         Err(JobError::Runtime(Error::Conflict))
-    }
-
-    /// Commits a failed attempt's outcome, between the `job.*_fail_commit` fail points.
-    async fn commit_failure(&self, txn: Txn) -> Result<(), CommitError> {
-        crate::failpoint!("job.before_fail_commit");
-        self.inner.store.commit(txn).await?;
-        crate::failpoint!("job.after_fail_commit");
-        Ok(())
     }
 
     /// Jobs leased by an earlier run of this process (it crashed or stopped mid-attempt) are made

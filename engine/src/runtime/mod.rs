@@ -7,7 +7,6 @@
 //! hooks run. Service tasks run as jobs after the commit (see [`jobs`] and [`worker`]).
 
 mod activation;
-mod advance;
 mod backoff;
 mod commands;
 mod data;
@@ -16,11 +15,13 @@ mod error;
 mod gateway;
 pub mod jobs;
 mod metrics;
+mod pipeline;
+mod transition;
 pub mod worker;
 
 pub use activation::{Activated, Activation};
 pub use backoff::backoff;
-pub use commands::{CreateInstance, Created, Next, WriteData, check_data};
+pub use commands::{CreateInstance, Created, Next, NextPlan, WriteData, check_data};
 pub use data::DataCache;
 pub use definitions::{Checked, Deployed};
 pub use error::{ConditionResult, Error};

@@ -1,6 +1,9 @@
-//! Moving tokens: one transition's worth of work, from the arrival of tokens to the next wait
-//! states, computed in memory and committed by the caller in one atomic write.
+//! A [`Transition`]: everything one command does to one instance, computed in memory (hooks
+//! included) and then committed in one atomic write by the pipeline ([`super::pipeline`]).
+//! Every kind of change goes through it: create, next, data writes, resume, server actions, job
+//! completion and failure.
 //!
+//! Moving tokens, from the arrival of tokens to the next wait states:
 //! A token that arrives at a user task waits there; at a service task it waits for a job that
 //! is created in the same commit (the outbox); at an exclusive gateway it takes the one flow the
 //! conditions pick; at a parallel gateway it forks, or parks until every incoming flow has
@@ -9,6 +12,7 @@
 
 use super::data::DataCache;
 use super::gateway;
+use super::pipeline::Loaded;
 use super::{Error, Inner};
 use crate::app::AppSpec;
 use crate::bpmn::ProcessDefinition;
@@ -21,6 +25,7 @@ use crate::model::{
 use crate::store::Txn;
 use crate::time::Timestamp;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Which hook point to run.
 pub(crate) enum HookPoint<'a> {
@@ -33,11 +38,18 @@ pub(crate) enum HookPoint<'a> {
 }
 
 /// One transition being computed.
-pub(crate) struct Work<'a> {
+pub(crate) struct Transition<'a> {
     pub rt: &'a Inner,
-    pub def: &'a ProcessDefinition,
-    pub app: &'a AppSpec,
+    pub def: Arc<ProcessDefinition>,
+    pub app: Arc<AppSpec>,
     pub instance: Instance,
+    /// The version the instance had when read; `None` for a new instance. The commit checks
+    /// that it is still the version stored (the optimistic version check).
+    pub read_version: Option<u64>,
+    /// Checks and writes that go before the transition's own in its commit (a job's lease
+    /// check, a cancelled job, an idempotency key). Their check indexes come first, so a caller
+    /// can tell which check failed.
+    pub prelude: Txn,
     pub data: DataCache,
     pub history: Vec<HistoryEvent>,
     pub new_jobs: Vec<Job>,
@@ -49,21 +61,24 @@ pub(crate) struct Work<'a> {
     last_end: Option<ElementId>,
 }
 
-impl<'a> Work<'a> {
+impl<'a> Transition<'a> {
+    /// A transition of `loaded`, read at `read_version` (`None`: a new instance).
     pub(crate) fn new(
         rt: &'a Inner,
-        def: &'a ProcessDefinition,
-        app: &'a AppSpec,
-        instance: Instance,
+        loaded: Loaded,
+        read_version: Option<u64>,
         data: DataCache,
         actor: Actor,
         now: Timestamp,
     ) -> Self {
-        Work {
+        let Loaded { instance, def, app } = loaded;
+        Transition {
             rt,
             def,
             app,
             instance,
+            read_version,
+            prelude: Txn::new(),
             data,
             history: Vec::new(),
             new_jobs: Vec::new(),
@@ -104,8 +119,8 @@ impl<'a> Work<'a> {
             let mut ctx = HookContext {
                 instance: &self.instance,
                 data: &mut self.data,
-                app: self.app,
-                definition: self.def,
+                app: &self.app,
+                definition: &self.def,
                 actor: &self.actor,
                 now: self.now,
             };
@@ -150,18 +165,19 @@ impl<'a> Work<'a> {
         &mut self,
         flows: Vec<(FlowIdx, Option<NodeIdx>)>,
     ) -> Result<(), Error> {
+        let def = self.def.clone();
         let mut queue: VecDeque<(FlowIdx, Option<NodeIdx>)> = flows.into();
         let limit = self.rt.config.max_automatic_steps;
         while let Some((flow, origin)) = queue.pop_front() {
-            let target = self.def.flow(flow).target;
+            let target = def.flow(flow).target;
             self.steps += 1;
             if self.steps > limit {
                 return Err(Error::LoopGuard {
-                    element: self.def.node(target).id.to_string(),
+                    element: def.node(target).id.to_string(),
                     steps: self.steps - 1,
                 });
             }
-            let node = self.def.node(target);
+            let node = def.node(target);
             match &node.kind {
                 NodeKind::EndEvent(_) => self.last_end = Some(node.id.clone()),
                 NodeKind::UserTask(_) => self.enter_task(target, None).await?,
@@ -193,7 +209,8 @@ impl<'a> Work<'a> {
 
     /// Parks a token at a join; if every incoming flow now has one, takes them and returns true.
     fn join(&mut self, gateway: NodeIdx, via: FlowIdx) -> bool {
-        let node = self.def.node(gateway);
+        let def = self.def.clone();
+        let node = def.node(gateway);
         let process = &mut self.instance.process;
         let id = process.next_token;
         process.next_token += 1;
@@ -201,7 +218,7 @@ impl<'a> Work<'a> {
             id,
             at: TokenAt::Join {
                 element: node.id.clone(),
-                via: self.def.flow(via).id.clone(),
+                via: def.flow(via).id.clone(),
             },
         });
         let parked_on = |tokens: &[Token], flow: &ElementId| {
@@ -212,10 +229,10 @@ impl<'a> Work<'a> {
         let complete = node
             .incoming
             .iter()
-            .all(|&f| parked_on(&process.tokens, &self.def.flow(f).id).is_some());
+            .all(|&f| parked_on(&process.tokens, &def.flow(f).id).is_some());
         if complete {
             for &f in &node.incoming {
-                if let Some(p) = parked_on(&process.tokens, &self.def.flow(f).id) {
+                if let Some(p) = parked_on(&process.tokens, &def.flow(f).id) {
                     process.tokens.remove(p);
                 }
             }
@@ -229,7 +246,8 @@ impl<'a> Work<'a> {
         target: NodeIdx,
         service_type: Option<String>,
     ) -> Result<(), Error> {
-        let node = self.def.node(target);
+        let def = self.def.clone();
+        let node = def.node(target);
         let visits = self.instance.visits.entry(node.id.to_string()).or_insert(0);
         *visits += 1;
         let visit = *visits;
@@ -288,7 +306,7 @@ impl<'a> Work<'a> {
     /// the caller, a hook, a service task's output).
     pub(crate) fn check_written(&self) -> Result<(), Error> {
         for (data_type, value) in self.data.written() {
-            super::commands::check_data(self.app, data_type, value)?;
+            super::commands::check_data(&self.app, data_type, value)?;
         }
         Ok(())
     }
@@ -298,20 +316,12 @@ impl<'a> Work<'a> {
         self.instance.process.tokens.retain(|t| t.id != token_id);
     }
 
-    /// Everything this transition writes, given the version the instance had when read
-    /// (`None`: the instance is new).
-    pub(crate) fn into_txn(self, read_version: Option<u64>) -> (Txn, Instance, Vec<Job>) {
-        let mut txn = Txn::new();
-        let (instance, jobs) = self.write_into(&mut txn, read_version);
-        (txn, instance, jobs)
-    }
-
-    /// Adds this transition's writes to `txn` (after whatever checks it already holds).
-    pub(crate) fn write_into(
-        mut self,
-        txn: &mut Txn,
-        read_version: Option<u64>,
-    ) -> (Instance, Vec<Job>) {
+    /// Everything this transition writes, after its prelude: the instance (with the version
+    /// check), history, data, and the jobs it created (the outbox). Returns the unit, the
+    /// instance as committed, and the jobs.
+    pub(crate) fn into_txn(mut self) -> (Txn, Instance, Vec<Job>) {
+        let mut txn = std::mem::take(&mut self.prelude);
+        let read_version = self.read_version;
         self.instance.version = read_version.map_or(1, |v| v + 1);
         self.instance.last_changed = self.now;
         self.instance.last_changed_by = self.actor.clone();
@@ -343,7 +353,7 @@ impl<'a> Work<'a> {
         }
         let mut jobs = self.new_jobs;
         jobs.extend(events);
-        (self.instance, jobs)
+        (txn, self.instance, jobs)
     }
 
     /// Jobs delivering this transition's events to subscribers (webhooks), as CloudEvents 1.0.

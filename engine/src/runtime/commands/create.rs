@@ -1,0 +1,153 @@
+//! Creating an instance: it runs from its start event to the first wait states, in one commit.
+
+use super::{CreateInstance, Created, check_data};
+use crate::bpmn::elements::NodeKind;
+use crate::ids::{AppId, InstanceId};
+use crate::model::{Actor, EventType, Instance, ProcessState};
+use crate::runtime::data::DataCache;
+use crate::runtime::pipeline::{Kind, Loaded};
+use crate::runtime::transition::{HookPoint, Transition};
+use crate::runtime::{Error, Runtime};
+use crate::store::{CommitError, IdempotencyRecord};
+use std::collections::BTreeMap;
+
+impl Runtime {
+    /// Creates an instance and runs its process to the first wait state, in one commit.
+    pub async fn create_instance(&self, req: CreateInstance) -> Result<Created, Error> {
+        // Check: a replayed idempotency key answers with its instance.
+        let app = self.app(&req.app)?;
+        if let Some((key, hash)) = &req.idempotency
+            && let Some(found) = self.replay(&req.app, &req.actor, key, hash)?
+        {
+            return Ok(found);
+        }
+        // Load: the latest definition and its start event.
+        let (version, def) = self.latest_definition(&req.app)?;
+        let start = match &req.start_event {
+            None => def.start_events().first().copied(),
+            Some(id) => def
+                .node_by_id(id)
+                .filter(|n| matches!(def.node(*n).kind, NodeKind::StartEvent(_))),
+        }
+        .ok_or_else(|| {
+            Error::BadRequest(format!(
+                "no start event `{}`",
+                req.start_event.as_deref().unwrap_or("")
+            ))
+        })?;
+        for (data_type, value) in &req.data {
+            check_data(&app, data_type, value)?;
+        }
+        // Compute: the new instance, its prefill, the start event and every step to the first
+        // wait states.
+        let now = self.inner.clock.now();
+        let id = InstanceId::from_uuid(uuid::Uuid::now_v7());
+        let start_node = def.node(start);
+        let (start_id, first) = (
+            start_node.id.clone(),
+            start_node.outgoing.iter().map(|&f| (f, None)).collect(),
+        );
+        let instance = Instance {
+            id,
+            app: req.app.clone(),
+            owner: req.owner.clone(),
+            definition_version: version,
+            version: 0,
+            created: now,
+            created_by: req.actor.clone(),
+            last_changed: now,
+            last_changed_by: req.actor.clone(),
+            process: ProcessState {
+                started: Some(now),
+                start_event: Some(start_id.clone()),
+                ..ProcessState::default()
+            },
+            data: BTreeMap::new(),
+            history_len: 0,
+            visits: BTreeMap::new(),
+        };
+        let mut t = Transition::new(
+            &self.inner,
+            Loaded { instance, def, app },
+            None,
+            DataCache::fresh(id),
+            req.actor.clone(),
+            now,
+        );
+        for (data_type, value) in req.data {
+            t.data.set(data_type, value);
+        }
+        t.run_hooks(HookPoint::InstanceCreated).await?;
+        t.record(EventType::StartEvent, Some(start_id), None, None);
+        t.arrive(first).await?;
+        // Hooks may have written data; it must satisfy the schemas too.
+        t.check_written()?;
+        if let Some((key, hash)) = &req.idempotency {
+            t.prelude.put_idempotency(
+                &req.app,
+                &req.actor.identity(),
+                key,
+                &IdempotencyRecord {
+                    request_hash: hash.clone(),
+                    instance: id,
+                    party: t.instance.owner.party_id,
+                    created: now,
+                },
+            );
+        }
+        // Commit.
+        match self.commit(Kind::Create, t).await {
+            Ok(instance) => Ok(Created {
+                instance,
+                created: true,
+            }),
+            // A concurrent request with the same key won: answer as a replay of it.
+            Err(CommitError::Conflict(_)) if req.idempotency.is_some() => {
+                if let Some((key, hash)) = &req.idempotency
+                    && let Some(found) = self.replay(&req.app, &req.actor, key, hash)?
+                {
+                    return Ok(found);
+                }
+                Err(Error::Conflict)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The instance an idempotency key of this caller already created, if any.
+    fn replay(
+        &self,
+        app: &AppId,
+        actor: &Actor,
+        key: &str,
+        hash: &str,
+    ) -> Result<Option<Created>, Error> {
+        let store = &self.inner.store;
+        let record = match store.idempotency(app, &actor.identity(), key)? {
+            Some(record) => Some(record),
+            // A key from before keys were per caller counts only for the caller that created
+            // the instance; for anyone else it does not exist.
+            None => match store.idempotency_unscoped(app, key)? {
+                Some(record)
+                    if store
+                        .instance(record.instance)?
+                        .is_some_and(|i| i.created_by == *actor) =>
+                {
+                    Some(record)
+                }
+                _ => None,
+            },
+        };
+        match record {
+            None => Ok(None),
+            Some(record) if record.request_hash == hash => {
+                let instance = self.instance(record.instance)?;
+                Ok(Some(Created {
+                    instance,
+                    created: false,
+                }))
+            }
+            Some(_) => Err(Error::IdempotencyKeyReused(key.to_string())),
+        }
+    }
+}

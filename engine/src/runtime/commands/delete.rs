@@ -1,0 +1,33 @@
+//! Deleting an instance with everything of it.
+
+use crate::ids::InstanceId;
+use crate::runtime::pipeline::Kind;
+use crate::runtime::{Error, Runtime};
+use crate::store::Txn;
+
+impl Runtime {
+    /// Deletes an instance with its history, data and pending jobs. One commit.
+    pub async fn delete_instance(
+        &self,
+        id: InstanceId,
+        expected_version: Option<u64>,
+    ) -> Result<(), Error> {
+        let instance = self.instance(id)?;
+        if let Some(expected) = expected_version
+            && expected != instance.version
+        {
+            return Err(Error::VersionMismatch {
+                expected,
+                actual: instance.version,
+            });
+        }
+        let mut txn = Txn::new();
+        txn.delete_instance(&instance, instance.version);
+        for (_, _, key) in instance.process.job_tokens() {
+            if let Some((rev, job)) = self.inner.store.job(key)? {
+                txn.delete_job(&job, rev);
+            }
+        }
+        Ok(self.commit_txn(Kind::Move, txn, false).await?)
+    }
+}

@@ -1,0 +1,63 @@
+//! Writing JSON data while a task that may write it is active.
+
+use super::WriteData;
+use crate::model::Instance;
+use crate::runtime::pipeline::{Kind, Loaded};
+use crate::runtime::transition::HookPoint;
+use crate::runtime::{Error, Runtime};
+
+impl Runtime {
+    /// Writes JSON data while a task that may write it is active; `data_written` hooks may
+    /// validate or enrich it. One commit.
+    pub async fn write_data(&self, req: WriteData) -> Result<Instance, Error> {
+        let loaded = self.load(req.instance, req.expected_version)?;
+        check_writable(&loaded, &req)?;
+        let mut t = self.begin(loaded, req.actor);
+        t.data.set(req.data_type.clone(), req.value);
+        t.run_hooks(HookPoint::DataWritten(req.data_type.as_str()))
+            .await?;
+        t.check_written()?;
+        Ok(self.commit(Kind::Move, t).await?)
+    }
+}
+
+/// The data type exists, and a task that may write it is active.
+fn check_writable(loaded: &Loaded, req: &WriteData) -> Result<(), Error> {
+    let (instance, app) = (&loaded.instance, &loaded.app);
+    if instance.is_ended() {
+        return Err(Error::DataNotWritable {
+            data_type: req.data_type.to_string(),
+            reason: "the process has ended".into(),
+        });
+    }
+    let spec = app.data_type(req.data_type.as_str());
+    if spec.is_none() && !app.open_data_types {
+        return Err(Error::UnknownDataType {
+            app: app.id.clone(),
+            data_type: req.data_type.to_string(),
+        });
+    }
+    let active: Vec<String> = instance
+        .process
+        .user_task_tokens()
+        .map(|(_, t)| t.element_id.to_string())
+        .collect();
+    match spec.and_then(|s| s.task.as_deref()) {
+        Some(task) if !active.iter().any(|a| a == task) => Err(Error::DataNotWritable {
+            data_type: req.data_type.to_string(),
+            reason: format!(
+                "it belongs to task `{task}`, which is not active (active: {})",
+                if active.is_empty() {
+                    "none".into()
+                } else {
+                    active.join(", ")
+                }
+            ),
+        }),
+        None if active.is_empty() => Err(Error::DataNotWritable {
+            data_type: req.data_type.to_string(),
+            reason: "no user task is active".into(),
+        }),
+        _ => Ok(()),
+    }
+}
