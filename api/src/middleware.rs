@@ -1,5 +1,8 @@
 //! Behaviour under pressure: a request timeout (408), a concurrency limit (503), a per-client
 //! rate limit (429 with `Retry-After`), and request metrics. Each refusal is problem+json.
+//! [`problems`] is the layer outside everything: head limits, and problem+json for every error.
+
+pub mod problems;
 
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -15,6 +15,7 @@ mod mass_assignment;
 mod openapi;
 mod openapi_refusals;
 mod pressure;
+mod problems;
 mod process;
 mod rights;
 mod webhooks;
