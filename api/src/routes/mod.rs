@@ -132,7 +132,7 @@ fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
                 refusals.push(("413", "`payload-too-large`: the body is over the limit"));
                 refusals.push((
                     "415",
-                    "`unsupported-media-type`: a JSON body sent as another media type",
+                    "`unsupported-media-type`: the body's Content-Type is not one the operation reads (JSON, or XML for BPMN uploads); the detail says what to send",
                 ));
             }
             for (status, description) in refusals {

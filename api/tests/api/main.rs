@@ -12,6 +12,7 @@ mod jobs;
 mod jobs_apps;
 mod limits;
 mod mass_assignment;
+mod media_types;
 mod openapi;
 mod openapi_refusals;
 mod pressure;
