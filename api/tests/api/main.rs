@@ -15,6 +15,7 @@ mod mass_assignment;
 mod media_types;
 mod openapi;
 mod openapi_refusals;
+mod openapi_statuses;
 mod pressure;
 mod problems;
 mod process;
