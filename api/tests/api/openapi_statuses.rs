@@ -627,21 +627,19 @@ async fn specific(s: &Server, method: &str, path: &str, status: u16) -> Option<R
 }
 
 /// `Server::send` with owned arguments, so that closures can return its future.
-fn send_owned(
+async fn send_owned(
     s: &Server,
     method: Method,
     uri: String,
     token: Option<String>,
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
-) -> impl std::future::Future<Output = Response> + '_ {
-    async move {
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        s.send(method, &uri, token.as_deref(), body, &headers).await
-    }
+) -> Response {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    s.send(method, &uri, token.as_deref(), body, &headers).await
 }
 
 type Boxed = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
