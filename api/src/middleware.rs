@@ -57,7 +57,8 @@ impl RateLimiter {
     }
 }
 
-/// The outermost layer: metrics, concurrency, rate limit, timeout.
+/// Around every API route (inside [`problems::problems`], outside the extractors): metrics,
+/// concurrency, rate limit, timeout.
 pub async fn guard(
     State(state): State<AppState>,
     concurrency: axum::Extension<std::sync::Arc<Semaphore>>,

@@ -23,8 +23,9 @@ use serde_json::json;
 /// Longest original text kept as `detail`, bytes.
 const DETAIL_BYTES: usize = 512;
 
-/// Most of an original error body read to make its `detail`, bytes; error bodies made outside
-/// [`crate::error::ApiError`] are short texts, so anything longer is cut, never buffered whole.
+/// Most of an original error body read to make its `detail` (and to log a 5xx), bytes; error
+/// bodies made outside [`crate::error::ApiError`] are short texts, and a longer one is cut here,
+/// never buffered whole.
 const ORIGINAL_BODY_BYTES: usize = 16 * 1024;
 
 /// flyt's limits on the request head (from [`LimitsConfig`]).
@@ -198,16 +199,29 @@ fn detail(status: StatusCode, method: &Method, headers: &HeaderMap, text: &str) 
     }
 }
 
+/// The first `limit` bytes of a body (all of it when shorter); the rest is never read.
+async fn prefix(mut body: Body, limit: usize) -> Vec<u8> {
+    use http_body_util::BodyExt;
+    let mut out = Vec::new();
+    while out.len() < limit {
+        let Some(Ok(frame)) = body.frame().await else {
+            break;
+        };
+        if let Ok(data) = frame.into_data() {
+            let take = data.len().min(limit - out.len());
+            out.extend_from_slice(&data[..take]);
+        }
+    }
+    out
+}
+
 async fn into_problem(response: Response, method: &Method) -> Response {
     let status = response.status();
     if status.as_u16() < 400 || is_json_error(response.headers()) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let original = match axum::body::to_bytes(body, ORIGINAL_BODY_BYTES).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) => String::new(),
-    };
+    let original = String::from_utf8_lossy(&prefix(body, ORIGINAL_BODY_BYTES).await).into_owned();
     let detail = if status.is_server_error() {
         // 5xx details are logged, never sent.
         tracing::error!(status = status.as_u16(), detail = %original, "request failed");
@@ -232,6 +246,7 @@ async fn into_problem(response: Response, method: &Method) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn codes_are_stable_per_status() {
@@ -249,6 +264,46 @@ mod tests {
             code_for(StatusCode::RANGE_NOT_SATISFIABLE),
             "range-not-satisfiable"
         );
+    }
+
+    /// The body `into_problem` makes of an answer.
+    async fn rewritten(status: StatusCode, content_type: &str, body: String) -> Value {
+        let original = (
+            status,
+            [(header::CONTENT_TYPE, content_type.to_string())],
+            body,
+        );
+        let response = into_problem(original.into_response(), &Method::GET).await;
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_not_leaked_and_details_are_bounded_and_json_is_left_alone() {
+        let body = rewritten(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            "secret connection string".into(),
+        )
+        .await;
+        assert_eq!(body["code"], "internal");
+        assert!(
+            !body["detail"].as_str().unwrap().contains("secret"),
+            "{body}"
+        );
+        let body = rewritten(StatusCode::IM_A_TEAPOT, "text/plain", "x".repeat(100_000)).await;
+        assert_eq!(body["status"], 418);
+        assert_eq!(body["detail"].as_str().unwrap().len(), DETAIL_BYTES);
+        let oauth = json!({"error": "invalid_grant"});
+        let body = rewritten(
+            StatusCode::BAD_REQUEST,
+            "application/json",
+            oauth.to_string(),
+        )
+        .await;
+        assert_eq!(body, oauth);
     }
 
     #[test]
