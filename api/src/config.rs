@@ -64,6 +64,15 @@ pub struct LimitsConfig {
     /// BPMN uploads (deploy, validate) parsed at once, each on the blocking thread pool so that
     /// other requests never wait behind one; more wait their turn. Default 2.
     pub concurrent_validations: usize,
+    /// Longest request target (path and query, as sent), bytes; longer: 414 problem+json.
+    /// Default 8,192; at most 65,534 ([`HYPER_MAX_URI_BYTES`]).
+    pub max_uri_bytes: usize,
+    /// Largest total size of the request's header fields, bytes (each field counts its name, its
+    /// value and 4 bytes for `: ` and the line end); larger: 431 problem+json. Default 65,536.
+    pub max_header_bytes: usize,
+    /// Most header fields in a request (a repeated name counts each time); more: 431
+    /// problem+json. Default 100.
+    pub max_headers: usize,
 }
 
 impl Default for LimitsConfig {
@@ -79,7 +88,33 @@ impl Default for LimitsConfig {
             shutdown_grace_ms: 10_000,
             max_diagnostics: 200,
             concurrent_validations: 2,
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
         }
+    }
+}
+
+/// hyper's fixed limit on the request target, bytes: a longer one is answered `414` by hyper
+/// itself, with no body, before flyt sees the request.
+pub const HYPER_MAX_URI_BYTES: usize = 65_534;
+
+impl LimitsConfig {
+    /// The outer bound hyper enforces on the number of header fields (answered `431` with no
+    /// body): four times `max_headers`, so that every request between flyt's limit and this one
+    /// gets flyt's problem+json 431.
+    pub fn hyper_max_headers(&self) -> usize {
+        self.max_headers.saturating_mul(4)
+    }
+
+    /// The outer bound hyper enforces on a request's head (request line and headers), bytes
+    /// (answered `431` with no body): four times `max_uri_bytes + max_header_bytes`, at least
+    /// hyper's minimum of 8,192.
+    pub fn hyper_max_buf_size(&self) -> usize {
+        self.max_uri_bytes
+            .saturating_add(self.max_header_bytes)
+            .saturating_mul(4)
+            .max(8192)
     }
 }
 
@@ -276,6 +311,19 @@ impl ServerConfig {
         }
         if self.limits.concurrency == 0 || self.limits.max_page_size == 0 {
             return Err("limits.concurrency and limits.max_page_size must be positive".into());
+        }
+        let l = &self.limits;
+        if l.max_uri_bytes == 0 || l.max_header_bytes == 0 || l.max_headers == 0 {
+            return Err(
+                "limits.max_uri_bytes, limits.max_header_bytes and limits.max_headers must be positive"
+                    .into(),
+            );
+        }
+        if l.max_uri_bytes > HYPER_MAX_URI_BYTES {
+            return Err(format!(
+                "limits.max_uri_bytes ({}) must be at most {HYPER_MAX_URI_BYTES}, the HTTP parser's own limit",
+                l.max_uri_bytes
+            ));
         }
         Ok(())
     }

@@ -50,21 +50,47 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
-        if let Some(ct) = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            && !ct.starts_with("application/json")
-            && !ct.contains("+json")
-        {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "expected application/json, got `{ct}`"
-            )));
-        }
+        json_media_type(&parts.headers)?;
         let bytes =
             read_limited(&parts.headers, body, state.config().limits.json_body_bytes).await?;
         let value = parse_json(&bytes)?;
         Ok(Json(value, bytes))
+    }
+}
+
+/// The request's media type (`Content-Type` without parameters, lower case), or `None` when
+/// it has none.
+fn media_type(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(raw) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(None);
+    };
+    let text = raw.to_str().map_err(|_| {
+        ApiError::UnsupportedMediaType("the Content-Type header is not ASCII".into())
+    })?;
+    let media_type = text.split(';').next().unwrap_or("").trim();
+    Ok(Some(media_type.to_ascii_lowercase()))
+}
+
+/// A JSON body may come as `application/json`, any `+json` type, or with no `Content-Type`.
+fn json_media_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    match media_type(headers)? {
+        None => Ok(()),
+        Some(t) if t == "application/json" || t.ends_with("+json") => Ok(()),
+        Some(t) => Err(ApiError::UnsupportedMediaType(format!(
+            "expected a JSON body (Content-Type: application/json), got `{t}`"
+        ))),
+    }
+}
+
+/// A BPMN upload may come as `application/xml`, `text/xml`, `application/bpmn+xml` or any other
+/// `+xml` type, or with no `Content-Type`.
+fn xml_media_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    match media_type(headers)? {
+        None => Ok(()),
+        Some(t) if t == "application/xml" || t == "text/xml" || t.ends_with("+xml") => Ok(()),
+        Some(t) => Err(ApiError::UnsupportedMediaType(format!(
+            "expected BPMN XML (Content-Type: application/xml, text/xml, application/bpmn+xml or another +xml type), got `{t}`"
+        ))),
     }
 }
 
@@ -77,6 +103,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJson<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
+        json_media_type(&parts.headers)?;
         let bytes =
             read_limited(&parts.headers, body, state.config().limits.json_body_bytes).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -143,7 +170,7 @@ where
     }
 }
 
-/// A BPMN upload, read under the BPMN limit.
+/// A BPMN upload, sent as XML (see [`xml_media_type`]), read under the BPMN limit.
 #[derive(Debug)]
 pub struct BpmnBody(pub Bytes);
 
@@ -152,6 +179,7 @@ impl FromRequest<AppState> for BpmnBody {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
+        xml_media_type(&parts.headers)?;
         let bytes =
             read_limited(&parts.headers, body, state.config().limits.bpmn_body_bytes).await?;
         Ok(BpmnBody(bytes))
@@ -217,8 +245,66 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_json;
+    use super::{json_media_type, parse_json, xml_media_type};
     use crate::error::ApiError;
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    fn with_type(media_type: Option<&'static str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(t) = media_type {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(t));
+        }
+        headers
+    }
+
+    #[test]
+    fn bpmn_routes_accept_xml_media_types_and_refuse_others_with_415() {
+        for ok in [
+            None,
+            Some("application/xml"),
+            Some("text/xml; charset=utf-8"),
+            Some("application/bpmn+xml"),
+            Some("Application/XML"),
+            Some("application/vnd.camunda+xml"),
+        ] {
+            assert!(xml_media_type(&with_type(ok)).is_ok(), "{ok:?}");
+        }
+        for refused in [
+            "application/json",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "xml",
+        ] {
+            match xml_media_type(&with_type(Some(refused))) {
+                Err(e @ ApiError::UnsupportedMediaType(_)) => {
+                    assert!(e.to_string().contains("application/xml"), "{e}");
+                    assert!(e.to_string().contains(refused), "{e}");
+                }
+                other => panic!("{refused}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn json_routes_accept_json_media_types_and_refuse_others_with_415() {
+        for ok in [
+            None,
+            Some("application/json"),
+            Some("application/json; charset=utf-8"),
+            Some("application/merge-patch+json"),
+        ] {
+            assert!(json_media_type(&with_type(ok)).is_ok(), "{ok:?}");
+        }
+        for refused in ["application/xml", "text/plain", "application/jsonx"] {
+            assert!(
+                matches!(
+                    json_media_type(&with_type(Some(refused))),
+                    Err(ApiError::UnsupportedMediaType(_))
+                ),
+                "{refused}"
+            );
+        }
+    }
     use crate::routes::instances::CreateInstanceRequest;
 
     fn refused(body: &str) -> String {

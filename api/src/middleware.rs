@@ -1,5 +1,8 @@
 //! Behaviour under pressure: a request timeout (408), a concurrency limit (503), a per-client
 //! rate limit (429 with `Retry-After`), and request metrics. Each refusal is problem+json.
+//! [`problems`] is the layer outside everything: head limits, and problem+json for every error.
+
+pub mod problems;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -54,7 +57,8 @@ impl RateLimiter {
     }
 }
 
-/// The outermost layer: metrics, concurrency, rate limit, timeout.
+/// Around every API route (inside [`problems::problems`], outside the extractors): metrics,
+/// concurrency, rate limit, timeout.
 pub async fn guard(
     State(state): State<AppState>,
     concurrency: axum::Extension<std::sync::Arc<Semaphore>>,

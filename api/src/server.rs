@@ -305,6 +305,11 @@ impl ServerBuilder {
                 DevAuthority::router().with_state(authority.clone()),
             );
         }
+        // Outermost, so it also covers the authority and axum's own answers (405, rejections).
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            middleware::problems::HeadLimits::from(&state.config().limits),
+            middleware::problems::problems,
+        ));
         let worker = self.start_worker.then(|| Worker::spawn(runtime.clone()));
         state.set_ready(true);
         Ok(Flyt {
@@ -597,8 +602,12 @@ impl Flyt {
         let grace = Duration::from_millis(limits.shutdown_grace_ms);
         let header_timeout = Duration::from_millis(limits.request_timeout_ms.max(1));
         let mut http = hyper::server::conn::http1::Builder::new();
+        // hyper's own limits are outer bounds, above flyt's (`middleware::problems`), so that a
+        // request over flyt's limits gets a problem+json refusal rather than hyper's bare one.
         http.timer(TokioTimer::new())
-            .header_read_timeout(header_timeout);
+            .header_read_timeout(header_timeout)
+            .max_headers(limits.hyper_max_headers())
+            .max_buf_size(limits.hyper_max_buf_size());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let signalled = state.clone();
         tokio::spawn(async move {

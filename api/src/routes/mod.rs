@@ -61,10 +61,13 @@ pub fn api() -> OpenApiRouter<AppState> {
 ///
 /// - problem responses (`body = Problem` in the annotations) are `application/problem+json`,
 ///   the content type [`ApiError`] answers with, not `application/json`;
-/// - the refusals `middleware::guard` and the body extractors give before a handler runs are
-///   listed on every operation that can give them: 408 (`limits.request_timeout_ms`), 429 (the
-///   per-client rate limit), 503 (the concurrency limit), and with a request body 413 (over the
-///   body limit) and 415 (a JSON body sent as another media type).
+/// - the refusals given before a handler runs are listed on every operation that can give
+///   them: 414 and 431 (`middleware::problems`: the request head's limits), 429 (the per-client
+///   rate limit), 503 (the concurrency limit); 408 (`limits.request_timeout_ms`) where the
+///   request can wait at all (a body to read, or a token to verify, whose issuer's keys may have
+///   to be fetched: health and metrics answer at once and cannot time out); 400 with path
+///   parameters (one that is not UTF-8 once percent-decoded); and with a request body 413 (over
+///   the body limit) and 415 (a media type the operation does not read).
 fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     const PROBLEM_JSON: &str = "application/problem+json";
@@ -93,23 +96,43 @@ fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
         for op in operations.into_iter().flatten() {
             let mut refusals = vec![
                 (
-                    "408",
-                    "`request-timeout`: the request took longer than the server's limit",
+                    "414",
+                    "`uri-too-long`: the request target is over `limits.max_uri_bytes`",
                 ),
                 (
                     "429",
                     "`rate-limited`: over the per-client rate; see `Retry-After`",
                 ),
                 (
+                    "431",
+                    "`header-fields-too-large`: over `limits.max_headers` or `limits.max_header_bytes`",
+                ),
+                (
                     "503",
                     "`overloaded`: at the concurrency limit, or storage unavailable; see `Retry-After`",
                 ),
             ];
+            let authenticated = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            if authenticated || op.request_body.is_some() {
+                refusals.push((
+                    "408",
+                    "`request-timeout`: the request took longer than the server's limit",
+                ));
+            }
+            let path_parameters = op.parameters.iter().flatten().any(|p| {
+                matches!(p, RefOr::T(p) if matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path))
+            });
+            if path_parameters {
+                refusals.push((
+                    "400",
+                    "`bad-request`: a path parameter is malformed (e.g. not UTF-8)",
+                ));
+            }
             if op.request_body.is_some() {
                 refusals.push(("413", "`payload-too-large`: the body is over the limit"));
                 refusals.push((
                     "415",
-                    "`unsupported-media-type`: a JSON body sent as another media type",
+                    "`unsupported-media-type`: the body's Content-Type is not one the operation reads (JSON, or XML for BPMN uploads); the detail says what to send",
                 ));
             }
             for (status, description) in refusals {
