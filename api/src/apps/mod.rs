@@ -3,6 +3,7 @@
 
 mod app_file;
 pub mod policy;
+pub(crate) mod startup;
 
 pub use app_file::{AppFile, DataTypeFile, JobsFile, WebhookFile};
 pub use policy::{Policy, Rule};

@@ -6,7 +6,6 @@ use jsonwebtoken::EncodingKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::Path;
 
 pub(crate) const KEY_FILE: &str = "signing-key.pem";
@@ -48,7 +47,7 @@ pub(crate) fn load_or_create(dir: &Path) -> Result<SigningKey, String> {
             let pem = key
                 .to_pkcs8_pem(LineEnding::LF)
                 .map_err(|e| format!("cannot encode the RSA key: {e}"))?;
-            write_private(&key_path, pem.as_bytes())?;
+            crate::files::write_private(&key_path, pem.as_bytes())?;
             tracing::info!(path = %key_path.display(), "generated the development authority's signing key");
             (key, pem.to_string())
         }
@@ -71,34 +70,6 @@ pub(crate) fn load_or_create(dir: &Path) -> Result<SigningKey, String> {
         encoding,
         public: private.to_public_key(),
         kid,
-    })
-}
-
-/// Writes a private file: a temporary file with mode 0600, synced, then renamed into place.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension("pem.tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        #[cfg(unix)]
-        {
-            // `mode` applies only to new files; make sure a leftover temp file is private too.
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
     })
 }
 

@@ -26,6 +26,7 @@
 
 mod grant;
 mod keystore;
+pub(crate) mod local_client;
 mod routes;
 
 pub use grant::{ASSERTION_LEEWAY_SECS, MAX_ASSERTION_LIFETIME_SECS, OAuthError, TokenResponse};
