@@ -31,6 +31,7 @@
     if (!process) return false;
     var elements = process.flowElements || [];
     var nodes = elements.filter(function (e) { return e.$type !== 'bpmn:SequenceFlow'; });
+    if (!nodes.length) return false;
     var flows = elements.filter(function (e) { return e.$type === 'bpmn:SequenceFlow' && e.sourceRef && e.targetRef; });
     var out = {};
     nodes.forEach(function (n) { out[n.id] = []; });

@@ -200,27 +200,30 @@ async function place(page, paletteAction, x, y) {
   // Several moves: diagram-js starts the drag, then finds the canvas under the pointer.
   for (let i = 4; i >= 0; i--) await page.mouse.move(box.x + x - i * 8, box.y + y);
   await page.mouse.click(box.x + x, box.y + y);
-  return page.evaluate(() => window.flytDesigner.get('selection').get()[0].id);
+  const id = await page.evaluate(() => window.flytDesigner.get('selection').get()[0].id);
+  placed[id] = { x: box.x + x, y: box.y + y };
+  return id;
 }
 
+// Where place() put each element, in page coordinates.
+const placed = {};
+
+// The palette's global connect tool: press on the source, drag to the target, release.
 async function connect(page, fromId, toId) {
-  const registry = (id) => page.evaluate((i) => {
-    const e = window.flytDesigner.get('elementRegistry').get(i);
-    const box = window.flytDesigner.get('canvas').viewbox();
-    return { x: (e.x + e.width / 2 - box.x) * box.scale, y: (e.y + e.height / 2 - box.y) * box.scale };
-  }, id);
-  const canvas = await page.locator('#canvas').boundingBox();
-  const from = await registry(fromId);
-  const to = await registry(toId);
-  await page.mouse.click(canvas.x + from.x, canvas.y + from.y);
-  await page.click('.djs-context-pad [data-action="connect"]');
-  for (let i = 4; i >= 0; i--) await page.mouse.move(canvas.x + to.x - i * 8, canvas.y + to.y);
-  await page.mouse.click(canvas.x + to.x, canvas.y + to.y);
-  return page.evaluate(([a, b]) => {
+  const from = placed[fromId];
+  const to = placed[toId];
+  await page.click('.djs-palette [data-action="global-connect-tool"]');
+  for (let i = 4; i >= 0; i--) await page.mouse.move(from.x - i * 4, from.y);
+  await page.mouse.down();
+  for (let i = 8; i >= 0; i--) await page.mouse.move(to.x - i * 10, to.y);
+  await page.mouse.up();
+  const flow = await page.evaluate(([a, b]) => {
     const flows = window.flytDesigner.get('elementRegistry').filter((e) => e.type === 'bpmn:SequenceFlow' &&
       e.businessObject.sourceRef.id === a && e.businessObject.targetRef.id === b);
     return flows.length ? flows[0].id : null;
   }, [fromId, toId]);
+  if (!flow) await page.screenshot({ path: join(shots, `1-designer-failed-connect.png`) });
+  return flow;
 }
 
 async function selectElement(page, id) {
@@ -279,12 +282,13 @@ async function main() {
     await page.click('#new-empty');
     await page.locator('#status', { hasText: 'Opened an empty diagram' }).waitFor({ timeout: WAIT });
 
-    const start = await place(page, 'create.start-event', 80, 200);
-    const fill = await place(page, 'altinn-data', 220, 200);
-    const gateway = await place(page, 'create.exclusive-gateway', 380, 200);
-    const confirm = await place(page, 'altinn-confirmation', 540, 110);
-    const feedback = await place(page, 'altinn-feedback', 540, 300);
-    const end = await place(page, 'create.end-event', 720, 200);
+    // Right of the palette (which covers the canvas's left edge).
+    const start = await place(page, 'create.start-event', 200, 220);
+    const fill = await place(page, 'altinn-data', 340, 220);
+    const gateway = await place(page, 'create.exclusive-gateway', 500, 220);
+    const confirm = await place(page, 'altinn-confirmation', 660, 120);
+    const feedback = await place(page, 'altinn-feedback', 660, 320);
+    const end = await place(page, 'create.end-event', 840, 220);
     const flows = [];
     for (const [a, b] of [[start, fill], [fill, gateway], [gateway, confirm], [gateway, feedback], [confirm, end], [feedback, end]]) {
       const flow = await connect(page, a, b);
