@@ -15,4 +15,5 @@ mod openapi_refusals;
 mod pressure;
 mod process;
 mod rights;
+mod ui;
 mod webhooks;
