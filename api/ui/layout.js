@@ -115,6 +115,15 @@
     });
     var plane = moddle.create('bpmndi:BPMNPlane', { id: process.id + '_plane', bpmnElement: process, planeElement: planeElements });
     var diagram = moddle.create('bpmndi:BPMNDiagram', { id: process.id + '_diagram', plane: plane });
+    // The parent links the XML reader sets and the modeler follows when it edits (without them
+    // deleting an element of a laid-out diagram fails).
+    planeElements.forEach(function (di) {
+      di.$parent = plane;
+      if (di.bounds) di.bounds.$parent = di;
+      (di.waypoint || []).forEach(function (p) { p.$parent = di; });
+    });
+    plane.$parent = diagram;
+    diagram.$parent = definitions;
     definitions.set('diagrams', [diagram]);
     return true;
   }

@@ -83,7 +83,41 @@
         el('td', null, f.formatTime(instance.created)),
         el('td', null, f.formatTime(instance.lastChanged))));
     });
+    renderCounts(app, visible);
     summary.textContent = visible.length + ' of ' + instances.length + ' instance(s) on this page match the filters' + (nextToken ? '; there are more pages.' : '.');
+  }
+
+  // How many of the listed instances wait at each element, on the app's latest version (counts
+  // as overlays on the diagram, and as a list for screen readers).
+  var appViewer = null;
+  function renderCounts(app, instances) {
+    var note = document.getElementById('counts-note');
+    var list = f.clear(document.getElementById('counts'));
+    var counts = {};
+    instances.forEach(function (instance) {
+      tasksOf(instance).forEach(function (id) { counts[id] = (counts[id] || 0) + 1; });
+      var p = instance.process || {};
+      if (p.ended && p.endEvent) counts[p.endEvent] = (counts[p.endEvent] || 0) + 1;
+    });
+    Object.keys(counts).forEach(function (id) { list.appendChild(el('li', null, id + ': ' + counts[id])); });
+    return f.api('GET', '/' + app + '/process/definition').then(function (r) {
+      if (!r.ok) {
+        note.textContent = 'No diagram: reading definitions needs the designer right (' + r.problem + ').';
+        return;
+      }
+      if (!appViewer) appViewer = new window.BpmnJS({ container: '#app-diagram', moddleExtensions: window.flytModdle });
+      return window.flytLayout.importWithLayout(appViewer, r.body).then(function () {
+        var overlays = appViewer.get('overlays');
+        var registry = appViewer.get('elementRegistry');
+        overlays.clear();
+        appViewer.get('canvas').zoom('fit-viewport', 'auto');
+        Object.keys(counts).forEach(function (id) {
+          if (!registry.get(id)) return;
+          overlays.add(id, { position: { top: -12, right: 12 }, html: el('span', { class: 'badge count', 'data-count-for': id }, String(counts[id])) });
+        });
+        note.textContent = 'Counts of the instances listed above, on version ' + r.headers.get('x-definition-version') + ' of the definition.';
+      });
+    });
   }
 
   // ---- the instance page -------------------------------------------------------------------

@@ -179,6 +179,9 @@ async function scenario(name, body) {
 function watch(page, problems) {
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));
   page.on('console', (m) => {
+    // Refusals the pages handle and show (a deploy refused with 422, a definition the caller
+    // may not read: 403) are logged by the browser as failed loads; anything else is a problem.
+    if (/Failed to load resource: the server responded with a status of (401|403|409|422)/.test(m.text())) return;
     if (m.type() === 'error' || /Content Security Policy|Refused to/.test(m.text())) problems.push('console: ' + m.text());
   });
   page.on('dialog', (d) => { problems.push('dialog: ' + d.message()); d.dismiss(); });
@@ -307,6 +310,11 @@ async function main() {
     const gatewayProblem = page.locator(`#problems button[data-element="${gateway}"]`).first();
     await gatewayProblem.waitFor({ timeout: WAIT });
     await page.screenshot({ path: join(shots, '1-designer-problem.png') });
+    // Deploying it is refused, and the refusal's diagnostics are in the panel and announced.
+    await page.click('#deploy');
+    await page.locator('#alert[role="alert"]', { hasText: 'Deploy refused (422)' }).waitFor({ timeout: WAIT });
+    await page.locator('#problems-summary', { hasText: 'Deploy refused' }).waitFor({ timeout: WAIT });
+    await gatewayProblem.waitFor({ timeout: WAIT });
     // Clicking the problem selects the gateway.
     await gatewayProblem.click();
     await page.locator('#prop-id').and(page.locator(`[value="${gateway}"]`)).waitFor({ timeout: WAIT });
@@ -335,6 +343,19 @@ async function main() {
     const created = await http('POST', base + '/ttd/designed/instances', userToken, {});
     assert.equal(created.status, 201, created.text);
     assert.equal(created.json.process.currentTask.elementId, 'Fill');
+
+    // A deployed definition without a diagram (laid out on opening) is edited like any other:
+    // delete the flow into the gateway with the keyboard, a problem appears; undo, it goes.
+    await page.selectOption('#app', 'ttd/approval');
+    await page.click('#open');
+    await page.locator('#status', { hasText: 'Opened ttd/approval version 1 (laid out' }).waitFor({ timeout: WAIT });
+    await page.locator('#problems-summary', { hasText: 'No problems' }).waitFor({ timeout: WAIT });
+    const into = await page.locator('.djs-connection[data-element-id="Flow_fill_amount"] .djs-hit').first().boundingBox();
+    await page.mouse.click(into.x + into.width / 2, into.y + into.height / 2);
+    await page.keyboard.press('Delete');
+    await page.locator('#problems-summary', { hasText: 'error' }).waitFor({ timeout: WAIT });
+    await page.keyboard.press('Control+z');
+    await page.locator('#problems-summary', { hasText: 'No problems' }).waitFor({ timeout: WAIT });
     assert.deepEqual(problems, []);
     await page.close();
   });
@@ -453,10 +474,13 @@ async function main() {
     await page.selectOption('#app', 'ttd/ui-jobs');
     await page.locator('#instances tbody tr').nth(2).waitFor({ timeout: WAIT });
     assert.equal(await page.locator('#instances tbody tr').count(), 3);
+    // Counts on the app's diagram: two instances at Fill, one at Check.
+    await page.locator('.badge.count[data-count-for="Fill"]', { hasText: '2' }).waitFor({ timeout: WAIT });
+    await page.locator('.badge.count[data-count-for="Check"]', { hasText: '1' }).waitFor({ timeout: WAIT });
     await page.selectOption('#f-state', 'incident');
     await page.click('#load');
     await page.locator('#list-summary', { hasText: '1 of 3' }).waitFor({ timeout: WAIT });
-    await page.screenshot({ path: join(shots, '3-operate-list.png') });
+    await page.screenshot({ path: join(shots, '3-operate-list.png'), fullPage: true });
     await page.selectOption('#f-state', '');
     await page.click('#load');
     await page.locator('#list-summary', { hasText: '3 of 3' }).waitFor({ timeout: WAIT });

@@ -135,7 +135,10 @@ fn serve(asset: &Asset) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // The files change only with the binary; revalidating keeps an upgraded server's pages fresh.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -48,7 +48,9 @@ async fn apps_are_listed_for_any_authenticated_caller() {
     let s = Server::start().await;
     let r = s.call(Method::GET, "/apps", None, None).await;
     refused(&r, StatusCode::UNAUTHORIZED, "unauthenticated");
-    let r = s.call(Method::GET, "/apps", Some(&s.user(ALICE)), None).await;
+    let r = s
+        .call(Method::GET, "/apps", Some(&s.user(ALICE)), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let apps = r.body["apps"].as_array().unwrap();
     let ids: Vec<&str> = apps.iter().map(|a| a["id"].as_str().unwrap()).collect();
