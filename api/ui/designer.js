@@ -356,6 +356,7 @@
           }) : undefined;
           modeling.updateModdleProperties(element, ext2, { actions: value });
         }), 'e.g. confirm, reject; the gateway after the task sees the action as gatewayAction'));
+        if (ext2.taskType === 'signing') renderSignatureConfig(element, ext2);
       }
     }
 
@@ -409,6 +410,29 @@
         form.appendChild(el('div', { class: 'field check' }, isDefault, el('label', { for: 'prop-is-default' }, 'Default flow of ' + source.id)));
       }
     }
+  }
+
+  // The signing task's <altinn:signatureConfig>: what to sign, where signatures go. Other
+  // children of the config (correspondence resources, signee providers, ...) are kept as they are.
+  function renderSignatureConfig(element, ext) {
+    var modeling = modeler.get('modeling');
+    var moddle = modeler.get('moddle');
+    var prefix = ext.$type.split(':')[0];
+    var config = function () {
+      if (!ext.signatureConfig) modeling.updateModdleProperties(element, ext, { signatureConfig: moddle.create(prefix + ':SignatureConfig', {}) });
+      return ext.signatureConfig;
+    };
+    var current = ext.signatureConfig;
+    var toSign = current && current.dataTypesToSign ? current.dataTypesToSign.dataType || [] : [];
+    form.appendChild(field('prop-sign-types', 'Data types to sign (comma-separated)', textInput(toSign.join(', '), function (v) {
+      var list = v.split(',').map(function (x) { return x.trim(); }).filter(Boolean);
+      modeling.updateModdleProperties(element, config(), {
+        dataTypesToSign: list.length ? moddle.create(prefix + ':DataTypesToSign', { dataType: list }) : undefined
+      });
+    })));
+    form.appendChild(field('prop-signature-type', 'Signature data type', textInput(current && current.signatureDataType, function (v) {
+      modeling.updateModdleProperties(element, config(), { signatureDataType: v.trim() || undefined });
+    }), 'the data type the signatures are stored as'));
   }
 
   // A first check as the designer types (JSON, an array with a function name); the server's

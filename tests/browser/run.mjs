@@ -306,6 +306,12 @@ async function main() {
     await page.press('#prop-name', 'Tab');
     assert.equal(await page.evaluate(() => window.flytDesigner.get('elementRegistry').get('Fill').businessObject.name), 'Fill in the form');
 
+    // The confirmation task's actions.
+    await selectElement(page, confirm);
+    assert.equal(await page.inputValue('#prop-task-type'), 'confirmation');
+    await page.fill('#prop-actions', 'confirm, reject');
+    await page.press('#prop-actions', 'Tab');
+
     // The gateway has two unconditioned flows and no default: the server's validator says so.
     const gatewayProblem = page.locator(`#problems button[data-element="${gateway}"]`).first();
     await gatewayProblem.waitFor({ timeout: WAIT });
@@ -339,6 +345,8 @@ async function main() {
     assert.equal(served.headers.get('x-definition-version'), '2');
     assert.ok(served.text.includes(`id="${gateway}"`) && served.text.includes('default=') && served.text.includes('id="Fill"'),
       'the API serves the deployed version');
+    assert.ok(/<altinn:action>confirm<\/altinn:action>\s*<altinn:action>reject<\/altinn:action>/.test(served.text), 'the actions set in the form');
+    assert.ok(served.text.includes('<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">["equals", ["gatewayAction"], "confirm"]</bpmn:conditionExpression>'), 'the condition set in the form');
     // And it runs: an instance starts at the data task.
     const created = await http('POST', base + '/ttd/designed/instances', userToken, {});
     assert.equal(created.status, 201, created.text);
@@ -439,6 +447,23 @@ async function main() {
       }
     }
     console.log(`     ${checked} files saved with their extensions unchanged`);
+
+    // The signing form edits the signature config and keeps what it does not show.
+    const signing = files.find((f) => f.endsWith('app-lib-dotnet__signing-task-process.bpmn'));
+    if (signing) {
+      await page.setInputFiles('#file', { name: basename(signing), mimeType: 'application/xml', buffer: readFileSync(signing) });
+      await page.locator('#status', { hasText: 'Opened ' + basename(signing) }).waitFor({ timeout: WAIT });
+      await selectElement(page, 'Task2');
+      assert.equal(await page.inputValue('#prop-task-type'), 'signing');
+      assert.equal(await page.inputValue('#prop-sign-types'), 'Model');
+      assert.equal(await page.inputValue('#prop-signature-type'), 'signature');
+      await page.fill('#prop-sign-types', 'Model, Attachment');
+      await page.press('#prop-sign-types', 'Tab');
+      const saved = await page.evaluate(async () => (await window.flytDesigner.saveXML({ format: true })).xml);
+      assert.ok(/<altinn:dataType>Model<\/altinn:dataType>\s*<altinn:dataType>Attachment<\/altinn:dataType>/.test(saved), saved);
+      assert.ok(saved.includes('<altinn:correspondenceResource env="tt02">correspondenceResourceTt02</altinn:correspondenceResource>'), 'kept');
+      await page.screenshot({ path: join(shots, '2-designer-signing-form.png') });
+    }
     assert.deepEqual(problems, []);
     await page.close();
   });
