@@ -348,11 +348,17 @@
       var ext2 = taskExtension(element);
       if (ext2) {
         var prefix = ext2.$type.split(':')[0];
-        var actions = ext2.actions ? (ext2.actions.action || []).map(function (a) { return a.value; }) : [];
-        form.appendChild(field('prop-actions', 'Actions (comma-separated)', textInput(actions.join(', '), function (v) {
+        // An action is named by its text or (the newer form) its id attribute.
+        var actionName = function (a) { return (a.value || a.id || '').trim(); };
+        var existing = ext2.actions ? ext2.actions.action || [] : [];
+        form.appendChild(field('prop-actions', 'Actions (comma-separated)', textInput(existing.map(actionName).join(', '), function (v) {
           var list = v.split(',').map(function (s) { return s.trim(); }).filter(Boolean);
+          // Actions still listed keep their element (and its type="serverAction" or id).
           var value = list.length ? moddle.create(prefix + ':Actions', {
-            action: list.map(function (a) { return moddle.create(prefix + ':Action', { value: a }); })
+            action: list.map(function (name) {
+              var kept = existing.filter(function (a) { return actionName(a) === name; })[0];
+              return kept || moddle.create(prefix + ':Action', { value: name });
+            })
           }) : undefined;
           modeling.updateModdleProperties(element, ext2, { actions: value });
         }), 'e.g. confirm, reject; the gateway after the task sees the action as gatewayAction'));

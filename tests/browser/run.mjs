@@ -455,6 +455,7 @@ async function main() {
       await page.locator('#status', { hasText: 'Opened ' + basename(signing) }).waitFor({ timeout: WAIT });
       await selectElement(page, 'Task2');
       assert.equal(await page.inputValue('#prop-task-type'), 'signing');
+      assert.equal(await page.inputValue('#prop-actions'), 'sign, reject');
       assert.equal(await page.inputValue('#prop-sign-types'), 'Model');
       assert.equal(await page.inputValue('#prop-signature-type'), 'signature');
       await page.fill('#prop-sign-types', 'Model, Attachment');
