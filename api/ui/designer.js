@@ -159,6 +159,64 @@
     input.value = '';
   }
 
+  // ---- comparing with a deployed version -------------------------------------------------
+
+  // Every flow element of a definitions tree, by id, as a comparable text: its type, name,
+  // references, condition and extensions (serialised without ids of generated DI).
+  function elementsOf(definitions) {
+    var out = {};
+    (definitions.rootElements || []).forEach(function (root) {
+      (root.flowElements || []).forEach(function (e) {
+        var ext = e.extensionElements ? JSON.stringify(e.extensionElements.values || [], function (k, v) {
+          return k.charAt(0) === '$' && k !== '$type' ? undefined : v;
+        }) : '';
+        out[e.id] = [e.$type, e.name || '', e.sourceRef ? e.sourceRef.id : '', e.targetRef ? e.targetRef.id : '',
+          e.conditionExpression ? e.conditionExpression.body : '', e.default ? e.default.id : '',
+          e.get('flyt:type') || '', e.get('altinn:tasktype') || '', ext].join('|');
+      });
+    });
+    return out;
+  }
+
+  function compare() {
+    var app = currentApp();
+    var v = versionSelect.value;
+    if (!app) { f.alertError('Choose an app first.'); return Promise.resolve(); }
+    var moddle = modeler.get('moddle');
+    return f.api('GET', '/' + app + '/process/definition' + (v ? '?version=' + encodeURIComponent(v) : '')).then(function (r) {
+      if (!r.ok) { f.alertError('Cannot read ' + app + ': ' + r.problem); return; }
+      var version = r.headers.get('x-definition-version');
+      return moddle.fromXML(r.body, 'bpmn:Definitions').then(function (parsed) {
+        var before = elementsOf(parsed.rootElement);
+        var now = elementsOf(modeler.getDefinitions());
+        var changes = [];
+        Object.keys(now).forEach(function (id) {
+          if (!(id in before)) changes.push({ id: id, what: 'added' });
+          else if (before[id] !== now[id]) changes.push({ id: id, what: 'changed' });
+        });
+        Object.keys(before).forEach(function (id) { if (!(id in now)) changes.push({ id: id, what: 'removed' }); });
+        var list = f.clear(document.getElementById('changes'));
+        var canvas = modeler.get('canvas');
+        var registry = modeler.get('elementRegistry');
+        registry.forEach(function (e) { canvas.removeMarker(e.id, 'flyt-changed'); });
+        changes.forEach(function (c) {
+          var label = c.what + ': ' + c.id;
+          if (c.what !== 'removed' && registry.get(c.id)) {
+            canvas.addMarker(c.id, 'flyt-changed');
+            list.appendChild(el('li', null, el('button', { type: 'button', class: 'problem change', 'data-change': c.what, 'data-element': c.id,
+              onclick: function () { focusElement(c.id); } }, label)));
+          } else {
+            list.appendChild(el('li', null, el('span', { class: 'problem change', 'data-change': c.what, 'data-element': c.id }, label)));
+          }
+        });
+        document.getElementById('changes-section').hidden = false;
+        document.getElementById('changes-summary').textContent = changes.length
+          ? changes.length + ' element(s) differ from ' + app + ' version ' + version + '.'
+          : 'The same elements as ' + app + ' version ' + version + '.';
+      });
+    });
+  }
+
   // ---- validation and problems -------------------------------------------------------------
 
   function scheduleValidate(delay) {
@@ -497,6 +555,7 @@
   form.addEventListener('submit', function (e) { e.preventDefault(); });
   appSelect.addEventListener('change', function () { loadVersions(); scheduleValidate(0); });
   document.getElementById('open').addEventListener('click', openDeployed);
+  document.getElementById('compare').addEventListener('click', compare);
   document.getElementById('new').addEventListener('click', openTemplate);
   document.getElementById('new-empty').addEventListener('click', function () { open(EMPTY, 'an empty diagram'); });
   document.getElementById('file').addEventListener('change', function (e) { openFile(e.target); });

@@ -347,6 +347,17 @@ async function main() {
       'the API serves the deployed version');
     assert.ok(/<altinn:action>confirm<\/altinn:action>\s*<altinn:action>reject<\/altinn:action>/.test(served.text), 'the actions set in the form');
     assert.ok(served.text.includes('<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">["equals", ["gatewayAction"], "confirm"]</bpmn:conditionExpression>'), 'the condition set in the form');
+    // Compared with version 1 (the template): Fill changed (its name), the gateway added,
+    // the template's end event removed.
+    await page.locator('#version option[value="1"]').waitFor({ state: 'attached', timeout: WAIT });
+    await page.selectOption('#version', '1');
+    await page.click('#compare');
+    await page.locator('#changes-summary', { hasText: 'differ from ttd/designed version 1' }).waitFor({ timeout: WAIT });
+    assert.equal(await page.locator('#changes [data-change="changed"][data-element="Fill"]').count(), 1);
+    assert.equal(await page.locator(`#changes [data-change="added"][data-element="${gateway}"]`).count(), 1);
+    assert.equal(await page.locator('#changes [data-change="removed"][data-element="End"]').count(), 1);
+    await page.screenshot({ path: join(shots, '1-designer-compare.png') });
+
     // And it runs: an instance starts at the data task.
     const created = await http('POST', base + '/ttd/designed/instances', userToken, {});
     assert.equal(created.status, 201, created.text);
