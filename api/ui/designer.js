@@ -552,6 +552,13 @@
 
   modeler.on('commandStack.changed', function () { scheduleValidate(); });
   modeler.on('selection.changed', function (e) { renderProperties(e.newSelection.length === 1 ? e.newSelection[0] : null); });
+  // Undo, redo and edits on the canvas change the selected element under the form: show them,
+  // unless the designer is typing in the form.
+  modeler.on('elements.changed', function (e) {
+    var selected = modeler.get('selection').get();
+    if (selected.length !== 1 || form.contains(document.activeElement)) return;
+    if (e.elements.indexOf(selected[0]) >= 0) renderProperties(selected[0]);
+  });
   form.addEventListener('submit', function (e) { e.preventDefault(); });
   appSelect.addEventListener('change', function () { loadVersions(); scheduleValidate(0); });
   document.getElementById('open').addEventListener('click', openDeployed);
