@@ -425,11 +425,22 @@
     }
 
     if (element.type === 'bpmn:ServiceTask') {
-      form.appendChild(field('prop-handler', 'Handler (flyt:type)', textInput(business.get('flyt:type'), function (v) {
-        modeling.updateProperties(element, { 'flyt:type': v || undefined });
+      // The handler is named by flyt:type, or by the Altinn task type (element or attribute);
+      // the form edits whichever the file uses, so the two never disagree.
+      var altinnExt = taskExtension(element);
+      var handler = business.get('flyt:type') || (altinnExt && altinnExt.taskType) || business.get('altinn:tasktype') || '';
+      form.appendChild(field('prop-handler', 'Handler', textInput(handler, function (v) {
+        v = v.trim();
+        if (altinnExt && altinnExt.taskType && !business.get('flyt:type')) {
+          modeling.updateModdleProperties(element, altinnExt, { taskType: v || undefined });
+        } else if (business.get('altinn:tasktype') && !business.get('flyt:type')) {
+          modeling.updateProperties(element, { 'altinn:tasktype': v || undefined });
+        } else {
+          modeling.updateProperties(element, { 'flyt:type': v || undefined });
+        }
         renderProperties(element);
       }), 'createInstance, or a handler or external job type the server knows'));
-      if (business.get('flyt:type') === 'createInstance') renderCreateInstance(element);
+      if (handler === 'createInstance') renderCreateInstance(element);
     }
 
     if (element.type === 'bpmn:ExclusiveGateway') {

@@ -459,6 +459,27 @@ async function main() {
     }
     console.log(`     ${checked} files saved with their extensions unchanged`);
 
+    // The createInstance form (an example app's task, named by its Altinn task type).
+    const grant = files.find((f) => f.endsWith(join('grant-application', 'process.bpmn')));
+    await page.setInputFiles('#file', { name: 'grant-application.bpmn', mimeType: 'application/xml', buffer: readFileSync(grant) });
+    await page.locator('#status', { hasText: 'Opened grant-application.bpmn' }).waitFor({ timeout: WAIT });
+    await selectElement(page, 'SendToCaseHandling');
+    assert.equal(await page.inputValue('#prop-handler'), 'createInstance');
+    assert.equal(await page.inputValue('#prop-target'), 'acme/grant-case');
+    assert.equal(await page.inputValue('#prop-owner'), '991825827');
+    const prefill = await page.inputValue('#prop-prefill');
+    assert.ok(prefill.includes('applicant.name -> applicant.name') && prefill.includes('"acme/grant-application" -> source'), prefill);
+    await page.fill('#prop-target', 'acme/other-case');
+    await page.press('#prop-target', 'Tab');
+    await page.fill('#prop-prefill', prefill + '\npurpose -> note');
+    await page.press('#prop-prefill', 'Tab');
+    const grantSaved = await page.evaluate(async () => (await window.flytDesigner.saveXML({ format: true })).xml);
+    assert.ok(grantSaved.includes('<flyt:createInstance target="acme/other-case">'), grantSaved);
+    assert.ok(grantSaved.includes('<flyt:prefill from="purpose" to="note" />'), grantSaved);
+    assert.ok(grantSaved.includes('<flyt:prefill value="acme/grant-application" to="source" />'), grantSaved);
+    assert.ok(grantSaved.includes('<flyt:owner organisationNumber="991825827" />'), grantSaved);
+    await page.screenshot({ path: join(shots, '2-designer-create-instance-form.png') });
+
     // The signing form edits the signature config and keeps what it does not show.
     const signing = files.find((f) => f.endsWith('app-lib-dotnet__signing-task-process.bpmn'));
     if (signing) {
