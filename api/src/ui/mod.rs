@@ -145,11 +145,6 @@ fn serve(asset: &Asset) -> Response {
     response
 }
 
-/// The URLs a server at `base` prints at start-up.
-pub fn urls(base: &str) -> [String; 2] {
-    [format!("{base}/designer"), format!("{base}/operate")]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
