@@ -187,6 +187,18 @@ function watch(page, problems) {
   page.on('dialog', (d) => { problems.push('dialog: ' + d.message()); d.dismiss(); });
 }
 
+// Every control of the page's own (bpmn-js's canvas aside) has an accessible name.
+async function unlabelled(page) {
+  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((e) => !e.closest('.djs-container') && e.type !== 'hidden')
+    .filter((e) => {
+      if (e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')) return false;
+      if (e.tagName === 'BUTTON') return !e.textContent.trim();
+      return !(e.id && document.querySelector(`label[for="${e.id}"]`));
+    })
+    .map((e) => e.outerHTML));
+}
+
 async function signInAsUser(page, scopes) {
   await page.locator('#dev-login').waitFor({ state: 'visible', timeout: WAIT });
   await page.fill('#login-pid', '01017012345');
@@ -316,6 +328,7 @@ async function main() {
     const gatewayProblem = page.locator(`#problems button[data-element="${gateway}"]`).first();
     await gatewayProblem.waitFor({ timeout: WAIT });
     await page.screenshot({ path: join(shots, '1-designer-problem.png') });
+    assert.deepEqual(await unlabelled(page), [], 'every control is labelled');
     // Deploying it is refused, and the refusal's diagnostics are in the panel and announced.
     await page.click('#deploy');
     await page.locator('#alert[role="alert"]', { hasText: 'Deploy refused (422)' }).waitFor({ timeout: WAIT });
@@ -555,6 +568,7 @@ async function main() {
     await page.locator('.incident-overlay', { hasText: 'register unreachable' }).waitFor({ timeout: WAIT });
     await page.locator('.djs-element.flyt-taken[data-element-id="Fill"]').waitFor({ timeout: WAIT });
     await page.screenshot({ path: join(shots, '3-operate-incident.png'), fullPage: true });
+    assert.deepEqual(await unlabelled(page), [], 'every control is labelled');
     await page.click('#incidents button.retry');
     await page.locator('#status', { hasText: 'Retried' }).waitFor({ timeout: WAIT });
     await page.locator('#incidents', { hasText: 'None.' }).waitFor({ timeout: WAIT });
