@@ -267,7 +267,8 @@ async function main() {
   assert.match(csp, /script-src 'self'/);
   assert.doesNotMatch(csp, /unsafe-inline'[^;]*script|script-src[^;]*unsafe/);
 
-  const profile = mkdtempSync(join(tmpdir(), 'flyt-chromium-'));
+  // A fresh profile, inside the work directory the cleanup removes.
+  const profile = mkdtempSync(join(work, 'chromium-'));
   browserContext = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
     headless: true,
