@@ -581,6 +581,18 @@ async function main() {
     await page.locator('.djs-element.flyt-active[data-element-id="Review"]').waitFor({ timeout: WAIT });
     assert.equal(await page.locator('.djs-element.flyt-incident').count(), 0);
     await page.screenshot({ path: join(shots, '3-operate-retried.png'), fullPage: true });
+
+    // Paging through the API's continuation token: 12 instances, 10 to a page.
+    for (let i = 0; i < 9; i++) await create('more ' + i);
+    await page.click('#back');
+    await page.selectOption('#f-limit', '10');
+    await page.click('#load');
+    await page.locator('#list-summary', { hasText: '10 of 10 instance(s) on this page match the filters; there are more pages.' }).waitFor({ timeout: WAIT });
+    await page.click('#next-page');
+    await page.locator('#list-summary', { hasText: '2 of 2 instance(s) on this page match the filters.' }).waitFor({ timeout: WAIT });
+    assert.ok(await page.locator('#next-page').isDisabled());
+    await page.click('#first-page');
+    await page.locator('#list-summary', { hasText: '10 of 10' }).waitFor({ timeout: WAIT });
     assert.deepEqual(problems, []);
     await page.close();
   });
