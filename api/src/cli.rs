@@ -198,6 +198,8 @@ async fn serve(config: Option<PathBuf>) -> ExitCode {
     }
     // A machine-readable line on stdout: tests and scripts read the address from it.
     println!("flyt listening on {url}");
+    // The browser pages (api/src/ui); the browser tests read these lines.
+    println!("designer: {url}/designer\noperate:  {url}/operate");
     match server.serve(listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

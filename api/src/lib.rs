@@ -6,6 +6,7 @@
 //! - [`auth`]: bearer JWT verification into a [`auth::Caller`]; [`authority`]: the dev authority.
 //! - [`apps`]: app files and policies; [`config`]: the server configuration.
 //! - [`error`]: the one error type, mapped to problem+json.
+//! - [`ui`]: the designer and operate pages, embedded in the binary.
 
 pub mod apps;
 pub mod auth;
@@ -24,4 +25,5 @@ pub mod routes;
 pub mod serve;
 pub mod server;
 pub mod state;
+pub mod ui;
 pub mod views;

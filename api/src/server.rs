@@ -225,6 +225,7 @@ impl ServerBuilder {
                 }
             }),
         );
+        router = router.merge(crate::ui::router());
         router =
             router.fallback(|| async { crate::error::ApiError::NotFound("no such route".into()) });
         let mut router: Router = router

@@ -1,6 +1,7 @@
 //! Routes, one module per resource, merged in [`api`]. Every route is declared with its OpenAPI
 //! description next to the handler, so `/openapi.json` is generated from the code.
 
+pub mod apps;
 pub mod data;
 pub mod definitions;
 pub mod health;
@@ -52,7 +53,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(process::router())
         .merge(data::router())
         .merge(definitions::router())
-        .merge(jobs::router());
+        .merge(jobs::router())
+        .merge(apps::router());
     document_refusals(router.get_openapi_mut());
     router
 }

@@ -21,4 +21,5 @@ mod pressure;
 mod problems;
 mod process;
 mod rights;
+mod ui;
 mod webhooks;

@@ -1,0 +1,58 @@
+//! The designer and operate pages (`/designer`, `/operate`, `/ui/...`) and `GET /apps`, which
+//! the pages use to offer the hosted apps.
+
+use crate::support::*;
+use axum::http::{Method, StatusCode};
+
+#[tokio::test]
+async fn pages_and_their_files_are_served_with_a_policy_that_allows_no_inline_script() {
+    let s = Server::start().await;
+    for (path, media_type) in [
+        ("/designer", "text/html; charset=utf-8"),
+        ("/operate", "text/html; charset=utf-8"),
+        ("/ui/designer.js", "text/javascript; charset=utf-8"),
+        ("/ui/operate.js", "text/javascript; charset=utf-8"),
+        ("/ui/ui.css", "text/css; charset=utf-8"),
+        (
+            "/ui/vendor/bpmn-js/bpmn-modeler.production.min.js",
+            "text/javascript; charset=utf-8",
+        ),
+        ("/ui/vendor/bpmn-js/LICENSE", "text/plain; charset=utf-8"),
+    ] {
+        let r = s.call(Method::GET, path, None, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(r.headers["content-type"], media_type, "{path}");
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self';"), "{path}: {csp}");
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    }
+    // A file that is not embedded: problem+json 404, as for any unknown route.
+    let r = s.call(Method::GET, "/ui/../Cargo.toml", None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = s.call(Method::GET, "/ui/secret.js", None, None).await;
+    refused(&r, StatusCode::NOT_FOUND, "not-found");
+}
+
+#[tokio::test]
+async fn apps_are_listed_for_any_authenticated_caller() {
+    let s = Server::start().await;
+    let r = s.call(Method::GET, "/apps", None, None).await;
+    refused(&r, StatusCode::UNAUTHORIZED, "unauthenticated");
+    let r = s
+        .call(Method::GET, "/apps", Some(&s.user(ALICE)), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let apps = r.body["apps"].as_array().unwrap();
+    let ids: Vec<&str> = apps.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["acme/grant-application", "acme/grant-case", "ttd/approval"]
+    );
+    let approval = &apps[2];
+    assert_eq!(approval["org"], "ttd");
+    assert_eq!(approval["app"], "approval");
+    assert_eq!(approval["title"], "Expense approval");
+    assert_eq!(approval["dataTypes"], serde_json::json!(["claim"]));
+}
