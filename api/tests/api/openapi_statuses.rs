@@ -299,6 +299,7 @@ async fn specific(s: &Server, method: &str, path: &str, status: u16) -> Option<R
         ("get", "/health/live" | "/health/ready" | "/metrics", 200) => {
             s.call(Method::GET, path, None, None).await
         }
+        ("get", "/apps", 200) => s.call(Method::GET, path, Some(&alice), None).await,
         ("post", "/jobs/activate", 200) => {
             let body = json!({"jobTypes": ["send-letter"], "maxJobs": 1, "lockDurationMs": 60_000, "workerId": "w"});
             s.call(Method::POST, path, Some(&worker(s)), Some(body))
