@@ -61,8 +61,11 @@ pub struct Problem {
     pub issues: Vec<ProblemIssue>,
     /// Issues left out of `issues` because there were too many (BPMN diagnostics are capped at
     /// `limits.max_diagnostics`, errors first).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "issuesOmitted", skip_serializing_if = "Option::is_none")]
     pub issues_omitted: Option<usize>,
+    /// The request's id, also in the `X-Request-Id` header and on every log line of the request.
+    #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// Everything a request can fail with.
@@ -232,6 +235,9 @@ impl ApiError {
             && *omitted > 0
         {
             body["issuesOmitted"] = json!(omitted);
+        }
+        if let Some(id) = crate::middleware::request_id::current() {
+            body["requestId"] = json!(id);
         }
         body
     }

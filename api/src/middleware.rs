@@ -1,8 +1,10 @@
 //! Behaviour under pressure: a request timeout (408), a concurrency limit (503), a per-client
 //! rate limit (429 with `Retry-After`), and request metrics. Each refusal is problem+json.
-//! [`problems`] is the layer outside everything: head limits, and problem+json for every error.
+//! [`problems`] is the layer outside these: head limits, and problem+json for every error;
+//! [`request_id`] is outside everything: a tracing span and an id per request.
 
 pub mod problems;
+pub mod request_id;
 
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -243,10 +243,13 @@ impl ServerBuilder {
             );
         }
         // Outermost, so it also covers the authority and axum's own answers (405, rejections).
-        let router = router.layer(axum::middleware::from_fn_with_state(
-            middleware::problems::HeadLimits::from(&state.config().limits),
-            middleware::problems::problems,
-        ));
+        let router = router
+            .layer(axum::middleware::from_fn_with_state(
+                middleware::problems::HeadLimits::from(&state.config().limits),
+                middleware::problems::problems,
+            ))
+            // Outside everything: each request's span and id.
+            .layer(axum::middleware::from_fn(middleware::request_id::layer));
         let worker = self.start_worker.then(|| Worker::spawn(runtime.clone()));
         state.set_ready(true);
         Ok(Flyt {

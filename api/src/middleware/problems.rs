@@ -148,13 +148,16 @@ pub fn code_for(status: StatusCode) -> String {
 /// A problem+json response made here (the shape [`crate::error::ApiError`] answers with).
 pub fn problem(status: StatusCode, detail: String) -> Response {
     let code = code_for(status);
-    let body = json!({
+    let mut body = json!({
         "type": format!("https://flyt.invalid/problems/{code}"),
         "title": status.canonical_reason().unwrap_or("Error"),
         "status": status.as_u16(),
         "detail": detail,
         "code": code,
     });
+    if let Some(id) = super::request_id::current() {
+        body["requestId"] = json!(id);
+    }
     (
         status,
         [(header::CONTENT_TYPE, "application/problem+json")],

@@ -290,3 +290,46 @@ async fn over_real_tcp_head_limits_are_problem_json_up_to_hypers_outer_bounds() 
     );
     assert_eq!(r.problem()["code"], "method-not-allowed");
 }
+
+#[tokio::test]
+async fn every_answer_names_its_request_and_problems_repeat_it() {
+    let s = Server::start().await;
+    // A fresh id per request, in the header and in the problem body.
+    let a = s
+        .call(Method::GET, "/ttd/approval/instances", None, None)
+        .await;
+    let b = s
+        .call(Method::GET, "/ttd/approval/instances", None, None)
+        .await;
+    let id = a.headers["x-request-id"].to_str().unwrap().to_string();
+    assert_ne!(id, b.headers["x-request-id"].to_str().unwrap());
+    assert_eq!(a.body["requestId"], id.as_str(), "{}", a.text);
+    // Problems made outside ApiError (axum's 405) carry it too.
+    let r = s.call(Method::PATCH, "/health/live", None, None).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        r.body["requestId"],
+        r.headers["x-request-id"].to_str().unwrap()
+    );
+    // A client's plausible id is kept; anything else is replaced.
+    let r = s
+        .send(
+            Method::GET,
+            "/health/live",
+            None,
+            None,
+            &[("x-request-id", "client-42")],
+        )
+        .await;
+    assert_eq!(r.headers["x-request-id"], "client-42");
+    let r = s
+        .send(
+            Method::GET,
+            "/health/live",
+            None,
+            None,
+            &[("x-request-id", "<b>no</b>")],
+        )
+        .await;
+    assert_ne!(r.headers["x-request-id"], "<b>no</b>");
+}
