@@ -209,3 +209,18 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     }
     vec![u8::MAX; prefix.len() + 1]
 }
+
+/// The key whose write makes a backend panic inside its own `apply`, half way through a batch
+/// (in builds with the `testing` feature only): the contract test of the panic policy
+/// ([`crate::store::group`]) needs a panic where a real one would happen, not in a wrapper.
+#[cfg(any(test, feature = "testing"))]
+pub const PANIC_INSIDE_APPLY: &[u8] = b"fault/panic-inside-apply";
+
+/// Called by every backend for each key it writes while applying a batch.
+#[inline]
+pub(crate) fn before_write(_key: &[u8]) {
+    #[cfg(any(test, feature = "testing"))]
+    if _key == PANIC_INSIDE_APPLY {
+        panic!("injected panic inside the backend's apply");
+    }
+}

@@ -75,6 +75,10 @@ pub const COMMON: &[(&str, Property)] = &[
         "group_backend_panic_fails_cleanly",
         group_backend_panic_fails_cleanly,
     ),
+    (
+        "group_backend_panic_inside_apply_stops_the_committer",
+        group_backend_panic_inside_apply_stops_the_committer,
+    ),
 ];
 
 /// Properties of disk backends only.
@@ -1115,4 +1119,45 @@ pub fn group_backend_panic_fails_cleanly(kind: BackendKind, dir: &Path) {
     assert_eq!(get(&*b, b"p/fine").as_deref(), Some(&b"1"[..]));
     assert_eq!(get(&*b, b"p/same-batch"), None);
     assert_eq!(get(&*b, b"p/later"), None);
+}
+
+/// The one panic policy, checked where a real panic happens: inside the backend's own `apply`,
+/// half way through a batch (after an earlier unit of the same batch was written). The
+/// committer stops; the batch and every later commit get `Unavailable`; on disk, nothing of the
+/// batch is there after a reopen.
+pub fn group_backend_panic_inside_apply_stops_the_committer(kind: BackendKind, dir: &Path) {
+    let backend = open(kind, dir);
+    let committer = GroupCommitter::start(backend.clone(), GroupConfig::default());
+    let rt = runtime();
+    assert_eq!(
+        rt.block_on(committer.commit(put(b"q/before", b"1"))),
+        Ok(Ok(()))
+    );
+    let mut batch = Unit::new();
+    batch.put(b"q/first-half".to_vec(), b"2".to_vec());
+    batch.put(super::backend::PANIC_INSIDE_APPLY.to_vec(), Vec::new());
+    let outcome = rt.block_on(committer.commit(batch));
+    assert!(
+        matches!(outcome, Err(BackendError::Unavailable(_))),
+        "{outcome:?}"
+    );
+    for _ in 0..3 {
+        let later = rt.block_on(committer.commit(put(b"q/later", b"3")));
+        assert!(
+            matches!(later, Err(BackendError::Unavailable(_))),
+            "{later:?}"
+        );
+    }
+    committer.shutdown();
+    if kind.is_persistent() {
+        drop(backend);
+        let b = open(kind, dir);
+        assert_eq!(get(&*b, b"q/before").as_deref(), Some(&b"1"[..]));
+        assert_eq!(
+            get(&*b, b"q/first-half"),
+            None,
+            "nothing of the panicking batch"
+        );
+        assert_eq!(get(&*b, b"q/later"), None);
+    }
 }

@@ -12,10 +12,17 @@
 //! order in which `commit` was called.
 //!
 //! Failure handling: if `apply` returns an error, nothing of the batch was applied (by the
-//! backend contract) and every unit of the batch gets that error. If the backend *panics*, its
-//! state is unknown, so the committer stops (fail-stop): that batch and every later commit get
-//! [`BackendError::Unavailable`]. Nobody ever waits forever: a waiter whose answer can no longer
-//! come gets an error.
+//! backend contract) and every unit of the batch gets that error.
+//!
+//! **The panic policy, the same on every backend:** a panic while a batch is applied reaches this
+//! thread (no backend turns it into an error: redb aborts its write transaction as the panic
+//! unwinds, sled marks itself failed and re-raises, the memory backend does not catch), and the
+//! committer stops (fail-stop): that batch and every later commit get
+//! [`BackendError::Unavailable`] until the process restarts, since the backend's state is
+//! unknown. Nobody ever waits forever: a waiter whose answer can no longer come gets an error.
+//! A panic during a *read* changes nothing, so the backends turn it into an error for that read
+//! and serving goes on. `contract::group_backend_panic_inside_apply_stops_the_committer` checks
+//! this with a panic raised inside each backend's own `apply`.
 
 use std::fmt;
 use std::future::Future;

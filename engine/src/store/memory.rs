@@ -83,6 +83,7 @@ impl Backend for MemoryBackend {
             for write in &unit.writes {
                 match write {
                     Write::Put(key, value) => {
+                        super::backend::before_write(key);
                         map.insert(key.clone(), value.clone());
                     }
                     Write::Delete(key) => {

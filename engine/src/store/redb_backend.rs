@@ -139,6 +139,7 @@ impl RedbBackend {
                 for write in &unit.writes {
                     match write {
                         Write::Put(key, value) => {
+                            super::backend::before_write(key);
                             table
                                 .insert(key.as_slice(), value.as_slice())
                                 .map_err(|e| self.storage_error(e))?;
@@ -185,8 +186,8 @@ impl RedbBackend {
         Ok(out)
     }
 
-    /// Runs `f` on the open database, turning a panic inside redb into an error rather than
-    /// unwinding through the caller (the group committer's thread, a request handler).
+    /// Runs a read on the open database, turning a panic inside redb into an error rather than
+    /// unwinding through the request handler (a read changes nothing, so serving may go on).
     fn with_db<T>(
         &self,
         f: impl FnOnce(&Database) -> Result<T, BackendError>,
@@ -311,7 +312,12 @@ impl Backend for RedbBackend {
         if units.is_empty() {
             return Ok(Vec::new());
         }
-        self.with_db(|db| self.apply_in(db, units))
+        // Not `with_db`: a panic while writing must reach the group committer, which stops
+        // (the one panic policy, see `group`). redb aborts the unfinished write transaction as
+        // the panic unwinds, so nothing of the batch is applied.
+        let guard = self.db.read();
+        let db = self.db(&guard)?;
+        self.apply_in(db, units)
     }
 
     fn compact(&self) -> Result<(), BackendError> {

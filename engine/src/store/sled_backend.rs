@@ -172,8 +172,9 @@ impl SledBackend {
         self.with_db_or_poison(false, f)
     }
 
-    /// [`with_db`](Self::with_db); with `writing`, a panic also poisons the backend, since a
-    /// transaction interrupted half way may have left memory ahead of the disk.
+    /// [`with_db`](Self::with_db); with `writing`, a panic also poisons the backend (a
+    /// transaction interrupted half way may have left memory ahead of the disk) and then goes
+    /// on unwinding, to the group committer, which stops: the one panic policy (see `group`).
     fn with_db_or_poison<T>(
         &self,
         writing: bool,
@@ -194,7 +195,11 @@ impl SledBackend {
                     self.path,
                     panic_message(&*panic)
                 ));
-                Err(if writing { self.poison(e) } else { e })
+                if writing {
+                    self.poison(e);
+                    std::panic::resume_unwind(panic);
+                }
+                Err(e)
             }
         }
     }
@@ -253,6 +258,7 @@ impl SledBackend {
                     for write in &unit.writes {
                         match write {
                             Write::Put(key, value) => {
+                                super::backend::before_write(key);
                                 tx.insert(key.as_slice(), value.as_slice())?;
                             }
                             Write::Delete(key) => {

@@ -37,6 +37,7 @@ macro_rules! with_common {
             group_respects_batch_limits,
             group_error_fails_the_whole_batch,
             group_backend_panic_fails_cleanly,
+            group_backend_panic_inside_apply_stops_the_committer,
         }
     };
 }
