@@ -111,19 +111,26 @@ impl<'a> Transition<'a> {
         });
     }
 
+    /// What a hook (or a server action) sees of this transition: the instance as it stands in
+    /// it, and its data to read and write.
+    pub(crate) fn hook_context(&mut self) -> HookContext<'_> {
+        HookContext {
+            instance: &self.instance,
+            data: &mut self.data,
+            app: &self.app,
+            definition: &self.def,
+            actor: &self.actor,
+            now: self.now,
+        }
+    }
+
     /// Runs every hook registered for this app at `point`, in order, each with the timeout.
     pub(crate) async fn run_hooks(&mut self, point: HookPoint<'_>) -> Result<(), Error> {
-        let registry = &self.rt.registry;
-        let timeout = registry.hook_timeout();
-        for hook in registry.hooks_for(&self.app.id) {
-            let mut ctx = HookContext {
-                instance: &self.instance,
-                data: &mut self.data,
-                app: &self.app,
-                definition: &self.def,
-                actor: &self.actor,
-                now: self.now,
-            };
+        let rt: &'a Inner = self.rt;
+        let app = self.app.clone();
+        let timeout = rt.registry.hook_timeout();
+        for hook in rt.registry.hooks_for(&app.id) {
+            let mut ctx = self.hook_context();
             let call = async {
                 match &point {
                     HookPoint::InstanceCreated => hook.instance_created(&mut ctx).await,

@@ -2,7 +2,7 @@
 
 use super::next::pick_task;
 use crate::bpmn::elements::NodeKind;
-use crate::hooks::{HookContext, HookError, TaskRef};
+use crate::hooks::{HookError, TaskRef};
 use crate::ids::InstanceId;
 use crate::model::{Actor, EventType, Instance};
 use crate::runtime::pipeline::Kind;
@@ -41,14 +41,7 @@ impl Runtime {
         let timeout = self.inner.registry.hook_timeout();
         let hook = format!("server action `{action}`");
         let result = {
-            let mut ctx = HookContext {
-                instance: &t.instance,
-                data: &mut t.data,
-                app: &t.app,
-                definition: &t.def,
-                actor: &t.actor,
-                now: t.now,
-            };
+            let mut ctx = t.hook_context();
             match tokio::time::timeout(timeout, handler.run(&mut ctx, &task_ref)).await {
                 Ok(Ok(v)) => v,
                 Ok(Err(HookError::Rejected(issues))) => {
