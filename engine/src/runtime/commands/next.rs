@@ -117,8 +117,24 @@ impl Runtime {
                 instance.id, req.instance
             )));
         }
-        // Load.
+        // Load, and check the plan is of this snapshot: its token still waits at its task.
         let loaded = self.resolve(instance, req.expected_version)?;
+        let waiting = loaded.instance.process.tokens.iter().any(|t| {
+            t.id == plan.token
+                && t.task()
+                    .is_some_and(|task| task.element_id.as_str() == plan.task)
+        });
+        if !waiting {
+            return Err(Error::TaskNotActive {
+                task: plan.task.clone(),
+                active: loaded
+                    .instance
+                    .process
+                    .active_tasks()
+                    .map(|t| t.element_id.to_string())
+                    .collect(),
+            });
+        }
         let node_idx = node_of(&loaded.def, &plan.task, &loaded.instance)?;
         let cancelled_job = match plan.service_task {
             true => self.job_of_token(&loaded.instance, plan.token)?,
