@@ -1,4 +1,5 @@
-//! `flyt bench <scenario>`: measured numbers, printed as a table and as JSON.
+//! flyt's benchmarks, run by `flyt bench <scenario>`: measured numbers, printed as a table and
+//! as JSON. A crate of its own so that the server crates carry no benchmark code.
 //!
 //! Scenarios: `in-process` (the approval process on each backend), `rest` (the same over HTTP
 //! with real JWTs and durable storage), `multi-app` (A → B creations across two servers),
@@ -8,6 +9,7 @@
 mod definitions;
 mod footprint;
 mod fsync;
+mod generate;
 mod in_process;
 mod multi_app;
 mod rest;
