@@ -98,6 +98,12 @@ pub enum TokenKind {
 
 /// Runs the command; the binary's `main` is just this.
 pub fn main() -> ExitCode {
+    // The peer driver takes the benchmark kit's flags (unknown ones ignored, repeats allowed),
+    // which clap would refuse.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() >= 3 && args[1] == "bench" && args[2] == "peer" {
+        return flyt_bench::peer::main(&args[3..]);
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { paths, format } => validate(&paths, format),
