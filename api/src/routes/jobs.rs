@@ -203,19 +203,30 @@ pub async fn activate(
     let lock = Duration::from_millis(req.lock_duration_ms);
     let max = usize::try_from(req.max_jobs).unwrap_or(100);
     let now = rt.clock().now();
-    let mut jobs = Vec::new();
+    let mut candidates = Vec::new();
     for (_, key) in stored(rt.store().due_jobs(true, now, SCAN))? {
-        if jobs.len() >= max {
+        if candidates.len() >= max {
             break;
         }
         let Some((_, job)) = stored(rt.store().job(key))? else {
             continue;
         };
-        if !req.job_types.contains(&job.task_type) {
-            continue;
+        if req.job_types.contains(&job.task_type) {
+            candidates.push(key);
         }
+    }
+    // Leased all at once, so that the leases share group commits (one fsync for the lot, not one
+    // each). A job another worker took meanwhile is left out: fewer than `maxJobs` come back.
+    let leases = futures::future::join_all(
+        candidates
+            .iter()
+            .map(|&key| rt.lease_job(key, true, &req.worker_id, lock)),
+    )
+    .await;
+    let mut jobs = Vec::new();
+    for lease in leases {
         // `None`: another worker took it first, or it is no longer due.
-        let Some(leased) = rt.lease_job(key, true, &req.worker_id, lock).await? else {
+        let Some(leased) = lease? else {
             continue;
         };
         match activated(&state, &leased)? {
