@@ -43,11 +43,15 @@ run() { # label, then run_bench.sh's environment
   sleep 1
 }
 
+# The disk's fsync rate before and after: the durable rows depend on it, and on this shared VM
+# it moves with what else runs.
+"$FLYT" bench fsync --json "$OUT/fsync-before.json" | sed -n 2p
 run peers PEERS="spiff bpmn-engine"
 run flyt-library-c1 PEERS=extra EXTRA_CMD="$FLYT bench peer --via=library --concurrency=1"
 run flyt-library-c64 PEERS=extra EXTRA_CMD="$FLYT bench peer --via=library --concurrency=64"
 run flyt-rest-c1 PEERS=extra EXTRA_CMD="$FLYT bench peer --via=rest --concurrency=1"
 run flyt-rest-c64 PEERS=extra EXTRA_CMD="$FLYT bench peer --via=rest --concurrency=64"
+"$FLYT" bench fsync --json "$OUT/fsync-after.json" | sed -n 2p
 
 echo
 echo "## The kit's summary (every run, medians of $REPS reps)"
