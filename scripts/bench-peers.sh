@@ -4,6 +4,7 @@
 # BENCHMARKS.md "Side by side" records it.
 #
 #   bash scripts/bench-peers.sh [N] [REPS]        (defaults 2000 3; about 15 minutes)
+#   results: target/bench-peers-results/<date-time>/ (kept across runs)
 #
 # Copies the kit to target/bench-peers, installs the peers there (its setup.sh), then runs the
 # kit's run_bench.sh: the peers once each, then flyt four ways (`flyt bench peer`): library mode
@@ -28,7 +29,8 @@ cd target/bench-peers
 ./setup.sh
 
 STAMP=$(date +%Y%m%d-%H%M%S)
-OUT="side-by-side/$STAMP"
+# Outside the kit's copy, which the next run replaces.
+OUT="../bench-peers-results/$STAMP"
 mkdir -p "$OUT"
 newest() { ls -td results/*/ | head -1; }
 
@@ -110,4 +112,4 @@ for v in flyt-library-c1 flyt-library-c64 flyt-rest-c1 flyt-rest-c64; do
   python3 drivers/flyt_ratios.py "$OUT/$v.with-peers.jsonl" | tee "$OUT/$v.ratios.md"
 done
 echo
-echo "results in target/bench-peers/$OUT"
+echo "results in target/bench-peers-results/$STAMP"
