@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench-results}
 mkdir -p "$out"
-cargo build --release -q -p flyt-api
+cargo build --release -q -p flyt
 flyt=./target/release/flyt
 $flyt bench fsync --json "$out/fsync.json"
 $flyt bench definitions --json "$out/definitions.json"

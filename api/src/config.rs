@@ -253,6 +253,14 @@ impl ServerConfig {
         config
     }
 
+    /// The configuration as the `flyt` command finds it: the file given (or `./flyt.toml` if it
+    /// exists), then the process's `FLYT_*` environment overrides.
+    pub fn for_command(explicit: Option<std::path::PathBuf>) -> Result<Self, String> {
+        let path =
+            explicit.or_else(|| Some(std::path::PathBuf::from("flyt.toml")).filter(|p| p.exists()));
+        Self::load(path.as_deref(), std::env::vars())
+    }
+
     /// Reads a file (if given) and applies `FLYT_*` environment overrides. With no file, the
     /// base is development mode.
     pub fn load(

@@ -1,5 +1,6 @@
-//! flyt's API server: routes (Altinn-compatible), authentication, per-app policy, the
-//! development authority, and the `flyt` command.
+//! flyt's API server: routes (Altinn-compatible), authentication, per-app policy and the
+//! development authority. The `flyt` command that runs it is the `flyt` package (`cli/`); the
+//! benchmarks are `flyt-bench` (`bench/`).
 //!
 //! - [`server`]: build and run a server ([`server::ServerBuilder`], [`server::Flyt::serve`]).
 //! - [`routes`]: one module per resource; every route carries its OpenAPI description.
@@ -11,8 +12,6 @@
 pub mod apps;
 pub mod auth;
 pub mod authority;
-pub mod bench;
-pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -14,8 +14,8 @@ pub fn repo() -> PathBuf {
 }
 
 /// The `flyt` binary: `$FLYT_BIN`, or `target/<profile>/flyt`, brought up to date by cargo once
-/// per test process (cargo builds it only for the api crate's own tests, so a test run of this
-/// crate alone could otherwise start a stale binary).
+/// per test process (cargo builds a binary only for its own package's tests, and `flyt` is the
+/// `flyt` package's, so a test run of this crate alone could otherwise start a stale binary).
 pub fn flyt_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -25,7 +25,7 @@ pub fn flyt_bin() -> PathBuf {
         let exe = std::env::current_exe().unwrap();
         let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "--quiet", "-p", "flyt-api", "--bin", "flyt"])
+        cmd.args(["build", "--quiet", "-p", "flyt", "--bin", "flyt"])
             .current_dir(repo());
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");

@@ -13,7 +13,6 @@
 mod definition;
 mod diagnostic;
 pub mod elements;
-pub mod generate;
 mod limits;
 mod raw;
 mod read;

@@ -56,14 +56,21 @@ impl Runtime {
         }
         candidates.sort_unstable();
         candidates.dedup();
+        candidates.truncate(req.max_jobs);
+        // Leased all at once, so that the leases share group commits (one fsync for the lot, not
+        // one each). A job another worker took meanwhile is left out: fewer than `max_jobs` may
+        // come back.
+        let leases = futures::future::join_all(
+            candidates
+                .iter()
+                .map(|&(_, key)| self.lease_job(key, true, req.worker, req.lock)),
+        )
+        .await;
         let mut activated = Vec::new();
-        for (_, key) in candidates {
-            if activated.len() >= req.max_jobs {
-                break;
-            }
+        for lease in leases {
             // `None`: another worker took it first, it is no longer due, or its last attempt was
             // cut off and it has just become an incident.
-            let Some(leased) = self.lease_job(key, true, req.worker, req.lock).await? else {
+            let Some(leased) = lease? else {
                 continue;
             };
             match self.job_context(&leased)? {

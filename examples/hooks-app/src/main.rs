@@ -30,7 +30,7 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let mut config = match flyt_api::cli::load_config(args.config) {
+    let mut config = match flyt_api::config::ServerConfig::for_command(args.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("flyt-example-hooks: {e}");

@@ -1,15 +1,21 @@
-//! `flyt bench <scenario>`: measured numbers, printed as a table and as JSON.
+//! flyt's benchmarks, run by `flyt bench <scenario>`: measured numbers, printed as a table and
+//! as JSON. A crate of its own so that the server crates carry no benchmark code.
 //!
 //! Scenarios: `in-process` (the approval process on each backend), `rest` (the same over HTTP
 //! with real JWTs and durable storage), `multi-app` (A → B creations across two servers),
 //! `definitions` (parse and validate a generated 10,000-element definition), `footprint` (disk
 //! and memory with many parked instances), `fsync` (this machine's fsync rate), or `all`.
+//!
+//! `flyt bench peer` is the driver for the peer benchmark kit, with the kit's own flags: see
+//! [`peer`].
 
 mod definitions;
 mod footprint;
 mod fsync;
+mod generate;
 mod in_process;
 mod multi_app;
+pub mod peer;
 mod rest;
 
 use clap::{Args, ValueEnum};
@@ -27,6 +33,9 @@ pub enum Scenario {
     Definitions,
     Footprint,
     Fsync,
+    /// The peer-benchmark driver: `flyt bench peer --bpmn=FILE --process=ID ...` (the kit's
+    /// flags, see BENCHMARKS.md); not part of `all`.
+    Peer,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -147,6 +156,11 @@ pub fn run(args: BenchArgs) -> ExitCode {
 
 async fn scenarios(args: &BenchArgs, dir: &Path) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
+    if args.scenario == Scenario::Peer {
+        return Err(
+            "`peer` takes the kit's flags: flyt bench peer --bpmn=FILE --process=ID ...".into(),
+        );
+    }
     let want = |s: Scenario| args.scenario == Scenario::All || args.scenario == s;
     if want(Scenario::Fsync) {
         rows.extend(fsync::run(

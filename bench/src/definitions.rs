@@ -5,7 +5,7 @@ use flyt_engine::bpmn::{self, Options};
 use std::time::{Duration, Instant};
 
 pub fn run(iterations: usize) -> Result<Vec<Row>, String> {
-    let text = bpmn::generate::definition(10_000);
+    let text = crate::generate::definition(10_000);
     let mut times: Vec<Duration> = Vec::with_capacity(iterations);
     let mut nodes = 0;
     for _ in 0..iterations.max(1) {

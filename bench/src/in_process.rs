@@ -20,7 +20,7 @@ pub async fn runtime_for(
     kind: BackendKind,
     dir: &Path,
 ) -> Result<(Runtime, flyt_engine::ids::AppId), String> {
-    let app = crate::apps::load(&processes.join("ttd/approval")).map_err(|e| {
+    let app = flyt_api::apps::load(&processes.join("ttd/approval")).map_err(|e| {
         e.iter()
             .map(|x| x.to_string())
             .collect::<Vec<_>>()

@@ -2,7 +2,7 @@
 //! A's createInstance jobs obtain an organisation token and create B instances over HTTP.
 
 use super::Row;
-use crate::demo::TwoServers;
+use flyt_api::demo::TwoServers;
 use flyt_engine::runtime::Metrics;
 use serde_json::json;
 use std::path::Path;

@@ -1,8 +1,8 @@
 //! The `flyt` command: `serve`, `validate`, `token`, `demo`, `bench`, `store`.
 
-use crate::config::ServerConfig;
-use crate::server::{ServerBuilder, shutdown_signal};
 use clap::{Parser, Subcommand, ValueEnum};
+use flyt_api::config::ServerConfig;
+use flyt_api::server::{ServerBuilder, shutdown_signal};
 use flyt_engine::bpmn::{self, Diagnostic, Options};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,7 +46,7 @@ pub enum Command {
         processes: PathBuf,
     },
     /// Run benchmarks and print the numbers (a table, then JSON).
-    Bench(crate::bench::BenchArgs),
+    Bench(flyt_bench::BenchArgs),
     /// Maintain the store of a stopped server.
     Store {
         #[command(subcommand)]
@@ -98,6 +98,12 @@ pub enum TokenKind {
 
 /// Runs the command; the binary's `main` is just this.
 pub fn main() -> ExitCode {
+    // The peer driver takes the benchmark kit's flags (unknown ones ignored, repeats allowed),
+    // which clap would refuse.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() >= 3 && args[1] == "bench" && args[2] == "peer" {
+        return flyt_bench::peer::main(&args[3..]);
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { paths, format } => validate(&paths, format),
@@ -107,7 +113,7 @@ pub fn main() -> ExitCode {
             action: StoreAction::Compact,
             config,
         } => compact(config),
-        Command::Bench(args) => crate::bench::run(args),
+        Command::Bench(args) => flyt_bench::run(args),
         Command::Demo { processes } => with_runtime(async move {
             let filter = tracing_subscriber::EnvFilter::try_from_env("FLYT_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -115,7 +121,7 @@ pub fn main() -> ExitCode {
                 .with_env_filter(filter)
                 .with_writer(std::io::stderr)
                 .try_init();
-            crate::demo::run(&processes).await
+            flyt_api::demo::run(&processes).await
         }),
     }
 }
@@ -142,13 +148,8 @@ fn with_runtime(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     }
 }
 
-fn config_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
-    explicit.or_else(|| Some(PathBuf::from("flyt.toml")).filter(|p| p.exists()))
-}
-
-pub fn load_config(explicit: Option<PathBuf>) -> Result<ServerConfig, String> {
-    let path = config_path(explicit);
-    ServerConfig::load(path.as_deref(), std::env::vars())
+fn load_config(explicit: Option<PathBuf>) -> Result<ServerConfig, String> {
+    ServerConfig::for_command(explicit)
 }
 
 async fn serve(config: Option<PathBuf>) -> ExitCode {
@@ -373,7 +374,7 @@ fn token(kind: TokenKind, config: Option<PathBuf>) -> ExitCode {
     let dir = config.storage.data_dir.join("authority");
     let clock: std::sync::Arc<dyn flyt_engine::time::Clock> =
         std::sync::Arc::new(flyt_engine::time::SystemClock);
-    let authority = match crate::authority::DevAuthority::load_or_create(
+    let authority = match flyt_api::authority::DevAuthority::load_or_create(
         &dir,
         config.authority_issuer(),
         &config.dev_authority,

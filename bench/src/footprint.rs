@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Bytes under `path` as (allocated on disk, file lengths).
-fn disk_usage(path: &Path) -> (u64, u64) {
+pub(crate) fn disk_usage(path: &Path) -> (u64, u64) {
     let mut total = (0, 0);
     if let Ok(entries) = std::fs::read_dir(path) {
         for e in entries.flatten() {

@@ -2,8 +2,8 @@
 //! loopback, durable storage (redb: a 2xx means the transition is on disk).
 
 use super::{Row, ms, percentiles};
-use crate::config::ServerConfig;
-use crate::server::ServerBuilder;
+use flyt_api::config::ServerConfig;
+use flyt_api::server::ServerBuilder;
 use flyt_engine::store::open::BackendKind;
 use serde_json::json;
 use std::path::Path;

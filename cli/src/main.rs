@@ -1,4 +1,7 @@
-//! The `flyt` binary: parses the command line and hands over to `flyt_api::cli`.
+//! The `flyt` binary: parses the command line and hands over to [`cli::main`]. The server is
+//! `flyt-api`, the benchmarks `flyt-bench`; this package only wires them to a command line.
+
+mod cli;
 
 // The engine allocates many small, short-lived objects (XML trees, JSON values, history events);
 // mimalloc serves them markedly faster than the system allocator (see BENCHMARKS.md).
@@ -6,5 +9,5 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    flyt_api::cli::main()
+    cli::main()
 }

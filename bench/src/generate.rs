@@ -127,7 +127,8 @@ mod tests {
     fn a_generated_definition_is_valid_and_as_large_as_asked() {
         let text = super::definition(10_000);
         let compiled =
-            crate::bpmn::compile(text.as_bytes(), &crate::bpmn::Options::default()).expect("valid");
+            flyt_engine::bpmn::compile(text.as_bytes(), &flyt_engine::bpmn::Options::default())
+                .expect("valid");
         assert!(
             compiled.definition.node_count() >= 9_990,
             "{}",
