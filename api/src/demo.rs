@@ -34,21 +34,21 @@ fn copy_app(processes: &Path, app: &str, to: &Path) -> Result<(), String> {
 }
 
 fn step(n: u32, text: &str) {
-    println!("\n{n}. {text}");
+    crate::outln!("\n{n}. {text}");
 }
 
 fn show(label: &str, value: &Value) {
     let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
-    println!("   {label}:");
+    crate::outln!("   {label}:");
     for line in pretty.lines() {
-        println!("     {line}");
+        crate::outln!("     {line}");
     }
 }
 
 pub async fn run(processes: &Path) -> ExitCode {
     match demo(processes).await {
         Ok(()) => {
-            println!("\nThe demo ran the whole multi-app flow. Both servers have stopped.");
+            crate::outln!("\nThe demo ran the whole multi-app flow. Both servers have stopped.");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -199,16 +199,17 @@ impl TwoServers {
 
 async fn demo(processes: &Path) -> Result<(), String> {
     let dir = tempfile_dir()?;
-    println!(
+    crate::outln!(
         "flyt demo: app A (acme/grant-application) creates prefilled instances of app B (acme/grant-case)"
     );
-    println!("data directories under {}", dir.display());
+    crate::outln!("data directories under {}", dir.display());
     let servers = TwoServers::start(processes, &dir, |_| {}).await?;
-    println!(
+    crate::outln!(
         "B listens on {} (and hosts the authority at {})",
-        servers.b_url, servers.issuer
+        servers.b_url,
+        servers.issuer
     );
-    println!("A listens on {}", servers.a_url);
+    crate::outln!("A listens on {}", servers.a_url);
     let result = flow(&servers.a_url, &servers.b_url, &servers.issuer).await;
     servers.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -270,7 +271,7 @@ async fn flow(a: &str, b: &str, issuer: &str) -> Result<(), String> {
     }
     let id = created["id"].as_str().unwrap_or_default().to_string();
     let url = format!("{a}/acme/grant-application/instances/{id}");
-    println!(
+    crate::outln!(
         "   201 Created {url}  (task: {})",
         created["process"]["currentTask"]["elementId"]
     );
@@ -288,14 +289,14 @@ async fn flow(a: &str, b: &str, issuer: &str) -> Result<(), String> {
         return Err(format!("writing data answered {status}: {body}"));
     }
     let (_, p) = call(http.put(format!("{url}/process/next")).bearer_auth(&alice)).await?;
-    println!("   next (write) → task {}", p["currentTask"]["elementId"]);
+    crate::outln!("   next (write) → task {}", p["currentTask"]["elementId"]);
     let (_, p) = call(
         http.put(format!("{url}/process/next"))
             .bearer_auth(&alice)
             .json(&json!({"action": "confirm"})),
     )
     .await?;
-    println!(
+    crate::outln!(
         "   next (confirm) → task {} (createInstance, a durable job)",
         p["currentTask"]["elementId"]
     );
@@ -306,11 +307,12 @@ async fn flow(a: &str, b: &str, issuer: &str) -> Result<(), String> {
     );
     let (_, metadata) =
         call(http.get(format!("{issuer}/.well-known/oauth-authorization-server"))).await?;
-    println!(
+    crate::outln!(
         "   token endpoint {}  grant {}",
-        metadata["token_endpoint"], metadata["grant_types_supported"]
+        metadata["token_endpoint"],
+        metadata["grant_types_supported"]
     );
-    println!("   (A never logs the assertion or the token)");
+    crate::outln!("   (A never logs the assertion or the token)");
 
     step(
         5,
@@ -343,7 +345,7 @@ async fn flow(a: &str, b: &str, issuer: &str) -> Result<(), String> {
         tokio::task::yield_now().await;
     };
     let (_, p) = call(http.get(format!("{url}/process")).bearer_auth(&alice)).await?;
-    println!(
+    crate::outln!(
         "   B created instance {b_id}; A recorded it in its history and moved to {}",
         p["endEvent"]
     );
@@ -355,9 +357,10 @@ async fn flow(a: &str, b: &str, issuer: &str) -> Result<(), String> {
     let carol = user(&http, issuer, CAROL, &[&format!("{GRANTS}:DAGL")]).await?;
     let b_url = format!("{b}/acme/grant-case/instances/{b_id}");
     let (_, instance) = call(http.get(&b_url).bearer_auth(&carol)).await?;
-    println!(
+    crate::outln!(
         "   owner: {}   task: {}",
-        instance["instanceOwner"], instance["process"]["currentTask"]["elementId"]
+        instance["instanceOwner"],
+        instance["process"]["currentTask"]["elementId"]
     );
     let (_, data) = call(http.get(format!("{b_url}/data/case")).bearer_auth(&carol)).await?;
     show("prefilled data", &data);
@@ -370,7 +373,7 @@ async fn flow(a: &str, b: &str, issuer: &str) -> Result<(), String> {
         ("Dave, DAGL of another organisation", &dave),
     ] {
         let (status, _) = call(http.get(&b_url).bearer_auth(token)).await?;
-        println!("   {who}: {status}");
+        crate::outln!("   {who}: {status}");
     }
 
     step(8, "Carol processes the case");
@@ -390,6 +393,6 @@ async fn flow(a: &str, b: &str, issuer: &str) -> Result<(), String> {
             .json(&json!({"action": "complete"})),
     )
     .await?;
-    println!("   {status}: B's instance ended at {}", p["endEvent"]);
+    crate::outln!("   {status}: B's instance ended at {}", p["endEvent"]);
     Ok(())
 }

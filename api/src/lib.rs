@@ -13,6 +13,7 @@ pub mod apps;
 pub mod auth;
 pub mod authority;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod error;
 pub mod extract;

@@ -138,7 +138,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
             print_table(&rows);
             let json = to_json(&args, &rows);
             let text = serde_json::to_string_pretty(&json).unwrap_or_default();
-            println!("{text}");
+            flyt_api::outln!("{text}");
             if let Some(path) = &args.json
                 && let Err(e) = std::fs::write(path, &text)
             {
@@ -211,9 +211,12 @@ async fn scenarios(args: &BenchArgs, dir: &Path) -> Result<Vec<Row>, String> {
 }
 
 fn print_table(rows: &[Row]) {
-    println!(
+    flyt_api::outln!(
         "{:<12} {:<28} {:<36} {:>12} unit",
-        "scenario", "variant", "metric", "value"
+        "scenario",
+        "variant",
+        "metric",
+        "value"
     );
     for r in rows {
         let value = if r.value >= 100.0 {
@@ -221,9 +224,13 @@ fn print_table(rows: &[Row]) {
         } else {
             format!("{:.3}", r.value)
         };
-        println!(
+        flyt_api::outln!(
             "{:<12} {:<28} {:<36} {:>12} {}",
-            r.scenario, r.variant, r.metric, value, r.unit
+            r.scenario,
+            r.variant,
+            r.metric,
+            value,
+            r.unit
         );
     }
 }

@@ -198,9 +198,9 @@ async fn serve(config: Option<PathBuf>) -> ExitCode {
         tracing::info!("app {app}: {url}/{app}/instances");
     }
     // A machine-readable line on stdout: tests and scripts read the address from it.
-    println!("flyt listening on {url}");
+    flyt_api::outln!("flyt listening on {url}");
     // The browser pages (api/src/ui); the browser tests read these lines.
-    println!("designer: {url}/designer\noperate:  {url}/operate");
+    flyt_api::outln!("designer: {url}/designer\noperate:  {url}/operate");
     match server.serve(listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -244,30 +244,49 @@ fn validate(paths: &[PathBuf], format: Format) -> ExitCode {
     let mut report = Vec::new();
     for file in &files {
         let shown = file.display().to_string();
-        let diagnostics: Vec<Diagnostic> = match std::fs::read(file) {
-            Ok(bytes) => match bpmn::compile(&bytes, &Options::default()) {
-                Ok(c) => c.warnings,
-                Err(r) => r.diagnostics,
-            },
-            Err(e) => {
-                eprintln!("flyt validate: {shown}: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        // At most `Limits::max_diagnostics` (200) are listed, errors first; the totals count all.
+        let (diagnostics, errors, omitted): (Vec<Diagnostic>, usize, usize) =
+            match std::fs::read(file) {
+                Ok(bytes) => match bpmn::compile(&bytes, &Options::default()) {
+                    Ok(c) => (c.warnings, 0, c.warnings_omitted),
+                    Err(r) => (r.diagnostics.clone(), r.error_count(), r.omitted),
+                },
+                Err(e) => {
+                    eprintln!("flyt validate: {shown}: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+        let warnings = diagnostics.len() + omitted - errors;
         any_error |= errors > 0;
         match format {
             Format::Text => {
                 for d in &diagnostics {
-                    println!("{}", d.render(&shown));
+                    flyt_api::outln!("{}", d.render(&shown));
                 }
-                println!("{shown}: {}", if errors == 0 { format!("valid ({} warning(s))", diagnostics.len()) } else { format!("{errors} error(s), {} warning(s)", diagnostics.len() - errors) });
+                if omitted > 0 {
+                    flyt_api::outln!("{shown}: ... and {omitted} more not shown");
+                }
+                flyt_api::outln!(
+                    "{shown}: {}",
+                    if errors == 0 {
+                        format!("valid ({warnings} warning(s))")
+                    } else {
+                        format!("{errors} error(s), {warnings} warning(s)")
+                    }
+                );
             }
-            Format::Json => report.push(serde_json::json!({ "path": shown, "valid": errors == 0, "diagnostics": diagnostics })),
+            Format::Json => report.push(serde_json::json!({
+                "path": shown,
+                "valid": errors == 0,
+                "errors": errors,
+                "warnings": warnings,
+                "omitted": omitted,
+                "diagnostics": diagnostics,
+            })),
         }
     }
     if format == Format::Json {
-        println!(
+        flyt_api::outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
@@ -330,7 +349,7 @@ fn compact(config: Option<PathBuf>) -> ExitCode {
     match result {
         Ok(()) => {
             let after = size();
-            println!(
+            flyt_api::outln!(
                 "compacted the {kind} store at {}: {} → {} bytes in {:.1} s",
                 dir.display(),
                 before,
@@ -399,7 +418,7 @@ fn token(kind: TokenKind, config: Option<PathBuf>) -> ExitCode {
     };
     match token {
         Ok(t) => {
-            println!("{t}");
+            flyt_api::outln!("{t}");
             ExitCode::SUCCESS
         }
         Err(e) => {

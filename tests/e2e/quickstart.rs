@@ -215,3 +215,49 @@ async fn validate_command_exit_codes_and_formats() {
         .unwrap();
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// Regression: `flyt validate dir | head -1` panicked with "Broken pipe" (exit 101). A closed
+/// pipe now ends the command quietly with 141, as a Unix tool killed by SIGPIPE; and a file
+/// with thousands of problems lists 200 of them and counts the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_stops_quietly_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut tasks = String::new();
+    for i in 0..1_000 {
+        tasks.push_str(&format!("<task id=\"T{i}\"/>"));
+    }
+    let file = format!(
+        "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\"><process id=\"p\" isExecutable=\"true\"><startEvent id=\"S\"/>{tasks}</process></definitions>"
+    );
+    // Far more output than a pipe holds (64 KiB), so the command is still writing when the
+    // reader goes.
+    for n in 0..20 {
+        std::fs::write(dir.path().join(format!("bad{n}.bpmn")), &file).unwrap();
+    }
+    let out = std::process::Command::new(flyt_tests::flyt_bin())
+        .arg("validate")
+        .arg(dir.path().join("bad0.bpmn"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("error[").count(), 200, "{text}");
+    assert!(text.contains("more not shown"), "{text}");
+    let mut child = std::process::Command::new(flyt_tests::flyt_bin())
+        .arg("validate")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).unwrap();
+    assert!(first.contains("error["), "{first}");
+    // The reader is dropped here: `head -1` has gone.
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(141), "{stderr}");
+}

@@ -231,7 +231,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
     match runtime.block_on(run(&args)) {
         Ok(line) => {
             let ok = line["ok"] == true;
-            println!("{line}");
+            flyt_api::outln!("{line}");
             if ok {
                 ExitCode::SUCCESS
             } else {
