@@ -216,7 +216,8 @@ pub async fn run(args: &PeerArgs, dir: &Path, tally: &Arc<Tally>) -> Result<Meas
     })?;
     let store_dir = dir.join("store");
     let store = match args.store {
-        BackendKind::Memory => Store::memory(),
+        // As an embedding application keeping state in memory would: commits in the caller.
+        BackendKind::Memory => Store::memory_direct(),
         kind => Store::open(kind, &store_dir, 64 << 20, GroupConfig::default())
             .map_err(|e| e.to_string())?,
     };

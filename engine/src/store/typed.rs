@@ -167,16 +167,29 @@ impl Store {
         Ok(self.backend.compact()?)
     }
 
-    /// An in-memory store (tests, benchmarks).
+    /// An in-memory store (tests, benchmarks). Commits go through the commit thread, as on the
+    /// durable backends, so concurrency behaves as it does there (a commit is an await point).
     pub fn memory() -> Store {
         let backend: Arc<dyn Backend> = Arc::new(super::memory::MemoryBackend::default());
-        match Self::with_backend(backend.clone(), GroupConfig::default(), "memory") {
-            Ok(store) => store,
-            // An empty memory backend always accepts the format marker.
-            Err(_) => Store {
-                committer: GroupCommitter::start(backend.clone(), GroupConfig::default()),
-                backend,
-            },
+        // An empty memory backend always accepts the format marker.
+        let _ = check_format(&*backend, "memory");
+        Store {
+            committer: GroupCommitter::start(backend.clone(), GroupConfig::default()),
+            backend,
+        }
+    }
+
+    /// An in-memory store whose commits are applied in the caller's thread
+    /// ([`GroupCommitter::inline`]): for an application embedding the engine that keeps state
+    /// in memory, where no fsync is shared and a hand-off to the commit thread only adds latency.
+    /// A commit is then not an await point, so two moves of one instance on a current-thread
+    /// runtime do not interleave.
+    pub fn memory_direct() -> Store {
+        let backend: Arc<dyn Backend> = Arc::new(super::memory::MemoryBackend::default());
+        let _ = check_format(&*backend, "memory");
+        Store {
+            committer: GroupCommitter::inline(backend.clone()),
+            backend,
         }
     }
 
@@ -186,41 +199,7 @@ impl Store {
         config: GroupConfig,
         path: &str,
     ) -> Result<Store, StoreError> {
-        let key = layout::format_version();
-        match backend.get(&key)? {
-            Some(bytes) => {
-                let found = bytes
-                    .get(..4)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u32::from_be_bytes)
-                    .unwrap_or(0);
-                if found == 2 {
-                    upgrade_from_2(backend.as_ref())?;
-                } else if found != STORE_FORMAT {
-                    return Err(BackendError::WrongFormat {
-                        path: path.to_string(),
-                        found,
-                        expected: STORE_FORMAT,
-                    }
-                    .into());
-                }
-            }
-            None => {
-                // A non-empty store without a format marker was not written by flyt.
-                if !backend.range(&[0], &[u8::MAX], 1)?.is_empty() {
-                    return Err(BackendError::WrongFormat {
-                        path: path.to_string(),
-                        found: 0,
-                        expected: STORE_FORMAT,
-                    }
-                    .into());
-                }
-                let mut unit = Unit::new();
-                unit.check(Check::Absent(key.clone()));
-                unit.put(key, STORE_FORMAT.to_be_bytes().to_vec());
-                backend.apply(&[unit])?;
-            }
-        }
+        check_format(&*backend, path)?;
         Ok(Store {
             committer: GroupCommitter::start(backend.clone(), config),
             backend,
@@ -712,6 +691,47 @@ impl Txn {
         self.unit.put(key, codec::encode(record));
         self
     }
+}
+
+/// Checks the store's format marker (writing it into an empty store, upgrading format 2):
+/// a store of another format, or a non-empty one without a marker, is refused.
+fn check_format(backend: &dyn Backend, path: &str) -> Result<(), StoreError> {
+    let key = layout::format_version();
+    match backend.get(&key)? {
+        Some(bytes) => {
+            let found = bytes
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes)
+                .unwrap_or(0);
+            if found == 2 {
+                upgrade_from_2(backend)?;
+            } else if found != STORE_FORMAT {
+                return Err(BackendError::WrongFormat {
+                    path: path.to_string(),
+                    found,
+                    expected: STORE_FORMAT,
+                }
+                .into());
+            }
+        }
+        None => {
+            // A non-empty store without a format marker was not written by flyt.
+            if !backend.range(&[0], &[u8::MAX], 1)?.is_empty() {
+                return Err(BackendError::WrongFormat {
+                    path: path.to_string(),
+                    found: 0,
+                    expected: STORE_FORMAT,
+                }
+                .into());
+            }
+            let mut unit = Unit::new();
+            unit.check(Check::Absent(key.clone()));
+            unit.put(key, STORE_FORMAT.to_be_bytes().to_vec());
+            backend.apply(&[unit])?;
+        }
+    }
+    Ok(())
 }
 
 /// Format 2 → 3: external jobs gain their work-queue entries (`W`). Written in units of at most
