@@ -337,7 +337,9 @@ pub async fn run(args: &PeerArgs, dir: &Path, tally: &Arc<Tally>) -> Result<Meas
         .map(|c| authority.user_token(&format!("{:011}", 10_000_000_000u64 + c as u64), &[], &[]))
         .collect::<Result<_, _>>()?;
     let tokens = Arc::new(tokens);
-    let worker_token = authority.org_token(WORKER_ORG, Some("ttd"), &["flyt:jobs".into()], None)?;
+    // The service owner of the `peer/*` apps: a worker works only jobs of apps it serves.
+    let worker_token =
+        authority.org_token(WORKER_ORG, Some("peer"), &["flyt:jobs".into()], None)?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(k + 64)
         .timeout(Duration::from_secs(120))
