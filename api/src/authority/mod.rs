@@ -14,6 +14,10 @@
 //! - `POST /user-token` — **development only**: any user token for a JSON body
 //!   `{"pid": "...", "roles": ["991825827:DAGL"], "scope": "..."}`, no questions asked. This is
 //!   why the authority must never be enabled where real data lives.
+//! - `POST /org-token` — **development only**, likewise: any organisation token for a JSON body
+//!   `{"organisationNumber": "991825827", "orgCode": "ttd", "scope": "..."}` (`orgCode`
+//!   optional), without a registered client or an assertion. The browser's login picker uses it
+//!   to sign a service owner in.
 //!
 //! The signing key is kept in `<dir>/signing-key.pem` (RSA 2048, PKCS#8, mode 0600) with its kid
 //! in `<dir>/kid`; it is generated on first start and reused afterwards, so tokens and cached

@@ -48,6 +48,7 @@ where
         .route("/jwks", get(jwks))
         .route("/token", post(token))
         .route("/user-token", post(user_token))
+        .route("/org-token", post(org_token))
 }
 
 async fn metadata(State(authority): State<Arc<DevAuthority>>) -> Response {
@@ -131,6 +132,75 @@ async fn user_token(
         .map(str::to_string)
         .collect();
     match authority.user_token(&request.pid, &request.roles, &scopes) {
+        Ok(access_token) => no_store(
+            TokenResponse {
+                access_token,
+                token_type: "Bearer",
+                expires_in: authority.token_lifetime_secs(),
+                scope: scopes.join(" "),
+            }
+            .into_response(),
+        ),
+        Err(e) => OAuthError::InvalidRequest(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct OrgTokenRequest {
+    organisation_number: String,
+    #[serde(default)]
+    org_code: Option<String>,
+    #[serde(default)]
+    scope: String,
+}
+
+/// A Maskinporten-shaped organisation token without a client or an assertion: the development
+/// counterpart of `/user-token` for the browser's login picker (a service owner signing in to
+/// the designer or the instance viewer).
+async fn org_token(
+    State(authority): State<Arc<DevAuthority>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if media_type(&headers).as_deref() != Some("application/json") {
+        return OAuthError::InvalidRequest("send a JSON body (application/json)".into())
+            .into_response();
+    }
+    let body = match read_body(&headers, body).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
+    };
+    let request: OrgTokenRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return OAuthError::InvalidRequest(format!(
+                "expected {{\"organisationNumber\": \"<9 digits>\", \"orgCode\": \"ttd\", \"scope\": \"...\"}}: {e}"
+            ))
+            .into_response();
+        }
+    };
+    let org_code = request
+        .org_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|code| !code.is_empty());
+    if let Some(code) = org_code
+        && !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return OAuthError::InvalidRequest(format!(
+            "org code `{code}` must be letters, digits, `-` or `_`"
+        ))
+        .into_response();
+    }
+    let scopes: Vec<String> = request
+        .scope
+        .split_ascii_whitespace()
+        .map(str::to_string)
+        .collect();
+    match authority.org_token(&request.organisation_number, org_code, &scopes, None) {
         Ok(access_token) => no_store(
             TokenResponse {
                 access_token,

@@ -514,6 +514,87 @@ async fn the_user_token_endpoint_issues_user_tokens() {
 }
 
 #[tokio::test]
+async fn the_org_token_endpoint_issues_organisation_tokens() {
+    let a = start_seeded().await;
+    let response = http()
+        .post(format!("{}/org-token", a.issuer()))
+        .json(&json!({"organisationNumber": "991825827", "orgCode": "ttd", "scope": "altinn:serviceowner/instances.write flyt:designer"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(
+        body["scope"],
+        "altinn:serviceowner/instances.write flyt:designer"
+    );
+    let token = body["access_token"].as_str().expect("token");
+    let Caller::Organisation(org) = a.verifier().verify(token).await.expect("verifies") else {
+        panic!("not an organisation")
+    };
+    assert_eq!(org.organisation_number, "991825827");
+    assert_eq!(org.org_code.as_deref(), Some("ttd"));
+    assert!(org.client_id.is_none());
+    assert!(org.scopes.contains("altinn:serviceowner/instances.write"));
+    assert!(org.scopes.contains("flyt:designer"));
+
+    // Without an org code: a consumer-only token.
+    let body: Value = http()
+        .post(format!("{}/org-token", a.issuer()))
+        .json(&json!({"organisationNumber": "991825827", "scope": "x"}))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let token = body["access_token"].as_str().expect("token");
+    let Caller::Organisation(org) = a.verifier().verify(token).await.expect("verifies") else {
+        panic!("not an organisation")
+    };
+    assert!(org.org_code.is_none());
+
+    for bad in [
+        json!({"organisationNumber": "12345678"}),
+        json!({"organisationNumber": "99182582a"}),
+        json!({"organisationNumber": "991825827", "orgCode": "t d"}),
+        json!({"organisationNumber": "991825827", "extra": 1}),
+        json!({"orgCode": "ttd"}),
+    ] {
+        let response = http()
+            .post(format!("{}/org-token", a.issuer()))
+            .json(&bad)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 400, "{bad}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"], "invalid_request", "{bad}");
+        assert!(body["error_description"].is_string(), "{bad}");
+    }
+
+    // The same media-type check as /user-token.
+    let response = http()
+        .post(format!("{}/org-token", a.issuer()))
+        .header("content-type", "text/plain")
+        .body(r#"{"organisationNumber": "991825827"}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_request");
+}
+
+#[tokio::test]
 async fn metadata_and_jwks_are_published() {
     let a = start_seeded().await;
     let metadata: Value = http()
