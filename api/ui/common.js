@@ -92,22 +92,60 @@
     listeners.forEach(function (f) { f(token); });
   }
 
-  // The sign-in panel: with the development authority on, a picker asks it for a user token
-  // (POST /authority/user-token, the authority's own route); otherwise (and also then) a token
-  // can be pasted, e.g. one from `flyt token org`.
+  // The sign-in panel: with the development authority on, a picker asks it for a token — a test
+  // user's (POST /authority/user-token) or an organisation's, a service owner's
+  // (POST /authority/org-token), both the authority's own development routes; otherwise (and also
+  // then) a token can be pasted, e.g. one from `flyt token org`.
   function renderLogin(container, defaults) {
     defaults = defaults || {};
     clear(container);
+    var asUser = el('input', { id: 'login-kind-user', type: 'radio', name: 'login-kind', value: 'user' });
+    var asOrg = el('input', { id: 'login-kind-org', type: 'radio', name: 'login-kind', value: 'org' });
+    asUser.checked = true;
     var pid = el('input', { id: 'login-pid', type: 'text', inputmode: 'numeric', value: defaults.pid || '01017012345', autocomplete: 'off', size: 12 });
     var roles = el('input', { id: 'login-roles', type: 'text', value: '', placeholder: '991825827:DAGL', autocomplete: 'off', size: 16 });
+    var orgno = el('input', { id: 'login-orgno', type: 'text', inputmode: 'numeric', value: defaults.orgno || '974760673', autocomplete: 'off', size: 10 });
+    var orgCode = el('input', { id: 'login-orgcode', type: 'text', value: defaults.orgCode || 'ttd', autocomplete: 'off', size: 6 });
     var designer = el('input', { id: 'login-designer', type: 'checkbox' });
     var operator = el('input', { id: 'login-operator', type: 'checkbox' });
+    var jobs = el('input', { id: 'login-jobs', type: 'checkbox' });
     designer.checked = !!defaults.designer;
     operator.checked = !!defaults.operator;
-    var picker = el('fieldset', { id: 'dev-login', hidden: true },
-      el('legend', null, 'Development authority: a test user'),
+    var userFields = el('div', { id: 'login-user-fields' },
       el('label', { for: 'login-pid' }, 'Person number'), pid,
-      el('label', { for: 'login-roles' }, 'Roles (ORGNO:CODE, comma-separated)'), roles,
+      el('label', { for: 'login-roles' }, 'Roles (ORGNO:CODE, comma-separated)'), roles);
+    var orgFields = el('div', { id: 'login-org-fields', hidden: true },
+      el('label', { for: 'login-orgno' }, 'Organisation number'), orgno,
+      el('label', { for: 'login-orgcode' }, 'Org code (optional)'), orgCode,
+      el('span', { class: 'check' }, jobs, el('label', { for: 'login-jobs' }, 'jobs scope')));
+    function showKind() {
+      userFields.hidden = !asUser.checked;
+      orgFields.hidden = !asOrg.checked;
+    }
+    asUser.addEventListener('change', showKind);
+    asOrg.addEventListener('change', showKind);
+    function requestToken(path, body, who) {
+      alertError('');
+      fetch(path, {
+        method: 'POST', credentials: 'omit', cache: 'no-store',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body)
+      }).then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
+        .then(function (r) {
+          if (!r.ok) throw new Error(r.body.error_description || r.body.error || 'refused');
+          setToken(r.body.access_token, who);
+          announce('Signed in as ' + who);
+        })
+        .catch(function (e) { alertError('Sign-in failed: ' + e.message); });
+    }
+    var picker = el('fieldset', { id: 'dev-login', hidden: true },
+      el('legend', null, 'Development authority: a test user or an organisation'),
+      el('fieldset', { class: 'kind' },
+        el('legend', null, 'Sign in as'),
+        el('span', { class: 'check' }, asUser, el('label', { for: 'login-kind-user' }, 'a test user')),
+        el('span', { class: 'check' }, asOrg, el('label', { for: 'login-kind-org' }, 'an organisation'))),
+      userFields,
+      orgFields,
       el('span', { class: 'check' }, designer, el('label', { for: 'login-designer' }, 'designer scope')),
       el('span', { class: 'check' }, operator, el('label', { for: 'login-operator' }, 'operator scope')),
       el('button', {
@@ -116,19 +154,18 @@
           var scopes = [];
           if (designer.checked) scopes.push('flyt:designer');
           if (operator.checked) scopes.push('flyt:operator');
+          if (asOrg.checked) {
+            if (jobs.checked) scopes.push('flyt:jobs');
+            var number = orgno.value.trim();
+            var code = orgCode.value.trim();
+            var body = { organisationNumber: number, scope: scopes.join(' ') };
+            if (code) body.orgCode = code;
+            requestToken('/authority/org-token', body, 'organisation ' + number + (code ? ' (' + code + ')' : ''));
+            return;
+          }
           var list = roles.value.split(',').map(function (r) { return r.trim(); }).filter(Boolean);
-          alertError('');
-          fetch('/authority/user-token', {
-            method: 'POST', credentials: 'omit', cache: 'no-store',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ pid: pid.value.trim(), roles: list, scope: scopes.join(' ') })
-          }).then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
-            .then(function (r) {
-              if (!r.ok) throw new Error(r.body.error_description || r.body.error || 'refused');
-              setToken(r.body.access_token, 'user ' + pid.value.trim());
-              announce('Signed in as user ' + pid.value.trim());
-            })
-            .catch(function (e) { alertError('Sign-in failed: ' + e.message); });
+          requestToken('/authority/user-token', { pid: pid.value.trim(), roles: list, scope: scopes.join(' ') },
+            'user ' + pid.value.trim());
         }
       }, 'Get token'));
     var pasted = el('textarea', { id: 'login-token', rows: 2, cols: 40, autocomplete: 'off', spellcheck: 'false' });

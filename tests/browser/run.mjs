@@ -6,7 +6,8 @@
 //      API serves that version.
 //   2. designer: every Altinn conformance file (../shared/conformance/altinn, read in place) and
 //      every example app opens and saves with every extension element and attribute unchanged.
-//   3. operate: instances created through the API are listed; the instance page marks the
+//   3. operate: the service owner signs in through the picker (an organisation token);
+//      instances created through the API are listed; the instance page marks the
 //      active task; a failing external job's incident shows on its element; Retry moves it on.
 //   4. markup in a task name and a data value stays text: no element is made from it, no
 //      script runs.
@@ -206,6 +207,24 @@ async function signInAsUser(page, scopes) {
   await page.setChecked('#login-operator', scopes.includes('operator'));
   await page.click('#login-get');
   await page.locator('#signed-in', { hasText: 'Signed in as user 01017012345' }).waitFor({ timeout: WAIT });
+}
+
+// The picker's other kind: an organisation token from /authority/org-token. Chosen with the
+// keyboard (the radio group is reachable and labelled like the rest of the panel).
+async function signInAsOrganisation(page, orgno, code, scopes) {
+  await page.locator('#dev-login').waitFor({ state: 'visible', timeout: WAIT });
+  await page.focus('#login-kind-user');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.isChecked('#login-kind-org'), true, 'the arrow key picks "an organisation"');
+  await page.locator('#login-org-fields').waitFor({ state: 'visible', timeout: WAIT });
+  assert.equal(await page.locator('#login-user-fields').isHidden(), true, 'the user fields fold away');
+  await page.getByLabel('Organisation number').fill(orgno);
+  await page.getByLabel('Org code (optional)').fill(code);
+  await page.setChecked('#login-designer', scopes.includes('designer'));
+  await page.setChecked('#login-operator', scopes.includes('operator'));
+  await page.setChecked('#login-jobs', scopes.includes('jobs'));
+  await page.click('#login-get');
+  await page.locator('#signed-in', { hasText: `Signed in as organisation ${orgno} (${code})` }).waitFor({ timeout: WAIT });
 }
 
 // Diagram coordinates → page coordinates of the canvas.
@@ -538,10 +557,9 @@ async function main() {
     const page = await browserContext.newPage();
     watch(page, problems);
     await page.goto(urls.operate);
-    // A pasted organisation token (the service owner ttd: reads every owner's instances).
-    await page.fill('#login-token', orgTokenForOperate);
-    await page.click('#login-use');
-    await page.locator('#signed-in', { hasText: 'Signed in with a pasted token' }).waitFor({ timeout: WAIT });
+    // The service owner ttd (reads every owner's instances), signed in through the picker as an
+    // organisation; scenario 4 pastes a token instead, so both ways stay tested.
+    await signInAsOrganisation(page, '974760673', 'ttd', ['jobs']);
     await page.locator('#app option[value="ttd/ui-jobs"]').waitFor({ state: 'attached', timeout: WAIT });
     await page.selectOption('#app', 'ttd/ui-jobs');
     await page.locator('#instances tbody tr').nth(2).waitFor({ timeout: WAIT });
@@ -603,8 +621,10 @@ async function main() {
     const page = await browserContext.newPage();
     watch(page, problems);
     await page.goto(urls.operate);
+    // A pasted organisation token (from `flyt token org`).
     await page.fill('#login-token', orgTokenForOperate);
     await page.click('#login-use');
+    await page.locator('#signed-in', { hasText: 'Signed in with a pasted token' }).waitFor({ timeout: WAIT });
     await page.locator('#app option[value="ttd/ui-jobs"]').waitFor({ state: 'attached', timeout: WAIT });
     await page.selectOption('#app', 'ttd/ui-jobs');
     await page.locator(`#instances tr[data-instance="${failing}"] button`).click();
