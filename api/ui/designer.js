@@ -559,6 +559,93 @@
     form.appendChild(field('prop-prefill', 'Prefill (from -> to, one per line)', area, 'a dot path in this app\'s data, or a "quoted value"'));
   }
 
+  // ---- editing with the keyboard ------------------------------------------------------------
+  // bpmn-js binds its shortcuts to the diagram's SVG (focusable, tabindex 0) by itself; what it
+  // lacks is a way to pick an element and to add one without a pointer. These controls do it
+  // with the same services the palette and the context pad use.
+
+  var elementPick = document.getElementById('element-pick');
+  var appendType = document.getElementById('append-type');
+
+  var TYPE_NAMES = {
+    'bpmn:StartEvent': 'start event', 'bpmn:EndEvent': 'end event', 'bpmn:Task': 'task',
+    'bpmn:UserTask': 'user task', 'bpmn:ServiceTask': 'service task', 'bpmn:SequenceFlow': 'flow',
+    'bpmn:ExclusiveGateway': 'exclusive gateway', 'bpmn:ParallelGateway': 'parallel gateway',
+    'bpmn:IntermediateThrowEvent': 'intermediate event'
+  };
+  function describe(element) {
+    var business = element.businessObject || {};
+    var kind = TYPE_NAMES[element.type] || element.type.replace(/^bpmn:/, '');
+    return (business.name ? business.name + ' — ' : '') + kind + ' (' + element.id + ')';
+  }
+
+  function refreshElementPick() {
+    var root = modeler.get('canvas').getRootElement();
+    var elements = modeler.get('elementRegistry').filter(function (e) {
+      return e !== root && e.type !== 'label' && !e.labelTarget && e.businessObject;
+    });
+    elements.sort(function (a, b) {
+      var ax = a.waypoints ? a.waypoints[0].x : a.x;
+      var bx = b.waypoints ? b.waypoints[0].x : b.x;
+      return (ax - bx) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    });
+    var selected = modeler.get('selection').get();
+    f.clear(elementPick);
+    elementPick.appendChild(f.el('option', { value: '' }, '(none selected)'));
+    elements.forEach(function (e) { elementPick.appendChild(f.el('option', { value: e.id }, describe(e))); });
+    elementPick.value = selected.length === 1 && modeler.get('elementRegistry').get(selected[0].id) ? selected[0].id : '';
+  }
+
+  function appendElement() {
+    var type = appendType.value;
+    var selected = modeler.get('selection').get();
+    var shape = modeler.get('elementFactory').createShape({ type: type });
+    var created;
+    try {
+      if (selected.length === 1 && !selected[0].waypoints) {
+        created = modeler.get('autoPlace').append(selected[0], shape);
+      } else {
+        // Nothing (or a flow, or several) selected: the new element stands on its own, right of
+        // everything drawn so far.
+        var root = modeler.get('canvas').getRootElement();
+        var right = 100;
+        modeler.get('elementRegistry').forEach(function (e) {
+          if (e !== root && !e.waypoints && e.type !== 'label') right = Math.max(right, e.x + e.width);
+        });
+        created = modeler.get('modeling').createShape(shape, { x: right + 100, y: 200 }, root);
+      }
+    } catch (e) {
+      f.alertError('Cannot add a ' + (TYPE_NAMES[type] || type) + ' here: ' + e.message);
+      return;
+    }
+    f.alertError('');
+    modeler.get('selection').select(created);
+    modeler.get('canvas').scrollToElement(created);
+    f.announce('Added ' + describe(created) + (selected.length === 1 && !selected[0].waypoints ? ' after ' + selected[0].id : ''));
+  }
+
+  function deleteSelected() {
+    var selected = modeler.get('selection').get();
+    if (!selected.length) { f.announce('Nothing is selected.'); return; }
+    var ids = selected.map(function (e) { return e.id; });
+    modeler.get('modeling').removeElements(selected.slice());
+    f.announce('Deleted ' + ids.join(', '));
+  }
+
+  elementPick.addEventListener('change', function () {
+    if (elementPick.value) focusElement(elementPick.value);
+    else modeler.get('selection').select(null);
+  });
+  document.getElementById('append').addEventListener('click', appendElement);
+  document.getElementById('delete-selected').addEventListener('click', deleteSelected);
+  document.getElementById('undo').addEventListener('click', function () {
+    if (modeler.get('commandStack').canUndo()) { modeler.get('commandStack').undo(); f.announce('Undone'); } else f.announce('Nothing to undo.');
+  });
+  document.getElementById('redo').addEventListener('click', function () {
+    if (modeler.get('commandStack').canRedo()) { modeler.get('commandStack').redo(); f.announce('Redone'); } else f.announce('Nothing to redo.');
+  });
+  modeler.on(['import.done', 'commandStack.changed', 'selection.changed'], function () { refreshElementPick(); });
+
   // ---- wiring ------------------------------------------------------------------------------
 
   modeler.on('commandStack.changed', function () { scheduleValidate(); });

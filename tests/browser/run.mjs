@@ -1,6 +1,6 @@
 // flyt's pages in a real browser: Debian's chromium driven by playwright-core, against a real
 // `flyt serve` on loopback (memory storage, the development authority on, the example apps plus
-// two test apps written below). The four scenarios of issue 18:
+// two test apps written below). The scenarios (1-4 of issue 18):
 //   1. designer: build start → data task → gateway → two tasks → end from the palette; the
 //      gateway's problem appears in the Problems panel and disappears when fixed; deploy; the
 //      API serves that version.
@@ -11,6 +11,8 @@
 //      active task; a failing external job's incident shows on its element; Retry moves it on.
 //   4. markup in a task name and a data value stays text: no element is made from it, no
 //      script runs.
+//   5. designer, keyboard only: start → task → end built with the side panel's controls and
+//      bpmn-js's own shortcuts on the focused diagram, seen in the saved XML.
 // Each scenario saves a screenshot in target/browser/. Every wait has a deadline (playwright's
 // waits, or polls); nothing sleeps. Exit status 0 when all pass.
 //
@@ -655,6 +657,104 @@ async function main() {
     assert.deepEqual(await ran(designer), { xss: undefined, imgs: 0 });
     assert.deepEqual(problems, []);
     await designer.close();
+    await page.close();
+  });
+
+  // 5 -----------------------------------------------------------------------------------------
+  await scenario('5 designer: build start → task → end with the keyboard only', async () => {
+    const problems = [];
+    const page = await browserContext.newPage();
+    watch(page, problems);
+    await page.goto(urls.designer);
+    // No page.mouse and no click: focus (what Tab does) and keys only.
+    const press = async (selector, key) => { await page.focus(selector); await page.keyboard.press(key); };
+    const status = (text) => page.locator('#status', { hasText: text }).waitFor({ timeout: WAIT });
+    const chooseType = async (typed, value) => {
+      await page.focus('#append-type');
+      await page.keyboard.type(typed);
+      assert.equal(await page.inputValue('#append-type'), value, `typing "${typed}" picks ${value}`);
+    };
+    const selectedType = () => page.evaluate(() => {
+      const s = window.flytDesigner.get('selection').get();
+      return s.length === 1 ? s[0].type : null;
+    });
+    const count = (type) => page.evaluate((t) => window.flytDesigner.get('elementRegistry').filter((e) => e.type === t).length, type);
+
+    await page.locator('#dev-login').waitFor({ state: 'visible', timeout: WAIT });
+    await press('#login-get', 'Enter');
+    await page.locator('#signed-in', { hasText: 'Signed in as user 01017012345' }).waitFor({ timeout: WAIT });
+    await page.locator('#keys-help', { hasText: 'Ctrl+Z' }).waitFor({ timeout: WAIT });
+
+    await press('#new-empty', 'Enter');
+    await status('Opened an empty diagram');
+
+    // A start event on its own (nothing is selected), then a task and an end event appended.
+    await chooseType('Start', 'bpmn:StartEvent');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'append', 'Tab goes on to Append');
+    await page.keyboard.press('Enter');
+    await status('Added start event');
+    assert.equal(await selectedType(), 'bpmn:StartEvent');
+
+    await chooseType('Task', 'bpmn:Task');
+    await press('#append', 'Enter');
+    await status('Added task');
+    assert.equal(await selectedType(), 'bpmn:Task');
+    await page.focus('#prop-name');
+    await page.keyboard.type('Check order');
+    await page.keyboard.press('Tab');
+    await page.locator('#element-pick option', { hasText: 'Check order — task' }).waitFor({ state: 'attached', timeout: WAIT });
+
+    await chooseType('End', 'bpmn:EndEvent');
+    await press('#append', 'Enter');
+    await status('Added end event');
+    assert.equal(await selectedType(), 'bpmn:EndEvent');
+
+    // One too many: deleted on the diagram with its Delete key, back with Ctrl+Z there, picked
+    // from the element list and deleted with the side panel's button; Undo and Redo buttons.
+    await chooseType('User', 'bpmn:UserTask');
+    await press('#append', 'Enter');
+    await status('Added user task');
+    assert.equal(await count('bpmn:UserTask'), 1);
+    await press('#canvas svg', 'Delete');
+    assert.equal(await count('bpmn:UserTask'), 0, 'Delete on the diagram deletes the selection');
+    await page.keyboard.press('Control+z');
+    assert.equal(await count('bpmn:UserTask'), 1, 'Ctrl+Z on the diagram undoes');
+    await page.focus('#element-pick');
+    await page.keyboard.type('user task');
+    await page.locator('#prop-id').and(page.locator('[value^="Activity_"]')).waitFor({ timeout: WAIT });
+    assert.equal(await selectedType(), 'bpmn:UserTask', 'the element list selects');
+    await press('#delete-selected', 'Enter');
+    await status('Deleted');
+    assert.equal(await count('bpmn:UserTask'), 0);
+    await press('#undo', 'Enter');
+    assert.equal(await count('bpmn:UserTask'), 1, 'the Undo button undoes');
+    await press('#redo', 'Enter');
+    assert.equal(await count('bpmn:UserTask'), 0, 'the Redo button redoes');
+
+    // What is saved: start → Check order → end, nothing else.
+    const saved = await page.evaluate(async () => {
+      const { xml } = await window.flytDesigner.saveXML({ format: true });
+      const doc = new DOMParser().parseFromString(xml, 'application/xml');
+      const ns = 'http://www.omg.org/spec/BPMN/20100524/MODEL';
+      const process = doc.getElementsByTagNameNS(ns, 'process')[0];
+      const nodes = [...process.children].filter((e) => e.localName !== 'sequenceFlow')
+        .map((e) => ({ kind: e.localName, id: e.getAttribute('id'), name: e.getAttribute('name') }));
+      const flows = [...process.getElementsByTagNameNS(ns, 'sequenceFlow')]
+        .map((e) => [e.getAttribute('sourceRef'), e.getAttribute('targetRef')]);
+      const shapes = doc.getElementsByTagNameNS('http://www.omg.org/spec/BPMN/20100524/DI', 'BPMNShape').length;
+      return { nodes, flows, shapes };
+    });
+    assert.deepEqual(saved.nodes.map((n) => n.kind), ['startEvent', 'task', 'endEvent']);
+    const [start, task, end] = saved.nodes.map((n) => n.id);
+    assert.equal(saved.nodes[1].name, 'Check order');
+    assert.deepEqual(saved.flows, [[start, task], [task, end]]);
+    assert.equal(saved.shapes, 3, 'every element is drawn');
+    // The server's validator accepts it (the empty diagram's no-start-event is gone).
+    await page.locator('#problems-summary', { hasText: 'No problems' }).waitFor({ timeout: WAIT });
+    await page.screenshot({ path: join(shots, '5-designer-keyboard.png'), fullPage: true });
+    assert.deepEqual(await unlabelled(page), [], 'every control is labelled');
+    assert.deepEqual(problems, []);
     await page.close();
   });
 
