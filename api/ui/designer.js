@@ -443,6 +443,10 @@
       if (handler === 'createInstance') renderCreateInstance(element);
     }
 
+    // A PDF task (Altinn's service task type `pdf`) or any task that carries a pdfConfig.
+    var pdfExt = /Task$/.test(element.type) ? taskExtension(element) : null;
+    if (pdfExt && (pdfExt.taskType === 'pdf' || pdfExt.pdfConfig)) renderPdfConfig(element, pdfExt);
+
     if (element.type === 'bpmn:ExclusiveGateway') {
       var gw = extension(element, 'altinn:GatewayExtension');
       form.appendChild(field('prop-data-type', 'Data type for conditions (connectedDataTypeId)', textInput(gw && gw.connectedDataTypeId, function (v) {
@@ -508,6 +512,38 @@
     form.appendChild(field('prop-signature-type', 'Signature data type', textInput(current && current.signatureDataType, function (v) {
       modeling.updateModdleProperties(element, config(), { signatureDataType: v.trim() || undefined });
     }), 'the data type the signatures are stored as'));
+  }
+
+  // The PDF task's <altinn:pdfConfig>: which tasks' data go into the PDF, which tasks get one
+  // automatically, and the file name's text resource. A list left empty removes its element; the
+  // config is created only when something is set, so opening and saving changes nothing.
+  function renderPdfConfig(element, ext) {
+    var modeling = modeler.get('modeling');
+    var moddle = modeler.get('moddle');
+    var prefix = ext.$type.split(':')[0];
+    var config = function () {
+      if (!ext.pdfConfig) modeling.updateModdleProperties(element, ext, { pdfConfig: moddle.create(prefix + ':PdfConfig', {}) });
+      return ext.pdfConfig;
+    };
+    var current = ext.pdfConfig;
+    var list = function (v) { return v.split(',').map(function (x) { return x.trim(); }).filter(Boolean); };
+    var include = current && current.tasksToIncludeInPdf ? current.tasksToIncludeInPdf.task || [] : [];
+    form.appendChild(field('prop-pdf-tasks', 'PDF: tasks to include (comma-separated ids)', textInput(include.join(', '), function (v) {
+      var ids = list(v);
+      modeling.updateModdleProperties(element, config(), {
+        tasksToIncludeInPdf: ids.length ? moddle.create(prefix + ':TasksToIncludeInPdf', { task: ids }) : undefined
+      });
+    }), 'the tasks whose data the PDF shows (tasksToIncludeInPdf)'));
+    var auto = current && current.autoPdfTaskIds ? current.autoPdfTaskIds.taskId || [] : [];
+    form.appendChild(field('prop-pdf-auto', 'PDF: automatic PDF task ids (comma-separated)', textInput(auto.join(', '), function (v) {
+      var ids = list(v);
+      modeling.updateModdleProperties(element, config(), {
+        autoPdfTaskIds: ids.length ? moddle.create(prefix + ':AutoPdfTaskIds', { taskId: ids }) : undefined
+      });
+    }), 'autoPdfTaskIds'));
+    form.appendChild(field('prop-pdf-filename', 'PDF: file name text resource key', textInput(current && current.filenameTextResourceKey, function (v) {
+      modeling.updateModdleProperties(element, config(), { filenameTextResourceKey: v.trim() || undefined });
+    }), 'filenameTextResourceKey: a text resource of the app'));
   }
 
   // A first check as the designer types (JSON, an array with a function name); the server's

@@ -13,6 +13,8 @@
 //      script runs.
 //   5. designer, keyboard only: start → task → end built with the side panel's controls and
 //      bpmn-js's own shortcuts on the focused diagram, seen in the saved XML.
+//   6. designer: a PDF task's <altinn:pdfConfig> is shown in the properties form, edited, and
+//      set back to exactly the file it was.
 // Each scenario saves a screenshot in target/browser/. Every wait has a deadline (playwright's
 // waits, or polls); nothing sleeps. Exit status 0 when all pass.
 //
@@ -754,6 +756,76 @@ async function main() {
     await page.locator('#problems-summary', { hasText: 'No problems' }).waitFor({ timeout: WAIT });
     await page.screenshot({ path: join(shots, '5-designer-keyboard.png'), fullPage: true });
     assert.deepEqual(await unlabelled(page), [], 'every control is labelled');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  // 6 -----------------------------------------------------------------------------------------
+  await scenario('6 designer: a PDF task\'s pdfConfig in the form, edited and round-tripped', async () => {
+    const problems = [];
+    const page = await browserContext.newPage();
+    watch(page, problems);
+    await page.goto(urls.designer);
+    await page.locator('.bjs-powered-by').waitFor({ state: 'visible', timeout: WAIT });
+    // Shaped like app-lib-dotnet's ttd-service-tasks (../shared/conformance/altinn).
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:altinn="http://altinn.no/process" id="d" targetNamespace="urn:t">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="S"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:task id="Task_1" name="Fill"><bpmn:extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></bpmn:extensionElements><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:task>
+    <bpmn:serviceTask id="Task_2" name="PDF"><bpmn:extensionElements><altinn:taskExtension><altinn:taskType>pdf</altinn:taskType><altinn:pdfConfig><altinn:tasksToIncludeInPdf><altinn:task>Task_1</altinn:task></altinn:tasksToIncludeInPdf></altinn:pdfConfig></altinn:taskExtension></bpmn:extensionElements><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:endEvent id="E"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="S" targetRef="Task_1"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="Task_1" targetRef="Task_2"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="Task_2" targetRef="E"/>
+  </bpmn:process>
+</bpmn:definitions>
+`;
+    await page.setInputFiles('#file', { name: 'pdf-task.bpmn', mimeType: 'application/xml', buffer: Buffer.from(xml) });
+    await page.locator('#status', { hasText: 'Opened pdf-task.bpmn' }).waitFor({ timeout: WAIT });
+    const save = () => page.evaluate(async () => (await window.flytDesigner.saveXML({ format: true })).xml);
+    const pdfConfig = (text) => page.evaluate((t) => {
+      const doc = new DOMParser().parseFromString(t, 'application/xml');
+      const A = 'http://altinn.no/process';
+      const task = [...doc.getElementsByTagNameNS('http://www.omg.org/spec/BPMN/20100524/MODEL', 'serviceTask')].find((e) => e.getAttribute('id') === 'Task_2');
+      const config = task.getElementsByTagNameNS(A, 'pdfConfig')[0];
+      const texts = (name) => [...config.getElementsByTagNameNS(A, name)].map((e) => e.textContent);
+      return {
+        taskType: task.getElementsByTagNameNS(A, 'taskType')[0].textContent,
+        include: texts('task'), auto: texts('taskId'), filename: texts('filenameTextResourceKey'),
+        children: [...config.children].map((e) => e.localName)
+      };
+    }, text);
+    const before = await save();
+    assert.deepEqual(await pdfConfig(before), { taskType: 'pdf', include: ['Task_1'], auto: [], filename: [], children: ['tasksToIncludeInPdf'] });
+
+    await selectElement(page, 'Task_2');
+    assert.equal(await page.inputValue('#prop-pdf-tasks'), 'Task_1');
+    assert.equal(await page.inputValue('#prop-pdf-auto'), '');
+    assert.equal(await page.inputValue('#prop-pdf-filename'), '');
+    assert.equal(await save(), before, 'showing the form changes nothing');
+
+    await page.fill('#prop-pdf-tasks', 'Task_1, Task_3');
+    await page.press('#prop-pdf-tasks', 'Tab');
+    await page.fill('#prop-pdf-filename', 'pdf.filename');
+    await page.press('#prop-pdf-filename', 'Tab');
+    await page.fill('#prop-pdf-auto', 'Task_1');
+    await page.press('#prop-pdf-auto', 'Tab');
+    assert.deepEqual(await pdfConfig(await save()), {
+      taskType: 'pdf', include: ['Task_1', 'Task_3'], auto: ['Task_1'], filename: ['pdf.filename'],
+      children: ['filenameTextResourceKey', 'autoPdfTaskIds', 'tasksToIncludeInPdf']
+    });
+
+    // Set back, the file is what it was.
+    await page.fill('#prop-pdf-tasks', 'Task_1');
+    await page.press('#prop-pdf-tasks', 'Tab');
+    await page.fill('#prop-pdf-filename', '');
+    await page.press('#prop-pdf-filename', 'Tab');
+    await page.fill('#prop-pdf-auto', '');
+    await page.press('#prop-pdf-auto', 'Tab');
+    assert.equal(await save(), before, 'set back, the saved XML is unchanged');
+    assert.deepEqual(await unlabelled(page), [], 'every control is labelled');
+    await page.screenshot({ path: join(shots, '6-designer-pdf-config.png'), fullPage: true });
     assert.deepEqual(problems, []);
     await page.close();
   });
