@@ -109,29 +109,49 @@ async fn user_token(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if media_type(&headers).as_deref() != Some("application/json") {
-        return OAuthError::InvalidRequest("send a JSON body (application/json)".into())
-            .into_response();
-    }
-    let body = match read_body(&headers, body).await {
-        Ok(body) => body,
+    let request: UserTokenRequest = match json_request(
+        &headers,
+        body,
+        r#"{"pid": "<11 digits>", "roles": ["ORGNO:CODE"], "scope": "..."}"#,
+    )
+    .await
+    {
+        Ok(r) => r,
         Err(refused) => return refused,
     };
-    let request: UserTokenRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return OAuthError::InvalidRequest(format!(
-                "expected {{\"pid\": \"<11 digits>\", \"roles\": [\"ORGNO:CODE\"], \"scope\": \"...\"}}: {e}"
-            ))
-            .into_response();
-        }
-    };
-    let scopes: Vec<String> = request
-        .scope
-        .split_ascii_whitespace()
-        .map(str::to_string)
-        .collect();
-    match authority.user_token(&request.pid, &request.roles, &scopes) {
+    let scopes = scopes_of(&request.scope);
+    issued(
+        &authority,
+        authority.user_token(&request.pid, &request.roles, &scopes),
+        &scopes,
+    )
+}
+
+/// The JSON body of a development token request, or the RFC 6749 refusal naming what to send.
+async fn json_request<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    expected: &str,
+) -> Result<T, Response> {
+    if media_type(headers).as_deref() != Some("application/json") {
+        return Err(
+            OAuthError::InvalidRequest("send a JSON body (application/json)".into())
+                .into_response(),
+        );
+    }
+    let body = read_body(headers, body).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        OAuthError::InvalidRequest(format!("expected {expected}: {e}")).into_response()
+    })
+}
+
+fn scopes_of(scope: &str) -> Vec<String> {
+    scope.split_ascii_whitespace().map(str::to_string).collect()
+}
+
+/// The token answer (never cached), or the authority's refusal.
+fn issued(authority: &DevAuthority, token: Result<String, String>, scopes: &[String]) -> Response {
+    match token {
         Ok(access_token) => no_store(
             TokenResponse {
                 access_token,
@@ -163,22 +183,15 @@ async fn org_token(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if media_type(&headers).as_deref() != Some("application/json") {
-        return OAuthError::InvalidRequest("send a JSON body (application/json)".into())
-            .into_response();
-    }
-    let body = match read_body(&headers, body).await {
-        Ok(body) => body,
-        Err(refused) => return refused,
-    };
-    let request: OrgTokenRequest = match serde_json::from_slice(&body) {
+    let request: OrgTokenRequest = match json_request(
+        &headers,
+        body,
+        r#"{"organisationNumber": "<9 digits>", "orgCode": "ttd", "scope": "..."}"#,
+    )
+    .await
+    {
         Ok(r) => r,
-        Err(e) => {
-            return OAuthError::InvalidRequest(format!(
-                "expected {{\"organisationNumber\": \"<9 digits>\", \"orgCode\": \"ttd\", \"scope\": \"...\"}}: {e}"
-            ))
-            .into_response();
-        }
+        Err(refused) => return refused,
     };
     let org_code = request
         .org_code
@@ -195,21 +208,10 @@ async fn org_token(
         ))
         .into_response();
     }
-    let scopes: Vec<String> = request
-        .scope
-        .split_ascii_whitespace()
-        .map(str::to_string)
-        .collect();
-    match authority.org_token(&request.organisation_number, org_code, &scopes, None) {
-        Ok(access_token) => no_store(
-            TokenResponse {
-                access_token,
-                token_type: "Bearer",
-                expires_in: authority.token_lifetime_secs(),
-                scope: scopes.join(" "),
-            }
-            .into_response(),
-        ),
-        Err(e) => OAuthError::InvalidRequest(e).into_response(),
-    }
+    let scopes = scopes_of(&request.scope);
+    issued(
+        &authority,
+        authority.org_token(&request.organisation_number, org_code, &scopes, None),
+        &scopes,
+    )
 }
