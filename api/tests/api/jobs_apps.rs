@@ -30,23 +30,16 @@ async fn two_owners() -> (Server, tempfile::TempDir) {
             "[[rules]]\nsubjects = [\"orgno:999999999\"]\nactions = [\"job:send-letter\"]\n",
         ),
     ] {
-        let app = dir.path().join(org).join("extjob");
-        std::fs::create_dir_all(&app).unwrap();
-        std::fs::write(
-            app.join("app.toml"),
-            format!(
-                "title = \"Letters of {org}\"\n[[data_types]]\nid = \"letter\"\n\n[[rules]]\nsubjects = [\"owner\"]\nactions = [\"read\", \"instantiate\", \"write\"]\n{extra}\n[jobs]\nexternal = [\"send-letter\"]\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(app.join("process.bpmn"), PROCESS).unwrap();
+        let toml = format!(
+            "title = \"Letters of {org}\"\n[[data_types]]\nid = \"letter\"\n\n[[rules]]\nsubjects = [\"owner\"]\nactions = [\"read\", \"instantiate\", \"write\"]\n{extra}\n[jobs]\nexternal = [\"send-letter\"]\n"
+        );
+        write_app(
+            dir.path(),
+            &format!("{org}/extjob"),
+            &[("app.toml", &toml), ("process.bpmn", PROCESS)],
+        );
     }
-    let s = Server::with(|c| {
-        c.processes_dir = dir.path().to_path_buf();
-        c.downstream.clear();
-    })
-    .await;
-    (s, dir)
+    (server_of(dir.path()).await, dir)
 }
 
 /// Creates an instance of `org/extjob` owned by Alice, waiting at `Send` with private data.

@@ -96,13 +96,7 @@ const LOOP_BPMN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 /// and `ttd/loop` (the loop guard), with the server action `calc` registered.
 async fn world() -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let write = |app: &str, files: &[(&str, &str)]| {
-        let app = dir.path().join(app);
-        std::fs::create_dir_all(&app).unwrap();
-        for (name, text) in files {
-            std::fs::write(app.join(name), text).unwrap();
-        }
-    };
+    let write = |app: &str, files: &[(&str, &str)]| write_app(dir.path(), app, files);
     write(
         "ttd/letters",
         &[

@@ -47,15 +47,12 @@ async fn a_reject_at_a_service_task_is_authorised_at_that_task() {
     // found none, and checked `reject` with no task, so the rule scoped to `Send` did not
     // apply (403) while the engine would have acted on `Send`.
     let dir = tempfile::tempdir().unwrap();
-    let app = dir.path().join("ttd/plan");
-    std::fs::create_dir_all(&app).unwrap();
-    std::fs::write(app.join("app.toml"), APP_TOML).unwrap();
-    std::fs::write(app.join("process.bpmn"), PROCESS).unwrap();
-    let s = Server::with(|c| {
-        c.processes_dir = dir.path().to_path_buf();
-        c.downstream.clear();
-    })
-    .await;
+    write_app(
+        dir.path(),
+        "ttd/plan",
+        &[("app.toml", APP_TOML), ("process.bpmn", PROCESS)],
+    );
+    let s = server_of(dir.path()).await;
     let alice = s.user(ALICE);
     let r = s
         .call(

@@ -45,6 +45,25 @@ pub fn processes_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../processes")
 }
 
+/// Writes an app folder `org/app` under `dir` with these files (`app.toml`, `process.bpmn`, ...).
+pub fn write_app(dir: &std::path::Path, app: &str, files: &[(&str, &str)]) {
+    let app = dir.join(app);
+    std::fs::create_dir_all(&app).unwrap();
+    for (name, text) in files {
+        std::fs::write(app.join(name), text).unwrap();
+    }
+}
+
+/// A server hosting only the apps under `dir`.
+pub async fn server_of(dir: &std::path::Path) -> Server {
+    let dir = dir.to_path_buf();
+    Server::with(move |c| {
+        c.processes_dir = dir;
+        c.downstream.clear();
+    })
+    .await
+}
+
 pub fn config(dir: &std::path::Path) -> ServerConfig {
     let mut config = ServerConfig::development();
     config.processes_dir = processes_dir();
