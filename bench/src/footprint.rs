@@ -121,13 +121,21 @@ pub async fn run(processes: &Path, dir: &Path, n: usize) -> Result<Vec<Row>, Str
         .spawn()
         .map_err(|e| e.to_string())?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut url = String::new();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if let Some(u) = line.strip_prefix("flyt listening on ") {
-            url = u.to_string();
-            break;
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads to the end: a server whose stdout is closed after its first line stops with a broken
+    // pipe when it prints its next one, and a stopped process has no resident memory to read.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(u) = line.strip_prefix("flyt listening on ") {
+                let _ = tx.send(u.to_string());
+            }
         }
-    }
+    });
+    let Ok(url) = rx.recv_timeout(std::time::Duration::from_secs(60)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err("the footprint server did not start within 60 s".into());
+    };
     let rss = async {
         let http = reqwest::Client::new();
         let _ = http
@@ -137,8 +145,12 @@ pub async fn run(processes: &Path, dir: &Path, n: usize) -> Result<Vec<Row>, Str
         rss_kib(child.id())
     }
     .await;
+    let exited = child.try_wait().ok().flatten();
     let _ = child.kill();
     let _ = child.wait();
+    if let Some(status) = exited {
+        return Err(format!("the footprint server stopped early ({status})"));
+    }
     let rss = rss.ok_or("could not read the server's resident memory")?;
     let v = format!("redb, {n} parked");
     let mut rows: Vec<Row> = logical

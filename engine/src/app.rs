@@ -56,6 +56,16 @@ impl Schema {
     }
 }
 
+/// What a data type holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataKind {
+    /// One JSON document per instance (Altinn: a data type with `appLogic`, a form).
+    #[default]
+    Json,
+    /// Files: attachments, signatures' receipts, PDFs (Altinn: a data type without `appLogic`).
+    Binary,
+}
+
 /// A data type of an app.
 #[derive(Debug, Clone)]
 pub struct DataTypeSpec {
@@ -66,6 +76,14 @@ pub struct DataTypeSpec {
     pub schema: Option<Schema>,
     /// Must the data exist before its task completes?
     pub required: bool,
+    pub kind: DataKind,
+    /// Content types a binary element may have (Altinn's `allowedContentTypes`); empty: any.
+    pub allowed_content_types: Vec<String>,
+    /// The largest element in bytes (Altinn's `maxSize` is in MiB; readers convert).
+    pub max_size: Option<u64>,
+    /// How many elements of this type an instance may hold (Altinn's `maxCount`; 0 or `None`:
+    /// no limit for binary types; JSON types hold one).
+    pub max_count: Option<u32>,
 }
 
 impl DataTypeSpec {
@@ -75,6 +93,10 @@ impl DataTypeSpec {
             task: None,
             schema: None,
             required: false,
+            kind: DataKind::Json,
+            allowed_content_types: Vec::new(),
+            max_size: None,
+            max_count: None,
         }
     }
 

@@ -39,6 +39,10 @@ pub struct Instance {
     /// visited twice (after a reject) gets a new key while a retry of the same visit does not.
     #[serde(default)]
     pub visits: BTreeMap<String, u32>,
+    /// Data types locked by a signature: each maps to the signature data type whose element
+    /// recorded their hashes. A locked data type is not written again (409 naming the signature).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub locked: BTreeMap<DataTypeId, DataTypeId>,
 }
 
 impl Instance {
@@ -49,5 +53,10 @@ impl Instance {
 
     pub fn is_ended(&self) -> bool {
         self.process.ended.is_some()
+    }
+
+    /// The signature data type that locks `data_type`, if one does.
+    pub fn locked_by(&self, data_type: &DataTypeId) -> Option<&DataTypeId> {
+        self.locked.get(data_type)
     }
 }

@@ -65,6 +65,7 @@ impl Runtime {
             data: BTreeMap::new(),
             history_len: 0,
             visits: BTreeMap::new(),
+            locked: BTreeMap::new(),
         };
         let mut t = Transition::new(
             &self.inner,
