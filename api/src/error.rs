@@ -390,6 +390,8 @@ impl From<EngineError> for ApiError {
             },
             EngineError::DataMissing { .. } => conflict("data-missing"),
             EngineError::DataNotWritable { .. } => conflict("data-not-writable"),
+            EngineError::DataLocked { .. } => conflict("data-locked"),
+            EngineError::ServiceTaskRunning { .. } => conflict("service-task-running"),
             EngineError::IdempotencyKeyReused(_) => conflict("idempotency-key-reused"),
             EngineError::NoIncident => conflict("no-incident"),
             EngineError::BadRequest(m) => ApiError::bad_request(None, m),
@@ -622,6 +624,19 @@ mod tests {
                 },
                 409,
                 "data-not-writable",
+            ),
+            (
+                EngineError::DataLocked {
+                    data_type: "d".into(),
+                    signature: "s".into(),
+                },
+                409,
+                "data-locked",
+            ),
+            (
+                EngineError::ServiceTaskRunning { task: "t".into() },
+                409,
+                "service-task-running",
             ),
             (
                 EngineError::IdempotencyKeyReused("k".into()),

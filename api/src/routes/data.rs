@@ -30,7 +30,11 @@ pub async fn get_data(
 ) -> Result<(HeaderMap, axum::Json<Value>), ApiError> {
     let (app, instance) = instance_for(&state, &org, &app, &party, &guid)?;
     state.authorize_instance(&app, &caller, "read", &instance)?;
-    if app.spec.data_type(&data_type).is_none() {
+    // Declared data types, and those the engine writes (signatures).
+    let stored = instance
+        .data
+        .contains_key(&DataTypeId::new(data_type.clone()));
+    if app.spec.data_type(&data_type).is_none() && !stored {
         return Err(ApiError::NotFound(format!(
             "{} has no data type `{data_type}`",
             app.id

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use crate::views::{HistoryView, ProcessView, TaskView, UserActionView};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use flyt_engine::bpmn::elements::{ActionKind, NodeKind};
+use flyt_engine::bpmn::elements::{Action, ActionKind, NodeKind};
 use flyt_engine::runtime::Next;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -44,11 +44,28 @@ fn with_rights(
     let Some(node) = def.node_by_id(&task.element_id).map(|n| def.node(n)) else {
         return task;
     };
-    let actions = match &node.kind {
-        NodeKind::UserTask(t) => t.all_actions(),
+    // As Altinn: `read` and `write`, then the actions the task lists. The `actions` map holds
+    // the process actions; `userActions` every one, server actions too.
+    let listed = match &node.kind {
+        NodeKind::UserTask(t) => t.actions.clone(),
         NodeKind::ServiceTask(t) => t.actions.clone(),
         _ => Vec::new(),
     };
+    let mut actions = vec![
+        Action {
+            id: "read".into(),
+            kind: ActionKind::Process,
+        },
+        Action {
+            id: "write".into(),
+            kind: ActionKind::Process,
+        },
+    ];
+    for a in listed {
+        if !actions.iter().any(|b| b.id == a.id) {
+            actions.push(a);
+        }
+    }
     let owner = Some(&instance.owner);
     let allowed = |a: &str| app.policy.allows(caller, a, owner, Some(&task.element_id));
     task.user_actions = Some(
@@ -67,6 +84,7 @@ fn with_rights(
     task.actions = Some(
         actions
             .iter()
+            .filter(|a| a.kind == ActionKind::Process)
             .map(|a| (a.id.clone(), allowed(&a.id)))
             .collect(),
     );
@@ -107,7 +125,9 @@ pub async fn get_process(
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NextRequest {
-    /// Default: the task type's action (`write` for data, `confirm`, `sign`, `pay`, `complete`).
+    /// The action performed. None: the task moves with no action (a caller needs one of the
+    /// task's own actions, e.g. `write` on a data task), and gateways see a null
+    /// `gatewayAction`, as in Altinn. On a service task, none or `write` runs it again.
     #[serde(default)]
     pub action: Option<String>,
     #[serde(default)]
@@ -147,19 +167,35 @@ pub async fn next(
             return Err(e.into());
         }
     };
-    state.authorize(
-        &app,
-        &caller,
-        &plan.action,
-        Some(&instance.owner),
-        Some(&plan.task),
-    )?;
+    // One of the plan's actions suffices: the action sent, or with none the task's own (as
+    // Altinn: `sign` or `write` on a signing task).
+    let owner = Some(&instance.owner);
+    if !plan
+        .authorize
+        .iter()
+        .any(|a| app.policy.allows(&caller, a, owner, Some(&plan.task)))
+    {
+        let first = plan.authorize.first().map_or("write", String::as_str);
+        state.authorize(&app, &caller, first, owner, Some(&plan.task))?;
+    }
+    if plan.service_owner_only && !is_service_owner(&caller, &app) {
+        return Err(ApiError::Forbidden(format!(
+            "task `{}` is a feedback task: it waits for the service owner ({}) to move it",
+            plan.task,
+            app.id.org()
+        )));
+    }
     let moved = state.runtime().next_planned(instance, &plan, req).await?;
     let mut headers = HeaderMap::new();
     headers.insert(axum::http::header::ETAG, etag(moved.version));
     // No history here: `createdInstances` only grows when a service task completes, which a
     // `next` does not do synchronously; reading the whole history per move is wasted work.
     Ok((headers, axum::Json(ProcessView::of(&moved, None))))
+}
+
+/// An organisation token of the app's own service owner (its org code is the app's org).
+fn is_service_owner(caller: &Caller, app: &crate::apps::App) -> bool {
+    matches!(caller, Caller::Organisation(o) if o.org_code.as_deref() == Some(app.id.org()))
 }
 
 #[utoipa::path(get, path = "/{org}/{app}/instances/{party_id}/{instance_guid}/process/history", tag = "process",

@@ -184,6 +184,14 @@ impl ProcessDefinition {
         }
     }
 
+    /// The data types that hold signatures (`signatureDataType` of every signing task).
+    pub fn signature_data_types(&self) -> impl Iterator<Item = &str> {
+        self.nodes().filter_map(|(_, n)| match &n.kind {
+            NodeKind::UserTask(t) => t.signature.as_ref().map(|s| s.signature_data_type.as_str()),
+            _ => None,
+        })
+    }
+
     pub fn exclusive_gateway(&self, idx: NodeIdx) -> Option<&ExclusiveGateway> {
         match &self.node(idx).kind {
             NodeKind::ExclusiveGateway(g) => Some(g),

@@ -2,7 +2,8 @@
 
 use super::diagnostic::{Code, Diagnostic};
 use super::elements::{
-    Action, ActionKind, ExclusiveGateway, Extension, ServiceTask, UserTask, UserTaskType,
+    Action, ActionKind, ExclusiveGateway, Extension, ServiceTask, SignatureConfig, UserTask,
+    UserTaskType,
 };
 use super::raw::{RawCondition, RawFlow, RawKind, RawNode, RawProcess, Ref};
 use super::xml::{Ns, XmlNode};
@@ -506,6 +507,7 @@ fn read_task(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> RawKind {
             Some(task_type) => RawKind::UserTask(UserTask {
                 task_type,
                 actions: ext.actions,
+                signature: signature_config(&ext.config, id, diags),
                 config: ext.config,
                 flyt: ext.flyt,
             }),
@@ -534,10 +536,53 @@ fn read_task(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> RawKind {
         None => RawKind::UserTask(UserTask {
             task_type: UserTaskType::Generic,
             actions: ext.actions,
+            signature: signature_config(&ext.config, id, diags),
             config: ext.config,
             flyt: ext.flyt,
         }),
     }
+}
+
+/// `<altinn:signatureConfig>`: the data types to sign and the signature's own data type.
+fn signature_config(
+    config: &Extension,
+    id: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<SignatureConfig> {
+    let node = config.get("signatureConfig")?;
+    let data_types_to_sign = node
+        .children
+        .iter()
+        .filter(|c| c.name == "dataTypesToSign")
+        .flat_map(|c| c.children.iter().filter(|d| d.name == "dataType"))
+        .map(|d| d.trimmed_text().to_string())
+        .filter(|d| !d.is_empty())
+        .collect();
+    let signature_data_type = node
+        .children
+        .iter()
+        .find(|c| c.name == "signatureDataType")
+        .map(|c| c.trimmed_text().to_string())
+        .filter(|d| !d.is_empty());
+    let signature_data_type = signature_data_type.unwrap_or_else(|| {
+        diags.push(
+            Diagnostic::warning(
+                Code::InvalidExtension,
+                node.pos,
+                format!(
+                    "<altinn:signatureConfig> of `{id}` names no <altinn:signatureDataType>; flyt stores signatures in data type `{}` (Altinn refuses to sign)",
+                    SignatureConfig::DEFAULT_DATA_TYPE
+                ),
+            )
+            .element(id)
+            .hint("add <altinn:signatureDataType>…</altinn:signatureDataType> naming the data type that holds signatures"),
+        );
+        SignatureConfig::DEFAULT_DATA_TYPE.to_string()
+    });
+    Some(SignatureConfig {
+        data_types_to_sign,
+        signature_data_type,
+    })
 }
 
 fn service(ext: TaskExtension) -> RawKind {

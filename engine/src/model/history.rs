@@ -27,6 +27,12 @@ pub enum EventType {
     /// A server action ran on a task (it does not move the process).
     #[serde(rename = "flyt_ServerAction")]
     ServerAction,
+    /// A signer signed a task's data (`sign` where a signature is configured).
+    #[serde(rename = "flyt_Signed")]
+    Signed,
+    /// A caller ran a service task again with `next` (its job queued now, fresh attempts).
+    #[serde(rename = "flyt_ServiceTaskRetried")]
+    ServiceTaskRetried,
 }
 
 impl EventType {
@@ -38,6 +44,8 @@ impl EventType {
             EventType::AbandonTask => "process_AbandonTask",
             EventType::EndEvent => "process_EndEvent",
             EventType::IncidentRaised => "flyt_IncidentRaised",
+            EventType::Signed => "flyt_Signed",
+            EventType::ServiceTaskRetried => "flyt_ServiceTaskRetried",
             EventType::IncidentResolved => "flyt_IncidentResolved",
             EventType::ServerAction => "flyt_ServerAction",
         }

@@ -100,6 +100,17 @@ pub enum Error {
     /// 409: no active task may write this data type now.
     #[error("data `{data_type}` cannot be written now: {reason}")]
     DataNotWritable { data_type: String, reason: String },
+    /// 409: the data type is locked by a signature (signed data is not changed afterwards).
+    #[error(
+        "data `{data_type}` is locked by the signature in `{signature}`: signed data cannot change"
+    )]
+    DataLocked {
+        data_type: String,
+        signature: String,
+    },
+    /// 409: `next` on a service task while an attempt of it runs.
+    #[error("service task `{task}` is running now; try again when the attempt has ended")]
+    ServiceTaskRunning { task: String },
     /// 409: the `Idempotency-Key` was used with a different request.
     #[error("Idempotency-Key `{0}` was already used with a different request")]
     IdempotencyKeyReused(String),

@@ -21,7 +21,9 @@ pub mod worker;
 
 pub use activation::{Activated, Activation};
 pub use backoff::backoff;
-pub use commands::{CreateInstance, Created, Next, NextPlan, WriteData, check_data};
+pub use commands::{
+    CreateInstance, Created, Next, NextPlan, NextStep, RETRY_ACTION, WriteData, check_data,
+};
 pub use data::DataCache;
 pub use definitions::{Checked, Deployed};
 pub use error::{ConditionResult, Error};

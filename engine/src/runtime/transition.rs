@@ -18,13 +18,13 @@ use crate::app::AppSpec;
 use crate::bpmn::ProcessDefinition;
 use crate::bpmn::elements::{FlowIdx, NodeIdx, NodeKind};
 use crate::hooks::{EventKind, HookContext, HookError, TaskRef};
-use crate::ids::{ElementId, JobKey};
+use crate::ids::{DataTypeId, ElementId, JobKey};
 use crate::model::{
     Actor, EventType, HistoryEvent, Instance, Job, JobKind, JobState, TaskInfo, Token, TokenAt,
 };
 use crate::store::Txn;
 use crate::time::Timestamp;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 /// Which hook point to run.
@@ -57,6 +57,9 @@ pub(crate) struct Transition<'a> {
     pub actor: Actor,
     /// The action that completed the task before the gateways now being evaluated.
     pub gateway_action: Option<String>,
+    /// Data types the engine itself wrote (signatures): not checked against the app's declared
+    /// data types and schemas.
+    pub engine_written: BTreeSet<DataTypeId>,
     steps: usize,
     last_end: Option<ElementId>,
 }
@@ -85,6 +88,7 @@ impl<'a> Transition<'a> {
             now,
             actor,
             gateway_action: None,
+            engine_written: BTreeSet::new(),
             steps: 0,
             last_end: None,
         }
@@ -255,6 +259,15 @@ impl<'a> Transition<'a> {
     ) -> Result<(), Error> {
         let def = self.def.clone();
         let node = def.node(target);
+        // As Altinn: a task's own data is unlocked when the task starts again.
+        let own: Vec<DataTypeId> = self
+            .app
+            .data_types_of_task(node.id.as_str())
+            .map(|d| d.id.clone())
+            .collect();
+        for data_type in &own {
+            self.instance.locked.remove(data_type);
+        }
         let visits = self.instance.visits.entry(node.id.to_string()).or_insert(0);
         *visits += 1;
         let visit = *visits;
@@ -313,6 +326,15 @@ impl<'a> Transition<'a> {
     /// the caller, a hook, a service task's output).
     pub(crate) fn check_written(&self) -> Result<(), Error> {
         for (data_type, value) in self.data.written() {
+            if self.engine_written.contains(data_type) {
+                continue;
+            }
+            if let Some(signature) = self.instance.locked_by(data_type) {
+                return Err(Error::DataLocked {
+                    data_type: data_type.to_string(),
+                    signature: signature.to_string(),
+                });
+            }
             super::commands::check_data(&self.app, data_type, value)?;
         }
         Ok(())

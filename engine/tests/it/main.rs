@@ -16,4 +16,5 @@ mod runtime_explore;
 mod runtime_idempotency;
 mod runtime_jobs;
 mod runtime_moves;
+mod runtime_signing;
 mod store_contract;

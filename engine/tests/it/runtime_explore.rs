@@ -7,7 +7,7 @@ use crate::support::shared_dir;
 use async_trait::async_trait;
 use flyt_engine::app::AppSpec;
 use flyt_engine::bpmn::ProcessDefinition;
-use flyt_engine::bpmn::elements::{ActionKind, NodeKind};
+use flyt_engine::bpmn::elements::NodeKind;
 use flyt_engine::hooks::{JobContext, Registry, ServiceTaskHandler, ServiceTaskOutcome};
 use flyt_engine::ids::DataTypeId;
 use flyt_engine::runtime::worker::Worker;
@@ -173,12 +173,7 @@ async fn explore(name: &str, bpmn: &str) {
             let NodeKind::UserTask(user_task) = &node.kind else {
                 panic!()
             };
-            let mut actions: Vec<String> = user_task
-                .all_actions()
-                .into_iter()
-                .filter(|a| a.kind == ActionKind::Process)
-                .map(|a| a.id)
-                .collect();
+            let mut actions: Vec<String> = user_task.process_actions();
             // Late in a run, stop going back so that every run ends.
             if moves > 20 {
                 actions.retain(|a| a != "reject");
@@ -188,6 +183,10 @@ async fn explore(name: &str, bpmn: &str) {
             // combination no gateway accepts must leave the instance untouched, and another is tried.
             for _ in 0..20 {
                 for (dt, path, candidates) in &refs {
+                    // Signed data is locked: it keeps the value it was signed with.
+                    if instance.locked_by(&DataTypeId::new(dt.as_str())).is_some() {
+                        continue;
+                    }
                     let mut value =
                         h.rt.data(id, &DataTypeId::new(dt.as_str()))
                             .unwrap()

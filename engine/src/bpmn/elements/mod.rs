@@ -11,7 +11,7 @@ pub use events::{EndEvent, StartEvent};
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, ParallelGateway};
 pub use service_task::ServiceTask;
-pub use user_task::{Action, ActionKind, UserTask, UserTaskType};
+pub use user_task::{Action, ActionKind, SignatureConfig, UserTask, UserTaskType};
 
 use super::diagnostic::Pos;
 use crate::expr::Expr;

@@ -43,14 +43,15 @@ impl UserTaskType {
         })
     }
 
-    /// The action that completes a task of this type when `next` names none (as Altinn).
-    pub fn default_action(self) -> &'static str {
+    /// The actions of the task type itself, any of which lets a caller move the task with
+    /// `next` and no action (as Altinn's `GetActionsThatAllowProcessNextForTaskType`). `sign`
+    /// comes from a signature configuration, not from the type: see [`UserTask::own_actions`].
+    pub fn type_actions(self) -> &'static [&'static str] {
         match self {
-            UserTaskType::Data | UserTaskType::Feedback => "write",
-            UserTaskType::Confirmation => "confirm",
-            UserTaskType::Signing => "sign",
-            UserTaskType::Payment => "pay",
-            UserTaskType::Generic => "complete",
+            UserTaskType::Data | UserTaskType::Feedback | UserTaskType::Signing => &["write"],
+            UserTaskType::Confirmation => &["confirm"],
+            UserTaskType::Payment => &["pay", "write"],
+            UserTaskType::Generic => &["complete"],
         }
     }
 }
@@ -75,23 +76,32 @@ pub struct Action {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserTask {
     pub task_type: UserTaskType,
-    /// The actions the task lists. The task type's default action is always allowed too.
+    /// The actions the task lists (`<altinn:actions>`). The task's own actions
+    /// ([`UserTask::own_actions`]) are allowed too.
     pub actions: Vec<Action>,
     /// Altinn per-type configuration (`signatureConfig`, `paymentConfig`, ...).
     pub config: Extension,
+    /// `<altinn:signatureConfig>`, read from `config`: where `sign` is offered.
+    pub signature: Option<SignatureConfig>,
     /// flyt extension elements.
     pub flyt: Extension,
 }
 
 impl UserTask {
-    /// The action used when `next` names none.
-    pub fn default_action(&self) -> &'static str {
-        self.task_type.default_action()
+    /// The task's own actions: its type's, then `sign` where a signature is configured (Altinn
+    /// signs only there). A caller who may perform any of them may move the task with no action.
+    pub fn own_actions(&self) -> Vec<&str> {
+        let mut own: Vec<&str> = Vec::new();
+        if self.signature.is_some() {
+            own.push("sign");
+        }
+        own.extend(self.task_type.type_actions());
+        own
     }
 
-    /// Whether `action` completes this task: the default action, or a listed process action.
+    /// Whether `action` completes this task: one of its own, or a listed process action.
     pub fn completes_with(&self, action: &str) -> bool {
-        action == self.default_action()
+        self.own_actions().contains(&action)
             || self
                 .actions
                 .iter()
@@ -105,17 +115,34 @@ impl UserTask {
             .any(|a| a.id == action && a.kind == ActionKind::Server)
     }
 
-    /// Every action a caller may try on this task: the default first, then the listed ones.
-    pub fn all_actions(&self) -> Vec<Action> {
-        let mut all = vec![Action {
-            id: self.default_action().to_string(),
-            kind: ActionKind::Process,
-        }];
-        for a in &self.actions {
-            if !all.iter().any(|b| b.id == a.id) {
-                all.push(a.clone());
+    /// The process actions `next` accepts: the listed ones, then the task's own.
+    pub fn process_actions(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .actions
+            .iter()
+            .filter(|a| a.kind == ActionKind::Process)
+            .map(|a| a.id.clone())
+            .collect();
+        for own in self.own_actions() {
+            if !all.iter().any(|a| a == own) {
+                all.push(own.to_string());
             }
         }
         all
     }
+}
+
+/// `<altinn:signatureConfig>`: what `sign` records and locks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureConfig {
+    /// The data types whose elements are hashed into the signature and locked by it.
+    pub data_types_to_sign: Vec<String>,
+    /// The data type the signature is stored in (`<altinn:signatureDataType>`). Altinn fails a
+    /// signing without one; flyt stores it in [`SignatureConfig::DEFAULT_DATA_TYPE`] and warns
+    /// when the file is read.
+    pub signature_data_type: String,
+}
+
+impl SignatureConfig {
+    pub const DEFAULT_DATA_TYPE: &'static str = "signature";
 }

@@ -8,9 +8,10 @@ mod delete;
 mod next;
 mod resume;
 mod server_action;
+mod sign;
 mod write_data;
 
-pub use next::NextPlan;
+pub use next::{NextPlan, NextStep, RETRY_ACTION};
 
 use super::Error;
 use crate::app::AppSpec;

@@ -4,35 +4,71 @@
 //! authorises exactly that plan before [`Runtime::next_planned`] executes it, so the task and
 //! action a policy is checked against are the ones the engine acts on.
 
+use super::sign::sign;
 use super::{Next, check_data};
 use crate::bpmn::ProcessDefinition;
-use crate::bpmn::elements::{NodeIdx, NodeKind};
+use crate::bpmn::elements::{NodeIdx, NodeKind, UserTaskType};
 use crate::hooks::TaskRef;
-use crate::model::{EventType, Instance};
+use crate::model::{EventType, Instance, JobState};
 use crate::runtime::pipeline::Kind;
 use crate::runtime::transition::HookPoint;
 use crate::runtime::{Error, Runtime};
 
-/// What a `next` will act on: the task (its element id) and the action it completes the task
-/// with (the one a policy must grant). Computed by [`Runtime::plan_next`].
+/// The policy action that lets a caller run a service task again with `next` (Altinn: `write`
+/// on `pdf`, `eFormidling` and the other service task types).
+pub const RETRY_ACTION: &str = "write";
+
+/// What a `next` will act on: the task (its element id), the action as sent, and the policy
+/// actions of which the caller needs one. Computed by [`Runtime::plan_next`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NextPlan {
     /// The token waiting at the task.
     pub token: u32,
     /// The task's element id.
     pub task: String,
-    /// The action, as sent or the task type's default (`write`, `confirm`, `sign`, ...).
-    pub action: String,
-    /// A service task that lists the action (Altinn lists `reject` on some): its job is
-    /// cancelled in the same commit.
-    pub service_task: bool,
+    /// The action as sent. `None` reaches the next gateways as a null `gatewayAction`, as in
+    /// Altinn; nothing is invented.
+    pub action: Option<String>,
+    /// The policy actions a caller needs one of: the action sent, or with none the task's own
+    /// (Altinn: `write` on a data task, `sign` or `write` on a signing task, ...).
+    pub authorize: Vec<String>,
+    /// What the move does.
+    pub step: NextStep,
+    /// Only the app's service owner moves this task (a `feedback` task waits for it).
+    pub service_owner_only: bool,
+}
+
+/// What a planned `next` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// Completes a user task and moves on; `sign` records a signature first where one is
+    /// configured.
+    Complete,
+    /// Abandons the task with `reject`: no data checks, `task_abandoned` hooks.
+    Abandon,
+    /// Leaves a service task with an action it lists (Altinn lists `reject` on some): its job
+    /// is cancelled in the same commit.
+    LeaveServiceTask,
+    /// Runs a service task again now (Altinn runs it again on `next`): an incident on it is
+    /// cleared and its job queued with fresh attempts; the process stays at the task.
+    RetryServiceTask,
+}
+
+impl NextPlan {
+    /// The action hooks and history see: the one sent, else the first the caller was checked
+    /// for.
+    pub fn checked_action(&self) -> &str {
+        self.action
+            .as_deref()
+            .or(self.authorize.first().map(String::as_str))
+            .unwrap_or("write")
+    }
 }
 
 impl Runtime {
     /// Plans `req` on an instance as read: after the `If-Match` check, the task (the named one,
-    /// or the only active user task, or the only service task listing the action) and the
-    /// action (as sent, or the user task type's default), refused when the task does not take
-    /// that action. Writes nothing.
+    /// or the only active user task, or the only service task) and what the action does there,
+    /// refused when the task does not take that action. Writes nothing.
     pub fn plan_next(&self, instance: &Instance, req: &Next) -> Result<NextPlan, Error> {
         if let Some(expected) = req.expected_version
             && expected != instance.version
@@ -49,30 +85,45 @@ impl Runtime {
         let def = self.definition(&instance.app, instance.definition_version)?;
         let (token, element) = pick_task(instance, task, action, &def)?;
         let node = node_of(&def, &element, instance)?;
-        let (action, service_task) = match &def.node(node).kind {
+        let not_allowed = |action: &str, allowed: Vec<String>| Error::ActionNotAllowed {
+            action: action.to_string(),
+            task: element.clone(),
+            allowed,
+        };
+        let (authorize, step, service_owner_only) = match &def.node(node).kind {
             NodeKind::UserTask(task) => {
-                let action =
-                    action.map_or_else(|| task.default_action().to_string(), str::to_string);
-                if !task.completes_with(&action) {
-                    return Err(Error::ActionNotAllowed {
-                        action,
-                        task: element,
-                        allowed: process_actions(&task.all_actions()),
-                    });
-                }
-                (action, false)
+                let step = match action {
+                    None => NextStep::Complete,
+                    Some(a) if !task.completes_with(a) => {
+                        return Err(not_allowed(a, task.process_actions()));
+                    }
+                    Some("reject") => NextStep::Abandon,
+                    Some(_) => NextStep::Complete,
+                };
+                let authorize = match action {
+                    Some(a) => vec![a.to_string()],
+                    None => task.own_actions().iter().map(|a| a.to_string()).collect(),
+                };
+                let feedback = task.task_type == UserTaskType::Feedback;
+                (authorize, step, feedback)
             }
             NodeKind::ServiceTask(task) => {
-                let allowed = process_actions(&task.actions);
-                let action = action.unwrap_or_default().to_string();
-                if !allowed.contains(&action) {
-                    return Err(Error::ActionNotAllowed {
-                        action,
-                        task: element,
-                        allowed,
-                    });
+                let listed = process_actions(&task.actions);
+                match action {
+                    Some(a) if listed.iter().any(|l| l == a) => {
+                        (vec![a.to_string()], NextStep::LeaveServiceTask, false)
+                    }
+                    None | Some(RETRY_ACTION) => (
+                        vec![RETRY_ACTION.to_string()],
+                        NextStep::RetryServiceTask,
+                        false,
+                    ),
+                    Some(a) => {
+                        let mut allowed = listed;
+                        allowed.push(RETRY_ACTION.to_string());
+                        return Err(not_allowed(a, allowed));
+                    }
                 }
-                (action, true)
             }
             _ => {
                 return Err(Error::TaskNotActive {
@@ -84,8 +135,10 @@ impl Runtime {
         Ok(NextPlan {
             token,
             task: element,
-            action,
-            service_task,
+            action: action.map(str::to_string),
+            authorize,
+            step,
+            service_owner_only,
         })
     }
 
@@ -135,20 +188,24 @@ impl Runtime {
                     .collect(),
             });
         }
+        if plan.step == NextStep::RetryServiceTask {
+            return self.retry_service_task(loaded, plan, req.actor).await;
+        }
         let node_idx = node_of(&loaded.def, &plan.task, &loaded.instance)?;
-        let cancelled_job = match plan.service_task {
-            true => self.job_of_token(&loaded.instance, plan.token)?,
-            false => None,
+        let cancelled_job = match plan.step {
+            NextStep::LeaveServiceTask => self.job_of_token(&loaded.instance, plan.token)?,
+            _ => None,
         };
         // Compute, starting with the check that the task's data is present and valid (read
         // through the transition's data cache, which the gateways after it reuse).
         let (def, app) = (loaded.def.clone(), loaded.app.clone());
         let node = def.node(node_idx);
         let task_ref = TaskRef::of(node);
-        let abandon = plan.action == "reject";
+        let checked = plan.checked_action().to_string();
+        let abandon = plan.action.as_deref() == Some("reject");
         let mut t = self.begin(loaded, req.actor);
         if abandon {
-            t.run_hooks(HookPoint::TaskAbandoned(&task_ref, &plan.action))
+            t.run_hooks(HookPoint::TaskAbandoned(&task_ref, &checked))
                 .await?;
         } else {
             for spec in app.data_types_of_task(&plan.task) {
@@ -163,7 +220,13 @@ impl Runtime {
                     None => {}
                 }
             }
-            t.run_hooks(HookPoint::TaskEnding(&task_ref, &plan.action))
+            if plan.action.as_deref() == Some("sign")
+                && let NodeKind::UserTask(task) = &node.kind
+                && let Some(config) = &task.signature
+            {
+                sign(&mut t, &plan.task, config)?;
+            }
+            t.run_hooks(HookPoint::TaskEnding(&task_ref, &checked))
                 .await?;
         }
         t.take_task_token(plan.token);
@@ -172,13 +235,9 @@ impl Runtime {
         } else {
             EventType::EndTask
         };
-        t.record(
-            event,
-            Some(node.id.clone()),
-            Some(plan.action.clone()),
-            None,
-        );
-        t.gateway_action = Some(plan.action.clone());
+        t.record(event, Some(node.id.clone()), plan.action.clone(), None);
+        // As Altinn: the action as sent, or null; gateways match no `gatewayAction` on null.
+        t.gateway_action = plan.action.clone();
         let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
         t.arrive(out).await?;
         t.check_written()?;
@@ -188,6 +247,59 @@ impl Runtime {
         }
         // Commit.
         Ok(self.commit(Kind::Move, t).await?)
+    }
+
+    /// `next` on a service task: its job runs again now with fresh attempts, and an incident on
+    /// it is cleared. Refused while an attempt is running (its lease is held).
+    async fn retry_service_task(
+        &self,
+        loaded: crate::runtime::pipeline::Loaded,
+        plan: &NextPlan,
+        actor: crate::model::Actor,
+    ) -> Result<Instance, Error> {
+        let Some((rev, job)) = self.job_of_token(&loaded.instance, plan.token)? else {
+            return Err(Error::TaskNotActive {
+                task: plan.task.clone(),
+                active: Vec::new(),
+            });
+        };
+        if let JobState::Leased { .. } = job.state {
+            return Err(Error::ServiceTaskRunning {
+                task: plan.task.clone(),
+            });
+        }
+        let mut t = self.begin(loaded, actor);
+        let cleared: Vec<_> = t
+            .instance
+            .process
+            .incidents
+            .iter()
+            .filter(|i| i.job == job.key)
+            .cloned()
+            .collect();
+        t.instance.process.incidents.retain(|i| i.job != job.key);
+        let mut again = job.clone();
+        again.attempts = 0;
+        again.state = JobState::Queued { due: t.now };
+        t.prelude.update_job(&job, rev, &again);
+        for incident in &cleared {
+            t.record(
+                EventType::IncidentResolved,
+                Some(incident.element_id.clone()),
+                None,
+                Some(serde_json::json!({ "reason": incident.reason })),
+            );
+        }
+        t.record(
+            EventType::ServiceTaskRetried,
+            Some(crate::ids::ElementId::new(plan.task.clone())),
+            plan.action.clone(),
+            None,
+        );
+        let (txn, instance, _) = t.into_txn();
+        // The re-queued job is in the prelude: wake the worker.
+        self.commit_txn(Kind::Move, txn, true).await?;
+        Ok(instance)
     }
 
     /// The job a service task's token waits on, with its revision.
@@ -226,7 +338,7 @@ fn process_actions(actions: &[crate::bpmn::elements::Action]) -> Vec<String> {
 }
 
 /// The token of the task to act on: the named one, or the only active user task. A service task
-/// qualifies only when it lists the action (e.g. `reject`).
+/// qualifies when it lists the action (e.g. `reject`), or for a retry (`write` or no action).
 pub(super) fn pick_task(
     instance: &Instance,
     task: Option<&str>,
@@ -238,12 +350,13 @@ pub(super) fn pick_task(
         .user_task_tokens()
         .map(|(t, info)| (t.id, info.element_id.to_string()))
         .collect();
-    let service_listing = |element: &str| {
-        action.is_some_and(|a| {
-            def.node_by_id(element)
-                .and_then(|n| def.service_task(n))
-                .is_some_and(|st| st.actions.iter().any(|x| x.id == a))
-        })
+    // A service task takes the actions it lists, and `write` (or none) to run it again.
+    let service_listing = |element: &str| match action {
+        None | Some(RETRY_ACTION) => true,
+        Some(a) => def
+            .node_by_id(element)
+            .and_then(|n| def.service_task(n))
+            .is_some_and(|st| st.actions.iter().any(|x| x.id == a)),
     };
     let services: Vec<(u32, String)> = instance
         .process

@@ -30,6 +30,22 @@ fn check_writable(loaded: &Loaded, req: &WriteData) -> Result<(), Error> {
             reason: "the process has ended".into(),
         });
     }
+    if let Some(signature) = instance.locked_by(&req.data_type) {
+        return Err(Error::DataLocked {
+            data_type: req.data_type.to_string(),
+            signature: signature.to_string(),
+        });
+    }
+    if loaded
+        .def
+        .signature_data_types()
+        .any(|s| s == req.data_type.as_str())
+    {
+        return Err(Error::DataNotWritable {
+            data_type: req.data_type.to_string(),
+            reason: "it holds signatures, which only `sign` writes".into(),
+        });
+    }
     let spec = app.data_type(req.data_type.as_str());
     if spec.is_none() && !app.open_data_types {
         return Err(Error::UnknownDataType {
