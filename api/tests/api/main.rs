@@ -1,6 +1,7 @@
 //! In-process router tests (`oneshot`): every route's success and refusal statuses.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod altinn_actions;
 mod support;
 
 mod big_definitions;

@@ -17,7 +17,18 @@ async fn walk_the_approval_process_over_the_api() {
     assert_eq!(r.body["currentTask"]["actions"]["write"], true);
     assert_eq!(r.body["currentTask"]["read"], true);
     assert_eq!(r.body["currentTask"]["write"], true);
-    assert_eq!(r.body["currentTask"]["userActions"][0]["id"], "write");
+    // As Altinn: `read` and `write`, then the actions the task lists (this data task lists none).
+    let ids: Vec<&str> = r.body["currentTask"]["userActions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["read", "write"], "{}", r.text);
+    assert_eq!(
+        r.body["currentTask"]["actions"],
+        json!({"read": true, "write": true})
+    );
     // Write data, then next with the ETag.
     let r = s
         .send(
@@ -147,6 +158,27 @@ async fn a_company_claim_is_signed_by_its_manager() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["endEvent"], "End");
+    // The signature is stored: who signed, and the SHA-256 of the claim as signed.
+    let r = s
+        .call(
+            Method::GET,
+            &format!("{path}/data/signature"),
+            Some(&company),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let signature = &r.body["signatures"][0];
+    assert_eq!(signature["signee"]["personNumber"], CAROL, "{}", r.text);
+    assert_eq!(signature["task"], "ManagerSign");
+    assert_eq!(signature["dataElementSignatures"][0]["dataType"], "claim");
+    assert_eq!(
+        signature["dataElementSignatures"][0]["sha256Digest"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
     refused(
         &s.call(
             Method::PUT,
