@@ -204,3 +204,38 @@ where
         // Each check is an HTTP round trip, so this loop does not spin a core.
     }
 }
+
+/// `../shared` (or `FLYT_SHARED_DIR`) when it holds `conformance/`. Without it a test says plainly
+/// that it was skipped, unless `FLYT_REQUIRE_SHARED=1` (as in `.ci/run`) makes that a failure.
+pub fn shared_dir(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("FLYT_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared"));
+    if dir.join("conformance").is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("FLYT_REQUIRE_SHARED").as_deref() == Ok("1") {
+        panic!(
+            "{test}: {} has no conformance/ folder, and FLYT_REQUIRE_SHARED=1",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED {test}: {} not found (set FLYT_SHARED_DIR)",
+        dir.display()
+    );
+    None
+}
+
+/// An organisation token from a server's development authority.
+pub async fn org_token(base: &str, orgno: &str, org_code: Option<&str>, scope: &str) -> String {
+    let r = http()
+        .post(format!("{base}/authority/org-token"))
+        .json(&serde_json::json!({ "organisationNumber": orgno, "orgCode": org_code, "scope": scope }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "org-token: {}", r.status());
+    let body: serde_json::Value = r.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
