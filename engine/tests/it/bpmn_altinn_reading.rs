@@ -188,3 +188,135 @@ async fn gateway_listed_flows_take_the_branch_the_list_gives_and_reach_the_end()
         ]
     );
 }
+
+fn outgoing_of(def: &flyt_engine::bpmn::ProcessDefinition, id: &str) -> Vec<String> {
+    let node = def.node_by_id(id).unwrap();
+    def.node(node)
+        .outgoing
+        .iter()
+        .map(|&f| def.flow(f).id.to_string())
+        .collect()
+}
+
+/// confirm → gateway `g`, which lists only `on` although `back` also has sourceRef="g".
+fn gateway_listing_one_of_two() -> String {
+    doc(&[
+        r#"<startEvent id="start"/>"#,
+        r#"<task id="fill"><extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></extensionElements></task>"#,
+        r#"<task id="confirm"><extensionElements><altinn:taskExtension><altinn:taskType>confirmation</altinn:taskType><altinn:actions><altinn:action>reject</altinn:action></altinn:actions></altinn:taskExtension></extensionElements></task>"#,
+        r#"<exclusiveGateway id="g"><outgoing>on</outgoing></exclusiveGateway>"#,
+        r#"<endEvent id="end"/>"#,
+        r#"<sequenceFlow id="f1" sourceRef="start" targetRef="fill"/>"#,
+        r#"<sequenceFlow id="f2" sourceRef="fill" targetRef="confirm"/>"#,
+        r#"<sequenceFlow id="f3" sourceRef="confirm" targetRef="g"/>"#,
+        r#"<sequenceFlow id="back" sourceRef="g" targetRef="fill"><conditionExpression>["equals", ["gatewayAction"], "reject"]</conditionExpression></sequenceFlow>"#,
+        r#"<sequenceFlow id="on" sourceRef="g" targetRef="end"><conditionExpression>["notEquals", ["gatewayAction"], "reject"]</conditionExpression></sequenceFlow>"#,
+    ]
+    .join("\n"))
+}
+
+/// Altinn takes a gateway's flows from its list only, so an unlisted flow is never taken, even
+/// though its sourceRef names the gateway (before, flyt took it).
+#[tokio::test]
+async fn a_gateway_leaves_only_by_the_flows_it_lists() {
+    let text = gateway_listing_one_of_two();
+    let compiled = compile(&text).unwrap();
+    assert_eq!(outgoing_of(&compiled.definition, "g"), ["on"]);
+    let w = only(&compiled.warnings, Code::FlowMismatch);
+    assert_at(
+        &w,
+        Code::FlowMismatch,
+        "g",
+        &text,
+        "<exclusiveGateway id=\"g\"",
+    );
+    assert_eq!(
+        w.message,
+        "sequence flow `back` has sourceRef=\"g\" but `g` does not list it as <outgoing>; flyt follows the gateway's list, as Altinn does, so no token takes `back` from `g`"
+    );
+    let h = Harness::new(&text).await;
+    let i = h.create().await;
+    h.next(i.id, None, None).await.unwrap();
+    match h.next(i.id, Some("reject"), None).await {
+        Err(flyt_engine::runtime::Error::Gateway {
+            gateway, results, ..
+        }) => {
+            assert_eq!(gateway, "g");
+            let flows: Vec<&str> = results.iter().map(|r| r.flow_id.as_str()).collect();
+            assert_eq!(flows, ["on"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let i = h.next(i.id, Some("confirm"), None).await.unwrap();
+    assert!(i.is_ended());
+}
+
+/// A task's `<outgoing>` list is not what Altinn reads, but when no flow names the task as its
+/// sourceRef the list is the only reading that runs: flyt follows it and says Altinn would not.
+#[test]
+fn a_task_no_flow_leaves_by_sourceref_falls_back_to_its_list() {
+    let text = doc(&[
+        r#"<startEvent id="start"/>"#,
+        r#"<task id="t"><outgoing>f2</outgoing></task>"#,
+        r#"<endEvent id="end"/>"#,
+        r#"<sequenceFlow id="f1" sourceRef="start" targetRef="t"/>"#,
+        r#"<sequenceFlow id="f2" sourceRef="tt" targetRef="end"/>"#,
+    ]
+    .join("\n"));
+    let compiled = compile(&text).unwrap();
+    assert_eq!(outgoing_of(&compiled.definition, "t"), ["f2"]);
+    let w = only(&compiled.warnings, Code::FlowMismatch);
+    assert_at(&w, Code::FlowMismatch, "t", &text, "<outgoing>f2");
+    assert_eq!(
+        w.message,
+        "`t` lists <outgoing>f2</outgoing> whose sourceRef `tt` names no element; no flow has sourceRef=\"t\", so flyt follows the list (Altinn's engine follows sourceRef and would find no way out of `t`)"
+    );
+}
+
+/// A gateway whose list names only deleted flows: the flows naming it as sourceRef are the only
+/// reading that runs.
+#[test]
+fn a_gateway_whose_list_names_no_flow_falls_back_to_sourceref() {
+    let text = doc(&[
+        r#"<startEvent id="start"/>"#,
+        r#"<exclusiveGateway id="g"><outgoing>gone</outgoing></exclusiveGateway>"#,
+        r#"<endEvent id="end"/>"#,
+        r#"<sequenceFlow id="f1" sourceRef="start" targetRef="g"/>"#,
+        r#"<sequenceFlow id="f2" sourceRef="g" targetRef="end"/>"#,
+    ]
+    .join("\n"));
+    let compiled = compile(&text).unwrap();
+    assert_eq!(outgoing_of(&compiled.definition, "g"), ["f2"]);
+    let warnings: Vec<&Diagnostic> = compiled.warnings.iter().collect();
+    assert!(
+        warnings.iter().all(|d| d.code == Code::FlowMismatch),
+        "{warnings:#?}"
+    );
+    let gone = warnings
+        .iter()
+        .find(|d| d.line == line_of(&text, "<outgoing>gone") && d.column > 1)
+        .expect("the stale entry");
+    assert!(
+        gone.message.contains("no sequence flow has that id"),
+        "{}",
+        gone.message
+    );
+    let fallback = warnings
+        .iter()
+        .find(|d| d.message.starts_with("none of the flows"))
+        .expect("the fallback");
+    assert_at(
+        fallback,
+        Code::FlowMismatch,
+        "g",
+        &text,
+        "<exclusiveGateway id=\"g\"",
+    );
+    assert!(
+        fallback
+            .message
+            .contains("flyt follows the flows whose sourceRef is `g`"),
+        "{}",
+        fallback.message
+    );
+}

@@ -205,8 +205,10 @@ fn outgoing_warnings(
                 .hint(hint),
         );
     }
-    if node.outgoing.is_empty() {
-        return; // the lists are optional; a node without one disagrees with nothing
+    if node.outgoing.is_empty() || (reading == Reading::SourceRef && is_gateway(node)) {
+        // The lists are optional: a node without one disagrees with nothing. A gateway that fell
+        // back to sourceRef already has its warning from `choose`.
+        return;
     }
     let listed: Vec<usize> = listed_flows(index, &node.outgoing);
     for &f in by_source_ref {
