@@ -62,6 +62,7 @@ fn gateway_flows_whose_source_ref_names_nothing_follow_the_gateways_list() {
             GATEWAY_LISTED_FLOWS,
             &format!("<bpmn:outgoing>{flow}</bpmn:outgoing>"),
         );
+        assert_eq!(w.column, 7, "{w:#?}");
         assert_eq!(
             w.message,
             format!(
