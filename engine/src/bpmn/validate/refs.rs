@@ -13,7 +13,9 @@
 //!   id, in file order; their `<outgoing>` list is never read.
 //! - **Exclusive gateways** leave by the flows their `<outgoing>` list names (in file order of the
 //!   flows); the flows' `sourceRef` is never read for them. flyt applies the same to parallel
-//!   gateways, which Altinn does not have.
+//!   gateways, which Altinn does not have. A gateway with no `<outgoing>` list at all (the lists
+//!   are optional in BPMN; bpmn-js always writes them) leaves by `sourceRef`, as before: there is
+//!   nothing to disagree with, although Altinn's engine would find no way out of it.
 //! - **Where a flow goes** is always its `targetRef`. **`<incoming>` lists are never read**, for
 //!   any element, and nothing at all is read from an end event but its id.
 //!
