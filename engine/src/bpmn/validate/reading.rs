@@ -3,7 +3,7 @@
 //! `<incoming>`/`<outgoing>` lists and the `sourceRef`/`targetRef` attributes disagree. Each
 //! warning names the reading flyt used, so a designer knows which of the two the process runs by.
 
-use super::super::diagnostic::{Code, Diagnostic};
+use super::super::diagnostic::{Code, Diagnostic, Severity};
 use super::super::raw::{RawKind, RawNode, RawProcess, Ref};
 use super::Index;
 use super::refs::unknown_node;
@@ -252,7 +252,7 @@ fn untaken_flows(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnostic
             .element(&flow.id),
             Some(r) => {
                 let mut d = unknown_node(process, &flow.id, flow.pos, "sourceRef", r);
-                d.severity = super::super::Severity::Warning;
+                d.severity = Severity::Warning;
                 d.message = format!("{}, {consequence}", d.message);
                 d
             }
