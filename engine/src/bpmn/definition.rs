@@ -36,22 +36,27 @@ impl ProcessDefinition {
         mut conditions: Vec<Option<Condition>>,
         hash: String,
     ) -> Self {
-        let flows: Vec<Flow> = process
-            .flows
-            .iter()
-            .enumerate()
-            .filter_map(|(f, raw)| {
-                let (s, t) = index.ends[f]?;
-                Some(Flow {
-                    id: ElementId::new(raw.id.clone()),
-                    name: raw.name.clone(),
-                    source: NodeIdx(idx(s)),
-                    target: NodeIdx(idx(t)),
-                    condition: conditions.get_mut(f).and_then(Option::take),
-                    pos: raw.pos,
-                })
-            })
-            .collect();
+        // Only flows a token can take become `Flow`s (a flow whose sourceRef names nothing and
+        // that no gateway lists is left out), so raw flow indices are renumbered.
+        let mut renumbered: Vec<Option<FlowIdx>> = vec![None; process.flows.len()];
+        let mut flows: Vec<Flow> = Vec::with_capacity(process.flows.len());
+        for (f, raw) in process.flows.iter().enumerate() {
+            let (Some(s), Some(t)) = (index.source[f], index.target[f]) else {
+                continue;
+            };
+            renumbered[f] = Some(FlowIdx(idx(flows.len())));
+            flows.push(Flow {
+                id: ElementId::new(raw.id.clone()),
+                name: raw.name.clone(),
+                source: NodeIdx(idx(s)),
+                target: NodeIdx(idx(t)),
+                condition: conditions.get_mut(f).and_then(Option::take),
+                pos: raw.pos,
+            });
+        }
+        let renumber = |list: &[usize]| -> Vec<FlowIdx> {
+            list.iter().filter_map(|&f| renumbered[f]).collect()
+        };
         let nodes: Vec<Node> = process
             .nodes
             .into_iter()
@@ -67,7 +72,7 @@ impl ProcessDefinition {
                             index.outgoing[i]
                                 .iter()
                                 .find(|&&f| process.flows[f].id == d.id)
-                                .map(|&f| FlowIdx(idx(f)))
+                                .and_then(|&f| renumbered[f])
                         });
                         NodeKind::ExclusiveGateway(g)
                     }
@@ -80,8 +85,8 @@ impl ProcessDefinition {
                     name: raw.name,
                     kind,
                     pos: raw.pos,
-                    incoming: index.incoming[i].iter().map(|&f| FlowIdx(idx(f))).collect(),
-                    outgoing: index.outgoing[i].iter().map(|&f| FlowIdx(idx(f))).collect(),
+                    incoming: renumber(&index.incoming[i]),
+                    outgoing: renumber(&index.outgoing[i]),
                 }
             })
             .collect();

@@ -47,9 +47,11 @@ pub enum Code {
     MissingId,
     /// Two elements share an id.
     DuplicateId,
-    /// A `sourceRef`, `targetRef` or `default` names no element.
+    /// A `targetRef` names no element (an error), or a flow's `sourceRef` names no
+    /// element and no gateway lists the flow as `<outgoing>` (a warning: no token can take it).
     UnknownReference,
-    /// `incoming`/`outgoing` children disagree with the sequence flows.
+    /// `incoming`/`outgoing` children disagree with the sequence flows. A warning: flyt reads
+    /// them as Altinn's engine does and says which reading it used (`bpmn::validate::refs`).
     FlowMismatch,
     /// The process has no start event.
     NoStartEvent,

@@ -113,6 +113,8 @@ pub struct Condition {
 pub struct Flow {
     pub id: ElementId,
     pub name: Option<String>,
+    /// The element the flow leaves in flyt's reading: its `sourceRef`, or, when that names no
+    /// element taking it, the gateway whose `<outgoing>` list names it (see `bpmn::validate::refs`).
     pub source: NodeIdx,
     pub target: NodeIdx,
     pub condition: Option<Condition>,

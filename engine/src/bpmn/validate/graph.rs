@@ -14,8 +14,8 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
     for _ in 0..n {
         graph.add_node(());
     }
-    for (s, t) in index.ends.iter().flatten() {
-        graph.add_edge(NodeIndex::new(*s), NodeIndex::new(*t), ());
+    for (s, t) in index.edges() {
+        graph.add_edge(NodeIndex::new(s), NodeIndex::new(t), ());
     }
 
     let mut reachable = vec![false; n];

@@ -56,7 +56,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         };
         if successors.is_empty() && !marking.is_empty() {
             for &f in &marking {
-                if let Some((_, t)) = index.ends[f as usize] {
+                if let Some(t) = index.target[f as usize] {
                     stalled.insert(t);
                 }
             }
@@ -115,7 +115,7 @@ impl Game<'_> {
     /// flow that enters the next gateway or end event. `None` if it is consumed on the way.
     fn advance(&self, mut f: usize) -> Option<u32> {
         for _ in 0..=self.process.nodes.len() {
-            let (_, target) = self.index.ends[f]?;
+            let target = self.index.target[f]?;
             let node = &self.process.nodes[target];
             let passes_on = matches!(node.kind, RawKind::UserTask(_) | RawKind::ServiceTask(_))
                 && self.index.outgoing[target].len() == 1;
@@ -131,7 +131,7 @@ impl Game<'_> {
     /// fixed order: independent moves commute, so one order finds every join firing and every
     /// stall); only when all tokens wait at parallel gateways do joins fire.
     fn successors(&self, marking: &[u32], fired: &mut HashSet<usize>) -> Option<Vec<Vec<u32>>> {
-        let target_of = |f: u32| self.index.ends[f as usize].map(|(_, t)| t);
+        let target_of = |f: u32| self.index.target[f as usize];
         let mut out = Vec::new();
         let free = marking.iter().position(|&f| {
             target_of(f).is_some_and(|t| self.process.nodes[t].kind != RawKind::ParallelGateway)

@@ -112,32 +112,32 @@ pub(crate) fn check(
         }
     }
 
-    // Conditions are only evaluated by exclusive gateways.
-    for (f, flow) in process.flows.iter().enumerate().filter(|_| full) {
-        let Some(cond) = &flow.condition else {
-            continue;
-        };
-        let Some((source, _)) = index.ends[f] else {
-            continue;
-        };
-        let source_node = &process.nodes[source];
+    // Conditions are only evaluated by exclusive gateways (a flow no node takes is never
+    // evaluated, so its condition is not checked here).
+    for (s, source_node) in process.nodes.iter().enumerate().filter(|_| full) {
         let why = match source_node.kind {
             RawKind::ExclusiveGateway(_) | RawKind::Unsupported => continue,
             RawKind::ParallelGateway => "a parallel gateway, which takes every outgoing flow",
             _ => "an element that is not a gateway",
         };
-        diags.push(
-            Diagnostic::error(
-                Code::ConditionOutsideGateway,
-                cond.pos,
-                format!(
-                    "sequence flow `{}` has a condition but leaves `{}`, {why}",
-                    flow.id, source_node.id
-                ),
-            )
-            .element(&flow.id)
-            .hint("put an exclusive gateway before the branches and move the condition to its outgoing flows"),
-        );
+        for &f in &index.outgoing[s] {
+            let flow = &process.flows[f];
+            let Some(cond) = &flow.condition else {
+                continue;
+            };
+            diags.push(
+                Diagnostic::error(
+                    Code::ConditionOutsideGateway,
+                    cond.pos,
+                    format!(
+                        "sequence flow `{}` has a condition but leaves `{}`, {why}",
+                        flow.id, source_node.id
+                    ),
+                )
+                .element(&flow.id)
+                .hint("put an exclusive gateway before the branches and move the condition to its outgoing flows"),
+            );
+        }
     }
 }
 

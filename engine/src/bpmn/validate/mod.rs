@@ -1,7 +1,8 @@
 //! Validation: raw structs in, a [`ProcessDefinition`] or a complete list of diagnostics out.
 //!
 //! Every rule runs (no first-failure), each in the file for its concern:
-//! - `refs`: ids, references and `incoming`/`outgoing` bookkeeping;
+//! - `refs`: ids and references; `reading`: which flows leave and enter each element, read the
+//!   way Altinn's engine reads them (the rule is documented in `refs`);
 //! - `local`: rules about one element and its own flows (events, tasks, gateways, conditions);
 //! - `graph`: reachability from start events and to end events;
 //! - `joins`: a bounded token game that finds parallel joins that can never fire.
@@ -15,6 +16,7 @@
 mod graph;
 mod joins;
 mod local;
+mod reading;
 mod refs;
 
 use super::definition::ProcessDefinition;
