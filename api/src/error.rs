@@ -392,6 +392,7 @@ impl From<EngineError> for ApiError {
             EngineError::DataNotWritable { .. } => conflict("data-not-writable"),
             EngineError::DataLocked { .. } => conflict("data-locked"),
             EngineError::ServiceTaskRunning { .. } => conflict("service-task-running"),
+            EngineError::Timer { .. } => conflict("timer-invalid"),
             EngineError::IdempotencyKeyReused(_) => conflict("idempotency-key-reused"),
             EngineError::NoIncident => conflict("no-incident"),
             EngineError::BadRequest(m) => ApiError::bad_request(None, m),
@@ -637,6 +638,14 @@ mod tests {
                 EngineError::ServiceTaskRunning { task: "t".into() },
                 409,
                 "service-task-running",
+            ),
+            (
+                EngineError::Timer {
+                    element: "e".into(),
+                    problem: "p".into(),
+                },
+                409,
+                "timer-invalid",
             ),
             (
                 EngineError::IdempotencyKeyReused("k".into()),

@@ -122,6 +122,19 @@ impl TaskView {
     }
 }
 
+/// An armed timer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimerView {
+    /// The timer event (a catch or boundary event).
+    pub element_id: String,
+    /// When it fires (RFC 3339).
+    pub due: String,
+    /// For a boundary event: the task it watches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attached_to: Option<String>,
+}
+
 /// An incident: a service task out of attempts. `POST .../process/resume` retries it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -158,6 +171,10 @@ pub struct ProcessView {
     pub active_tasks: Vec<TaskView>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub incidents: Vec<IncidentView>,
+    /// Armed timers, soonest first: intermediate catch events, and boundary events with the
+    /// task they watch.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timers: Vec<TimerView>,
     /// Instances other apps created for this one (from createInstance service tasks).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
@@ -206,6 +223,15 @@ impl ProcessView {
             end_event: p.end_event.as_ref().map(|e| e.to_string()),
             active_tasks: p.active_tasks().map(TaskView::of).collect(),
             incidents: p.incidents.iter().map(IncidentView::from).collect(),
+            timers: p
+                .armed_timers()
+                .into_iter()
+                .map(|(task, t)| TimerView {
+                    element_id: t.element.to_string(),
+                    due: t.due.to_rfc3339(),
+                    attached_to: task.map(|task| task.element_id.to_string()),
+                })
+                .collect(),
             created_instances,
         }
     }

@@ -260,7 +260,8 @@ fn activated_view(activated: &Activated) -> ActivatedJob {
     let (leased, ctx) = (&activated.leased, &activated.context);
     let job = &leased.job;
     let data: Map<String, Value> = match job.kind {
-        JobKind::Event => {
+        // Timers are never external (never activated); shown like events if one were.
+        JobKind::Event | JobKind::Timer => {
             let mut m = Map::new();
             m.insert("event".into(), job.payload.clone().unwrap_or(Value::Null));
             m

@@ -3,8 +3,8 @@
 
 use super::diagnostic::Pos;
 use super::elements::{
-    Condition, EndEvent, ExclusiveGateway, Flow, FlowIdx, Node, NodeIdx, NodeKind, ParallelGateway,
-    ServiceTask, StartEvent, UserTask,
+    BoundaryEvent, Condition, EndEvent, ExclusiveGateway, Flow, FlowIdx, Node, NodeIdx, NodeKind,
+    ParallelGateway, ServiceTask, StartEvent, TimerCatchEvent, UserTask,
 };
 use super::raw::{RawKind, RawProcess};
 use super::validate::Index;
@@ -57,7 +57,16 @@ impl ProcessDefinition {
         let renumber = |list: &[usize]| -> Vec<FlowIdx> {
             list.iter().filter_map(|&f| renumbered[f]).collect()
         };
-        let nodes: Vec<Node> = process
+        let attached = |r: &super::raw::Ref| index.node_by_id.get(&r.id).map(|&n| NodeIdx(idx(n)));
+        let mut boundaries: Vec<Vec<NodeIdx>> = vec![Vec::new(); process.nodes.len()];
+        for (i, raw) in process.nodes.iter().enumerate() {
+            if let RawKind::Boundary { attached_to, .. } = &raw.kind
+                && let Some(task) = attached(attached_to)
+            {
+                boundaries[task.index()].push(NodeIdx(idx(i)));
+            }
+        }
+        let mut nodes: Vec<Node> = process
             .nodes
             .into_iter()
             .enumerate()
@@ -77,6 +86,20 @@ impl ProcessDefinition {
                         NodeKind::ExclusiveGateway(g)
                     }
                     RawKind::ParallelGateway => NodeKind::ParallelGateway(ParallelGateway {}),
+                    RawKind::TimerCatch(timer) => NodeKind::TimerCatch(TimerCatchEvent { timer }),
+                    RawKind::Boundary {
+                        attached_to,
+                        cancel_activity,
+                        timer,
+                    } => match attached(&attached_to) {
+                        Some(attached_to) => NodeKind::Boundary(BoundaryEvent {
+                            attached_to,
+                            cancel_activity,
+                            timer,
+                        }),
+                        // validate() refuses a boundary attached to nothing.
+                        None => NodeKind::EndEvent(EndEvent {}),
+                    },
                     // validate() refuses processes with unsupported elements.
                     RawKind::Unsupported => NodeKind::EndEvent(EndEvent {}),
                 };
@@ -87,9 +110,13 @@ impl ProcessDefinition {
                     pos: raw.pos,
                     incoming: renumber(&index.incoming[i]),
                     outgoing: renumber(&index.outgoing[i]),
+                    boundaries: Vec::new(),
                 }
             })
             .collect();
+        for (node, b) in nodes.iter_mut().zip(boundaries) {
+            node.boundaries = b;
+        }
         let node_by_id = nodes
             .iter()
             .enumerate()

@@ -92,6 +92,13 @@ pub enum Code {
     InvalidExtension,
     /// A service task's configuration was refused by its handler at deploy time.
     InvalidServiceTaskConfig,
+    /// A timer whose duration, date or cycle does not parse, or that has none or several.
+    InvalidTimer,
+    /// A boundary event attached to nothing, or to an element that cannot carry one.
+    InvalidBoundary,
+    /// A non-interrupting timer cycle without a repetition count: it fires for as long as the
+    /// task is active.
+    UnboundedTimer,
 }
 
 impl Code {
@@ -128,6 +135,9 @@ impl Code {
         Code::MissingServiceTaskType,
         Code::InvalidExtension,
         Code::InvalidServiceTaskConfig,
+        Code::InvalidTimer,
+        Code::InvalidBoundary,
+        Code::UnboundedTimer,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -163,6 +173,9 @@ impl Code {
             Code::MissingServiceTaskType => "missing-service-task-type",
             Code::InvalidExtension => "invalid-extension",
             Code::InvalidServiceTaskConfig => "invalid-service-task-config",
+            Code::InvalidTimer => "invalid-timer",
+            Code::InvalidBoundary => "invalid-boundary",
+            Code::UnboundedTimer => "unbounded-timer",
         }
     }
 }

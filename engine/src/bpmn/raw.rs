@@ -2,6 +2,7 @@
 //! only the validator reads them; the runtime never sees them.
 
 use super::diagnostic::Pos;
+use super::elements::timer::Timer;
 use super::elements::{ExclusiveGateway, ServiceTask, UserTask};
 
 /// A reference to another element by id, where it was written.
@@ -19,6 +20,14 @@ pub(crate) enum RawKind {
     ServiceTask(ServiceTask),
     ExclusiveGateway(ExclusiveGateway),
     ParallelGateway,
+    /// An intermediate catch event with a timer.
+    TimerCatch(Timer),
+    /// A timer boundary event: the task it is attached to, and whether it interrupts it.
+    Boundary {
+        attached_to: Ref,
+        cancel_activity: bool,
+        timer: Timer,
+    },
     /// An element flyt cannot execute. It stays in the graph so that references to it resolve,
     /// and it already has its `unsupported-element` diagnostic.
     Unsupported,

@@ -1,6 +1,7 @@
 //! From the XML tree to raw structs: which element is what, by namespace URI and local name.
 
 use super::diagnostic::{Code, Diagnostic};
+use super::elements::timer::{Timer, TimerKind, TimerValue};
 use super::elements::{
     Action, ActionKind, ExclusiveGateway, Extension, ServiceTask, SignatureConfig, UserTask,
     UserTaskType,
@@ -11,10 +12,8 @@ use crate::ids::DataTypeId;
 
 /// Flow nodes flyt recognises but does not execute (yet).
 const UNSUPPORTED_FLOW_NODES: &[&str] = &[
-    "intermediateCatchEvent",
     "intermediateThrowEvent",
     "implicitThrowEvent",
-    "boundaryEvent",
     "subProcess",
     "transaction",
     "adHocSubProcess",
@@ -200,6 +199,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .element(id)
         .hint(
             "flyt executes startEvent, endEvent, task, userTask, serviceTask, exclusiveGateway, \
+             timer intermediateCatchEvent and boundaryEvent, \
              parallelGateway and sequenceFlow",
         ),
     );
@@ -232,6 +232,62 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 unsupported(node, format!("compensation <{qname}>"), diags)
             } else {
                 read_task(node, diags)
+            }
+        }
+        "intermediateCatchEvent" | "boundaryEvent" => {
+            let definitions: Vec<&XmlNode> = node
+                .children
+                .iter()
+                .filter(|c| {
+                    c.ns == Ns::Bpmn
+                        && (c.name.ends_with("EventDefinition") || c.name == "eventDefinitionRef")
+                })
+                .collect();
+            match definitions.as_slice() {
+                [def] if def.name == "timerEventDefinition" => {
+                    match read_timer(def, node.attr("id").unwrap_or(""), diags) {
+                        None => RawKind::Unsupported,
+                        Some(timer) if name == "intermediateCatchEvent" => {
+                            RawKind::TimerCatch(timer)
+                        }
+                        Some(timer) => match node.attr("attachedToRef") {
+                            Some(attached) if !attached.trim().is_empty() => RawKind::Boundary {
+                                attached_to: Ref {
+                                    id: attached.trim().to_string(),
+                                    pos: node.pos,
+                                },
+                                cancel_activity: node.attr("cancelActivity") != Some("false"),
+                                timer,
+                            },
+                            _ => {
+                                diags.push(
+                                    Diagnostic::error(
+                                        Code::InvalidBoundary,
+                                        node.pos,
+                                        format!(
+                                            "boundary event `{}` has no attachedToRef",
+                                            node.attr("id").unwrap_or("")
+                                        ),
+                                    )
+                                    .element(node.attr("id").unwrap_or(""))
+                                    .hint("set attachedToRef to the id of the task it watches"),
+                                );
+                                RawKind::Unsupported
+                            }
+                        },
+                    }
+                }
+                [def] => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
+                [] => unsupported(
+                    node,
+                    format!("<{qname}> without an event definition"),
+                    diags,
+                ),
+                _ => unsupported(
+                    node,
+                    format!("<{qname}> with several event definitions"),
+                    diags,
+                ),
             }
         }
         "exclusiveGateway" => RawKind::ExclusiveGateway(ExclusiveGateway {
@@ -294,6 +350,96 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             pos: node.pos,
         }),
     })
+}
+
+/// `<timerEventDefinition>`: exactly one of `timeDuration`, `timeDate`, `timeCycle`, a literal
+/// or an Altinn expression (`[...]`) evaluated when the timer is armed.
+fn read_timer(def: &XmlNode, id: &str, diags: &mut Vec<Diagnostic>) -> Option<Timer> {
+    let values: Vec<(&XmlNode, TimerKind)> = def
+        .children
+        .iter()
+        .filter(|c| c.ns == Ns::Bpmn)
+        .filter_map(|c| match c.name.as_str() {
+            "timeDuration" => Some((c, TimerKind::Duration)),
+            "timeDate" => Some((c, TimerKind::Date)),
+            "timeCycle" => Some((c, TimerKind::Cycle)),
+            _ => None,
+        })
+        .collect();
+    let [(value, kind)] = values.as_slice() else {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidTimer,
+                def.pos,
+                format!(
+                    "the timer of `{id}` has no value: it has {} of <timeDuration>, <timeDate>, <timeCycle>, and needs exactly one",
+                    values.len()
+                ),
+            )
+            .element(id)
+            .hint("e.g. <bpmn:timeDuration>PT15M</bpmn:timeDuration>"),
+        );
+        return None;
+    };
+    let text = value.trimmed_text();
+    if text.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidTimer,
+                value.pos,
+                format!(
+                    "the timer of `{id}` has no value: its <{}> is empty",
+                    kind.element_name()
+                ),
+            )
+            .element(id)
+            .hint("e.g. <bpmn:timeDuration>PT15M</bpmn:timeDuration>"),
+        );
+        return None;
+    }
+    let invalid = |message: String| {
+        Diagnostic::error(Code::InvalidTimer, value.pos, message)
+            .element(id)
+            .hint(match kind {
+                TimerKind::Duration => {
+                    "an ISO 8601 duration such as PT15M or P14D, or an expression [...]"
+                }
+                TimerKind::Date => {
+                    "an RFC 3339 date-time such as 2027-01-01T09:00:00Z, or an expression [...]"
+                }
+                TimerKind::Cycle => {
+                    "an ISO 8601 repeating interval such as R3/PT1H or R/2027-01-01T00:00:00Z/P1M"
+                }
+            })
+    };
+    if text.starts_with('[') {
+        return match crate::expr::Expr::parse(text) {
+            Ok(expr) => Some(Timer {
+                value: TimerValue::Expression {
+                    expr,
+                    kind: *kind,
+                    text: text.to_string(),
+                },
+            }),
+            Err(e) => {
+                diags.push(invalid(format!(
+                    "the <{}> of `{id}` is not a valid expression: {e}",
+                    kind.element_name()
+                )));
+                None
+            }
+        };
+    }
+    match kind.parse(text) {
+        Ok(value) => Some(Timer { value }),
+        Err(e) => {
+            diags.push(invalid(format!(
+                "the <{}> of `{id}`: {e}",
+                kind.element_name()
+            )));
+            None
+        }
+    }
 }
 
 fn read_flow(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawFlow> {

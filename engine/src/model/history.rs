@@ -33,6 +33,12 @@ pub enum EventType {
     /// A caller ran a service task again with `next` (its job queued now, fresh attempts).
     #[serde(rename = "flyt_ServiceTaskRetried")]
     ServiceTaskRetried,
+    /// A timer was armed (details: its due time).
+    #[serde(rename = "flyt_TimerArmed")]
+    TimerArmed,
+    /// A timer fired.
+    #[serde(rename = "flyt_TimerFired")]
+    TimerFired,
 }
 
 impl EventType {
@@ -46,6 +52,8 @@ impl EventType {
             EventType::IncidentRaised => "flyt_IncidentRaised",
             EventType::Signed => "flyt_Signed",
             EventType::ServiceTaskRetried => "flyt_ServiceTaskRetried",
+            EventType::TimerArmed => "flyt_TimerArmed",
+            EventType::TimerFired => "flyt_TimerFired",
             EventType::IncidentResolved => "flyt_IncidentResolved",
             EventType::ServerAction => "flyt_ServerAction",
         }

@@ -31,6 +31,9 @@ pub enum JobKind {
     ServiceTask,
     /// The delivery of an event to a subscriber (a webhook): completing it only removes it.
     Event,
+    /// A timer (an intermediate catch event's or a boundary event's): due when it fires; firing
+    /// moves the instance, in the worker, without a handler. Its payload holds the cycle's state.
+    Timer,
 }
 
 /// One service task run or event delivery, created in the same commit as the transition that

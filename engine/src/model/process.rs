@@ -17,6 +17,24 @@ pub enum TokenAt {
     /// Parked at a parallel join, having arrived over flow `via`.
     #[serde(rename_all = "camelCase")]
     Join { element: ElementId, via: ElementId },
+    /// Waiting at an intermediate timer catch event for its timer job.
+    #[serde(rename_all = "camelCase")]
+    Timer {
+        element: ElementId,
+        job: JobKey,
+        due: Timestamp,
+    },
+}
+
+/// A timer armed while a token waits: a boundary event's on a task. Its due time lives in its
+/// job (the durable timer), committed with the transition that armed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmedTimer {
+    /// The boundary event.
+    pub element: ElementId,
+    pub job: JobKey,
+    pub due: Timestamp,
 }
 
 /// One active path through the process.
@@ -25,13 +43,16 @@ pub struct Token {
     pub id: u32,
     #[serde(flatten)]
     pub at: TokenAt,
+    /// Boundary timers armed on the task this token waits at; disarmed when it leaves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timers: Vec<ArmedTimer>,
 }
 
 impl Token {
     pub fn task(&self) -> Option<&TaskInfo> {
         match &self.at {
             TokenAt::UserTask { task } | TokenAt::ServiceTask { task, .. } => Some(task),
-            TokenAt::Join { .. } => None,
+            TokenAt::Join { .. } | TokenAt::Timer { .. } => None,
         }
     }
 }
@@ -101,5 +122,29 @@ impl ProcessState {
             TokenAt::ServiceTask { task, job } => Some((t, task, *job)),
             _ => None,
         })
+    }
+}
+
+impl ProcessState {
+    /// Every armed timer: intermediate catch events and boundary events, soonest first.
+    pub fn armed_timers(&self) -> Vec<(Option<&TaskInfo>, ArmedTimer)> {
+        let mut out: Vec<(Option<&TaskInfo>, ArmedTimer)> = Vec::new();
+        for token in &self.tokens {
+            if let TokenAt::Timer { element, job, due } = &token.at {
+                out.push((
+                    None,
+                    ArmedTimer {
+                        element: element.clone(),
+                        job: *job,
+                        due: *due,
+                    },
+                ));
+            }
+            for timer in &token.timers {
+                out.push((token.task(), timer.clone()));
+            }
+        }
+        out.sort_by_key(|(_, t)| t.due);
+        out
     }
 }

@@ -108,6 +108,9 @@ pub enum Error {
         data_type: String,
         signature: String,
     },
+    /// 409: a timer's value (an expression over the data) gave no valid due time; nothing moved.
+    #[error("the timer of `{element}` cannot be armed: {problem}")]
+    Timer { element: String, problem: String },
     /// 409: `next` on a service task while an attempt of it runs.
     #[error("service task `{task}` is running now; try again when the attempt has ended")]
     ServiceTaskRunning { task: String },

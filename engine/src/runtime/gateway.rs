@@ -10,11 +10,11 @@ use crate::ids::DataTypeId;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-struct Context<'a> {
-    gateway_action: Option<&'a str>,
-    data: &'a BTreeMap<DataTypeId, Value>,
-    default_type: Option<&'a DataTypeId>,
-    instance: &'a crate::model::Instance,
+pub(crate) struct Context<'a> {
+    pub gateway_action: Option<&'a str>,
+    pub data: &'a BTreeMap<DataTypeId, Value>,
+    pub default_type: Option<&'a DataTypeId>,
+    pub instance: &'a crate::model::Instance,
 }
 
 impl EvalContext for Context<'_> {

@@ -134,7 +134,7 @@ impl Runtime {
     }
 
     /// Re-reads a job and checks the lease is still ours and unexpired.
-    fn held(&self, leased: &LeasedJob) -> Result<(u64, Job), JobError> {
+    pub(crate) fn held(&self, leased: &LeasedJob) -> Result<(u64, Job), JobError> {
         let key = leased.job.key;
         let (rev, job) = self.inner.store.job(key)?.ok_or(JobError::NotFound(key))?;
         let now = self.inner.clock.now();
@@ -154,7 +154,7 @@ impl Runtime {
             return Ok(None);
         };
         let task = match job.kind {
-            JobKind::Event => None,
+            JobKind::Event | JobKind::Timer => None,
             JobKind::ServiceTask => {
                 let def = self.definition(&instance.app, instance.definition_version)?;
                 let Some(task) = def
@@ -168,7 +168,7 @@ impl Runtime {
             }
         };
         let data = match job.kind {
-            JobKind::Event => Default::default(),
+            JobKind::Event | JobKind::Timer => Default::default(),
             JobKind::ServiceTask => self.inner.store.all_data(job.instance)?,
         };
         let app_spec = self.app(&instance.app)?;
@@ -232,7 +232,7 @@ impl Runtime {
                 t.run_hooks(HookPoint::DataWritten(data_type.as_str()))
                     .await?;
             }
-            t.take_task_token(token);
+            t.take_task_token(token)?;
             t.record(
                 EventType::EndTask,
                 Some(node.id.clone()),
@@ -259,7 +259,7 @@ impl Runtime {
         Err(JobError::Runtime(Error::Conflict))
     }
 
-    async fn drop_stale(&self, job: &Job, rev: u64) -> Result<Completed, JobError> {
+    pub(crate) async fn drop_stale(&self, job: &Job, rev: u64) -> Result<Completed, JobError> {
         let mut txn = Txn::new();
         txn.delete_job(job, rev);
         // Not a completion: nothing moves and nothing is counted.

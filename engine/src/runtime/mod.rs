@@ -16,6 +16,7 @@ mod gateway;
 pub mod jobs;
 mod metrics;
 mod pipeline;
+mod timers;
 mod transition;
 pub mod worker;
 
@@ -28,6 +29,7 @@ pub use data::DataCache;
 pub use definitions::{Checked, Deployed};
 pub use error::{ConditionResult, Error};
 pub use metrics::Metrics;
+pub use timers::{Fired, TIMER_TASK_TYPE};
 
 use crate::app::AppSpec;
 use crate::bpmn::{Limits, ProcessDefinition};

@@ -208,8 +208,26 @@ impl<'a> Transition<'a> {
                         queue.push_back((out, None));
                     }
                 }
-                // Validation forbids flows into start events.
-                NodeKind::StartEvent(_) => {}
+                NodeKind::TimerCatch(catch) => {
+                    let visits = self.instance.visits.entry(node.id.to_string()).or_insert(0);
+                    *visits += 1;
+                    let visit = *visits;
+                    let armed = self.arm_timer(&node.id, &catch.timer, visit)?;
+                    let process = &mut self.instance.process;
+                    let id = process.next_token;
+                    process.next_token += 1;
+                    process.tokens.push(Token {
+                        id,
+                        at: TokenAt::Timer {
+                            element: node.id.clone(),
+                            job: armed.job,
+                            due: armed.due,
+                        },
+                        timers: Vec::new(),
+                    });
+                }
+                // Validation forbids flows into start events and boundary events.
+                NodeKind::StartEvent(_) | NodeKind::Boundary(_) => {}
             }
         }
         if self.instance.process.tokens.is_empty() && self.instance.process.ended.is_none() {
@@ -231,6 +249,7 @@ impl<'a> Transition<'a> {
                 element: node.id.clone(),
                 via: def.flow(via).id.clone(),
             },
+            timers: Vec::new(),
         });
         let parked_on = |tokens: &[Token], flow: &ElementId| {
             tokens.iter().position(|t| {
@@ -308,8 +327,13 @@ impl<'a> Transition<'a> {
                 TokenAt::ServiceTask { task, job: key }
             }
         };
-        process.tokens.push(Token { id, at });
+        process.tokens.push(Token {
+            id,
+            at,
+            timers: Vec::new(),
+        });
         self.record(EventType::StartTask, Some(node.id.clone()), None, None);
+        self.arm_boundaries(target, id, visit)?;
         let task_ref = TaskRef::of(node);
         self.run_hooks(HookPoint::TaskStarted(&task_ref)).await
     }
@@ -340,9 +364,12 @@ impl<'a> Transition<'a> {
         Ok(())
     }
 
-    /// Removes the token waiting at a task; returns the node.
-    pub(crate) fn take_task_token(&mut self, token_id: u32) {
+    /// Removes the token waiting at a task (or catch event), disarming its boundary timers.
+    pub(crate) fn take_task_token(&mut self, token_id: u32) -> Result<(), Error> {
+        let timers = super::timers::timers_of(&self.instance.process.tokens, token_id);
+        self.disarm(&timers)?;
         self.instance.process.tokens.retain(|t| t.id != token_id);
+        Ok(())
     }
 
     /// Everything this transition writes, after its prelude: the instance (with the version

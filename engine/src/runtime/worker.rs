@@ -149,6 +149,22 @@ fn transient(e: &JobError) -> bool {
 
 async fn attempt(rt: &Runtime, leased: LeasedJob) {
     let job = &leased.job;
+    if job.kind == crate::model::JobKind::Timer {
+        // A timer has no handler: firing is the commit that moves the instance. A firing the
+        // process refuses (a hook veto, an undecidable gateway after it) is an incident.
+        let result = match rt.fire_timer(&leased).await {
+            Ok(f) => Ok(format!("{f:?}")),
+            Err(e) if !transient(&e) => {
+                let reason = format!("the process could not move on from the timer: {e}");
+                rt.fail_job(&leased, &reason, false, None)
+                    .await
+                    .map(|f| format!("{f:?}"))
+            }
+            Err(e) => Err(e),
+        };
+        record(result);
+        return;
+    }
     let handler = rt
         .inner
         .registry

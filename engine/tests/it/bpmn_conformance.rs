@@ -60,7 +60,7 @@ fn every_altinn_app_validates_without_errors() {
 }
 
 /// The expected outcome per MIWG file: `None` = accepted; `Some(n)` = rejected with exactly `n`
-/// `unsupported-element` errors and no other error.
+/// errors, each an `unsupported-element` or a timer written without a value.
 const MIWG: &[(&str, Option<usize>)] = &[
     ("A.1.0", None),
     ("A.2.0", None), // exclusive gateway without conditions: a warning (a hook may decide)
@@ -73,7 +73,7 @@ const MIWG: &[(&str, Option<usize>)] = &[
     ("C.1.0", Some(6)),
     ("C.1.1", Some(4)), // conditions written as bpmn:getDataObject(...)
     ("C.2.0", Some(5)),
-    ("C.3.0", Some(5)),
+    ("C.3.0", Some(4)), // its timer catch event runs now
     ("C.4.0", Some(7)),
     ("C.5.0", Some(4)),
     ("C.6.0", Some(16)),
@@ -81,8 +81,8 @@ const MIWG: &[(&str, Option<usize>)] = &[
     ("C.8.0", Some(9)),
     ("C.8.1", Some(9)),
     ("C.9.0", Some(11)),
-    ("C.9.1", Some(5)),
-    ("C.9.2", Some(5)),
+    ("C.9.1", Some(3)), // its timer boundary event and catch event run now
+    ("C.9.2", Some(4)),
 ];
 
 #[test]
@@ -104,6 +104,7 @@ fn miwg_reference_files_are_accepted_or_rejected_only_as_unsupported() {
         })
         .count();
     assert_eq!(on_disk, MIWG.len(), "the table must name every MIWG file");
+    let mut wrong = Vec::new();
     for (name, expected) in MIWG {
         let path = dir.join(format!("{name}.bpmn"));
         let bytes = std::fs::read(&path).unwrap();
@@ -114,21 +115,35 @@ fn miwg_reference_files_are_accepted_or_rejected_only_as_unsupported() {
             (Err(r), Some(n)) => {
                 let errors: Vec<_> = r.errors().collect();
                 for e in &errors {
-                    assert_eq!(
-                        e.code,
-                        Code::UnsupportedElement,
+                    // Besides unsupported elements: timers the modelling files leave without a
+                    // value (an empty <timerEventDefinition/>), which nothing can run.
+                    let empty_timer =
+                        e.code == Code::InvalidTimer && e.message.contains("has no value");
+                    assert!(
+                        e.code == Code::UnsupportedElement || empty_timer,
                         "{name}: {}",
                         e.render(name)
                     );
                     assert!(e.line > 0 && e.element_id.is_some(), "{name}: {e:?}");
                     assert!(
-                        e.message.starts_with("unsupported element: "),
+                        empty_timer || e.message.starts_with("unsupported element: "),
                         "{name}: {}",
                         e.message
                     );
                 }
-                assert_eq!(errors.len(), *n, "{name}: {:#?}", errors);
+                if errors.len() != *n {
+                    wrong.push(format!(
+                        "{name}: {} errors, expected {n}:\n{}",
+                        errors.len(),
+                        errors
+                            .iter()
+                            .map(|e| e.render(name))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    ));
+                }
             }
         }
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }

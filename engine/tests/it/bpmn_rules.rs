@@ -519,7 +519,7 @@ fn unsupported_element_is_named_with_id_and_line() {
     let text = lines(&[
         START.into(),
         task("t", "data"),
-        r#"<boundaryEvent id="timer" attachedToRef="t"><timerEventDefinition/></boundaryEvent>"#
+        r#"<boundaryEvent id="timer" attachedToRef="t"><compensateEventDefinition/></boundaryEvent>"#
             .into(),
         END.into(),
         flow("f1", "start", "t"),

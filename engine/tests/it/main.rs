@@ -18,4 +18,5 @@ mod runtime_idempotency;
 mod runtime_jobs;
 mod runtime_moves;
 mod runtime_signing;
+mod runtime_timers;
 mod store_contract;

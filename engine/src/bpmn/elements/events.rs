@@ -1,4 +1,7 @@
-//! Start and end events (none events only, for now).
+//! Events: none start and end events, timer catch events and timer boundary events.
+
+use super::NodeIdx;
+use super::timer::Timer;
 
 /// A plain start event: where a new instance's token starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -7,3 +10,20 @@ pub struct StartEvent {}
 /// A plain end event: a token that arrives is consumed; when none is left the process ends.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndEvent {}
+
+/// An intermediate catch event with a timer: the token waits until the timer fires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimerCatchEvent {
+    pub timer: Timer,
+}
+
+/// A boundary event with a timer, attached to a task. Armed when the task starts, disarmed when
+/// it ends. Interrupting (`cancelActivity`, the default): firing ends the task (its job is
+/// cancelled) and the token leaves by the boundary's flow. Non-interrupting: firing sends a new
+/// token along the boundary's flow and the task goes on; a cycle fires again while it does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundaryEvent {
+    pub attached_to: NodeIdx,
+    pub cancel_activity: bool,
+    pub timer: Timer,
+}

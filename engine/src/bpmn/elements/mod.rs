@@ -5,9 +5,10 @@ mod events;
 mod extension;
 mod gateways;
 mod service_task;
+pub mod timer;
 mod user_task;
 
-pub use events::{EndEvent, StartEvent};
+pub use events::{BoundaryEvent, EndEvent, StartEvent, TimerCatchEvent};
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, ParallelGateway};
 pub use service_task::ServiceTask;
@@ -50,6 +51,10 @@ pub enum NodeKind {
     ServiceTask(ServiceTask),
     ExclusiveGateway(ExclusiveGateway),
     ParallelGateway(ParallelGateway),
+    /// An intermediate catch event with a timer.
+    TimerCatch(TimerCatchEvent),
+    /// A timer boundary event on a task.
+    Boundary(BoundaryEvent),
 }
 
 impl NodeKind {
@@ -62,6 +67,8 @@ impl NodeKind {
             NodeKind::ServiceTask(_) => "serviceTask",
             NodeKind::ExclusiveGateway(_) => "exclusiveGateway",
             NodeKind::ParallelGateway(_) => "parallelGateway",
+            NodeKind::TimerCatch(_) => "intermediateCatchEvent",
+            NodeKind::Boundary(_) => "boundaryEvent",
         }
     }
 
@@ -87,6 +94,8 @@ pub struct Node {
     pub pos: Pos,
     pub incoming: Vec<FlowIdx>,
     pub outgoing: Vec<FlowIdx>,
+    /// For tasks: the boundary events attached to it, in file order.
+    pub boundaries: Vec<NodeIdx>,
 }
 
 impl Node {

@@ -17,6 +17,14 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
     for (s, t) in index.edges() {
         graph.add_edge(NodeIndex::new(s), NodeIndex::new(t), ());
     }
+    // A boundary event is entered through the task it is attached to.
+    for (i, node) in process.nodes.iter().enumerate() {
+        if let RawKind::Boundary { attached_to, .. } = &node.kind
+            && let Some(&task) = index.node_by_id.get(&attached_to.id)
+        {
+            graph.add_edge(NodeIndex::new(task), NodeIndex::new(i), ());
+        }
+    }
 
     let mut reachable = vec![false; n];
     for (i, node) in process.nodes.iter().enumerate() {

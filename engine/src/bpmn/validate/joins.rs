@@ -117,14 +117,36 @@ impl Game<'_> {
         for _ in 0..=self.process.nodes.len() {
             let target = self.index.target[f]?;
             let node = &self.process.nodes[target];
-            let passes_on = matches!(node.kind, RawKind::UserTask(_) | RawKind::ServiceTask(_))
-                && self.index.outgoing[target].len() == 1;
+            let passes_on = matches!(
+                node.kind,
+                RawKind::UserTask(_) | RawKind::ServiceTask(_) | RawKind::TimerCatch(_)
+            ) && self.index.outgoing[target].len() == 1
+                && !self.has_boundary(target);
             if !passes_on {
                 return u32::try_from(f).ok();
             }
             f = self.index.outgoing[target][0];
         }
         None // a cycle of tasks only: reported as a dead end elsewhere
+    }
+
+    fn has_boundary(&self, task: usize) -> bool {
+        let id = &self.process.nodes[task].id;
+        self.process.nodes.iter().any(
+            |n| matches!(&n.kind, RawKind::Boundary { attached_to, .. } if attached_to.id == *id),
+        )
+    }
+
+    /// The flows a token can leave `node` by: its own, and those of boundary events on it.
+    fn exits(&self, node: usize) -> Vec<usize> {
+        let id = &self.process.nodes[node].id;
+        let mut out = self.index.outgoing[node].clone();
+        for (b, n) in self.process.nodes.iter().enumerate() {
+            if matches!(&n.kind, RawKind::Boundary { attached_to, .. } if attached_to.id == *id) {
+                out.extend(self.index.outgoing[b].iter().copied());
+            }
+        }
+        out
     }
 
     /// Successor markings. A token that is not waiting at a parallel gateway moves first (in a
@@ -145,8 +167,9 @@ impl Game<'_> {
             match self.process.nodes[target].kind {
                 RawKind::EndEvent => out.push(rest),
                 _ => {
-                    // Exclusive gateway (or a task with several exits): one successor per choice.
-                    for &o in &self.index.outgoing[target] {
+                    // Exclusive gateway (or a task with several exits, its interrupting
+                    // boundary events' flows among them): one successor per choice.
+                    for o in self.exits(target) {
                         let mut next = rest.clone();
                         if let Some(f) = self.advance(o) {
                             next.push(f);

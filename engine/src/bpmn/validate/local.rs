@@ -79,8 +79,28 @@ pub(crate) fn check(
         }
         let single_exit = matches!(
             node.kind,
-            RawKind::StartEvent | RawKind::UserTask(_) | RawKind::ServiceTask(_)
+            RawKind::StartEvent
+                | RawKind::UserTask(_)
+                | RawKind::ServiceTask(_)
+                | RawKind::TimerCatch(_)
+                | RawKind::Boundary { .. }
         );
+        if let RawKind::Boundary {
+            attached_to,
+            cancel_activity,
+            timer,
+        } = &node.kind
+        {
+            check_boundary(
+                process,
+                index,
+                i,
+                attached_to,
+                *cancel_activity,
+                timer,
+                diags,
+            );
+        }
         if full && single_exit && outgoing.len() > 1 {
             let ids: Vec<&str> = outgoing
                 .iter()
@@ -371,5 +391,80 @@ fn check_service_task(
     }
     if let Some(target) = target {
         diags.extend(target.check_service_task(id, pos, task));
+    }
+}
+
+/// A boundary event: attached to a task, entered only through it (no incoming flow), leaving by
+/// one flow; a non-interrupting cycle without a bound is worth a warning.
+fn check_boundary(
+    process: &RawProcess,
+    index: &Index,
+    i: usize,
+    attached_to: &super::super::raw::Ref,
+    cancel_activity: bool,
+    timer: &crate::bpmn::elements::timer::Timer,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let node = &process.nodes[i];
+    match index.node_by_id.get(&attached_to.id).map(|&n| &process.nodes[n]) {
+        None => diags.push(
+            Diagnostic::error(
+                Code::InvalidBoundary,
+                attached_to.pos,
+                format!(
+                    "boundary event `{}` is attached to `{}`, which is no element of this process",
+                    node.id, attached_to.id
+                ),
+            )
+            .element(&node.id),
+        ),
+        // An unsupported element has its own diagnostic already.
+        Some(target)
+            if !matches!(
+                target.kind,
+                RawKind::UserTask(_) | RawKind::ServiceTask(_) | RawKind::Unsupported
+            ) =>
+        {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidBoundary,
+                    attached_to.pos,
+                    format!(
+                        "boundary event `{}` is attached to <{}> `{}`; flyt attaches boundary events to tasks",
+                        node.id, target.qname, target.id
+                    ),
+                )
+                .element(&node.id)
+                .hint("attach it to a user task or a service task"),
+            )
+        }
+        Some(_) => {}
+    }
+    if !index.incoming[i].is_empty() {
+        diags.push(
+            Diagnostic::error(
+                Code::MisplacedFlow,
+                node.pos,
+                format!(
+                    "boundary event `{}` has an incoming sequence flow; it is entered through the task it is attached to",
+                    node.id
+                ),
+            )
+            .element(&node.id),
+        );
+    }
+    if !cancel_activity && timer.unbounded() {
+        diags.push(
+            Diagnostic::warning(
+                Code::UnboundedTimer,
+                node.pos,
+                format!(
+                    "non-interrupting boundary event `{}` has a timer cycle without a repetition count: it fires for as long as `{}` is active",
+                    node.id, attached_to.id
+                ),
+            )
+            .element(&node.id)
+            .hint("bound it, e.g. R3/P1D for three daily reminders"),
+        );
     }
 }

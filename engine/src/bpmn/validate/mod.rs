@@ -61,7 +61,19 @@ pub(crate) fn validate(
     let structural_ok = !diags.iter().any(Diagnostic::is_error);
     if full {
         graph::check(&process, &index, diags);
-        if structural_ok && !diags.iter().any(Diagnostic::is_error) {
+        // The token game models an interrupting boundary as another way out of its task; a
+        // non-interrupting one adds tokens the game does not model, so it is then skipped
+        // (saying nothing rather than guessing).
+        let adds_tokens = process.nodes.iter().any(|n| {
+            matches!(
+                n.kind,
+                super::raw::RawKind::Boundary {
+                    cancel_activity: false,
+                    ..
+                }
+            )
+        });
+        if structural_ok && !adds_tokens && !diags.iter().any(Diagnostic::is_error) {
             joins::check(&process, &index, diags);
         }
     }

@@ -229,7 +229,7 @@ impl Runtime {
             t.run_hooks(HookPoint::TaskEnding(&task_ref, &checked))
                 .await?;
         }
-        t.take_task_token(plan.token);
+        t.take_task_token(plan.token)?;
         let event = if abandon {
             EventType::AbandonTask
         } else {
