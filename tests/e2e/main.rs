@@ -11,4 +11,5 @@ mod faults;
 mod hostile;
 mod multi_app;
 mod quickstart;
+mod timers;
 mod webhooks;
