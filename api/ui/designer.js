@@ -1,5 +1,5 @@
 // The designer: bpmn-js's modeler with the Altinn and flyt extensions declared (moddle.js),
-// Altinn task types and createInstance in the palette, a properties form, a Problems panel fed
+// Altinn task types, a timer event and createInstance in the palette, a properties form, a Problems panel fed
 // by the server's own validator (POST /{org}/{app}/process/definition/validate, debounced as
 // the designer edits), deploy (PUT .../process/definition) and download.
 (function () {
@@ -39,6 +39,15 @@
       bo.set('flyt:type', 'createInstance');
       create.start(event, elementFactory.createShape({ type: 'bpmn:ServiceTask', businessObject: bo }));
     }
+    function timerEvent(event) {
+      var moddle = bpmnFactory._model;
+      var def = moddle.create('bpmn:TimerEventDefinition', {
+        timeDuration: moddle.create('bpmn:FormalExpression', { body: 'PT1H' })
+      });
+      var bo = bpmnFactory.create('bpmn:IntermediateCatchEvent', { eventDefinitions: [def] });
+      def.$parent = bo;
+      create.start(event, elementFactory.createShape({ type: 'bpmn:IntermediateCatchEvent', businessObject: bo, eventDefinitionType: 'bpmn:TimerEventDefinition' }));
+    }
     this.getPaletteEntries = function () {
       var entries = { 'flyt-separator': { group: 'flyt', separator: true } };
       TASK_TYPES.forEach(function (type) {
@@ -50,6 +59,12 @@
           action: { dragstart: start, click: start }
         };
       });
+      entries['flyt-timer'] = {
+        group: 'flyt',
+        className: 'bpmn-icon-intermediate-event-catch-timer flyt-palette flyt-palette-timer',
+        title: 'Timer: wait (an intermediate timer event; drop one on a task\'s border for a deadline)',
+        action: { dragstart: timerEvent, click: timerEvent }
+      };
       entries['flyt-create-instance'] = {
         group: 'flyt',
         className: 'bpmn-icon-service-task flyt-palette flyt-palette-create',
@@ -447,6 +462,11 @@
     var pdfExt = /Task$/.test(element.type) ? taskExtension(element) : null;
     if (pdfExt && (pdfExt.taskType === 'pdf' || pdfExt.pdfConfig)) renderPdfConfig(element, pdfExt);
 
+    var timerDef = (business.eventDefinitions || []).filter(function (d) { return d.$type === 'bpmn:TimerEventDefinition'; })[0];
+    if (timerDef && (element.type === 'bpmn:IntermediateCatchEvent' || element.type === 'bpmn:BoundaryEvent')) {
+      renderTimer(element, timerDef);
+    }
+
     if (element.type === 'bpmn:ExclusiveGateway') {
       var gw = extension(element, 'altinn:GatewayExtension');
       form.appendChild(field('prop-data-type', 'Data type for conditions (connectedDataTypeId)', textInput(gw && gw.connectedDataTypeId, function (v) {
@@ -488,6 +508,42 @@
         });
         form.appendChild(el('div', { class: 'field check' }, isDefault, el('label', { for: 'prop-is-default' }, 'Default flow of ' + source.id)));
       }
+    }
+  }
+
+  // A timer event's value: one of timeDuration, timeDate, timeCycle (a literal, or an Altinn
+  // expression in [...] read when the timer is armed); for a boundary event, whether it
+  // interrupts its task. The server's validator checks the value as the designer types.
+  var TIMER_KINDS = [
+    ['timeDuration', 'Duration (ISO 8601, e.g. PT15M, P14D)'],
+    ['timeDate', 'Date (RFC 3339, e.g. 2027-01-01T09:00:00Z)'],
+    ['timeCycle', 'Cycle (e.g. R3/PT1H, R/2027-01-01T00:00:00Z/P1M)']
+  ];
+  function renderTimer(element, def) {
+    var modeling = modeler.get('modeling');
+    var moddle = modeler.get('moddle');
+    var kind = TIMER_KINDS.map(function (k) { return k[0]; }).filter(function (k) { return def[k]; })[0] || 'timeDuration';
+    var current = def[kind] ? def[kind].body : '';
+    var select = el('select', { id: 'prop-timer-kind' });
+    TIMER_KINDS.forEach(function (k) { select.appendChild(el('option', { value: k[0] }, k[1])); });
+    select.value = kind;
+    var input = textInput(current, function (v) { set(select.value, v.trim()); });
+    input.id = 'prop-timer-value';
+    function set(newKind, value) {
+      var props = { timeDuration: undefined, timeDate: undefined, timeCycle: undefined };
+      if (value) props[newKind] = moddle.create('bpmn:FormalExpression', { body: value });
+      modeling.updateModdleProperties(element, def, props);
+    }
+    select.addEventListener('change', function () { set(select.value, input.value.trim()); });
+    form.appendChild(field('prop-timer-kind', 'Timer', select));
+    form.appendChild(field('prop-timer-value', 'Value', input, 'or an expression over the data, e.g. ["dataModel", "deadline", "case"]'));
+    if (element.type === 'bpmn:BoundaryEvent') {
+      var interrupting = el('input', { type: 'checkbox', id: 'prop-interrupting' });
+      interrupting.checked = bo(element).cancelActivity !== false;
+      interrupting.addEventListener('change', function () {
+        modeling.updateProperties(element, { cancelActivity: interrupting.checked });
+      });
+      form.appendChild(el('div', { class: 'field check' }, interrupting, el('label', { for: 'prop-interrupting' }, 'Interrupting: ends the task when the timer fires')));
     }
   }
 

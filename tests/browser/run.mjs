@@ -13,6 +13,8 @@
 //      script runs.
 //   5. designer, keyboard only: start → task → end built with the side panel's controls and
 //      bpmn-js's own shortcuts on the focused diagram, seen in the saved XML.
+//   7. designer: a timer boundary event's value and interrupting flag in the properties form,
+//      checked by the server's validator as they change.
 //   6. designer: a PDF task's <altinn:pdfConfig> is shown in the properties form, edited, and
 //      set back to exactly the file it was.
 // Each scenario saves a screenshot in target/browser/. Every wait has a deadline (playwright's
@@ -826,6 +828,63 @@ async function main() {
     assert.equal(await save(), before, 'set back, the saved XML is unchanged');
     assert.deepEqual(await unlabelled(page), [], 'every control is labelled');
     await page.screenshot({ path: join(shots, '6-designer-pdf-config.png'), fullPage: true });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  // 7 -----------------------------------------------------------------------------------------
+  await scenario('7 designer: a deadline timer on a task, edited in the form and checked by the server', async () => {
+    const problems = [];
+    const page = await browserContext.newPage();
+    watch(page, problems);
+    await page.goto(urls.designer);
+    await page.locator('.bjs-powered-by').waitFor({ state: 'visible', timeout: WAIT });
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:altinn="http://altinn.no/process" id="d" targetNamespace="urn:t">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="S"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:task id="Handle" name="Handle"><bpmn:extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></bpmn:extensionElements><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:task>
+    <bpmn:boundaryEvent id="Deadline" attachedToRef="Handle"><bpmn:outgoing>f3</bpmn:outgoing><bpmn:timerEventDefinition><bpmn:timeDuration>P14D</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+    <bpmn:endEvent id="E"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="Late"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="S" targetRef="Handle"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="Handle" targetRef="E"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="Deadline" targetRef="Late"/>
+  </bpmn:process>
+</bpmn:definitions>
+`;
+    await page.setInputFiles('#file', { name: 'deadline.bpmn', mimeType: 'application/xml', buffer: Buffer.from(xml) });
+    await page.locator('#status', { hasText: 'Opened deadline.bpmn' }).waitFor({ timeout: WAIT });
+    await page.locator('#problems-summary', { hasText: 'No problems' }).waitFor({ timeout: WAIT });
+    const save = () => page.evaluate(async () => (await window.flytDesigner.saveXML({ format: true })).xml);
+    const timerOf = (text) => page.evaluate((t) => {
+      const doc = new DOMParser().parseFromString(t, 'application/xml');
+      const B = 'http://www.omg.org/spec/BPMN/20100524/MODEL';
+      const b = [...doc.getElementsByTagNameNS(B, 'boundaryEvent')].find((e) => e.getAttribute('id') === 'Deadline');
+      const def = b.getElementsByTagNameNS(B, 'timerEventDefinition')[0];
+      return { cancel: b.getAttribute('cancelActivity'), value: [...def.children].map((c) => c.localName + '=' + c.textContent) };
+    }, text);
+    const before = await save();
+    assert.deepEqual(await timerOf(before), { cancel: null, value: ['timeDuration=P14D'] });
+
+    await selectElement(page, 'Deadline');
+    assert.equal(await page.inputValue('#prop-timer-kind'), 'timeDuration');
+    assert.equal(await page.inputValue('#prop-timer-value'), 'P14D');
+    assert.equal(await page.isChecked('#prop-interrupting'), true);
+    assert.equal(await save(), before, 'showing the form changes nothing');
+
+    // A value the engine cannot read is a problem at once, with its line; a good one clears it.
+    await page.fill('#prop-timer-value', 'two weeks');
+    await page.press('#prop-timer-value', 'Tab');
+    await page.locator('#problems', { hasText: 'invalid-timer' }).waitFor({ timeout: WAIT });
+    await page.fill('#prop-timer-value', 'R3/P1D');
+    await page.press('#prop-timer-value', 'Tab');
+    await page.selectOption('#prop-timer-kind', 'timeCycle');
+    await page.uncheck('#prop-interrupting');
+    await page.locator('#problems-summary', { hasText: 'No problems' }).waitFor({ timeout: WAIT });
+    assert.deepEqual(await timerOf(await save()), { cancel: 'false', value: ['timeCycle=R3/P1D'] });
+    assert.deepEqual(await unlabelled(page), [], 'every control is labelled');
+    await page.screenshot({ path: join(shots, '7-designer-timer.png'), fullPage: true });
     assert.deepEqual(problems, []);
     await page.close();
   });

@@ -4,7 +4,7 @@
 use super::diagnostic::Pos;
 use super::elements::{
     BoundaryEvent, Condition, EndEvent, ExclusiveGateway, Flow, FlowIdx, Node, NodeIdx, NodeKind,
-    ParallelGateway, ServiceTask, StartEvent, TimerCatchEvent, UserTask,
+    ParallelGateway, ServiceTask, StartEvent, ThrowEvent, TimerCatchEvent, UserTask,
 };
 use super::raw::{RawKind, RawProcess};
 use super::validate::Index;
@@ -73,7 +73,9 @@ impl ProcessDefinition {
             .map(|(i, raw)| {
                 let kind = match raw.kind {
                     RawKind::StartEvent => NodeKind::StartEvent(StartEvent {}),
-                    RawKind::EndEvent => NodeKind::EndEvent(EndEvent {}),
+                    RawKind::EndEvent => NodeKind::EndEvent(EndEvent { terminate: false }),
+                    RawKind::TerminateEnd => NodeKind::EndEvent(EndEvent { terminate: true }),
+                    RawKind::ThrowNone => NodeKind::Throw(ThrowEvent {}),
                     RawKind::UserTask(t) => NodeKind::UserTask(t),
                     RawKind::ServiceTask(t) => NodeKind::ServiceTask(t),
                     RawKind::ExclusiveGateway(mut g) => {
@@ -98,10 +100,10 @@ impl ProcessDefinition {
                             timer,
                         }),
                         // validate() refuses a boundary attached to nothing.
-                        None => NodeKind::EndEvent(EndEvent {}),
+                        None => NodeKind::EndEvent(EndEvent::default()),
                     },
                     // validate() refuses processes with unsupported elements.
-                    RawKind::Unsupported => NodeKind::EndEvent(EndEvent {}),
+                    RawKind::Unsupported => NodeKind::EndEvent(EndEvent::default()),
                 };
                 Node {
                     id: ElementId::new(raw.id),

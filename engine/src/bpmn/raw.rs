@@ -16,6 +16,10 @@ pub(crate) struct Ref {
 pub(crate) enum RawKind {
     StartEvent,
     EndEvent,
+    /// An end event with a `terminateEventDefinition`.
+    TerminateEnd,
+    /// An intermediate throw event without a definition: a token passes through.
+    ThrowNone,
     UserTask(UserTask),
     ServiceTask(ServiceTask),
     ExclusiveGateway(ExclusiveGateway),

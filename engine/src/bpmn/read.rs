@@ -12,7 +12,6 @@ use crate::ids::DataTypeId;
 
 /// Flow nodes flyt recognises but does not execute (yet).
 const UNSUPPORTED_FLOW_NODES: &[&str] = &[
-    "intermediateThrowEvent",
     "implicitThrowEvent",
     "subProcess",
     "transaction",
@@ -20,7 +19,6 @@ const UNSUPPORTED_FLOW_NODES: &[&str] = &[
     "callActivity",
     "sendTask",
     "receiveTask",
-    "manualTask",
     "scriptTask",
     "businessRuleTask",
     "inclusiveGateway",
@@ -126,11 +124,26 @@ pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
         return Ok(model);
     }
     // A collaboration may hold several pools; flyt runs exactly one process per definition.
-    // Pools without flow nodes (black-box participants) do not count.
-    let mut executable = processes
+    // Pools without flow nodes (black-box participants) do not count, nor do pools marked
+    // isExecutable="false" (other participants' processes, drawn for the picture) while another
+    // pool is executable. When none is marked executable, the first runs (Altinn Studio writes
+    // isExecutable="false" on an app's only process, and Altinn runs it).
+    let with_content: Vec<&XmlNode> = processes
         .iter()
         .filter(|p| p.children.iter().any(is_flow_content))
-        .copied();
+        .copied()
+        .collect();
+    let marked: Vec<&XmlNode> = with_content
+        .iter()
+        .filter(|p| p.attr("isExecutable") != Some("false"))
+        .copied()
+        .collect();
+    let candidates = if marked.is_empty() {
+        &with_content
+    } else {
+        &marked
+    };
+    let mut executable = candidates.iter().copied();
     let first = executable.next().unwrap_or(processes[0]);
     for extra in executable {
         model.diagnostics.push(
@@ -198,9 +211,9 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         )
         .element(id)
         .hint(
-            "flyt executes startEvent, endEvent, task, userTask, serviceTask, exclusiveGateway, \
-             timer intermediateCatchEvent and boundaryEvent, \
-             parallelGateway and sequenceFlow",
+            "flyt executes startEvent, endEvent (none, terminate), task, userTask, manualTask, \
+             serviceTask, exclusiveGateway, parallelGateway, sequenceFlow, timer \
+             intermediateCatchEvent and boundaryEvent, and none intermediateThrowEvent",
         ),
     );
     RawKind::Unsupported
@@ -210,18 +223,23 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
     let name = node.name.as_str();
     let qname = &node.qname;
     let kind = match name {
-        "startEvent" | "endEvent" => {
+        "startEvent" | "endEvent" | "intermediateThrowEvent" => {
             let definition = node.children.iter().find(|c| {
                 c.ns == Ns::Bpmn
                     && (c.name.ends_with("EventDefinition") || c.name == "eventDefinitionRef")
             });
             match definition {
+                Some(def) if name == "endEvent" && def.name == "terminateEventDefinition" => {
+                    RawKind::TerminateEnd
+                }
                 Some(def) => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
                 None if name == "startEvent" => RawKind::StartEvent,
-                None => RawKind::EndEvent,
+                None if name == "endEvent" => RawKind::EndEvent,
+                None => RawKind::ThrowNone,
             }
         }
-        "task" | "userTask" | "serviceTask" => {
+        // A manual task waits like a user task (flyt cannot tell that it was done otherwise).
+        "task" | "userTask" | "serviceTask" | "manualTask" => {
             let looped = node
                 .children
                 .iter()

@@ -190,7 +190,19 @@ impl<'a> Transition<'a> {
             }
             let node = def.node(target);
             match &node.kind {
-                NodeKind::EndEvent(_) => self.last_end = Some(node.id.clone()),
+                NodeKind::EndEvent(end) => {
+                    self.last_end = Some(node.id.clone());
+                    if end.terminate {
+                        // Every other token ends here too, and nothing still queued moves on.
+                        queue.clear();
+                        self.terminate_all(&node.id)?;
+                    }
+                }
+                NodeKind::Throw(_) => {
+                    for &out in &node.outgoing {
+                        queue.push_back((out, origin));
+                    }
+                }
                 NodeKind::UserTask(_) => self.enter_task(target, None).await?,
                 NodeKind::ServiceTask(task) => {
                     let task_type = task.task_type.clone().unwrap_or_default();
@@ -361,6 +373,36 @@ impl<'a> Transition<'a> {
             }
             super::commands::check_data(&self.app, data_type, value)?;
         }
+        Ok(())
+    }
+
+    /// A terminate end event: every token ends; tasks are abandoned, their jobs cancelled and
+    /// their timers disarmed, all in this transition's commit.
+    pub(crate) fn terminate_all(&mut self, at: &ElementId) -> Result<(), Error> {
+        let tokens = std::mem::take(&mut self.instance.process.tokens);
+        for token in &tokens {
+            self.disarm(&token.timers)?;
+            let job = match &token.at {
+                TokenAt::ServiceTask { job, .. } | TokenAt::Timer { job, .. } => Some(*job),
+                _ => None,
+            };
+            if let Some(job) = job {
+                if let Some(p) = self.new_jobs.iter().position(|j| j.key == job) {
+                    self.new_jobs.remove(p);
+                } else if let Some((rev, stored)) = self.rt.store.job(job)? {
+                    self.prelude.delete_job(&stored, rev);
+                }
+            }
+            if let Some(task) = token.task() {
+                self.record(
+                    EventType::AbandonTask,
+                    Some(task.element_id.clone()),
+                    None,
+                    Some(serde_json::json!({ "terminatedBy": at.as_str() })),
+                );
+            }
+        }
+        self.instance.process.incidents.clear();
         Ok(())
     }
 

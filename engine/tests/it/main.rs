@@ -13,6 +13,7 @@ mod bpmn_rules;
 mod crash;
 mod hooks;
 mod runtime_activation;
+mod runtime_events;
 mod runtime_explore;
 mod runtime_idempotency;
 mod runtime_jobs;

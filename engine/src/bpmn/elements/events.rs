@@ -7,9 +7,17 @@ use super::timer::Timer;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StartEvent {}
 
-/// A plain end event: a token that arrives is consumed; when none is left the process ends.
+/// An end event: a token that arrives is consumed; when none is left the process ends. A
+/// terminate end event (`terminateEventDefinition`) ends every token of the process at once:
+/// their tasks end, their jobs are cancelled and their timers disarmed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EndEvent {}
+pub struct EndEvent {
+    pub terminate: bool,
+}
+
+/// An intermediate throw event without a definition: a milestone a token passes through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThrowEvent {}
 
 /// An intermediate catch event with a timer: the token waits until the timer fires.
 #[derive(Debug, Clone, PartialEq)]

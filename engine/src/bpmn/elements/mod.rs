@@ -8,7 +8,7 @@ mod service_task;
 pub mod timer;
 mod user_task;
 
-pub use events::{BoundaryEvent, EndEvent, StartEvent, TimerCatchEvent};
+pub use events::{BoundaryEvent, EndEvent, StartEvent, ThrowEvent, TimerCatchEvent};
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, ParallelGateway};
 pub use service_task::ServiceTask;
@@ -55,6 +55,8 @@ pub enum NodeKind {
     TimerCatch(TimerCatchEvent),
     /// A timer boundary event on a task.
     Boundary(BoundaryEvent),
+    /// An intermediate throw event without a definition (a token passes through).
+    Throw(ThrowEvent),
 }
 
 impl NodeKind {
@@ -69,6 +71,7 @@ impl NodeKind {
             NodeKind::ParallelGateway(_) => "parallelGateway",
             NodeKind::TimerCatch(_) => "intermediateCatchEvent",
             NodeKind::Boundary(_) => "boundaryEvent",
+            NodeKind::Throw(_) => "intermediateThrowEvent",
         }
     }
 

@@ -38,7 +38,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
     let mut finishes = vec![false; n];
     let reversed = Reversed(&graph);
     for (i, node) in process.nodes.iter().enumerate() {
-        if node.kind == RawKind::EndEvent {
+        if matches!(node.kind, RawKind::EndEvent | RawKind::TerminateEnd) {
             let mut dfs = Dfs::new(reversed, NodeIndex::new(i));
             while let Some(v) = dfs.next(reversed) {
                 finishes[v.index()] = true;

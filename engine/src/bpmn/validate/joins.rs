@@ -119,7 +119,10 @@ impl Game<'_> {
             let node = &self.process.nodes[target];
             let passes_on = matches!(
                 node.kind,
-                RawKind::UserTask(_) | RawKind::ServiceTask(_) | RawKind::TimerCatch(_)
+                RawKind::UserTask(_)
+                    | RawKind::ServiceTask(_)
+                    | RawKind::TimerCatch(_)
+                    | RawKind::ThrowNone
             ) && self.index.outgoing[target].len() == 1
                 && !self.has_boundary(target);
             if !passes_on {
@@ -166,6 +169,8 @@ impl Game<'_> {
             rest.remove(pos);
             match self.process.nodes[target].kind {
                 RawKind::EndEvent => out.push(rest),
+                // Every token of the process ends.
+                RawKind::TerminateEnd => out.push(Vec::new()),
                 _ => {
                     // Exclusive gateway (or a task with several exits, its interrupting
                     // boundary events' flows among them): one successor per choice.

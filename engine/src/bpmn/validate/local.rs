@@ -67,7 +67,7 @@ pub(crate) fn check(
                     "a start event begins the process; route the flow to a task or gateway instead",
                 ),
             ),
-            RawKind::EndEvent if !outgoing.is_empty() => diags.push(
+            RawKind::EndEvent | RawKind::TerminateEnd if !outgoing.is_empty() => diags.push(
                 Diagnostic::error(
                     Code::MisplacedFlow,
                     node.pos,
@@ -83,6 +83,7 @@ pub(crate) fn check(
                 | RawKind::UserTask(_)
                 | RawKind::ServiceTask(_)
                 | RawKind::TimerCatch(_)
+                | RawKind::ThrowNone
                 | RawKind::Boundary { .. }
         );
         if let RawKind::Boundary {

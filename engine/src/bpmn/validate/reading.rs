@@ -118,7 +118,7 @@ fn choose(
         return (Reading::List, by_list);
     }
     if !is_gateway(node)
-        && node.kind != RawKind::EndEvent
+        && !matches!(node.kind, RawKind::EndEvent | RawKind::TerminateEnd)
         && by_source_ref.is_empty()
         && !by_list.is_empty()
     {
