@@ -36,6 +36,10 @@
     var out = {};
     nodes.forEach(function (n) { out[n.id] = []; });
     flows.forEach(function (f) { if (out[f.sourceRef.id]) out[f.sourceRef.id].push(f); });
+    // A boundary event is laid out after its task (an edge only for the ordering, never drawn)
+    // and then placed on the task's lower border.
+    var boundaries = nodes.filter(function (n) { return n.$type === 'bpmn:BoundaryEvent' && n.attachedToRef && out[n.attachedToRef.id]; });
+    boundaries.forEach(function (b) { out[b.attachedToRef.id].push({ id: '__attached_' + b.id, targetRef: b }); });
 
     // Depth-first from the start events (then from anything unvisited): an edge to a node on
     // the current path is a back edge; the rest form a DAG, laid out by longest path.
@@ -70,6 +74,13 @@
       var row = rows[l] || 0;
       rows[l] = row + 1;
       centre[n.id] = { x: 80 + l * 170, y: 120 + row * 130 };
+    });
+    var onHost = {};
+    boundaries.forEach(function (b) {
+      var host = b.attachedToRef;
+      var k = onHost[host.id] = (onHost[host.id] || 0) + 1;
+      var h = sizeOf(host);
+      centre[b.id] = { x: centre[host.id].x - h.width / 2 + 30 * k, y: centre[host.id].y + h.height / 2 };
     });
     var bounds = {};
     var planeElements = [];

@@ -855,6 +855,10 @@ async function main() {
 `;
     await page.setInputFiles('#file', { name: 'deadline.bpmn', mimeType: 'application/xml', buffer: Buffer.from(xml) });
     await page.locator('#status', { hasText: 'Opened deadline.bpmn' }).waitFor({ timeout: WAIT });
+    // The server checks what is drawn for a signed-in designer.
+    await signInAsUser(page, ['designer']);
+    await page.locator('#app option[value="ttd/designed"]').waitFor({ state: 'attached', timeout: WAIT });
+    await page.selectOption('#app', 'ttd/designed');
     await page.locator('#problems-summary', { hasText: 'No problems' }).waitFor({ timeout: WAIT });
     const save = () => page.evaluate(async () => (await window.flytDesigner.saveXML({ format: true })).xml);
     const timerOf = (text) => page.evaluate((t) => {
