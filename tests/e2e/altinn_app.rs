@@ -173,6 +173,7 @@ async fn validate_explains_an_altinn_policy_and_warns_with_file_and_line() {
         1,
     );
     std::fs::write(&metadata, text).unwrap();
+    std::fs::remove_file(app.join("App/models/model.schema.json")).unwrap();
     let out = std::process::Command::new(flyt_tests::flyt_bin())
         .arg("validate")
         .arg(&app)
@@ -187,6 +188,11 @@ async fn validate_explains_an_altinn_policy_and_warns_with_file_and_line() {
         )),
         "{text}"
     );
+    assert!(
+        text.contains("dataTypes `model`: no App/models/model.schema.json: its form data is not checked against a schema"),
+        "{text}"
+    );
+    assert!(text.contains("app loads (2 warning(s))"), "{text}");
 }
 
 /// The example app, copied under `dir/processes/ttd/altinn-template-demo`.

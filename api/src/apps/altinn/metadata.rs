@@ -29,6 +29,8 @@ pub struct Finding {
 /// What flyt takes from the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metadata {
+    /// The file's `id` (`org/app`), with its line.
+    pub id: Option<(String, Option<u32>)>,
     pub title: Option<String>,
     pub data_types: Vec<DataTypeFile>,
     pub owner_types: Vec<String>,
@@ -39,6 +41,8 @@ pub struct Metadata {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawMetadata {
+    #[serde(default)]
+    id: Option<String>,
     #[serde(default)]
     title: BTreeMap<String, String>,
     #[serde(default)]
@@ -74,7 +78,6 @@ struct RawDataType {
 /// Bookkeeping and presentation fields: read, nothing to enforce.
 const QUIET: &[&str] = &[
     "$schema",
-    "id",
     "org",
     "created",
     "createdBy",
@@ -223,6 +226,7 @@ pub fn read(text: &str) -> Result<Metadata, Finding> {
         .or_else(|| raw.title.values().next())
         .cloned();
     Ok(Metadata {
+        id: raw.id.map(|id| (id, line_of(text, "id", 0))),
         title,
         data_types,
         owner_types,

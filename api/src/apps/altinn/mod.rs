@@ -52,11 +52,29 @@ pub(super) fn load(dir: &Path, id: AppId) -> Result<App, Vec<LoadError>> {
             .drain(..)
             .map(|f| LoadWarning::new(&metadata_path, f.line, f.message)),
     );
+    if let Some((file_id, line)) = &meta.id
+        && *file_id != id.to_string()
+    {
+        warnings.push(LoadWarning::new(
+            &metadata_path,
+            *line,
+            format!("`id` is `{file_id}`; flyt serves the app as `{id}`, from its folder's names"),
+        ));
+    }
     for dt in &mut meta.data_types {
         if dt.kind == super::app_file::DataKindFile::Json {
             let schema = format!("App/models/{}.schema.json", dt.id);
             if dir.join(&schema).is_file() {
                 dt.schema = Some(schema);
+            } else {
+                warnings.push(LoadWarning::new(
+                    &metadata_path,
+                    None,
+                    format!(
+                        "dataTypes `{}`: no {schema}: its form data is not checked against a schema",
+                        dt.id
+                    ),
+                ));
             }
         }
     }
