@@ -105,6 +105,8 @@ pub(super) fn load(dir: &Path, id: AppId) -> Result<App, Vec<LoadError>> {
         });
     }
 
+    // In file order, so a designer reads them top-down.
+    warnings.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     let file = AppFile {
         title: meta.title,
         owner_types: meta.owner_types,

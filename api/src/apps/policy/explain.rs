@@ -125,3 +125,46 @@ impl Policy {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Rule;
+    use super::*;
+
+    #[test]
+    fn an_app_toml_policy_in_words() {
+        let policy = Policy::new(vec![
+            Rule {
+                subjects: vec!["owner".into(), "role:DAGL".into()],
+                actions: vec!["read".into(), "sign".into()],
+                tasks: vec!["Sign".into()],
+                effect: Effect::Permit,
+            },
+            Rule {
+                subjects: vec!["org:ttd".into()],
+                actions: vec!["*".into()],
+                tasks: vec![],
+                effect: Effect::Deny,
+            },
+        ])
+        .unwrap();
+        let text = policy.explain();
+        assert!(
+            text.contains(
+                "PERMIT  (app.toml rules[0])\n  who:     the instance owner (the person, or the organisation's token); or a person with role DAGL for the owner organisation\n  may:     read, sign\n  where:   at task Sign\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "DENY  (app.toml rules[1])\n  who:     service owner `ttd` (organisation token)\n  may not: every action\n  where:   anywhere (every task, and before and after the process)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            Policy::default()
+                .explain()
+                .contains("No rules: every request is refused.")
+        );
+    }
+}
