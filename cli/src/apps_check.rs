@@ -88,12 +88,22 @@ impl Checked {
         out
     }
 
+    /// The JSON report, counting like a BPMN file's entry (`errors`, `warnings`) and listing
+    /// each finding as `path:line: message`.
     pub fn json(&self) -> serde_json::Value {
+        let findings = |severity: &str, list: &[String]| {
+            list.iter()
+                .map(|m| serde_json::json!({ "severity": severity, "message": m }))
+                .collect::<Vec<_>>()
+        };
+        let mut problems = findings("error", &self.errors);
+        problems.extend(findings("warning", &self.warnings));
         serde_json::json!({
             "app": self.dir.display().to_string(),
             "valid": self.errors.is_empty(),
-            "errors": self.errors,
-            "warnings": self.warnings,
+            "errors": self.errors.len(),
+            "warnings": self.warnings.len(),
+            "problems": problems,
             "policy": self.policy,
         })
     }

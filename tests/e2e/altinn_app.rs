@@ -193,6 +193,15 @@ async fn validate_explains_an_altinn_policy_and_warns_with_file_and_line() {
         "{text}"
     );
     assert!(text.contains("app loads (2 warning(s))"), "{text}");
+    let out = std::process::Command::new(flyt_tests::flyt_bin())
+        .args(["validate", "--format", "json"])
+        .arg(&app)
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["valid"], true, "{json}");
+    assert_eq!(json[0]["warnings"], 2, "{json}");
+    assert_eq!(json[0]["problems"][0]["severity"], "warning", "{json}");
 }
 
 /// The example app, copied under `dir/processes/ttd/altinn-template-demo`.
