@@ -182,3 +182,34 @@ fn spec_of(dir: &Path, id: &AppId, data_types: &[DataTypeFile]) -> Result<AppSpe
     }
     Ok(spec)
 }
+
+#[cfg(test)]
+mod tests {
+    use flyt_engine::app::DataKind;
+
+    #[test]
+    fn an_app_toml_declares_binary_data_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("ttd/files");
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(
+            app.join("app.toml"),
+            "[[data_types]]\nid = \"attachment\"\nkind = \"binary\"\ncontent_types = [\"application/pdf\"]\nmax_size_bytes = 1048576\nmax_count = 2\n\n[[data_types]]\nid = \"form\"\n",
+        )
+        .unwrap();
+        std::fs::write(app.join("process.bpmn"), "").unwrap();
+        let app = super::load(&app).unwrap();
+        let attachment = app.spec.data_type("attachment").unwrap();
+        assert_eq!(attachment.kind, DataKind::Binary);
+        assert_eq!(attachment.allowed_content_types, ["application/pdf"]);
+        assert_eq!(
+            (attachment.max_size, attachment.max_count),
+            (Some(1_048_576), Some(2))
+        );
+        let form = app.spec.data_type("form").unwrap();
+        assert_eq!(
+            (form.kind, form.max_size, form.max_count),
+            (DataKind::Json, None, None)
+        );
+    }
+}

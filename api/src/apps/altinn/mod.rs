@@ -146,3 +146,117 @@ fn service_owner(id: &AppId) -> CompiledRule {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::apps::{self, DataKindFile};
+    use crate::auth::{Caller, Organisation, User};
+    use flyt_engine::app::DataKind;
+    use flyt_engine::model::{InstanceOwner, Party};
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    fn example() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../processes/ttd/altinn-template-demo")
+    }
+
+    /// The example app copied to `root/ttd/demo`, with `edit` applied to applicationmetadata.json.
+    fn copy(root: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+        let to = root.join("ttd/demo");
+        for file in [
+            "App/config/applicationmetadata.json",
+            "App/config/authorization/policy.xml",
+            "App/config/process/process.bpmn",
+        ] {
+            std::fs::create_dir_all(to.join(file).parent().unwrap()).unwrap();
+            let text = std::fs::read_to_string(example().join(file)).unwrap();
+            let text = if file.ends_with(".json") {
+                edit(text)
+            } else {
+                text
+            };
+            std::fs::write(to.join(file), text).unwrap();
+        }
+        to
+    }
+
+    #[test]
+    fn the_example_loads_with_its_data_types_and_owner_types() {
+        let app = apps::load(&example()).unwrap();
+        assert!(app.warnings.is_empty(), "{:?}", app.warnings);
+        assert_eq!(app.file.owner_types, ["person", "organisation"]);
+        let model = app.spec.data_type("model").unwrap();
+        assert_eq!(
+            (model.kind, model.task.as_deref(), model.required),
+            (DataKind::Json, Some("Task_1"), true)
+        );
+        assert!(model.schema.is_some(), "App/models/model.schema.json");
+        let attachment = app.spec.data_type("attachment").unwrap();
+        assert_eq!(attachment.kind, DataKind::Binary);
+        assert_eq!(
+            attachment.allowed_content_types,
+            ["application/pdf", "image/png"]
+        );
+        assert_eq!(attachment.max_size, Some(10 * 1024 * 1024));
+        assert_eq!(attachment.max_count, Some(5));
+        assert_eq!(app.file.data_types[1].kind, DataKindFile::Binary);
+    }
+
+    #[test]
+    fn disallow_user_instantiation_leaves_instantiation_to_the_service_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = copy(dir.path(), |t| {
+            t.replace(
+                "\"disallowUserInstantiation\": false",
+                "\"disallowUserInstantiation\": true",
+            )
+        });
+        let app = apps::load(&app).unwrap();
+        let person = InstanceOwner::new(Party::person("01017012345").unwrap());
+        let alice = Caller::User(User {
+            person_number: "01017012345".into(),
+            roles: Default::default(),
+            scopes: BTreeSet::new(),
+        });
+        assert!(app.policy.allows(&alice, "read", Some(&person), None));
+        assert!(
+            !app.policy
+                .allows(&alice, "instantiate", Some(&person), None)
+        );
+        let ttd = Caller::Organisation(Organisation {
+            organisation_number: "974760673".into(),
+            org_code: Some("ttd".into()),
+            scopes: BTreeSet::new(),
+            client_id: None,
+        });
+        assert!(
+            app.policy.allows(&ttd, "deploy", None, None),
+            "the implicit service owner rule"
+        );
+        assert!(
+            app.policy
+                .allows(&ttd, "resume", Some(&person), Some("Task_1"))
+        );
+        assert!(!app.policy.allows(&ttd, "write", Some(&person), None));
+    }
+
+    #[test]
+    fn a_folder_with_both_layouts_or_broken_metadata_is_refused_with_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = copy(dir.path(), |t| t);
+        std::fs::write(app.join("app.toml"), "").unwrap();
+        let errors = apps::load(&app).unwrap_err();
+        assert!(errors[0].message.contains("both an app.toml"), "{errors:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let app = copy(dir.path(), |t| {
+            t.replacen("\"dataTypes\": [", "\"dataTypes\": [,", 1)
+        });
+        let errors = apps::load(&app).unwrap_err();
+        let shown = errors[0].to_string();
+        assert!(
+            shown.contains("applicationmetadata.json:5: not a usable applicationmetadata.json"),
+            "{shown}"
+        );
+    }
+}
