@@ -13,7 +13,7 @@
 
 pub mod metadata;
 
-use super::policy::{CompiledRule, Effect, Policy, Predicate, Subject, xacml};
+use super::policy::{CompiledRule, Effect, Place, Policy, Predicate, Subject, xacml};
 use super::{App, AppFile, JobsFile, LoadError, LoadWarning};
 use flyt_engine::ids::AppId;
 use std::path::Path;
@@ -101,10 +101,45 @@ pub(super) fn load(dir: &Path, id: AppId) -> Result<App, Vec<LoadError>> {
                 vec![vec![Predicate::Action("instantiate".into())]],
             ],
             origin: "applicationmetadata.json disallowUserInstantiation".into(),
+            line: None,
             description: Some("only the service owner (or a system) creates instances".into()),
         });
     }
 
+    let bpmn = read(&bpmn_path)?;
+    // A task or end event the process does not have is a typo the policy would never match.
+    // (A process that does not compile stops start-up at deploy, with its own diagnostics.)
+    if let Ok(compiled) = flyt_engine::bpmn::compile(&bpmn, &Default::default()) {
+        let missing = |element: &str| compiled.definition.node_by_id(element).is_none();
+        for rule in &rules {
+            for p in rule.predicates() {
+                if let Predicate::Place(Place::Task(e) | Place::EndEvent(e)) = p
+                    && missing(e)
+                {
+                    warnings.push(LoadWarning::new(
+                        &policy_path,
+                        rule.line,
+                        format!(
+                            "{}: `{e}` is not an element of process.bpmn: that part never applies",
+                            rule.origin
+                        ),
+                    ));
+                }
+            }
+        }
+        for dt in &meta.data_types {
+            if let Some(task) = dt.task.as_deref().filter(|t| missing(t)) {
+                warnings.push(LoadWarning::new(
+                    &metadata_path,
+                    None,
+                    format!(
+                        "dataTypes `{}`: taskId `{task}` is not an element of process.bpmn",
+                        dt.id
+                    ),
+                ));
+            }
+        }
+    }
     // In file order, so a designer reads them top-down.
     warnings.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     let file = AppFile {
@@ -116,7 +151,6 @@ pub(super) fn load(dir: &Path, id: AppId) -> Result<App, Vec<LoadError>> {
         webhooks: Vec::new(),
     };
     let spec = super::spec_of(dir, &id, &file.data_types)?;
-    let bpmn = read(&bpmn_path)?;
     Ok(App {
         id,
         dir: dir.to_path_buf(),
@@ -141,6 +175,7 @@ fn service_owner(id: &AppId) -> CompiledRule {
             ],
         ],
         origin: "implicit: the service owner of an Altinn app".into(),
+        line: None,
         description: Some(
             "policy.xml has no deploy or resume rule; as in Altinn, the app's own organisation is its service owner".into(),
         ),
@@ -238,6 +273,39 @@ mod tests {
                 .allows(&ttd, "resume", Some(&person), Some("Task_1"))
         );
         assert!(!app.policy.allows(&ttd, "write", Some(&person), None));
+    }
+
+    #[test]
+    fn tasks_the_process_does_not_have_are_warned() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = copy(dir.path(), |t| {
+            t.replacen("\"taskId\": \"Task_1\"", "\"taskId\": \"Task_9\"", 1)
+        });
+        let policy = app.join("App/config/authorization/policy.xml");
+        let text = std::fs::read_to_string(&policy).unwrap();
+        std::fs::write(&policy, text.replacen(">Task_2<", ">Task_3<", 1)).unwrap();
+        let app = apps::load(&app).unwrap();
+        // (The copy also lacks the model's schema and is served as `ttd/demo`: warned too.)
+        let shown: Vec<String> = app
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .filter(|w| w.contains("is not an element"))
+            .collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(
+            shown[0].ends_with(
+                "applicationmetadata.json: dataTypes `model`: taskId `Task_9` is not an element of process.bpmn"
+            ),
+            "{shown:?}"
+        );
+        assert!(
+            shown[1].contains("policy.xml:63: policy.xml line 63, ")
+                && shown[1].ends_with(
+                    "`Task_3` is not an element of process.bpmn: that part never applies"
+                ),
+            "{shown:?}"
+        );
     }
 
     #[test]

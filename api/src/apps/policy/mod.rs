@@ -162,6 +162,8 @@ pub struct CompiledRule {
     pub target: Vec<AnyOf>,
     /// Where the rule came from, for `explain` and messages (`policy.xml:4`, `rules[0]`).
     pub origin: String,
+    /// The rule's line in its file, when it has one (policy.xml).
+    pub line: Option<u32>,
     pub description: Option<String>,
 }
 
@@ -192,7 +194,8 @@ impl CompiledRule {
             .all(|any| any.iter().any(|all| all.iter().all(|p| p.holds(r))))
     }
 
-    fn predicates(&self) -> impl Iterator<Item = &Predicate> {
+    /// Every condition of the target, in any group.
+    pub fn predicates(&self) -> impl Iterator<Item = &Predicate> {
         self.target.iter().flatten().flatten()
     }
 
@@ -231,6 +234,7 @@ impl CompiledRule {
             effect: rule.effect,
             target,
             origin: format!("app.toml rules[{i}]"),
+            line: None,
             description: None,
         })
     }

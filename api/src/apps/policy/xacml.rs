@@ -176,6 +176,7 @@ impl Reader<'_> {
             effect,
             target: Vec::new(),
             origin: format!("policy.xml line {}, {id}", node.pos.line),
+            line: Some(node.pos.line),
             description: None,
         };
         for child in &node.children {
