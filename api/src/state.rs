@@ -82,9 +82,10 @@ impl AppState {
             .ok_or_else(|| ApiError::NotFound(format!("no app {id} on this server")))
     }
 
-    /// Refuses unless the policy lets `caller` do `action` on `instance`: with no task, or at any
-    /// task the instance is at now (so a rule scoped to `ManagerSign` lets a manager read the
-    /// instance while it waits there, and not before or after).
+    /// Refuses unless the policy lets `caller` do `action` on `instance` where it is now: at any
+    /// task it is at (so a rule scoped to `ManagerSign` lets a manager read the instance while it
+    /// waits there, and not before or after, and a Deny scoped to a task refuses only there), or
+    /// at the end event it ended at, or nowhere before it starts.
     pub fn authorize_instance(
         &self,
         app: &App,
@@ -93,15 +94,24 @@ impl AppState {
         instance: &flyt_engine::model::Instance,
     ) -> Result<(), ApiError> {
         let owner = Some(&instance.owner);
-        if app.policy.allows(caller, action, owner, None)
-            || instance.process.active_tasks().any(|t| {
-                app.policy
-                    .allows(caller, action, owner, Some(t.element_id.as_str()))
-            })
-        {
-            return Ok(());
-        }
-        self.authorize(app, caller, action, owner, None)
+        let tasks: Vec<&str> = instance
+            .process
+            .active_tasks()
+            .map(|t| t.element_id.as_str())
+            .collect();
+        let place = match tasks.first() {
+            Some(first) => {
+                if let Some(allowed) = tasks
+                    .iter()
+                    .find(|t| app.policy.allows(caller, action, owner, Some(t)))
+                {
+                    return self.authorize(app, caller, action, owner, Some(allowed));
+                }
+                Some(*first)
+            }
+            None => instance.process.end_event.as_ref().map(|e| e.as_str()),
+        };
+        self.authorize(app, caller, action, owner, place)
     }
 
     /// Refuses unless `app`'s policy lets `caller` do `action` (deny by default).
@@ -121,7 +131,7 @@ impl AppState {
             Caller::Organisation(o) => format!("organisation {}", o.organisation_number),
         };
         let on = match task {
-            Some(t) => format!(" on task `{t}`"),
+            Some(t) => format!(" at `{t}`"),
             None => String::new(),
         };
         Err(ApiError::Forbidden(format!(

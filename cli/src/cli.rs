@@ -32,12 +32,17 @@ pub enum Command {
         #[arg(long, env = "FLYT_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// Check BPMN files (or every .bpmn under a folder). Exit 0: all valid; 1: errors; 2: usage.
+    /// Check BPMN files (or every .bpmn under a folder, and every Altinn app folder's
+    /// applicationmetadata.json and policy.xml). Exit 0: all valid; 1: errors; 2: usage.
     Validate {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Also load every app folder (app.toml or Altinn's App/config) and print its policy in
+        /// words: who may do what at which task.
+        #[arg(long)]
+        explain_policy: bool,
     },
     /// Run the multi-app flow on two local servers and print each step.
     Demo {
@@ -106,7 +111,11 @@ pub fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate { paths, format } => validate(&paths, format),
+        Command::Validate {
+            paths,
+            format,
+            explain_policy,
+        } => validate(&paths, format, explain_policy),
         Command::Serve { config } => with_runtime(serve(config)),
         Command::Token { kind, config } => token(kind, config),
         Command::Store {
@@ -232,16 +241,26 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     }
 }
 
-fn validate(paths: &[PathBuf], format: Format) -> ExitCode {
+fn validate(paths: &[PathBuf], format: Format, explain_policy: bool) -> ExitCode {
     let mut files = Vec::new();
+    let mut app_dirs = Vec::new();
     for path in paths {
         if let Err(e) = collect(path, &mut files) {
             eprintln!("flyt validate: {e}");
             return ExitCode::from(2);
         }
+        crate::apps_check::app_dirs(path, explain_policy, &mut app_dirs);
     }
     let mut any_error = false;
     let mut report = Vec::new();
+    for dir in &app_dirs {
+        let checked = crate::apps_check::check(dir, explain_policy);
+        any_error |= !checked.errors.is_empty();
+        match format {
+            Format::Text => flyt_api::outln!("{}", checked.text()),
+            Format::Json => report.push(checked.json()),
+        }
+    }
     for file in &files {
         let shown = file.display().to_string();
         // At most `Limits::max_diagnostics` (200) are listed, errors first; the totals count all.

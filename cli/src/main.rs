@@ -1,6 +1,7 @@
 //! The `flyt` binary: parses the command line and hands over to [`cli::main`]. The server is
 //! `flyt-api`, the benchmarks `flyt-bench`; this package only wires them to a command line.
 
+mod apps_check;
 mod cli;
 
 // The engine allocates many small, short-lived objects (XML trees, JSON values, history events);

@@ -431,7 +431,11 @@ async function main() {
       console.log(`     SKIPPED the Altinn conformance files: ${dir} not found (set FLYT_SHARED_DIR); the example apps only`);
     }
     for (const org of readdirSync(processes)) {
-      for (const app of readdirSync(join(processes, org))) files.push(join(processes, org, app, 'process.bpmn'));
+      for (const app of readdirSync(join(processes, org))) {
+        // flyt's layout, or an Altinn app repository's own (App/config/process/process.bpmn).
+        const flyt = join(processes, org, app, 'process.bpmn');
+        files.push(existsSync(flyt) ? flyt : join(processes, org, app, 'App', 'config', 'process', 'process.bpmn'));
+      }
     }
     // The older Altinn generation's attribute form, in the older namespace.
     const older = join(work, 'older-attribute-form.bpmn');

@@ -1,6 +1,7 @@
 //! End-to-end tests: real `flyt` processes on loopback, real HTTP, real RS256 tokens, real files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod altinn_app;
 mod altinn_walk;
 mod bench;
 mod bench_peers;

@@ -9,6 +9,10 @@
 //! task = "Fill"                  # written during this task (default: while any task is active)
 //! schema = "claim.schema.json"   # JSON Schema, relative to the app folder (optional)
 //! required = true                # must exist before the task completes (default false)
+//! # kind = "binary"              # files (attachments) instead of one JSON document (default "json")
+//! # content_types = ["application/pdf"]   # a binary type's allowed content types (default any)
+//! # max_size_bytes = 10485760    # a binary element's largest size (default no limit)
+//! # max_count = 3                # how many elements an instance may hold (default no limit)
 //!
 //! [[rules]]                      # the policy; see `apps::policy`
 //! subjects = ["owner"]
@@ -31,6 +35,23 @@ pub struct DataTypeFile {
     pub schema: Option<String>,
     #[serde(default)]
     pub required: bool,
+    #[serde(default)]
+    pub kind: DataKindFile,
+    #[serde(default)]
+    pub content_types: Vec<String>,
+    #[serde(default)]
+    pub max_size_bytes: Option<u64>,
+    #[serde(default)]
+    pub max_count: Option<u32>,
+}
+
+/// `kind` of a data type: `json` (one JSON document) or `binary` (files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataKindFile {
+    #[default]
+    Json,
+    Binary,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]

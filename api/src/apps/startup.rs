@@ -16,6 +16,9 @@ pub(crate) async fn deploy(
     let mut failed = Vec::new();
     let mut by_id: BTreeMap<AppId, Arc<App>> = BTreeMap::new();
     for app in apps {
+        for w in &app.warnings {
+            tracing::warn!(app = %app.id, "{w}");
+        }
         runtime.register_app(app.spec.clone());
         match runtime
             .deploy_from_source(&app.id, &app.bpmn, "startup")
@@ -23,15 +26,12 @@ pub(crate) async fn deploy(
         {
             Ok(deployed) => {
                 for w in &deployed.warnings {
-                    tracing::warn!(
-                        "{}",
-                        w.render(&app.dir.join("process.bpmn").display().to_string())
-                    );
+                    tracing::warn!("{}", w.render(&app.bpmn_path.display().to_string()));
                 }
                 tracing::info!(app = %app.id, version = deployed.version, unchanged = deployed.unchanged, "definition deployed");
             }
             Err(flyt_engine::runtime::Error::InvalidDefinition(r)) => {
-                failed.push((app.dir.join("process.bpmn").display().to_string(), r))
+                failed.push((app.bpmn_path.display().to_string(), r))
             }
             Err(flyt_engine::runtime::Error::Store(e)) => return Err(StartError::Store(e)),
             Err(e) => return Err(StartError::Other(format!("{}: {e}", app.id))),

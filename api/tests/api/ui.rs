@@ -48,9 +48,20 @@ async fn apps_are_listed_for_any_authenticated_caller() {
     let ids: Vec<&str> = apps.iter().map(|a| a["id"].as_str().unwrap()).collect();
     assert_eq!(
         ids,
-        ["acme/grant-application", "acme/grant-case", "ttd/approval"]
+        [
+            "acme/grant-application",
+            "acme/grant-case",
+            "ttd/altinn-template-demo",
+            "ttd/approval"
+        ]
     );
-    let approval = &apps[2];
+    // An app in Altinn's own layout: its title and data types come from applicationmetadata.json.
+    assert_eq!(apps[2]["title"], "Order (demo)");
+    assert_eq!(
+        apps[2]["dataTypes"],
+        serde_json::json!(["model", "attachment"])
+    );
+    let approval = &apps[3];
     assert_eq!(approval["org"], "ttd");
     assert_eq!(approval["app"], "approval");
     assert_eq!(approval["title"], "Expense approval");

@@ -141,19 +141,7 @@ pub fn content_hash(bytes: &[u8]) -> String {
 /// Parses and validates a BPMN file.
 pub fn compile(bytes: &[u8], options: &Options<'_>) -> Result<Compiled, Rejected> {
     let fatal = |d: Diagnostic| Rejected::new(vec![d]);
-    if bytes.len() > options.limits.max_bytes {
-        return Err(fatal(Diagnostic::error(
-            Code::LimitExceeded,
-            Pos::new(1, 1),
-            format!(
-                "the file is {} bytes; the limit is {} bytes",
-                bytes.len(),
-                options.limits.max_bytes
-            ),
-        )));
-    }
-    let text = source::decode(bytes).map_err(fatal)?;
-    let tree = xml::read_tree(&text, &options.limits).map_err(fatal)?;
+    let tree = xml::read_document(bytes, &options.limits).map_err(fatal)?;
     let model = read::read_model(&tree).map_err(fatal)?;
     let mut diagnostics = model.diagnostics;
     let definition = match model.process {

@@ -128,6 +128,26 @@ impl XmlNode {
     }
 }
 
+/// Reads a whole XML file (any XML, not only BPMN: Altinn's `policy.xml` too) into a tree with
+/// the same limits and refusals as a BPMN file: size, depth, element and attribute counts, no
+/// DOCTYPE, encodings and BOM handled. Fails with one diagnostic (with its line) on the first
+/// problem.
+pub fn read_document(bytes: &[u8], limits: &Limits) -> Result<XmlNode, Diagnostic> {
+    if bytes.len() > limits.max_bytes {
+        return Err(Diagnostic::error(
+            Code::LimitExceeded,
+            Pos::new(1, 1),
+            format!(
+                "the file is {} bytes; the limit is {} bytes",
+                bytes.len(),
+                limits.max_bytes
+            ),
+        ));
+    }
+    let text = super::source::decode(bytes)?;
+    read_tree(&text, limits)
+}
+
 /// Reads `text` into a tree. Fails with one diagnostic on the first syntax error or limit.
 pub(crate) fn read_tree(text: &str, limits: &Limits) -> Result<XmlNode, Diagnostic> {
     let lines = LineIndex::new(text);

@@ -361,10 +361,19 @@ async fn every_altinn_conformance_file_runs_to_the_end_through_every_branch() {
 async fn every_example_app_runs_to_the_end_through_every_branch() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../processes");
     let mut count = 0;
+    let mut altinn_layout = 0;
     for org in std::fs::read_dir(&root).unwrap() {
         for app in std::fs::read_dir(org.unwrap().path()).unwrap() {
-            let path = app.unwrap().path().join("process.bpmn");
-            if path.exists() {
+            let dir = app.unwrap().path();
+            // flyt's layout, or an Altinn app repository's own.
+            let path = [
+                dir.join("process.bpmn"),
+                dir.join("App/config/process/process.bpmn"),
+            ]
+            .into_iter()
+            .find(|p| p.exists());
+            if let Some(path) = path {
+                altinn_layout += usize::from(path.ends_with("App/config/process/process.bpmn"));
                 explore(
                     &path.display().to_string(),
                     &std::fs::read_to_string(&path).unwrap(),
@@ -375,4 +384,5 @@ async fn every_example_app_runs_to_the_end_through_every_branch() {
         }
     }
     assert!(count >= 1, "no example apps under {}", root.display());
+    assert!(altinn_layout >= 1, "no example app in Altinn's layout");
 }
