@@ -52,7 +52,8 @@ async fn apps_are_listed_for_any_authenticated_caller() {
             "acme/grant-application",
             "acme/grant-case",
             "ttd/altinn-template-demo",
-            "ttd/approval"
+            "ttd/approval",
+            "ttd/case-deadline"
         ]
     );
     // An app in Altinn's own layout: its title and data types come from applicationmetadata.json.

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use flyt_engine::app::AppSpec;
 use flyt_engine::bpmn::ProcessDefinition;
 use flyt_engine::bpmn::elements::NodeKind;
+use flyt_engine::bpmn::elements::timer::{TimerKind, TimerValue};
 use flyt_engine::hooks::{JobContext, Registry, ServiceTaskHandler, ServiceTaskOutcome};
 use flyt_engine::ids::DataTypeId;
 use flyt_engine::runtime::worker::Worker;
@@ -89,6 +90,27 @@ fn data_refs(def: &ProcessDefinition) -> Vec<(String, String, Vec<serde_json::Va
                 Some((_, _, values)) => values.extend(literals.iter().cloned()),
                 None => refs.push((dt, r.path, literals.clone())),
             }
+        }
+    }
+    // Timers whose value is read from the data (a deadline field): a value of the right kind,
+    // far enough ahead that the manual clock never reaches it.
+    for (_, node) in def.nodes() {
+        let timer = match &node.kind {
+            NodeKind::TimerCatch(c) => &c.timer,
+            NodeKind::Boundary(b) => &b.timer,
+            _ => continue,
+        };
+        let TimerValue::Expression { expr, kind, .. } = &timer.value else {
+            continue;
+        };
+        let value = match kind {
+            TimerKind::Date => serde_json::json!("2100-01-01T00:00:00Z"),
+            TimerKind::Duration => serde_json::json!("P365D"),
+            TimerKind::Cycle => serde_json::json!("R1/P365D"),
+        };
+        for r in expr.data_model_refs() {
+            let dt = r.data_type.unwrap_or_else(|| "model".into());
+            refs.push((dt, r.path, vec![value.clone()]));
         }
     }
     refs
