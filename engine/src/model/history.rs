@@ -27,6 +27,12 @@ pub enum EventType {
     /// A server action ran on a task (it does not move the process).
     #[serde(rename = "flyt_ServerAction")]
     ServerAction,
+    /// A binary data element (a file) was added; `details` name it.
+    #[serde(rename = "data_Created")]
+    DataCreated,
+    /// A binary data element was deleted; `details` name it.
+    #[serde(rename = "data_Deleted")]
+    DataDeleted,
 }
 
 impl EventType {
@@ -40,6 +46,8 @@ impl EventType {
             EventType::IncidentRaised => "flyt_IncidentRaised",
             EventType::IncidentResolved => "flyt_IncidentResolved",
             EventType::ServerAction => "flyt_ServerAction",
+            EventType::DataCreated => "data_Created",
+            EventType::DataDeleted => "data_Deleted",
         }
     }
 }

@@ -9,6 +9,7 @@
 mod activation;
 mod backoff;
 mod commands;
+pub mod content;
 mod data;
 mod definitions;
 mod error;
@@ -21,7 +22,9 @@ pub mod worker;
 
 pub use activation::{Activated, Activation};
 pub use backoff::backoff;
-pub use commands::{CreateInstance, Created, Next, NextPlan, WriteData, check_data};
+pub use commands::{
+    AddFile, CreateInstance, Created, DeleteFile, FileUpload, Next, NextPlan, WriteData, check_data,
+};
 pub use data::DataCache;
 pub use definitions::{Checked, Deployed};
 pub use error::{ConditionResult, Error};
@@ -39,6 +42,13 @@ use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A blob's file-system failure: storage is unavailable (503), nothing was committed.
+pub(crate) fn blob_error(e: std::io::Error) -> Error {
+    Error::Store(crate::store::StoreError::Backend(
+        crate::store::BackendError::Io(format!("file storage: {e}")),
+    ))
+}
 
 /// Runtime settings, each with a documented default.
 #[derive(Debug, Clone)]

@@ -13,6 +13,7 @@ mod crash;
 mod hooks;
 mod runtime_activation;
 mod runtime_explore;
+mod runtime_files;
 mod runtime_idempotency;
 mod runtime_jobs;
 mod runtime_moves;

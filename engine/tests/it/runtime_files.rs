@@ -1,0 +1,155 @@
+//! Files (binary data elements) at the runtime level: a signature lock, a restart on redb that
+//! keeps the bytes, and the start-up sweep of unreferenced blobs.
+
+use crate::rt::{Harness, app_id, user};
+use crate::support::doc;
+use flyt_engine::app::{AppSpec, DataKind, DataTypeSpec};
+use flyt_engine::hooks::Registry;
+use flyt_engine::ids::{DataElementId, DataTypeId};
+use flyt_engine::model::Instance;
+use flyt_engine::runtime::{AddFile, DeleteFile, Error};
+use flyt_engine::store::group::GroupConfig;
+use flyt_engine::store::open::BackendKind;
+use flyt_engine::store::{Store, Txn};
+use tokio::io::AsyncReadExt;
+
+fn bpmn() -> String {
+    doc(r#"
+<startEvent id="start"><outgoing>f1</outgoing></startEvent>
+<sequenceFlow id="f1" sourceRef="start" targetRef="fill"/>
+<userTask id="fill"><incoming>f1</incoming><outgoing>f2</outgoing></userTask>
+<sequenceFlow id="f2" sourceRef="fill" targetRef="end"/>
+<endEvent id="end"><incoming>f2</incoming></endEvent>
+"#)
+}
+
+fn app() -> AppSpec {
+    let mut files = DataTypeSpec::new("attachments").for_task("fill");
+    files.kind = DataKind::Binary;
+    AppSpec::new(app_id()).with_data_type(files)
+}
+
+async fn harness(store: Store) -> Harness {
+    Harness::with(&bpmn(), store, Registry::builder().build(), app()).await
+}
+
+async fn upload(h: &Harness, instance: &Instance, bytes: &[u8]) -> Result<DataElementId, Error> {
+    let mut up =
+        h.rt.start_file(
+            instance,
+            &DataTypeId::new("attachments"),
+            "text/plain",
+            1 << 20,
+        )
+        .await?;
+    up.write(bytes).await?;
+    let (_, id) =
+        h.rt.add_file(
+            up,
+            AddFile {
+                filename: Some("a.txt".into()),
+                actor: user(),
+                expected_version: None,
+            },
+        )
+        .await?;
+    Ok(id)
+}
+
+async fn read(h: &Harness, instance: &Instance, id: DataElementId) -> Vec<u8> {
+    let instance = h.rt.instance(instance.id).unwrap();
+    let (_, mut file) = h.rt.open_file(&instance, id).await.unwrap();
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).await.unwrap();
+    bytes
+}
+
+#[tokio::test]
+async fn a_locked_data_type_refuses_uploads_and_deletes_naming_the_signature() {
+    let h = harness(Store::memory()).await;
+    let i = h.create().await;
+    let id = upload(&h, &i, b"first").await.unwrap();
+    // Lock as the signing step does: the instance names the signature data type.
+    let mut locked = h.rt.instance(i.id).unwrap();
+    locked
+        .locked
+        .insert(DataTypeId::new("attachments"), DataTypeId::new("signature"));
+    let read_version = locked.version;
+    locked.version += 1;
+    let mut txn = Txn::new();
+    txn.update_instance(&locked, read_version);
+    h.rt.store().commit(txn).await.unwrap();
+
+    let err = upload(&h, &locked, b"second").await.unwrap_err();
+    assert_eq!(
+        err,
+        Error::DataLocked {
+            data_type: "attachments".into(),
+            signature: "signature".into()
+        }
+    );
+    let err =
+        h.rt.delete_file(DeleteFile {
+            instance: i.id,
+            element: id,
+            actor: user(),
+            expected_version: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DataLocked { .. }), "{err:?}");
+    assert_eq!(read(&h, &i, id).await, b"first");
+}
+
+#[tokio::test]
+async fn files_survive_a_restart_on_redb_and_the_sweep_removes_only_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        Store::open(
+            BackendKind::Redb,
+            dir.path(),
+            1 << 20,
+            GroupConfig::default(),
+        )
+        .unwrap()
+    };
+    let (i, kept, deleted) = {
+        let h = harness(open()).await;
+        let i = h.create().await;
+        let kept = upload(&h, &i, b"kept across restarts").await.unwrap();
+        let deleted = upload(&h, &i, b"deleted").await.unwrap();
+        let after =
+            h.rt.delete_file(DeleteFile {
+                instance: i.id,
+                element: deleted,
+                actor: user(),
+                expected_version: None,
+            })
+            .await
+            .unwrap();
+        assert!(!after.files.contains_key(&deleted));
+        assert!(!h.rt.store().blobs().path(i.id, deleted).exists());
+        h.rt.store().shutdown();
+        (i, kept, deleted)
+    };
+    // A crash between an upload's blob write and its commit, and one in the middle of an
+    // upload, leave files no instance references.
+    let blobs_dir = dir.path().join("blobs");
+    let orphan = blobs_dir.join(i.id.to_string()).join(deleted.to_string());
+    std::fs::write(&orphan, b"never committed").unwrap();
+    std::fs::write(blobs_dir.join("tmp").join("partial"), b"half an upload").unwrap();
+    let gone = blobs_dir.join(flyt_engine::ids::InstanceId::new_random().to_string());
+    std::fs::create_dir_all(&gone).unwrap();
+    std::fs::write(gone.join(DataElementId::new_random().to_string()), b"x").unwrap();
+
+    let h = harness(open()).await;
+    assert_eq!(h.rt.sweep_files().unwrap(), 3);
+    assert!(!orphan.exists() && !gone.exists());
+    let instance = h.rt.instance(i.id).unwrap();
+    assert_eq!(instance.files[&kept].size, 20);
+    assert_eq!(read(&h, &i, kept).await, b"kept across restarts");
+
+    // Deleting the instance removes its files.
+    h.rt.delete_instance(i.id, None).await.unwrap();
+    assert!(!blobs_dir.join(i.id.to_string()).exists());
+}
