@@ -10,6 +10,13 @@
 //! schema = "claim.schema.json"   # JSON Schema, relative to the app folder (optional)
 //! required = true                # must exist before the task completes (default false)
 //!
+//! [[data_types]]
+//! id = "attachments"
+//! kind = "binary"                # files (default "json": one JSON document)
+//! content_types = ["application/pdf", "image/*"]   # accepted (default: any)
+//! max_size_bytes = 10485760      # largest file (default: the server's max_upload_bytes)
+//! max_count = 5                  # most files per instance (default: no limit)
+//!
 //! [[rules]]                      # the policy; see `apps::policy`
 //! subjects = ["owner"]
 //! actions = ["read", "instantiate", "write", "confirm"]
@@ -31,6 +38,23 @@ pub struct DataTypeFile {
     pub schema: Option<String>,
     #[serde(default)]
     pub required: bool,
+    #[serde(default)]
+    pub kind: DataKindFile,
+    #[serde(default)]
+    pub content_types: Vec<String>,
+    #[serde(default)]
+    pub max_size_bytes: Option<u64>,
+    #[serde(default)]
+    pub max_count: Option<u32>,
+}
+
+/// What a data type holds: `json` (one document, the default) or `binary` (files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataKindFile {
+    #[default]
+    Json,
+    Binary,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]

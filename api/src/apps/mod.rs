@@ -5,10 +5,10 @@ mod app_file;
 pub mod policy;
 pub(crate) mod startup;
 
-pub use app_file::{AppFile, DataTypeFile, JobsFile, WebhookFile};
+pub use app_file::{AppFile, DataKindFile, DataTypeFile, JobsFile, WebhookFile};
 pub use policy::{Policy, Rule};
 
-use flyt_engine::app::{AppSpec, DataTypeSpec, Schema};
+use flyt_engine::app::{AppSpec, DataKind, DataTypeSpec, Schema};
 use flyt_engine::ids::AppId;
 use std::path::{Path, PathBuf};
 
@@ -116,6 +116,13 @@ pub fn load(dir: &Path) -> Result<App, Vec<LoadError>> {
         let mut data_type = DataTypeSpec::new(&dt.id);
         data_type.task = dt.task.clone();
         data_type.required = dt.required;
+        data_type.kind = match dt.kind {
+            DataKindFile::Json => DataKind::Json,
+            DataKindFile::Binary => DataKind::Binary,
+        };
+        data_type.allowed_content_types = dt.content_types.clone();
+        data_type.max_size = dt.max_size_bytes;
+        data_type.max_count = dt.max_count;
         if let Some(schema_file) = &dt.schema {
             let path = dir.join(schema_file);
             let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;

@@ -7,6 +7,7 @@ mod big_definitions;
 mod cross_party;
 mod definitions;
 mod faults;
+mod files;
 mod instances;
 mod jobs;
 mod jobs_apps;
