@@ -17,6 +17,7 @@ mod media_types;
 mod openapi;
 mod openapi_refusals;
 mod openapi_statuses;
+mod pdf_receipt;
 mod plan;
 mod pressure;
 mod problems;
