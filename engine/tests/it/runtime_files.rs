@@ -4,13 +4,16 @@
 use crate::rt::{Harness, app_id, user};
 use crate::support::doc;
 use flyt_engine::app::{AppSpec, DataKind, DataTypeSpec};
-use flyt_engine::hooks::Registry;
+use flyt_engine::hooks::{
+    Completion, FileOutput, JobContext, Registry, ServiceTaskHandler, ServiceTaskOutcome,
+};
 use flyt_engine::ids::{DataElementId, DataTypeId};
 use flyt_engine::model::Instance;
 use flyt_engine::runtime::{AddFile, DeleteFile, Error};
 use flyt_engine::store::group::GroupConfig;
 use flyt_engine::store::open::BackendKind;
 use flyt_engine::store::{Store, Txn};
+use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 fn bpmn() -> String {
@@ -152,4 +155,88 @@ async fn files_survive_a_restart_on_redb_and_the_sweep_removes_only_orphans() {
     // Deleting the instance removes its files.
     h.rt.delete_instance(i.id, None).await.unwrap();
     assert!(!blobs_dir.join(i.id.to_string()).exists());
+}
+
+fn service_bpmn() -> String {
+    doc(r#"
+<startEvent id="start"><outgoing>f1</outgoing></startEvent>
+<sequenceFlow id="f1" sourceRef="start" targetRef="fill"/>
+<userTask id="fill"><incoming>f1</incoming><outgoing>f2</outgoing></userTask>
+<sequenceFlow id="f2" sourceRef="fill" targetRef="receipt"/>
+<serviceTask id="receipt" flyt:type="receipt"><incoming>f2</incoming><outgoing>f3</outgoing></serviceTask>
+<sequenceFlow id="f3" sourceRef="receipt" targetRef="end"/>
+<endEvent id="end"><incoming>f3</incoming></endEvent>
+"#)
+}
+
+/// A handler the test never runs: it leases and completes the job itself.
+struct Done;
+
+#[async_trait::async_trait]
+impl ServiceTaskHandler for Done {
+    async fn execute(&self, _: JobContext) -> ServiceTaskOutcome {
+        ServiceTaskOutcome::done()
+    }
+}
+
+fn receipt() -> Completion {
+    Completion {
+        files: vec![FileOutput {
+            data_type: DataTypeId::new("ref-data-as-pdf"),
+            content_type: "application/pdf".into(),
+            filename: Some("receipt.pdf".into()),
+            bytes: b"%PDF-1.7 receipt".to_vec(),
+        }],
+        ..Completion::default()
+    }
+}
+
+/// Files in an instance's blob directory.
+fn blob_count(h: &Harness, instance: &Instance) -> usize {
+    let dir = h.rt.store().blobs().root().join(instance.id.to_string());
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
+
+#[tokio::test]
+async fn a_completions_files_are_added_once_and_removed_when_it_is_not_recorded() {
+    let registry = Registry::builder().service_task("receipt", Done).build();
+    let h = Harness::with(&service_bpmn(), Store::memory(), registry, app()).await;
+    let at_receipt = |i: Instance| {
+        let h = &h;
+        async move {
+            let i = h.next(i.id, None, None).await.unwrap();
+            let (_, _, key) = i.process.job_tokens().next().unwrap();
+            let leased =
+                h.rt.lease_job(key, false, "w", Duration::from_secs(30))
+                    .await
+                    .unwrap()
+                    .unwrap();
+            (i, leased)
+        }
+    };
+
+    // Recorded: one file, committed with the move past the task.
+    let (i, leased) = at_receipt(h.create().await).await;
+    h.rt.complete_job(&leased, receipt()).await.unwrap();
+    let done = h.rt.instance(i.id).unwrap();
+    assert!(done.is_ended());
+    let (id, file) = done.files.iter().next().unwrap();
+    assert_eq!(done.files.len(), 1);
+    assert_eq!(file.data_type.as_str(), "ref-data-as-pdf");
+    assert_eq!(read(&h, &done, *id).await, b"%PDF-1.7 receipt");
+    // A second completion of the same attempt (a retry whose first answer was recorded) is
+    // refused, and its bytes are not kept: one receipt per visit.
+    assert!(h.rt.complete_job(&leased, receipt()).await.is_err());
+    assert_eq!(h.rt.instance(i.id).unwrap().files.len(), 1);
+    assert_eq!(blob_count(&h, &done), 1);
+
+    // Not recorded (the instance vanished while its job was held: the job is dropped as stale):
+    // the bytes, already placed, are removed again.
+    let (i, leased) = at_receipt(h.create().await).await;
+    let mut txn = Txn::new();
+    txn.delete_instance(&i, i.version);
+    h.rt.store().commit(txn).await.unwrap();
+    let outcome = h.rt.complete_job(&leased, receipt()).await.unwrap();
+    assert_eq!(outcome, flyt_engine::runtime::jobs::Completed::Stale);
+    assert_eq!(blob_count(&h, &i), 0);
 }
