@@ -46,6 +46,10 @@ pub struct LimitsConfig {
     pub json_body_bytes: usize,
     /// Largest BPMN upload, bytes. Default 5 MiB (the parser's own limit).
     pub bpmn_body_bytes: usize,
+    /// Largest file upload (a binary data element), bytes, whatever its data type allows; a
+    /// data type's `max_size_bytes` lowers it. Counted while the body streams to disk, never
+    /// buffered. Default 100 MiB.
+    pub max_upload_bytes: u64,
     /// Longest a request may take, including reading its body, ms. Default 30,000.
     pub request_timeout_ms: u64,
     /// Requests served at once; more get 503. Default 1,024.
@@ -80,6 +84,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             json_body_bytes: 1024 * 1024,
             bpmn_body_bytes: 5 * 1024 * 1024,
+            max_upload_bytes: 100 * 1024 * 1024,
             request_timeout_ms: 30_000,
             concurrency: 1024,
             rate_limit_per_second: 0,

@@ -393,6 +393,18 @@ impl From<EngineError> for ApiError {
             EngineError::DataLocked { .. } => conflict("data-locked"),
             EngineError::ServiceTaskRunning { .. } => conflict("service-task-running"),
             EngineError::Timer { .. } => conflict("timer-invalid"),
+            EngineError::TooManyFiles { .. } => conflict("max-count-exceeded"),
+            EngineError::WrongDataKind { .. } => {
+                ApiError::bad_request(Some("dataType".to_string()), message)
+            }
+            EngineError::EmptyFile => ApiError::bad_request(None, message),
+            EngineError::ContentTypeNotAllowed { .. } | EngineError::ContentMismatch { .. } => {
+                ApiError::UnsupportedMediaType(message)
+            }
+            EngineError::FileTooLarge { limit, .. } => ApiError::PayloadTooLarge {
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            },
+            EngineError::DataElementNotFound { .. } => ApiError::NotFound(message),
             EngineError::IdempotencyKeyReused(_) => conflict("idempotency-key-reused"),
             EngineError::NoIncident => conflict("no-incident"),
             EngineError::BadRequest(m) => ApiError::bad_request(None, m),
@@ -653,6 +665,57 @@ mod tests {
                 "idempotency-key-reused",
             ),
             (EngineError::NoIncident, 409, "no-incident"),
+            (
+                EngineError::TooManyFiles {
+                    data_type: "d".into(),
+                    max: 1,
+                },
+                409,
+                "max-count-exceeded",
+            ),
+            (
+                EngineError::WrongDataKind {
+                    data_type: "d".into(),
+                    holds: "files",
+                    hint: "h",
+                },
+                400,
+                "bad-request",
+            ),
+            (EngineError::EmptyFile, 400, "bad-request"),
+            (
+                EngineError::ContentTypeNotAllowed {
+                    data_type: "d".into(),
+                    content_type: "c".into(),
+                    allowed: vec![],
+                },
+                415,
+                "unsupported-media-type",
+            ),
+            (
+                EngineError::ContentMismatch {
+                    content_type: "c".into(),
+                    detected: "x".into(),
+                },
+                415,
+                "unsupported-media-type",
+            ),
+            (
+                EngineError::FileTooLarge {
+                    data_type: "d".into(),
+                    limit: 1,
+                },
+                413,
+                "payload-too-large",
+            ),
+            (
+                EngineError::DataElementNotFound {
+                    instance: InstanceId::new_random(),
+                    element: flyt_engine::ids::DataElementId::new_random(),
+                },
+                404,
+                "not-found",
+            ),
             (
                 EngineError::UnknownServerAction {
                     task: "t".into(),

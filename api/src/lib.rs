@@ -15,6 +15,7 @@ pub mod authority;
 pub mod config;
 pub mod console;
 pub mod demo;
+pub mod disposition;
 pub mod error;
 pub mod extract;
 pub mod files;

@@ -1,5 +1,5 @@
 //! The hook registry a server runs with: the developer's own registrations, then the built-in
-//! `createInstance` handler, the logging hook, every app's external job types and webhooks.
+//! `createInstance` and `pdf` handlers, the logging hook, every app's external job types and webhooks.
 
 use crate::apps::App;
 use crate::config::ServerConfig;
@@ -31,6 +31,10 @@ pub(crate) fn assemble(
     let task_type = flyt_hooks::create_instance::TASK_TYPE;
     if !registry.types().contains(task_type) {
         registry = registry.service_task_with(task_type, builtins, settings(task_type));
+    }
+    let pdf = flyt_hooks::pdf::TASK_TYPE;
+    if !registry.types().contains(pdf) {
+        registry = registry.service_task_with(pdf, flyt_hooks::pdf::PdfReceipt, settings(pdf));
     }
     if config.log_hook_points {
         registry = registry.hook(flyt_hooks::logging::LoggingHook);

@@ -192,6 +192,13 @@ impl ServerBuilder {
                 )
                 .with_compile_concurrency(config.limits.concurrent_validations),
         );
+        // Before any request: files left by an upload or a deletion a crash interrupted.
+        let swept = runtime
+            .sweep_files()
+            .map_err(|e| StartError::Other(format!("sweeping unreferenced files: {e}")))?;
+        if swept > 0 {
+            tracing::info!(files = swept, "removed files no instance references");
+        }
         let by_id = crate::apps::startup::deploy(&runtime, apps).await?;
 
         let limiter = RateLimiter::new(

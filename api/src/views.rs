@@ -19,17 +19,51 @@ pub struct InstanceOwnerView {
     pub organisation_number: Option<String>,
 }
 
-/// A data element of an instance.
+/// A data element of an instance: the JSON data of a data type, or a file.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DataElementView {
-    /// `{instanceGuid}/{dataType}`.
+    /// JSON data: `{instanceGuid}/{dataType}`. A file: its own id (a UUID), as in
+    /// `GET .../data/{id}`.
     pub id: String,
     pub data_type: String,
     pub content_type: String,
     pub created: String,
     pub last_changed: String,
     pub size: u64,
+    /// A file's name as uploaded (`Content-Disposition`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// A file's SHA-256, lower-case hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Who added a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// Whether a signature locks the data type (it is not written again).
+    pub locked: bool,
+}
+
+impl DataElementView {
+    /// A file's view.
+    pub fn of_file(
+        instance: &Instance,
+        id: flyt_engine::ids::DataElementId,
+        file: &flyt_engine::model::FileElement,
+    ) -> Self {
+        DataElementView {
+            id: id.to_string(),
+            data_type: file.data_type.to_string(),
+            content_type: file.content_type.clone(),
+            created: file.created.to_rfc3339(),
+            last_changed: file.created.to_rfc3339(),
+            size: file.size,
+            filename: file.filename.clone(),
+            sha256: Some(file.sha256.clone()),
+            created_by: Some(file.created_by.identity()),
+            locked: instance.locked_by(&file.data_type).is_some(),
+        }
+    }
 }
 
 /// An action on the current task, and whether the caller may do it.
@@ -287,7 +321,17 @@ impl InstanceView {
                     created: d.created.to_rfc3339(),
                     last_changed: d.last_changed.to_rfc3339(),
                     size: d.size,
+                    filename: None,
+                    sha256: None,
+                    created_by: None,
+                    locked: instance.locked_by(data_type).is_some(),
                 })
+                .chain(
+                    instance
+                        .files
+                        .iter()
+                        .map(|(id, file)| DataElementView::of_file(instance, *id, file)),
+                )
                 .collect(),
             created: instance.created.to_rfc3339(),
             last_changed: instance.last_changed.to_rfc3339(),

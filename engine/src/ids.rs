@@ -157,6 +157,12 @@ uuid_id!(
     "job key"
 );
 
+uuid_id!(
+    /// A binary data element (an attachment, a PDF receipt) of an instance.
+    DataElementId,
+    "data element id"
+);
+
 /// A party: the numeric id of a person or organisation that owns instances (Altinn's `partyId`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PartyId(pub u64);

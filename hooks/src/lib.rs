@@ -8,6 +8,7 @@
 //! - [`create_instance`]: the `createInstance` service task (app A creates a prefilled instance
 //!   of app B with an organisation token);
 //! - [`logging`]: a hook that logs every hook point;
+//! - [`pdf`]: the `pdf` service task (a PDF receipt of the form data, as a file);
 //! - [`token_client`]: the Maskinporten JWT-bearer token client;
 //! - [`webhooks`]: signed CloudEvent deliveries and the synchronous task-end veto.
 
@@ -16,6 +17,7 @@ pub use flyt_engine::hooks::*;
 pub mod create_instance;
 pub mod hook_fn;
 pub mod logging;
+pub mod pdf;
 pub mod token_client;
 pub mod webhooks;
 pub use hook_fn::{

@@ -9,6 +9,7 @@ mod browser;
 mod cluster;
 mod demo;
 mod faults;
+mod files;
 mod hostile;
 mod multi_app;
 mod quickstart;

@@ -9,10 +9,13 @@
 //! task = "Fill"                  # written during this task (default: while any task is active)
 //! schema = "claim.schema.json"   # JSON Schema, relative to the app folder (optional)
 //! required = true                # must exist before the task completes (default false)
-//! # kind = "binary"              # files (attachments) instead of one JSON document (default "json")
-//! # content_types = ["application/pdf"]   # a binary type's allowed content types (default any)
-//! # max_size_bytes = 10485760    # a binary element's largest size (default no limit)
-//! # max_count = 3                # how many elements an instance may hold (default no limit)
+//!
+//! [[data_types]]
+//! id = "attachments"
+//! kind = "binary"                # files (default "json": one JSON document)
+//! content_types = ["application/pdf", "image/*"]   # accepted (default: any)
+//! max_size_bytes = 10485760      # largest file (default: the server's max_upload_bytes)
+//! max_count = 5                  # most files per instance (default: no limit)
 //!
 //! [[rules]]                      # the policy; see `apps::policy`
 //! subjects = ["owner"]

@@ -1,4 +1,5 @@
-//! `.../data/{dataType}`: the JSON data of an instance.
+//! `.../data/{dataType}`: the JSON data of an instance. The same path with a data element id (a
+//! UUID) reads a file ([`super::files`]).
 
 use super::{etag, instance_for};
 use crate::auth::Caller;
@@ -8,7 +9,8 @@ use crate::state::AppState;
 use crate::views::InstanceView;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use flyt_engine::ids::DataTypeId;
+use axum::response::{IntoResponse, Response};
+use flyt_engine::ids::{DataElementId, DataTypeId};
 use flyt_engine::runtime::WriteData;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,17 +21,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(get, path = "/{org}/{app}/instances/{party_id}/{instance_guid}/data/{data_type}", tag = "data",
-    params(("org" = String, Path), ("app" = String, Path), ("party_id" = String, Path), ("instance_guid" = String, Path), ("data_type" = String, Path)),
-    responses((status = 200, description = "the JSON data", content_type = "application/json", body = Object),
+    params(("org" = String, Path), ("app" = String, Path), ("party_id" = String, Path), ("instance_guid" = String, Path),
+        ("data_type" = String, Path, description = "a data type (its JSON data), or a file's data element id (a UUID: its bytes)")),
+    responses((status = 200, description = "the JSON data of a data type, or a file's bytes with its Content-Type and Content-Disposition",
+            content((Object = "application/json"), (Vec<u8> = "*/*"))),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get_data(
     State(state): State<AppState>,
     Path((org, app, party, guid, data_type)): Path<(String, String, String, String, String)>,
     caller: Caller,
-) -> Result<(HeaderMap, axum::Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let (app, instance) = instance_for(&state, &org, &app, &party, &guid)?;
     state.authorize_instance(&app, &caller, "read", &instance)?;
+    if let Ok(element) = data_type.parse::<DataElementId>() {
+        return super::files::download(&state, &instance, element).await;
+    }
     // Declared data types, and those the engine writes (signatures).
     let stored = instance
         .data
@@ -51,7 +58,7 @@ pub async fn get_data(
         })?;
     let mut headers = HeaderMap::new();
     headers.insert(axum::http::header::ETAG, etag(instance.version));
-    Ok((headers, axum::Json(value)))
+    Ok((headers, axum::Json(value)).into_response())
 }
 
 #[utoipa::path(put, path = "/{org}/{app}/instances/{party_id}/{instance_guid}/data/{data_type}", tag = "data",

@@ -379,6 +379,7 @@ pub async fn complete(
         data,
         action: req.action,
         details: req.details,
+        files: Vec::new(),
     };
     let outcome = match state.runtime().complete_job(&leased, completion).await? {
         Completed::Moved => "moved",

@@ -4,6 +4,7 @@
 pub mod apps;
 pub mod data;
 pub mod definitions;
+pub mod files;
 pub mod health;
 pub mod instances;
 pub mod jobs;
@@ -52,6 +53,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(instances::router())
         .merge(process::router())
         .merge(data::router())
+        .merge(files::router())
         .merge(definitions::router())
         .merge(jobs::router())
         .merge(apps::router());

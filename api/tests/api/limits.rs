@@ -234,7 +234,11 @@ async fn every_route_with_a_body_refuses_an_oversized_one_with_413_before_readin
     let doc = s.call(Method::GET, "/openapi.json", None, None).await.body;
     for (path_template, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            if op.get("requestBody").is_some() {
+            // File uploads stream to disk under their data type's own limit, not these: the
+            // same two refusals (Content-Length over it: nothing read; streamed: cut off at it)
+            // are `files::a_30_mb_upload_is_refused_without_buffering`.
+            let upload = op["requestBody"]["content"].get("*/*").is_some();
+            if op.get("requestBody").is_some() && !upload {
                 assert!(
                     routes
                         .iter()

@@ -40,6 +40,14 @@ const ROUTES: &[(&str, &str)] = &[
         "put",
         "/{org}/{app}/instances/{party_id}/{instance_guid}/data/{data_type}",
     ),
+    (
+        "delete",
+        "/{org}/{app}/instances/{party_id}/{instance_guid}/data/{data_type}",
+    ),
+    (
+        "post",
+        "/{org}/{app}/instances/{party_id}/{instance_guid}/data",
+    ),
     ("get", "/{org}/{app}/process/definition"),
     ("put", "/{org}/{app}/process/definition"),
     ("post", "/{org}/{app}/process/definition/validate"),

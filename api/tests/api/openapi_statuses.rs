@@ -109,6 +109,13 @@ async fn world() -> (Server, tempfile::TempDir) {
         "ttd/loop",
         &[("app.toml", LOOP_TOML), ("process.bpmn", LOOP_BPMN)],
     );
+    write(
+        "ttd/files",
+        &[
+            ("app.toml", crate::files::FILES_TOML),
+            ("process.bpmn", crate::files::FILES_BPMN),
+        ],
+    );
     std::os::unix::fs::symlink(
         processes_dir().join("ttd/approval"),
         dir.path().join("ttd/approval"),
@@ -472,6 +479,96 @@ async fn specific(s: &Server, method: &str, path: &str, status: u16) -> Option<R
             let token = if status == 200 { &alice } else { &bob };
             let uri = format!("{}/data/claim", claim().await);
             s.call(Method::GET, &uri, Some(token), None).await
+        }
+        ("post", "/{org}/{app}/instances/{party_id}/{instance_guid}/data", _) => {
+            let pdf = crate::files::PDF;
+            let path = crate::files::new_instance(s).await;
+            let upload = |token: String, headers: Vec<(&'static str, &'static str)>| {
+                let uri = format!("{path}/data?dataType=attachments");
+                async move {
+                    let mut all = vec![
+                        ("content-type", "application/pdf"),
+                        ("content-disposition", "attachment; filename=a.pdf"),
+                    ];
+                    all.extend(headers);
+                    s.send(Method::POST, &uri, Some(&token), Some(pdf.to_vec()), &all)
+                        .await
+                }
+            };
+            match status {
+                201 => upload(alice.clone(), vec![]).await,
+                403 => upload(bob.clone(), vec![]).await,
+                // The data type's max_count (2) is reached.
+                409 => {
+                    for _ in 0..2 {
+                        let r = upload(alice.clone(), vec![]).await;
+                        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+                    }
+                    upload(alice.clone(), vec![]).await
+                }
+                412 => upload(alice.clone(), vec![("if-match", "\"99\"")]).await,
+                // Over the data type's 1,000 bytes, and a type it does not accept.
+                413 => {
+                    let uri = format!("{path}/data?dataType=attachments");
+                    let headers = [
+                        ("content-type", "text/plain"),
+                        ("content-disposition", "attachment; filename=a.txt"),
+                    ];
+                    s.send(
+                        Method::POST,
+                        &uri,
+                        Some(&alice),
+                        Some(vec![b'a'; 1001]),
+                        &headers,
+                    )
+                    .await
+                }
+                415 => {
+                    let uri = format!("{path}/data?dataType=attachments");
+                    let headers = [
+                        ("content-type", "image/png"),
+                        ("content-disposition", "attachment; filename=a.png"),
+                    ];
+                    s.send(
+                        Method::POST,
+                        &uri,
+                        Some(&alice),
+                        Some(b"\x89PNG\r\n\x1a\n".to_vec()),
+                        &headers,
+                    )
+                    .await
+                }
+                _ => return None,
+            }
+        }
+        ("delete", "/{org}/{app}/instances/{party_id}/{instance_guid}/data/{data_type}", _) => {
+            let path = crate::files::new_instance(s).await;
+            let r = crate::files::upload(
+                s,
+                &path,
+                "attachments",
+                "application/pdf",
+                crate::files::PDF,
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            let uri = format!("{path}/data/{}", r.body["id"].as_str().unwrap());
+            match status {
+                200 => s.call(Method::DELETE, &uri, Some(&alice), None).await,
+                403 => s.call(Method::DELETE, &uri, Some(&bob), None).await,
+                // Past its task, the file is no longer writable.
+                409 => {
+                    let next = format!("{path}/process/next");
+                    let moved = s.call(Method::PUT, &next, Some(&alice), None).await;
+                    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+                    s.call(Method::DELETE, &uri, Some(&alice), None).await
+                }
+                412 => {
+                    s.send(Method::DELETE, &uri, Some(&alice), None, &stale)
+                        .await
+                }
+                _ => return None,
+            }
         }
         ("put", "/{org}/{app}/instances/{party_id}/{instance_guid}/data/{data_type}", _) => {
             let path = claim().await;

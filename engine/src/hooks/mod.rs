@@ -41,7 +41,7 @@ mod service_task;
 pub use context::{GatewayContext, HookContext, TaskRef};
 pub use registry::{EventKind, HandlerConfig, Registry, RegistryBuilder, Subscription};
 pub use service_task::{
-    Completion, ConfigCheck, JobContext, ServiceTaskHandler, ServiceTaskOutcome,
+    Completion, ConfigCheck, FileOutput, JobContext, ServiceTaskHandler, ServiceTaskOutcome,
 };
 
 use async_trait::async_trait;

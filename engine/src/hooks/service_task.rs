@@ -46,6 +46,19 @@ pub struct Completion {
     pub action: Option<String>,
     /// Facts recorded in the task's `process_EndTask` history event (e.g. a created instance).
     pub details: Option<Value>,
+    /// Files to add to the instance (e.g. a PDF receipt): each becomes a binary data element,
+    /// committed with the move past the task (its bytes are stored just before that commit and
+    /// removed again if the commit does not happen), so a retried attempt adds them once.
+    pub files: Vec<FileOutput>,
+}
+
+/// A file a service task produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileOutput {
+    pub data_type: DataTypeId,
+    pub content_type: String,
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
 }
 
 /// The result of one attempt.

@@ -39,6 +39,12 @@ pub enum EventType {
     /// A timer fired.
     #[serde(rename = "flyt_TimerFired")]
     TimerFired,
+    /// A binary data element (a file) was added; `details` name it.
+    #[serde(rename = "data_Created")]
+    DataCreated,
+    /// A binary data element was deleted; `details` name it.
+    #[serde(rename = "data_Deleted")]
+    DataDeleted,
 }
 
 impl EventType {
@@ -56,6 +62,8 @@ impl EventType {
             EventType::TimerFired => "flyt_TimerFired",
             EventType::IncidentResolved => "flyt_IncidentResolved",
             EventType::ServerAction => "flyt_ServerAction",
+            EventType::DataCreated => "data_Created",
+            EventType::DataDeleted => "data_Deleted",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! An instance: one run of an app's process for one owner.
 
 use super::{Actor, InstanceOwner, ProcessState};
-use crate::ids::{AppId, DataTypeId, InstanceId};
+use crate::ids::{AppId, DataElementId, DataTypeId, InstanceId};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -13,6 +13,22 @@ pub struct DataElement {
     pub created: Timestamp,
     pub last_changed: Timestamp,
     pub size: u64,
+}
+
+/// Metadata of one binary data element (a file); the bytes are stored as a blob
+/// ([`crate::store::blobs`]) under the instance and element ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileElement {
+    pub data_type: DataTypeId,
+    pub content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    pub size: u64,
+    /// SHA-256 of the bytes, lower-case hex.
+    pub sha256: String,
+    pub created: Timestamp,
+    pub created_by: Actor,
 }
 
 /// An instance of an app. `version` increases with every committed change and is the ETag.
@@ -33,6 +49,9 @@ pub struct Instance {
     /// Data types that hold data, with their metadata.
     #[serde(default)]
     pub data: BTreeMap<DataTypeId, DataElement>,
+    /// Binary data elements (files) by id. Absent in instances stored before files existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<DataElementId, FileElement>,
     /// The next history sequence number.
     pub history_len: u32,
     /// How often each element has been entered; part of job idempotency keys, so that a task
@@ -53,6 +72,14 @@ impl Instance {
 
     pub fn is_ended(&self) -> bool {
         self.process.ended.is_some()
+    }
+
+    /// How many files of `data_type` the instance holds.
+    pub fn file_count(&self, data_type: &DataTypeId) -> usize {
+        self.files
+            .values()
+            .filter(|f| &f.data_type == data_type)
+            .count()
     }
 
     /// The signature data type that locks `data_type`, if one does.

@@ -9,7 +9,7 @@ mod process;
 
 pub use actor::Actor;
 pub use history::{EventType, HistoryEvent};
-pub use instance::{DataElement, Instance};
+pub use instance::{DataElement, FileElement, Instance};
 pub use job::{Job, JobKind, JobState};
 pub use party::{InstanceOwner, Party};
 pub use process::{ArmedTimer, Incident, ProcessState, TaskInfo, Token, TokenAt};

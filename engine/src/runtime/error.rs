@@ -3,7 +3,7 @@
 use crate::app::SchemaIssue;
 use crate::bpmn::Rejected;
 use crate::hooks::Issue;
-use crate::ids::{AppId, InstanceId};
+use crate::ids::{AppId, DataElementId, InstanceId};
 use crate::store::StoreError;
 use serde::Serialize;
 
@@ -114,6 +114,42 @@ pub enum Error {
     /// 409: `next` on a service task while an attempt of it runs.
     #[error("service task `{task}` is running now; try again when the attempt has ended")]
     ServiceTaskRunning { task: String },
+    /// 400: the data type holds the other kind of data (files sent to a JSON data type, or
+    /// JSON to a binary one).
+    #[error("data type `{data_type}` holds {holds}; {hint}")]
+    WrongDataKind {
+        data_type: String,
+        holds: &'static str,
+        hint: &'static str,
+    },
+    /// 415: the data type does not accept this content type.
+    #[error("data type `{data_type}` does not accept `{content_type}`; allowed: {}", .allowed.join(", "))]
+    ContentTypeNotAllowed {
+        data_type: String,
+        content_type: String,
+        allowed: Vec<String>,
+    },
+    /// 415: the bytes are not what the content type says (their signature says otherwise).
+    #[error("the file was sent as `{content_type}` but its bytes are {detected}")]
+    ContentMismatch {
+        content_type: String,
+        detected: String,
+    },
+    /// 409: the instance already holds as many elements of this data type as it may.
+    #[error("the instance already holds {max} element(s) of `{data_type}`, the most it may")]
+    TooManyFiles { data_type: String, max: u32 },
+    /// 413: the file is larger than its data type allows; nothing was stored.
+    #[error("the file is larger than `{data_type}` allows ({limit} bytes); nothing was stored")]
+    FileTooLarge { data_type: String, limit: u64 },
+    /// 400: an empty file.
+    #[error("the file is empty (0 bytes)")]
+    EmptyFile,
+    /// 404: no data element with this id.
+    #[error("instance {instance} has no data element {element}")]
+    DataElementNotFound {
+        instance: InstanceId,
+        element: DataElementId,
+    },
     /// 409: the `Idempotency-Key` was used with a different request.
     #[error("Idempotency-Key `{0}` was already used with a different request")]
     IdempotencyKeyReused(String),

@@ -9,13 +9,14 @@
 //! Leasing counts an attempt and is itself a commit, so attempts survive restarts.
 
 use super::backoff::backoff;
+use super::commands::NewFile;
 use super::metrics::Metrics;
 use super::pipeline::Kind;
 use super::transition::HookPoint;
-use super::{Error, Runtime};
+use super::{Error, Runtime, blob_error};
 use crate::bpmn::elements::NodeKind;
 use crate::hooks::{Completion, JobContext};
-use crate::ids::JobKey;
+use crate::ids::{DataElementId, JobKey};
 use crate::model::{Actor, EventType, Incident, Job, JobKind, JobState, TokenAt};
 use crate::store::{CommitError, Txn};
 use std::sync::Arc;
@@ -204,6 +205,50 @@ impl Runtime {
         leased: &LeasedJob,
         completion: Completion,
     ) -> Result<Completed, JobError> {
+        // The files' bytes are placed before the commit that references them, and removed again
+        // unless that commit happens (a crash in between: the start-up sweep removes them).
+        let blobs = self.inner.store.blobs().clone();
+        let instance_id = match self.held(leased) {
+            Ok((_, job)) => job.instance,
+            Err(e) => return Err(e),
+        };
+        let mut files: Vec<(DataElementId, NewFile, u64, String)> =
+            Vec::with_capacity(completion.files.len());
+        for output in &completion.files {
+            let staged = blobs
+                .stage_bytes(&output.bytes)
+                .await
+                .map_err(|e| JobError::Runtime(blob_error(e)))?;
+            let id = DataElementId::new_random();
+            let (size, sha256) = (staged.size, staged.sha256.clone());
+            if let Err(e) = blobs.place(staged, instance_id, id).await {
+                for (placed, ..) in &files {
+                    let _ = blobs.remove(instance_id, *placed);
+                }
+                return Err(JobError::Runtime(blob_error(e)));
+            }
+            let file = NewFile {
+                data_type: output.data_type.clone(),
+                content_type: output.content_type.clone(),
+                filename: output.filename.clone(),
+            };
+            files.push((id, file, size, sha256));
+        }
+        let result = self.complete_job_with(leased, &completion, &files).await;
+        if !matches!(result, Ok(Completed::Moved)) {
+            for (id, ..) in &files {
+                let _ = blobs.remove(instance_id, *id);
+            }
+        }
+        result
+    }
+
+    async fn complete_job_with(
+        &self,
+        leased: &LeasedJob,
+        completion: &Completion,
+        files: &[(DataElementId, NewFile, u64, String)],
+    ) -> Result<Completed, JobError> {
         for _ in 0..16 {
             let (rev, job) = self.held(leased)?;
             let Some(instance) = self.inner.store.instance(job.instance)? else {
@@ -231,6 +276,9 @@ impl Runtime {
                 t.data.set(data_type.clone(), value.clone());
                 t.run_hooks(HookPoint::DataWritten(data_type.as_str()))
                     .await?;
+            }
+            for (id, file, size, sha256) in files {
+                t.add_file(*id, file.clone(), *size, sha256);
             }
             t.take_task_token(token)?;
             t.record(

@@ -9,6 +9,7 @@
 mod activation;
 mod backoff;
 mod commands;
+pub mod content;
 mod data;
 mod definitions;
 mod error;
@@ -23,7 +24,8 @@ pub mod worker;
 pub use activation::{Activated, Activation};
 pub use backoff::backoff;
 pub use commands::{
-    CreateInstance, Created, Next, NextPlan, NextStep, RETRY_ACTION, WriteData, check_data,
+    AddFile, CreateInstance, Created, DeleteFile, FileUpload, Next, NextPlan, NextStep,
+    RETRY_ACTION, WriteData, check_data,
 };
 pub use data::DataCache;
 pub use definitions::{Checked, Deployed};
@@ -43,6 +45,13 @@ use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A blob's file-system failure: storage is unavailable (503), nothing was committed.
+pub(crate) fn blob_error(e: std::io::Error) -> Error {
+    Error::Store(crate::store::StoreError::Backend(
+        crate::store::BackendError::Io(format!("file storage: {e}")),
+    ))
+}
 
 /// Runtime settings, each with a documented default.
 #[derive(Debug, Clone)]

@@ -2,6 +2,7 @@
 //! top, and [`Store`], the typed façade that owns the key layout and the value encoding.
 
 pub mod backend;
+pub mod blobs;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
 pub mod group;

@@ -2,6 +2,7 @@
 //! committer. All encoding and key decisions are delegated to `layout` and `codec`.
 
 use super::backend::{Backend, BackendError, Check, CheckFailed, Unit, prefix_end};
+use super::blobs::Blobs;
 use super::codec::{self, DecodeError};
 use super::group::{GroupCommitter, GroupConfig, GroupStats};
 use super::layout;
@@ -138,6 +139,8 @@ pub struct InstancePage {
 pub struct Store {
     committer: GroupCommitter,
     backend: Arc<dyn Backend>,
+    /// The bytes of binary data elements ([`super::blobs`]).
+    blobs: Arc<Blobs>,
 }
 
 impl std::fmt::Debug for Store {
@@ -158,7 +161,11 @@ impl Store {
         config: GroupConfig,
     ) -> Result<Store, StoreError> {
         let backend = open_backend(kind, dir, cache_bytes)?;
-        Self::with_backend(backend, config, &dir.display().to_string())
+        let mut store = Self::with_backend(backend, config, &dir.display().to_string())?;
+        if kind.is_persistent() {
+            store.blobs = Arc::new(Blobs::at(dir.join("blobs")));
+        }
+        Ok(store)
     }
 
     /// Gives unused space back to the file system ([`Backend::compact`]); waits for commits in
@@ -176,6 +183,7 @@ impl Store {
         Store {
             committer: GroupCommitter::start(backend.clone(), GroupConfig::default()),
             backend,
+            blobs: Arc::new(Blobs::temporary()),
         }
     }
 
@@ -190,6 +198,7 @@ impl Store {
         Store {
             committer: GroupCommitter::inline(backend.clone()),
             backend,
+            blobs: Arc::new(Blobs::temporary()),
         }
     }
 
@@ -203,6 +212,7 @@ impl Store {
         Ok(Store {
             committer: GroupCommitter::start(backend.clone(), config),
             backend,
+            blobs: Arc::new(Blobs::temporary()),
         })
     }
 
@@ -226,6 +236,11 @@ impl Store {
             .iter()
             .filter_map(|(k, _)| layout::parse_work_queue(k))
             .collect())
+    }
+
+    /// Where the bytes of binary data elements live.
+    pub fn blobs(&self) -> &Arc<Blobs> {
+        &self.blobs
     }
 
     /// The raw backend (consistency checks and tests).

@@ -15,6 +15,7 @@ mod hooks;
 mod runtime_activation;
 mod runtime_events;
 mod runtime_explore;
+mod runtime_files;
 mod runtime_idempotency;
 mod runtime_jobs;
 mod runtime_moves;

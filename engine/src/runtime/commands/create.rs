@@ -66,6 +66,7 @@ impl Runtime {
             history_len: 0,
             visits: BTreeMap::new(),
             locked: BTreeMap::new(),
+            files: BTreeMap::new(),
         };
         let mut t = Transition::new(
             &self.inner,

@@ -6,7 +6,8 @@ use crate::runtime::{Error, Runtime};
 use crate::store::Txn;
 
 impl Runtime {
-    /// Deletes an instance with its history, data and pending jobs. One commit.
+    /// Deletes an instance with its history, data, files and pending jobs. One commit; the
+    /// files' bytes are removed after it.
     pub async fn delete_instance(
         &self,
         id: InstanceId,
@@ -28,6 +29,11 @@ impl Runtime {
                 txn.delete_job(&job, rev);
             }
         }
-        Ok(self.commit_txn(Kind::Move, txn, false).await?)
+        self.commit_txn(Kind::Move, txn, false).await?;
+        // After the commit: a crash before this leaves unreferenced files for the sweep.
+        if let Err(e) = self.inner.store.blobs().remove_instance(id) {
+            tracing::warn!(instance = %id, error = %e, "could not remove a deleted instance's files");
+        }
+        Ok(())
     }
 }

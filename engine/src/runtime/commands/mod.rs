@@ -1,16 +1,21 @@
 //! The commands that change instances, one module each: [`create`], [`next`], [`write_data`],
-//! [`resume`], [`delete`], [`server_action`]. Each reads as the pipeline's steps
+//! [`add_file`], [`delete_file`], [`resume`], [`delete`], [`server_action`]. Each reads as the pipeline's steps
 //! ([`super::pipeline`]): load, check, compute a transition, commit. On any error nothing is
 //! written.
 
+mod add_file;
 mod create;
 mod delete;
+mod delete_file;
 mod next;
 mod resume;
 mod server_action;
 mod sign;
 mod write_data;
 
+pub(crate) use add_file::NewFile;
+pub use add_file::{AddFile, FileUpload};
+pub use delete_file::DeleteFile;
 pub use next::{NextPlan, NextStep, RETRY_ACTION};
 
 use super::Error;
@@ -77,6 +82,15 @@ pub fn check_data(app: &AppSpec, data_type: &DataTypeId, value: &Value) -> Resul
         }
         spec => spec,
     };
+    if let Some(spec) = spec
+        && spec.kind == crate::app::DataKind::Binary
+    {
+        return Err(Error::WrongDataKind {
+            data_type: data_type.to_string(),
+            holds: "files",
+            hint: "upload files with POST .../data?dataType=...",
+        });
+    }
     if !value.is_object() {
         return Err(Error::DataInvalid {
             data_type: data_type.to_string(),

@@ -2,7 +2,7 @@
 //!
 //! As Altinn's signing action, a signature is a data element of the task's
 //! `signatureDataType` that names the signer and holds the SHA-256 of each element of the
-//! `dataTypesToSign` at that moment. flyt keeps the signatures of one signature data type in one
+//! `dataTypesToSign` at that moment (a JSON document's, or each file's bytes'). flyt keeps the signatures of one signature data type in one
 //! JSON document, `{"signatures": [...]}`, one entry per signer, task and signed data; signing
 //! again by the same signer at the same task over the same data adds nothing. The signed data types are locked: a later
 //! write is refused ([`Error::DataLocked`]) until their own task starts again (Altinn unlocks a
@@ -30,6 +30,15 @@ pub(crate) fn sign(
             elements.push(json!({
                 "dataType": data_type,
                 "sha256Digest": digest(value),
+                "signed": true,
+            }));
+        }
+        // Files (attachments) of the data type: the SHA-256 of their bytes, taken when stored.
+        for (element, file) in t.instance.files.iter().filter(|(_, f)| f.data_type == id) {
+            elements.push(json!({
+                "dataType": data_type,
+                "dataElementId": element.to_string(),
+                "sha256Digest": file.sha256,
                 "signed": true,
             }));
         }
@@ -61,7 +70,8 @@ pub(crate) fn sign(
     }
     for data_type in &config.data_types_to_sign {
         let id = DataTypeId::new(data_type.clone());
-        if t.data.get(&id)?.is_some() {
+        let has_file = t.instance.files.values().any(|f| f.data_type == id);
+        if has_file || t.data.get(&id)?.is_some() {
             t.instance.locked.insert(id, signature_type.clone());
         }
     }

@@ -1,6 +1,8 @@
 //! Writing JSON data while a task that may write it is active.
 
 use super::WriteData;
+use crate::app::DataKind;
+use crate::ids::DataTypeId;
 use crate::model::Instance;
 use crate::runtime::pipeline::{Kind, Loaded};
 use crate::runtime::transition::HookPoint;
@@ -11,7 +13,7 @@ impl Runtime {
     /// validate or enrich it. One commit.
     pub async fn write_data(&self, req: WriteData) -> Result<Instance, Error> {
         let loaded = self.load(req.instance, req.expected_version)?;
-        check_writable(&loaded, &req)?;
+        check_writable(&loaded, &req.data_type, DataKind::Json)?;
         let mut t = self.begin(loaded, req.actor);
         t.data.set(req.data_type.clone(), req.value);
         t.run_hooks(HookPoint::DataWritten(req.data_type.as_str()))
@@ -21,36 +23,56 @@ impl Runtime {
     }
 }
 
-/// The data type exists, and a task that may write it is active.
-fn check_writable(loaded: &Loaded, req: &WriteData) -> Result<(), Error> {
+/// The data type exists and holds `kind` of data, no signature locks it, and a task that may
+/// write it is active (JSON data and files alike).
+pub(super) fn check_writable(
+    loaded: &Loaded,
+    data_type: &DataTypeId,
+    kind: DataKind,
+) -> Result<(), Error> {
     let (instance, app) = (&loaded.instance, &loaded.app);
     if instance.is_ended() {
         return Err(Error::DataNotWritable {
-            data_type: req.data_type.to_string(),
+            data_type: data_type.to_string(),
             reason: "the process has ended".into(),
-        });
-    }
-    if let Some(signature) = instance.locked_by(&req.data_type) {
-        return Err(Error::DataLocked {
-            data_type: req.data_type.to_string(),
-            signature: signature.to_string(),
         });
     }
     if loaded
         .def
         .signature_data_types()
-        .any(|s| s == req.data_type.as_str())
+        .any(|s| s == data_type.as_str())
     {
         return Err(Error::DataNotWritable {
-            data_type: req.data_type.to_string(),
+            data_type: data_type.to_string(),
             reason: "it holds signatures, which only `sign` writes".into(),
         });
     }
-    let spec = app.data_type(req.data_type.as_str());
+    let spec = app.data_type(data_type.as_str());
     if spec.is_none() && !app.open_data_types {
         return Err(Error::UnknownDataType {
             app: app.id.clone(),
-            data_type: req.data_type.to_string(),
+            data_type: data_type.to_string(),
+        });
+    }
+    // An open app's undeclared data types hold JSON.
+    let holds = spec.map_or(DataKind::Json, |s| s.kind);
+    if holds != kind {
+        return Err(Error::WrongDataKind {
+            data_type: data_type.to_string(),
+            holds: match holds {
+                DataKind::Json => "JSON data",
+                DataKind::Binary => "files",
+            },
+            hint: match holds {
+                DataKind::Json => "write it with PUT .../data/{dataType}",
+                DataKind::Binary => "upload files with POST .../data?dataType=...",
+            },
+        });
+    }
+    if let Some(signature) = instance.locked_by(data_type) {
+        return Err(Error::DataLocked {
+            data_type: data_type.to_string(),
+            signature: signature.to_string(),
         });
     }
     let active: Vec<String> = instance
@@ -60,7 +82,7 @@ fn check_writable(loaded: &Loaded, req: &WriteData) -> Result<(), Error> {
         .collect();
     match spec.and_then(|s| s.task.as_deref()) {
         Some(task) if !active.iter().any(|a| a == task) => Err(Error::DataNotWritable {
-            data_type: req.data_type.to_string(),
+            data_type: data_type.to_string(),
             reason: format!(
                 "it belongs to task `{task}`, which is not active (active: {})",
                 if active.is_empty() {
@@ -71,7 +93,7 @@ fn check_writable(loaded: &Loaded, req: &WriteData) -> Result<(), Error> {
             ),
         }),
         None if active.is_empty() => Err(Error::DataNotWritable {
-            data_type: req.data_type.to_string(),
+            data_type: data_type.to_string(),
             reason: "no user task is active".into(),
         }),
         _ => Ok(()),
