@@ -375,14 +375,15 @@ impl ServerConfig {
 
 /// `FLYT_*` variables that are not configuration overrides.
 pub const RESERVED_ENV: &[&str] = &[
-    "CONFIG",          // the config file
-    "LOG",             // the log filter
-    "BIN",             // tests: the binary under test
-    "FAILPOINT",       // crash tests (debug builds)
-    "SHARED_DIR",      // tests: where ../shared is
-    "REQUIRE_SHARED",  // tests: fail instead of skip without ../shared
-    "REQUIRE_BROWSER", // tests: fail instead of skip without chromium and playwright-core
-    "CRASH_SEED",      // the crash test's seed
+    "CONFIG",            // the config file
+    "LOG",               // the log filter
+    "BIN",               // tests: the binary under test
+    "FAILPOINT",         // crash tests (debug builds)
+    "SHARED_DIR",        // tests: where ../shared is
+    "REQUIRE_SHARED",    // tests: fail instead of skip without ../shared
+    "REQUIRE_BROWSER",   // tests: fail instead of skip without chromium and playwright-core
+    "REQUIRE_PDFTOTEXT", // tests: fail instead of skip without poppler-utils
+    "CRASH_SEED",        // the crash test's seed
 ];
 
 fn scalar(raw: &str) -> toml::Value {

@@ -271,6 +271,31 @@ async fn walk(
                 ));
             }
         }
+        // As Altinn: the action as sent, or none; nothing is invented for the history (and the
+        // gateways).
+        let history: Value = client
+            .get(format!("{location}/process/history"))
+            .bearer_auth(owner)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let ended = history["processHistory"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .rev()
+            .find(|e| e["eventType"] == "process_EndTask" && e["elementId"] == element.as_str())
+            .cloned()
+            .ok_or(format!("{element}: no process_EndTask in {history}"))?;
+        if ended["action"].as_str() != action {
+            return Err(format!(
+                "{element}: history records {} for action {action:?}",
+                ended["action"]
+            ));
+        }
         steps.push(format!("{element}({})", action.unwrap_or("-")));
     }
     Err(format!("did not end in 30 steps: {steps:?}"))
