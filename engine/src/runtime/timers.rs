@@ -132,14 +132,7 @@ impl Transition<'_> {
     /// transition's commit.
     pub(crate) fn disarm(&mut self, timers: &[ArmedTimer]) -> Result<(), Error> {
         for timer in timers {
-            // A job created in this same transition is simply not written.
-            if let Some(p) = self.new_jobs.iter().position(|j| j.key == timer.job) {
-                self.new_jobs.remove(p);
-                continue;
-            }
-            if let Some((rev, job)) = self.rt.store.job(timer.job)? {
-                self.prelude.delete_job(&job, rev);
-            }
+            self.cancel_job(timer.job)?;
         }
         Ok(())
     }

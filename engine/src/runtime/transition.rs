@@ -225,17 +225,10 @@ impl<'a> Transition<'a> {
                     *visits += 1;
                     let visit = *visits;
                     let armed = self.arm_timer(&node.id, &catch.timer, visit)?;
-                    let process = &mut self.instance.process;
-                    let id = process.next_token;
-                    process.next_token += 1;
-                    process.tokens.push(Token {
-                        id,
-                        at: TokenAt::Timer {
-                            element: node.id.clone(),
-                            job: armed.job,
-                            due: armed.due,
-                        },
-                        timers: Vec::new(),
+                    self.push_token(TokenAt::Timer {
+                        element: node.id.clone(),
+                        job: armed.job,
+                        due: armed.due,
                     });
                 }
                 // Validation forbids flows into start events and boundary events.
@@ -248,21 +241,39 @@ impl<'a> Transition<'a> {
         Ok(())
     }
 
-    /// Parks a token at a join; if every incoming flow now has one, takes them and returns true.
-    fn join(&mut self, gateway: NodeIdx, via: FlowIdx) -> bool {
-        let def = self.def.clone();
-        let node = def.node(gateway);
+    /// A new token at `at`, with the instance's next token id; returns the id.
+    fn push_token(&mut self, at: TokenAt) -> u32 {
         let process = &mut self.instance.process;
         let id = process.next_token;
         process.next_token += 1;
         process.tokens.push(Token {
             id,
-            at: TokenAt::Join {
-                element: node.id.clone(),
-                via: def.flow(via).id.clone(),
-            },
+            at,
             timers: Vec::new(),
         });
+        id
+    }
+
+    /// Removes a job in this transition's commit: one created in this same transition is simply
+    /// not written; a stored one is deleted (checked against its revision).
+    pub(crate) fn cancel_job(&mut self, key: JobKey) -> Result<(), Error> {
+        if let Some(p) = self.new_jobs.iter().position(|j| j.key == key) {
+            self.new_jobs.remove(p);
+        } else if let Some((rev, job)) = self.rt.store.job(key)? {
+            self.prelude.delete_job(&job, rev);
+        }
+        Ok(())
+    }
+
+    /// Parks a token at a join; if every incoming flow now has one, takes them and returns true.
+    fn join(&mut self, gateway: NodeIdx, via: FlowIdx) -> bool {
+        let def = self.def.clone();
+        let node = def.node(gateway);
+        self.push_token(TokenAt::Join {
+            element: node.id.clone(),
+            via: def.flow(via).id.clone(),
+        });
+        let process = &mut self.instance.process;
         let parked_on = |tokens: &[Token], flow: &ElementId| {
             tokens.iter().position(|t| {
                 matches!(&t.at, TokenAt::Join { element, via } if *element == node.id && via == flow)
@@ -311,8 +322,6 @@ impl<'a> Transition<'a> {
             name: node.name.clone(),
             altinn_task_type: node.altinn_task_type().map(str::to_string),
         };
-        let id = process.next_token;
-        process.next_token += 1;
         let at = match service_type {
             None => TokenAt::UserTask { task },
             Some(task_type) => {
@@ -339,11 +348,7 @@ impl<'a> Transition<'a> {
                 TokenAt::ServiceTask { task, job: key }
             }
         };
-        process.tokens.push(Token {
-            id,
-            at,
-            timers: Vec::new(),
-        });
+        let id = self.push_token(at);
         self.record(EventType::StartTask, Some(node.id.clone()), None, None);
         self.arm_boundaries(target, id, visit)?;
         let task_ref = TaskRef::of(node);
@@ -387,11 +392,7 @@ impl<'a> Transition<'a> {
                 _ => None,
             };
             if let Some(job) = job {
-                if let Some(p) = self.new_jobs.iter().position(|j| j.key == job) {
-                    self.new_jobs.remove(p);
-                } else if let Some((rev, stored)) = self.rt.store.job(job)? {
-                    self.prelude.delete_job(&stored, rev);
-                }
+                self.cancel_job(job)?;
             }
             if let Some(task) = token.task() {
                 self.record(
