@@ -86,6 +86,7 @@ pub async fn one_instance(
         task: None,
         actor: actor.clone(),
         expected_version: None,
+        on_behalf_of: None,
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -99,6 +100,7 @@ pub async fn one_instance(
             task: None,
             actor,
             expected_version: None,
+            on_behalf_of: None,
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -132,6 +132,10 @@ pub struct NextRequest {
     pub action: Option<String>,
     #[serde(default)]
     pub task_id: Option<String>,
+    /// The organisation a person acts for (Altinn's `actionOnBehalfOf`, an organisation number):
+    /// recorded in a signature. The person must hold a role for it (403 otherwise).
+    #[serde(default)]
+    pub action_on_behalf_of: Option<String>,
 }
 
 #[utoipa::path(put, path = "/{org}/{app}/instances/{party_id}/{instance_guid}/process/next", tag = "process",
@@ -157,6 +161,7 @@ pub async fn next(
         task: body.task_id,
         actor: caller.actor(),
         expected_version: expected,
+        on_behalf_of: body.action_on_behalf_of.clone(),
     };
     // The engine plans the move; exactly that task and action are authorised, then executed.
     let plan = match state.runtime().plan_next(&instance, &req) {
@@ -178,6 +183,13 @@ pub async fn next(
         let first = plan.authorize.first().map_or("write", String::as_str);
         state.authorize(&app, &caller, first, owner, Some(&plan.task))?;
     }
+    if let Some(org) = &req.on_behalf_of
+        && !acts_for(&caller, org)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "this caller holds no role for organisation {org}, so it cannot act on its behalf"
+        )));
+    }
     if plan.service_owner_only && !is_service_owner(&caller, &app) {
         return Err(ApiError::Forbidden(format!(
             "task `{}` is a feedback task: it waits for the service owner ({}) to move it",
@@ -191,6 +203,15 @@ pub async fn next(
     // No history here: `createdInstances` only grows when a service task completes, which a
     // `next` does not do synchronously; reading the whole history per move is wasted work.
     Ok((headers, axum::Json(ProcessView::of(&moved, None))))
+}
+
+/// A person holding a role for organisation `org` (from their token), or that organisation's own
+/// token.
+fn acts_for(caller: &Caller, org: &str) -> bool {
+    match caller {
+        Caller::User(u) => u.roles.get(org).is_some_and(|r| !r.is_empty()),
+        Caller::Organisation(o) => o.organisation_number == org,
+    }
 }
 
 /// An organisation token of the app's own service owner (its org code is the app's org).

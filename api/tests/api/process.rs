@@ -148,12 +148,25 @@ async fn a_company_claim_is_signed_by_its_manager() {
         .call(Method::GET, &format!("{path}/process"), Some(&carol), None)
         .await;
     assert_eq!(r.body["currentTask"]["actions"]["sign"], true, "{}", r.text);
+    // Carol signs on behalf of the grants organisation, for which she holds a role; not of one
+    // for which she holds none.
+    refused(
+        &s.call(
+            Method::PUT,
+            &format!("{path}/process/next"),
+            Some(&carol),
+            Some(json!({"action": "sign", "actionOnBehalfOf": OTHER_ORG})),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
     let r = s
         .call(
             Method::PUT,
             &format!("{path}/process/next"),
             Some(&carol),
-            Some(json!({"action": "sign"})),
+            Some(json!({"action": "sign", "actionOnBehalfOf": GRANTS_ORG})),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -170,6 +183,11 @@ async fn a_company_claim_is_signed_by_its_manager() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let signature = &r.body["signatures"][0];
     assert_eq!(signature["signee"]["personNumber"], CAROL, "{}", r.text);
+    assert_eq!(
+        signature["signee"]["onBehalfOf"]["organisationNumber"], GRANTS_ORG,
+        "{}",
+        r.text
+    );
     assert_eq!(signature["task"], "ManagerSign");
     assert_eq!(signature["dataElementSignatures"][0]["dataType"], "claim");
     assert_eq!(

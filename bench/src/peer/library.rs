@@ -180,6 +180,7 @@ impl Driver {
             task: Some(task.to_string()),
             actor: actor.clone(),
             expected_version: None,
+            on_behalf_of: None,
         };
         let moved = match snapshot {
             Some(s) => self.rt.next_from(*s, next("A")).await,

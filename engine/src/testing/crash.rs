@@ -219,6 +219,7 @@ async fn run_to_end(rt: &Runtime, id: InstanceId, rng: &mut fastrand::Rng) -> Re
                 task: Some(task),
                 actor: Actor::user("01017012345"),
                 expected_version: None,
+                on_behalf_of: None,
             })
             .await
         };

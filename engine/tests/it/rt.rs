@@ -91,6 +91,7 @@ impl Harness {
                 task: task.map(str::to_string),
                 actor: user(),
                 expected_version: None,
+                on_behalf_of: None,
             })
             .await
     }

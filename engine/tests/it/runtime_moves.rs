@@ -374,6 +374,7 @@ async fn fifty_concurrent_moves_of_one_task_exactly_one_wins() {
                 task: Some("fill".into()),
                 actor: user(),
                 expected_version: None,
+                on_behalf_of: None,
             })
             .await
         }));
@@ -422,6 +423,7 @@ async fn fifty_concurrent_moves_with_the_same_expected_version_exactly_one_wins(
                 task: None,
                 actor: user(),
                 expected_version: Some(1),
+                on_behalf_of: None,
             })
             .await
         }));
@@ -450,6 +452,7 @@ async fn stale_expected_version_is_refused() {
             task: None,
             actor: user(),
             expected_version: Some(7),
+            on_behalf_of: None,
         })
         .await
         .unwrap_err();
@@ -568,6 +571,7 @@ async fn a_move_from_a_stale_snapshot_is_a_conflict_and_changes_nothing() {
         task: None,
         actor: user(),
         expected_version: None,
+        on_behalf_of: None,
     };
     match h.rt.next_from(snapshot.clone(), req(snapshot.id)).await {
         Err(Error::Conflict) => {}

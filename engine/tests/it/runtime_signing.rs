@@ -67,6 +67,7 @@ async fn next_as(h: &Harness, id: flyt_engine::ids::InstanceId, actor: Actor, ac
         task: None,
         actor,
         expected_version: None,
+        on_behalf_of: None,
     })
     .await
     .unwrap();

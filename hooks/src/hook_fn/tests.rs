@@ -85,6 +85,7 @@ async fn next(rt: &Runtime, id: InstanceId, action: Option<&str>) -> Result<Inst
         task: None,
         actor: Actor::user("01017012345"),
         expected_version: None,
+        on_behalf_of: None,
     })
     .await
 }

@@ -57,6 +57,9 @@ pub struct Next {
     pub task: Option<String>,
     pub actor: Actor,
     pub expected_version: Option<u64>,
+    /// The organisation the actor acts for (Altinn's `actionOnBehalfOf`), recorded in a
+    /// signature. The caller (the API) checks that the actor may act for it.
+    pub on_behalf_of: Option<String>,
 }
 
 /// A request to write JSON data of one data type.

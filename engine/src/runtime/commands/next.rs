@@ -224,7 +224,7 @@ impl Runtime {
                 && let NodeKind::UserTask(task) = &node.kind
                 && let Some(config) = &task.signature
             {
-                sign(&mut t, &plan.task, config)?;
+                sign(&mut t, &plan.task, config, req.on_behalf_of.as_deref())?;
             }
             t.run_hooks(HookPoint::TaskEnding(&task_ref, &checked))
                 .await?;

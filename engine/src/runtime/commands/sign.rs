@@ -22,6 +22,7 @@ pub(crate) fn sign(
     t: &mut Transition<'_>,
     task: &str,
     config: &SignatureConfig,
+    on_behalf_of: Option<&str>,
 ) -> Result<(), Error> {
     let mut elements = Vec::new();
     for data_type in &config.data_types_to_sign {
@@ -43,7 +44,10 @@ pub(crate) fn sign(
             }));
         }
     }
-    let signee = signee(&t.actor);
+    let mut signee = signee(&t.actor);
+    if let Some(org) = on_behalf_of {
+        signee["onBehalfOf"] = json!({ "organisationNumber": org });
+    }
     let signature_type = DataTypeId::new(config.signature_data_type.clone());
     let mut signatures: Vec<Value> = match t.data.get(&signature_type)? {
         Some(Value::Object(doc)) => match doc.get("signatures") {
