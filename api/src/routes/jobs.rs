@@ -36,7 +36,7 @@ use flyt_engine::hooks::Completion;
 use flyt_engine::ids::{DataTypeId, JobKey};
 use flyt_engine::model::{Job, JobKind, JobState};
 use flyt_engine::runtime::jobs::{Completed, Failed, JobError, LeasedJob};
-use flyt_engine::runtime::{Activated, Activation};
+use flyt_engine::runtime::{Activated, Activation, Thrown};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -407,12 +407,17 @@ pub struct FailRequest {
     /// one hour.
     #[serde(default)]
     pub backoff_ms: Option<u64>,
+    /// A BPMN error instead of a failure: an error boundary event on the task that catches this
+    /// code takes the process on (`caught`); when none does, an incident names the code.
+    /// `retries` and `backoffMs` do not apply to it.
+    #[serde(default)]
+    pub error_code: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FailResponse {
-    /// `retrying` or `incident`.
+    /// `retrying`, `incident`, or `caught` (a BPMN error an error boundary event caught).
     pub state: String,
     /// With `retrying`: when the job is due again (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -436,6 +441,25 @@ pub async fn fail(
 ) -> Result<axum::Json<FailResponse>, ApiError> {
     let leased = held(&state, &caller, &key)?;
     let message: String = req.error_message.chars().take(4_000).collect();
+    if let Some(code) = &req.error_code {
+        let code = code.trim();
+        if code.is_empty() || code.len() > 200 {
+            return Err(ApiError::bad_request(
+                Some("errorCode".into()),
+                "errorCode must be 1 to 200 characters",
+            ));
+        }
+        let thrown = state.runtime().throw_error(&leased, code, &message).await?;
+        tracing::debug!(job = %leased.job.key, code, outcome = ?thrown, "external job raised a BPMN error");
+        return Ok(axum::Json(FailResponse {
+            state: match thrown {
+                Thrown::Caught => "caught",
+                Thrown::Incident | Thrown::Stale => "incident",
+            }
+            .into(),
+            next_attempt_at: None,
+        }));
+    }
     let retryable = req.retries != Some(0);
     let backoff = req.backoff_ms.map(Duration::from_millis);
     let failed = state

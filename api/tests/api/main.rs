@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod altinn_actions;
+mod bpmn_errors;
 mod support;
 
 mod big_definitions;

@@ -3,8 +3,9 @@
 
 use super::diagnostic::Pos;
 use super::elements::{
-    BoundaryEvent, Condition, EndEvent, ExclusiveGateway, Flow, FlowIdx, Node, NodeIdx, NodeKind,
-    ParallelGateway, ServiceTask, StartEvent, ThrowEvent, TimerCatchEvent, UserTask,
+    BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, ExclusiveGateway, Flow, FlowIdx, Node,
+    NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, ThrowEvent, TimerCatchEvent,
+    UserTask,
 };
 use super::raw::{RawKind, RawProcess};
 use super::validate::Index;
@@ -60,12 +61,13 @@ impl ProcessDefinition {
         let attached = |r: &super::raw::Ref| index.node_by_id.get(&r.id).map(|&n| NodeIdx(idx(n)));
         let mut boundaries: Vec<Vec<NodeIdx>> = vec![Vec::new(); process.nodes.len()];
         for (i, raw) in process.nodes.iter().enumerate() {
-            if let RawKind::Boundary { attached_to, .. } = &raw.kind
+            if let Some(attached_to) = raw.kind.attached_to()
                 && let Some(task) = attached(attached_to)
             {
                 boundaries[task.index()].push(NodeIdx(idx(i)));
             }
         }
+        let errors = process.errors.clone();
         let mut nodes: Vec<Node> = process
             .nodes
             .into_iter()
@@ -100,6 +102,16 @@ impl ProcessDefinition {
                             timer,
                         }),
                         // validate() refuses a boundary attached to nothing.
+                        None => NodeKind::EndEvent(EndEvent::default()),
+                    },
+                    RawKind::ErrorBoundary {
+                        attached_to,
+                        error_ref,
+                    } => match attached(&attached_to) {
+                        Some(attached_to) => NodeKind::ErrorBoundary(ErrorBoundaryEvent {
+                            attached_to,
+                            code: error_ref.and_then(|r| errors.get(&r.id).cloned()),
+                        }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
                     // validate() refuses processes with unsupported elements.

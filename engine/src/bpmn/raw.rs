@@ -32,9 +32,27 @@ pub(crate) enum RawKind {
         cancel_activity: bool,
         timer: Timer,
     },
+    /// An error boundary event: catches the BPMN error its `errorRef` names (by code), or any
+    /// error without one. Always interrupting.
+    ErrorBoundary {
+        attached_to: Ref,
+        error_ref: Option<Ref>,
+    },
     /// An element flyt cannot execute. It stays in the graph so that references to it resolve,
     /// and it already has its `unsupported-element` diagnostic.
     Unsupported,
+}
+
+impl RawKind {
+    /// For boundary events: the task they are attached to.
+    pub fn attached_to(&self) -> Option<&Ref> {
+        match self {
+            RawKind::Boundary { attached_to, .. } | RawKind::ErrorBoundary { attached_to, .. } => {
+                Some(attached_to)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +93,8 @@ pub(crate) struct RawProcess {
     pub pos: Pos,
     pub nodes: Vec<RawNode>,
     pub flows: Vec<RawFlow>,
+    /// `<error id errorCode>` of the definitions: id → (code, line).
+    pub errors: std::collections::HashMap<String, String>,
     /// Whether an unsupported element was found: graph checks that depend on the semantics of
     /// those elements (reachability, dead ends, joins) are then skipped.
     pub has_unsupported: bool,

@@ -160,7 +160,16 @@ pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
             .hint("split the pools into one definition per app, and connect them with a createInstance service task"),
         );
     }
-    model.process = Some(read_process(first, &mut model.diagnostics));
+    let mut process = read_process(first, &mut model.diagnostics);
+    // `<error id="..." errorCode="...">`: what error events refer to (the code, or the id when
+    // no code is given).
+    for error in root.children_named(&Ns::Bpmn, "error") {
+        if let Some(id) = error.attr("id") {
+            let code = error.attr("errorCode").unwrap_or(id);
+            process.errors.insert(id.to_string(), code.to_string());
+        }
+    }
+    model.process = Some(process);
     Ok(model)
 }
 
@@ -262,6 +271,23 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 })
                 .collect();
             match definitions.as_slice() {
+                [def] if def.name == "errorEventDefinition" && name == "boundaryEvent" => {
+                    match node.attr("attachedToRef").filter(|a| !a.trim().is_empty()) {
+                        Some(attached) => RawKind::ErrorBoundary {
+                            attached_to: Ref {
+                                id: attached.trim().to_string(),
+                                pos: node.pos,
+                            },
+                            error_ref: def.attr("errorRef").map(|r| Ref {
+                                id: r.trim().to_string(),
+                                pos: def.pos,
+                            }),
+                        },
+                        None => {
+                            unsupported(node, format!("<{qname}> without attachedToRef"), diags)
+                        }
+                    }
+                }
                 [def] if def.name == "timerEventDefinition" => {
                     match read_timer(def, node.attr("id").unwrap_or(""), diags) {
                         None => RawKind::Unsupported,

@@ -71,6 +71,9 @@ pub enum ServiceTaskOutcome {
     /// Failed. `retryable` failures are retried with backoff until attempts run out; the others
     /// raise an incident at once.
     Failed { reason: String, retryable: bool },
+    /// A BPMN error: an error boundary event on the task that catches `code` takes the process
+    /// on (an error path, not a failure); when none catches it, an incident names the code.
+    Error { code: String, message: String },
 }
 
 impl ServiceTaskOutcome {

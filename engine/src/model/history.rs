@@ -39,6 +39,9 @@ pub enum EventType {
     /// A timer fired.
     #[serde(rename = "flyt_TimerFired")]
     TimerFired,
+    /// A BPMN error was caught by an error boundary event (details: code, message).
+    #[serde(rename = "flyt_ErrorCaught")]
+    ErrorCaught,
     /// A binary data element (a file) was added; `details` name it.
     #[serde(rename = "data_Created")]
     DataCreated,
@@ -60,6 +63,7 @@ impl EventType {
             EventType::ServiceTaskRetried => "flyt_ServiceTaskRetried",
             EventType::TimerArmed => "flyt_TimerArmed",
             EventType::TimerFired => "flyt_TimerFired",
+            EventType::ErrorCaught => "flyt_ErrorCaught",
             EventType::IncidentResolved => "flyt_IncidentResolved",
             EventType::ServerAction => "flyt_ServerAction",
             EventType::DataCreated => "data_Created",

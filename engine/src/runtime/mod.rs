@@ -8,6 +8,7 @@
 
 mod activation;
 mod backoff;
+mod bpmn_errors;
 mod commands;
 pub mod content;
 mod data;
@@ -23,6 +24,7 @@ pub mod worker;
 
 pub use activation::{Activated, Activation};
 pub use backoff::backoff;
+pub use bpmn_errors::Thrown;
 pub use commands::{
     AddFile, CreateInstance, Created, DeleteFile, FileUpload, Next, NextPlan, NextStep,
     RETRY_ACTION, WriteData, check_data,

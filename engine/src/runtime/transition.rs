@@ -232,7 +232,7 @@ impl<'a> Transition<'a> {
                     });
                 }
                 // Validation forbids flows into start events and boundary events.
-                NodeKind::StartEvent(_) | NodeKind::Boundary(_) => {}
+                NodeKind::StartEvent(_) | NodeKind::Boundary(_) | NodeKind::ErrorBoundary(_) => {}
             }
         }
         if self.instance.process.tokens.is_empty() && self.instance.process.ended.is_none() {

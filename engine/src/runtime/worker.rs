@@ -225,6 +225,19 @@ async fn attempt(rt: &Runtime, leased: LeasedJob) {
             .fail_job(&leased, &reason, retryable, None)
             .await
             .map(|f| format!("{f:?}")),
+        ServiceTaskOutcome::Error { code, message } => {
+            match rt.throw_error(&leased, &code, &message).await {
+                Ok(t) => Ok(format!("{t:?}")),
+                // The process refused the error path (a hook veto, an undecidable gateway).
+                Err(e) if !transient(&e) => {
+                    let reason = format!("BPMN error `{code}` could not be handled: {e}");
+                    rt.fail_job(&leased, &reason, false, None)
+                        .await
+                        .map(|f| format!("{f:?}"))
+                }
+                Err(e) => Err(e),
+            }
+        }
     };
     record(result);
 }

@@ -15,6 +15,15 @@ pub struct EndEvent {
     pub terminate: bool,
 }
 
+/// An error boundary event on a task: when the task's handler or worker raises a BPMN error
+/// with this code (any code, when `code` is `None`), the task ends and the token leaves by the
+/// boundary's flow. Always interrupting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorBoundaryEvent {
+    pub attached_to: NodeIdx,
+    pub code: Option<String>,
+}
+
 /// An intermediate throw event without a definition: a milestone a token passes through.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ThrowEvent {}

@@ -8,7 +8,9 @@ mod service_task;
 pub mod timer;
 mod user_task;
 
-pub use events::{BoundaryEvent, EndEvent, StartEvent, ThrowEvent, TimerCatchEvent};
+pub use events::{
+    BoundaryEvent, EndEvent, ErrorBoundaryEvent, StartEvent, ThrowEvent, TimerCatchEvent,
+};
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, ParallelGateway};
 pub use service_task::ServiceTask;
@@ -55,6 +57,8 @@ pub enum NodeKind {
     TimerCatch(TimerCatchEvent),
     /// A timer boundary event on a task.
     Boundary(BoundaryEvent),
+    /// An error boundary event on a task.
+    ErrorBoundary(ErrorBoundaryEvent),
     /// An intermediate throw event without a definition (a token passes through).
     Throw(ThrowEvent),
 }
@@ -72,6 +76,7 @@ impl NodeKind {
             NodeKind::TimerCatch(_) => "intermediateCatchEvent",
             NodeKind::Boundary(_) => "boundaryEvent",
             NodeKind::Throw(_) => "intermediateThrowEvent",
+            NodeKind::ErrorBoundary(_) => "boundaryEvent",
         }
     }
 

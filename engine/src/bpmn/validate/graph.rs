@@ -19,7 +19,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
     }
     // A boundary event is entered through the task it is attached to.
     for (i, node) in process.nodes.iter().enumerate() {
-        if let RawKind::Boundary { attached_to, .. } = &node.kind
+        if let Some(attached_to) = node.kind.attached_to()
             && let Some(&task) = index.node_by_id.get(&attached_to.id)
         {
             graph.add_edge(NodeIndex::new(task), NodeIndex::new(i), ());

@@ -135,9 +135,10 @@ impl Game<'_> {
 
     fn has_boundary(&self, task: usize) -> bool {
         let id = &self.process.nodes[task].id;
-        self.process.nodes.iter().any(
-            |n| matches!(&n.kind, RawKind::Boundary { attached_to, .. } if attached_to.id == *id),
-        )
+        self.process
+            .nodes
+            .iter()
+            .any(|n| n.kind.attached_to().is_some_and(|a| a.id == *id))
     }
 
     /// The flows a token can leave `node` by: its own, and those of boundary events on it.
@@ -145,7 +146,7 @@ impl Game<'_> {
         let id = &self.process.nodes[node].id;
         let mut out = self.index.outgoing[node].clone();
         for (b, n) in self.process.nodes.iter().enumerate() {
-            if matches!(&n.kind, RawKind::Boundary { attached_to, .. } if attached_to.id == *id) {
+            if n.kind.attached_to().is_some_and(|a| a.id == *id) {
                 out.extend(self.index.outgoing[b].iter().copied());
             }
         }

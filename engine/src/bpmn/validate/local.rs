@@ -85,7 +85,31 @@ pub(crate) fn check(
                 | RawKind::TimerCatch(_)
                 | RawKind::ThrowNone
                 | RawKind::Boundary { .. }
+                | RawKind::ErrorBoundary { .. }
         );
+        if let RawKind::ErrorBoundary {
+            attached_to,
+            error_ref,
+        } = &node.kind
+        {
+            check_attachment(process, index, i, attached_to, diags);
+            if let Some(r) = error_ref
+                && !process.errors.contains_key(&r.id)
+            {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidBoundary,
+                        r.pos,
+                        format!(
+                            "error boundary event `{}` catches errorRef `{}`, which is no <error> of these definitions",
+                            node.id, r.id
+                        ),
+                    )
+                    .element(&node.id)
+                    .hint("declare <bpmn:error id=\"...\" errorCode=\"...\"/> beside the process, or leave errorRef out to catch every error"),
+                );
+            }
+        }
         if let RawKind::Boundary {
             attached_to,
             cancel_activity,
@@ -406,6 +430,32 @@ fn check_boundary(
     timer: &crate::bpmn::elements::timer::Timer,
     diags: &mut Vec<Diagnostic>,
 ) {
+    check_attachment(process, index, i, attached_to, diags);
+    let node = &process.nodes[i];
+    if !cancel_activity && timer.unbounded() {
+        diags.push(
+            Diagnostic::warning(
+                Code::UnboundedTimer,
+                node.pos,
+                format!(
+                    "non-interrupting boundary event `{}` has a timer cycle without a repetition count: it fires for as long as `{}` is active",
+                    node.id, attached_to.id
+                ),
+            )
+            .element(&node.id)
+            .hint("bound it, e.g. R3/P1D for three daily reminders"),
+        );
+    }
+}
+
+/// A boundary event is attached to a task and entered only through it (no incoming flow).
+fn check_attachment(
+    process: &RawProcess,
+    index: &Index,
+    i: usize,
+    attached_to: &super::super::raw::Ref,
+    diags: &mut Vec<Diagnostic>,
+) {
     let node = &process.nodes[i];
     match index.node_by_id.get(&attached_to.id).map(|&n| &process.nodes[n]) {
         None => diags.push(
@@ -452,20 +502,6 @@ fn check_boundary(
                 ),
             )
             .element(&node.id),
-        );
-    }
-    if !cancel_activity && timer.unbounded() {
-        diags.push(
-            Diagnostic::warning(
-                Code::UnboundedTimer,
-                node.pos,
-                format!(
-                    "non-interrupting boundary event `{}` has a timer cycle without a repetition count: it fires for as long as `{}` is active",
-                    node.id, attached_to.id
-                ),
-            )
-            .element(&node.id)
-            .hint("bound it, e.g. R3/P1D for three daily reminders"),
         );
     }
 }

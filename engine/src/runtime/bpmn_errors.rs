@@ -1,0 +1,98 @@
+//! BPMN errors: a service task's handler (or external worker) ends the task with an error code
+//! instead of a result. An error boundary event on the task that catches the code (or catches
+//! every code) takes the token on, in one commit that removes the job: an error path, not an
+//! incident. An error nothing catches raises an incident that names the code.
+
+use super::jobs::{Failed, JobError, LeasedJob};
+use super::pipeline::Kind;
+use super::{Error, Runtime};
+use crate::bpmn::elements::NodeKind;
+use crate::model::{Actor, EventType, TokenAt};
+use crate::store::CommitError;
+use serde_json::json;
+
+/// What raising a BPMN error did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thrown {
+    /// An error boundary event caught it; the instance moved on along its flow.
+    Caught,
+    /// Nothing catches it: an incident names the code.
+    Incident,
+    /// The task was gone (it ended meanwhile); the job was dropped.
+    Stale,
+}
+
+impl Runtime {
+    /// Ends a leased service task's job with BPMN error `code`.
+    pub async fn throw_error(
+        &self,
+        leased: &LeasedJob,
+        code: &str,
+        message: &str,
+    ) -> Result<Thrown, JobError> {
+        for _ in 0..16 {
+            let (rev, job) = self.held(leased)?;
+            let Some(instance) = self.inner.store.instance(job.instance)? else {
+                return self.drop_stale(&job, rev).await.map(|_| Thrown::Stale);
+            };
+            let token = instance.process.tokens.iter().find_map(|t| match &t.at {
+                TokenAt::ServiceTask { job: k, .. } if *k == job.key => Some(t.id),
+                _ => None,
+            });
+            let Some(token) = token else {
+                return self.drop_stale(&job, rev).await.map(|_| Thrown::Stale);
+            };
+            let loaded = self.resolve(instance, None)?;
+            let def = loaded.def.clone();
+            let Some(task) = def.node_by_id(job.element_id.as_str()) else {
+                return self.drop_stale(&job, rev).await.map(|_| Thrown::Stale);
+            };
+            // The boundary that names the code wins over one that catches every code.
+            let catching = |exact: bool| {
+                def.node(task).boundaries.iter().copied().find(|&b| {
+                    matches!(&def.node(b).kind, NodeKind::ErrorBoundary(e)
+                        if if exact { e.code.as_deref() == Some(code) } else { e.code.is_none() })
+                })
+            };
+            let Some(boundary) = catching(true).or_else(|| catching(false)) else {
+                let reason = format!("uncaught BPMN error `{code}`: {message}");
+                return self
+                    .fail_job(leased, &reason, false, None)
+                    .await
+                    .map(|f| match f {
+                        Failed::Incident => Thrown::Incident,
+                        Failed::Retrying { .. } => Thrown::Incident,
+                    });
+            };
+            let node = def.node(boundary);
+            let actor = Actor::system(format!("service task {}", job.task_type));
+            let mut t = self.begin(loaded, actor);
+            t.prelude.delete_job(&job, rev); // check 0: the lease is still ours
+            t.take_task_token(token)?;
+            let details =
+                json!({ "errorCode": code, "errorMessage": message, "caughtBy": node.id.as_str() });
+            t.record(
+                EventType::AbandonTask,
+                Some(job.element_id.clone()),
+                None,
+                Some(details.clone()),
+            );
+            t.record(
+                EventType::ErrorCaught,
+                Some(node.id.clone()),
+                None,
+                Some(details),
+            );
+            let out = node.outgoing.iter().map(|&f| (f, Some(boundary))).collect();
+            t.arrive(out).await?;
+            t.check_written()?;
+            match self.commit(Kind::Complete, t).await {
+                Ok(_) => return Ok(Thrown::Caught),
+                Err(CommitError::Conflict(0)) => return Err(JobError::LeaseLost(job.key)),
+                Err(CommitError::Conflict(_)) => continue,
+                Err(CommitError::Store(e)) => return Err(e.into()),
+            }
+        }
+        Err(JobError::Runtime(Error::Conflict))
+    }
+}
