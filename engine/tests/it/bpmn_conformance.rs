@@ -76,11 +76,11 @@ const MIWG: &[(&str, Option<usize>)] = &[
     ("C.3.0", Some(4)), // its timer catch event runs now
     ("C.4.0", Some(7)),
     ("C.5.0", Some(4)),
-    ("C.6.0", Some(16)),
+    ("C.6.0", Some(14)), // its two error boundary events on service tasks run now
     ("C.7.0", Some(2)),
-    ("C.8.0", Some(9)),
-    ("C.8.1", Some(9)),
-    ("C.9.0", Some(10)),
+    ("C.8.0", Some(8)),
+    ("C.8.1", Some(8)),
+    ("C.9.0", Some(9)),
     ("C.9.1", Some(3)), // its timer boundary event and catch event run now
     ("C.9.2", Some(4)),
 ];
