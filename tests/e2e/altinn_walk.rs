@@ -171,15 +171,21 @@ async fn walk(
     );
     let mut steps = Vec::new();
     for _ in 0..30 {
-        let process: Value = client
+        // The state and its version from one answer: a built-in handler may move the instance
+        // on at any moment, and a version read later would already be the moved one.
+        let r = client
             .get(format!("{location}/process"))
             .bearer_auth(owner)
             .send()
             .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
             .map_err(|e| e.to_string())?;
+        let version = r
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let process: Value = r.json().await.map_err(|e| e.to_string())?;
         if process["ended"].is_string() {
             steps.push(format!(
                 "end {}",
@@ -204,7 +210,6 @@ async fn walk(
         if task.get("job").is_some_and(|j| !j.is_null()) {
             // A service task: work its job as the service owner's worker (or wait for the
             // built-in handler), then wait until the process has left the task.
-            let version = process_version(&client, &location, owner).await?;
             work_jobs(&client, base, ttd).await?;
             eventually(
                 &format!("{app}: leaving {element}"),
