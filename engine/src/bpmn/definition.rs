@@ -3,9 +3,9 @@
 
 use super::diagnostic::Pos;
 use super::elements::{
-    BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, ExclusiveGateway, Flow, FlowIdx, Node,
-    NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, ThrowEvent, TimerCatchEvent,
-    UserTask,
+    BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, ExclusiveGateway, Flow, FlowIdx,
+    InclusiveGateway, Node, NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent,
+    ThrowEvent, TimerCatchEvent, UserTask,
 };
 use super::raw::{RawKind, RawProcess};
 use super::validate::Index;
@@ -22,6 +22,9 @@ pub struct ProcessDefinition {
     node_by_id: HashMap<String, NodeIdx>,
     flow_by_id: HashMap<String, FlowIdx>,
     start_events: Vec<NodeIdx>,
+    /// For each converging inclusive gateway: the nodes from which a token can still reach it
+    /// (see [`super::reach::upstream_of`]), computed once at build.
+    inclusive_upstream: HashMap<NodeIdx, Vec<bool>>,
     hash: String,
 }
 
@@ -89,6 +92,15 @@ impl ProcessDefinition {
                         });
                         NodeKind::ExclusiveGateway(g)
                     }
+                    RawKind::InclusiveGateway(mut g) => {
+                        g.default = raw.default.as_ref().and_then(|d| {
+                            index.outgoing[i]
+                                .iter()
+                                .find(|&&f| process.flows[f].id == d.id)
+                                .and_then(|&f| renumbered[f])
+                        });
+                        NodeKind::InclusiveGateway(g)
+                    }
                     RawKind::ParallelGateway => NodeKind::ParallelGateway(ParallelGateway {}),
                     RawKind::TimerCatch(timer) => NodeKind::TimerCatch(TimerCatchEvent { timer }),
                     RawKind::Boundary {
@@ -147,7 +159,7 @@ impl ProcessDefinition {
             .filter(|(_, n)| matches!(n.kind, NodeKind::StartEvent(_)))
             .map(|(i, _)| NodeIdx(idx(i)))
             .collect();
-        ProcessDefinition {
+        let mut def = ProcessDefinition {
             process_id: ElementId::new(process.id),
             name: process.name,
             nodes,
@@ -155,8 +167,29 @@ impl ProcessDefinition {
             node_by_id,
             flow_by_id,
             start_events,
+            inclusive_upstream: HashMap::new(),
             hash,
+        };
+        let joins: Vec<NodeIdx> = def
+            .nodes()
+            .filter(|(_, n)| {
+                matches!(n.kind, NodeKind::InclusiveGateway(_)) && n.incoming.len() > 1
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for join in joins {
+            let upstream = super::reach::upstream_of(&def, join);
+            def.inclusive_upstream.insert(join, upstream);
         }
+        def
+    }
+
+    /// Whether a token waiting at `from` can still reach the converging inclusive gateway
+    /// `join` without passing through it. False for any other node as `join`.
+    pub fn can_reach_join(&self, from: NodeIdx, join: NodeIdx) -> bool {
+        self.inclusive_upstream
+            .get(&join)
+            .is_some_and(|up| up.get(from.index()).copied().unwrap_or(false))
     }
 
     /// The `id` of the `<process>` element.
@@ -241,6 +274,13 @@ impl ProcessDefinition {
     pub fn exclusive_gateway(&self, idx: NodeIdx) -> Option<&ExclusiveGateway> {
         match &self.node(idx).kind {
             NodeKind::ExclusiveGateway(g) => Some(g),
+            _ => None,
+        }
+    }
+
+    pub fn inclusive_gateway(&self, idx: NodeIdx) -> Option<&InclusiveGateway> {
+        match &self.node(idx).kind {
+            NodeKind::InclusiveGateway(g) => Some(g),
             _ => None,
         }
     }

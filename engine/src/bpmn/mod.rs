@@ -15,6 +15,7 @@ mod diagnostic;
 pub mod elements;
 mod limits;
 mod raw;
+pub mod reach;
 mod read;
 mod source;
 mod validate;

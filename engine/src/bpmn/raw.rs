@@ -3,7 +3,7 @@
 
 use super::diagnostic::Pos;
 use super::elements::timer::Timer;
-use super::elements::{ExclusiveGateway, ServiceTask, UserTask};
+use super::elements::{ExclusiveGateway, InclusiveGateway, ServiceTask, UserTask};
 
 /// A reference to another element by id, where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,7 @@ pub(crate) enum RawKind {
     UserTask(UserTask),
     ServiceTask(ServiceTask),
     ExclusiveGateway(ExclusiveGateway),
+    InclusiveGateway(InclusiveGateway),
     ParallelGateway,
     /// An intermediate catch event with a timer.
     TimerCatch(Timer),

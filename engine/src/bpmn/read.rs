@@ -3,8 +3,8 @@
 use super::diagnostic::{Code, Diagnostic};
 use super::elements::timer::{Timer, TimerKind, TimerValue};
 use super::elements::{
-    Action, ActionKind, ExclusiveGateway, Extension, ServiceTask, SignatureConfig, UserTask,
-    UserTaskType,
+    Action, ActionKind, ExclusiveGateway, Extension, InclusiveGateway, ServiceTask,
+    SignatureConfig, UserTask, UserTaskType,
 };
 use super::raw::{RawCondition, RawFlow, RawKind, RawNode, RawProcess, Ref};
 use super::xml::{Ns, XmlNode};
@@ -21,7 +21,6 @@ const UNSUPPORTED_FLOW_NODES: &[&str] = &[
     "receiveTask",
     "scriptTask",
     "businessRuleTask",
-    "inclusiveGateway",
     "eventBasedGateway",
     "complexGateway",
     "choreographyTask",
@@ -221,7 +220,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .element(id)
         .hint(
             "flyt executes startEvent, endEvent (none, terminate), task, userTask, manualTask, \
-             serviceTask, exclusiveGateway, parallelGateway, sequenceFlow, timer \
+             serviceTask, exclusiveGateway, inclusiveGateway, parallelGateway, sequenceFlow, timer \
              intermediateCatchEvent and boundaryEvent, and none intermediateThrowEvent",
         ),
     );
@@ -335,6 +334,10 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             }
         }
         "exclusiveGateway" => RawKind::ExclusiveGateway(ExclusiveGateway {
+            default: None, // resolved by the validator from `default`
+            connected_data_type: gateway_data_type(node),
+        }),
+        "inclusiveGateway" => RawKind::InclusiveGateway(InclusiveGateway {
             default: None, // resolved by the validator from `default`
             connected_data_type: gateway_data_type(node),
         }),

@@ -1,5 +1,6 @@
-//! Exclusive gateways: evaluate the conditions, take exactly one flow, or fail with what each
-//! condition gave (and leave the instance unchanged).
+//! Exclusive and inclusive gateways: evaluate the conditions, take exactly one flow (exclusive)
+//! or every flow that holds (inclusive), or fail with what each condition gave (and leave the
+//! instance unchanged).
 
 use super::transition::Transition;
 use super::{ConditionResult, Error};
@@ -55,20 +56,26 @@ impl EvalContext for Context<'_> {
     }
 }
 
-/// Picks the outgoing flow of an exclusive gateway: the single flow whose condition holds (a
-/// flow without condition always holds); if none holds, the default; otherwise a registered
-/// gateway decider; otherwise an error naming the gateway and what every condition gave.
-pub(crate) async fn decide(
+/// What a gateway's conditions gave: the flows that hold (the default left out), what each
+/// condition gave (for error messages), and the data they read.
+struct Evaluated {
+    matched: Vec<FlowIdx>,
+    results: Vec<ConditionResult>,
+    data: BTreeMap<DataTypeId, Value>,
+}
+
+/// Evaluates the conditions of the flows leaving `gateway` (a flow without condition holds),
+/// skipping `default`. Fails naming every result when one cannot be evaluated.
+fn evaluate(
     work: &mut Transition<'_>,
     gateway: NodeIdx,
     origin: Option<NodeIdx>,
-) -> Result<FlowIdx, Error> {
+    default: Option<FlowIdx>,
+    connected: Option<DataTypeId>,
+    load_data: bool,
+) -> Result<Evaluated, Error> {
     let def = work.def.clone();
     let node = def.node(gateway);
-    let default = def.exclusive_gateway(gateway).and_then(|g| g.default);
-    let connected = def
-        .exclusive_gateway(gateway)
-        .and_then(|g| g.connected_data_type.clone());
     let origin_task = origin.map(|o| def.node(o).id.to_string());
     let default_type =
         connected.or_else(|| work.app.default_data_type(origin_task.as_deref()).cloned());
@@ -80,13 +87,7 @@ pub(crate) async fn decide(
             .as_ref()
             .is_some_and(|c| !c.expr.data_model_refs().is_empty())
     });
-    let data = if reads_data
-        || work
-            .rt
-            .registry
-            .decider(&work.app.id, node.id.as_str())
-            .is_some()
-    {
+    let data = if reads_data || load_data {
         work.data.load_all()?;
         work.data.snapshot()
     } else {
@@ -133,6 +134,65 @@ pub(crate) async fn decide(
             results,
         });
     }
+    Ok(Evaluated {
+        matched,
+        results,
+        data,
+    })
+}
+
+/// The outgoing flows of a diverging inclusive gateway: every flow whose condition holds; if
+/// none holds, the default; otherwise an error naming the gateway and what every condition gave
+/// (the move is refused, as for an exclusive gateway without a match).
+pub(crate) fn decide_inclusive(
+    work: &mut Transition<'_>,
+    gateway: NodeIdx,
+    origin: Option<NodeIdx>,
+) -> Result<Vec<FlowIdx>, Error> {
+    let def = work.def.clone();
+    let spec = def.inclusive_gateway(gateway);
+    let default = spec.and_then(|g| g.default);
+    let connected = spec.and_then(|g| g.connected_data_type.clone());
+    let Evaluated {
+        matched, results, ..
+    } = evaluate(work, gateway, origin, default, connected, false)?;
+    if !matched.is_empty() {
+        return Ok(matched);
+    }
+    if let Some(d) = default {
+        return Ok(vec![d]);
+    }
+    Err(Error::Gateway {
+        gateway: def.node(gateway).id.to_string(),
+        problem: "has no flow whose condition holds and no default flow".into(),
+        results,
+    })
+}
+
+/// Picks the outgoing flow of an exclusive gateway: the single flow whose condition holds (a
+/// flow without condition always holds); if none holds, the default; otherwise a registered
+/// gateway decider; otherwise an error naming the gateway and what every condition gave.
+pub(crate) async fn decide(
+    work: &mut Transition<'_>,
+    gateway: NodeIdx,
+    origin: Option<NodeIdx>,
+) -> Result<FlowIdx, Error> {
+    let def = work.def.clone();
+    let node = def.node(gateway);
+    let default = def.exclusive_gateway(gateway).and_then(|g| g.default);
+    let connected = def
+        .exclusive_gateway(gateway)
+        .and_then(|g| g.connected_data_type.clone());
+    let has_decider = work
+        .rt
+        .registry
+        .decider(&work.app.id, node.id.as_str())
+        .is_some();
+    let Evaluated {
+        matched,
+        results,
+        data,
+    } = evaluate(work, gateway, origin, default, connected, has_decider)?;
     if matched.len() == 1 {
         return Ok(matched[0]);
     }

@@ -15,6 +15,7 @@ mod data;
 mod definitions;
 mod error;
 mod gateway;
+mod inclusive;
 pub mod jobs;
 mod metrics;
 mod pipeline;

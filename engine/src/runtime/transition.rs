@@ -7,7 +7,9 @@
 //! A token that arrives at a user task waits there; at a service task it waits for a job that
 //! is created in the same commit (the outbox); at an exclusive gateway it takes the one flow the
 //! conditions pick; at a parallel gateway it forks, or parks until every incoming flow has
-//! delivered a token and then forks; at an end event it is consumed. When no token is left the
+//! delivered a token and then forks; at an inclusive gateway it takes every flow whose condition
+//! holds, or parks until no other token can reach it (`super::inclusive`); at an end event it
+//! is consumed. When no token is left the
 //! process has ended.
 
 use super::data::DataCache;
@@ -179,7 +181,18 @@ impl<'a> Transition<'a> {
         let def = self.def.clone();
         let mut queue: VecDeque<(FlowIdx, Option<NodeIdx>)> = flows.into();
         let limit = self.rt.config.max_automatic_steps;
-        while let Some((flow, origin)) = queue.pop_front() {
+        loop {
+            let Some((flow, origin)) = queue.pop_front() else {
+                // Every token is at rest: a converging inclusive gateway that no token can
+                // still reach fires now.
+                let Some(join) = self.fire_inclusive_join() else {
+                    break;
+                };
+                for out in gateway::decide_inclusive(self, join, None)? {
+                    queue.push_back((out, None));
+                }
+                continue;
+            };
             let target = def.flow(flow).target;
             self.steps += 1;
             if self.steps > limit {
@@ -212,6 +225,15 @@ impl<'a> Transition<'a> {
                     let chosen = gateway::decide(self, target, origin).await?;
                     queue.push_back((chosen, origin));
                 }
+                NodeKind::InclusiveGateway(_) => {
+                    if node.incoming.len() > 1 {
+                        self.park_at_inclusive(target, flow);
+                        continue;
+                    }
+                    for out in gateway::decide_inclusive(self, target, origin)? {
+                        queue.push_back((out, origin));
+                    }
+                }
                 NodeKind::ParallelGateway(_) => {
                     if node.incoming.len() > 1 && !self.join(target, flow) {
                         continue;
@@ -242,7 +264,7 @@ impl<'a> Transition<'a> {
     }
 
     /// A new token at `at`, with the instance's next token id; returns the id.
-    fn push_token(&mut self, at: TokenAt) -> u32 {
+    pub(crate) fn push_token(&mut self, at: TokenAt) -> u32 {
         let process = &mut self.instance.process;
         let id = process.next_token;
         process.next_token += 1;

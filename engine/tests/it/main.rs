@@ -17,6 +17,7 @@ mod runtime_events;
 mod runtime_explore;
 mod runtime_files;
 mod runtime_idempotency;
+mod runtime_inclusive;
 mod runtime_jobs;
 mod runtime_moves;
 mod runtime_signing;

@@ -1,4 +1,4 @@
-//! Exclusive and parallel gateways.
+//! Exclusive, inclusive and parallel gateways.
 
 use super::FlowIdx;
 use crate::ids::DataTypeId;
@@ -17,3 +17,14 @@ pub struct ExclusiveGateway {
 /// token on every incoming flow.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ParallelGateway {}
+
+/// An inclusive (OR) gateway. Diverging, it takes every outgoing flow whose condition holds (a
+/// flow without condition always holds), else the default. Converging (several incoming flows),
+/// it waits until no token of the instance outside it can still reach one of its incoming flows
+/// (see [`crate::bpmn::reach`]), then takes the tokens that arrived, one per flow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InclusiveGateway {
+    pub default: Option<FlowIdx>,
+    /// As for the exclusive gateway: the data type `dataModel` lookups read by default.
+    pub connected_data_type: Option<DataTypeId>,
+}

@@ -12,7 +12,7 @@ pub use events::{
     BoundaryEvent, EndEvent, ErrorBoundaryEvent, StartEvent, ThrowEvent, TimerCatchEvent,
 };
 pub use extension::Extension;
-pub use gateways::{ExclusiveGateway, ParallelGateway};
+pub use gateways::{ExclusiveGateway, InclusiveGateway, ParallelGateway};
 pub use service_task::ServiceTask;
 pub use user_task::{Action, ActionKind, SignatureConfig, UserTask, UserTaskType};
 
@@ -52,6 +52,7 @@ pub enum NodeKind {
     /// A task run by a handler (Altinn `serviceTask`s such as `pdf`, flyt's `createInstance`, ...).
     ServiceTask(ServiceTask),
     ExclusiveGateway(ExclusiveGateway),
+    InclusiveGateway(InclusiveGateway),
     ParallelGateway(ParallelGateway),
     /// An intermediate catch event with a timer.
     TimerCatch(TimerCatchEvent),
@@ -72,6 +73,7 @@ impl NodeKind {
             NodeKind::UserTask(_) => "userTask",
             NodeKind::ServiceTask(_) => "serviceTask",
             NodeKind::ExclusiveGateway(_) => "exclusiveGateway",
+            NodeKind::InclusiveGateway(_) => "inclusiveGateway",
             NodeKind::ParallelGateway(_) => "parallelGateway",
             NodeKind::TimerCatch(_) => "intermediateCatchEvent",
             NodeKind::Boundary(_) => "boundaryEvent",
@@ -88,7 +90,9 @@ impl NodeKind {
     pub fn is_gateway(&self) -> bool {
         matches!(
             self,
-            NodeKind::ExclusiveGateway(_) | NodeKind::ParallelGateway(_)
+            NodeKind::ExclusiveGateway(_)
+                | NodeKind::InclusiveGateway(_)
+                | NodeKind::ParallelGateway(_)
         )
     }
 }

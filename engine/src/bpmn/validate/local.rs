@@ -148,7 +148,10 @@ pub(crate) fn check(
         }
         match &node.kind {
             RawKind::ExclusiveGateway(_) => {
-                check_exclusive(process, i, index, conditions, target, diags);
+                check_conditional(process, i, index, conditions, target, Choice::One, diags);
+            }
+            RawKind::InclusiveGateway(_) => {
+                check_conditional(process, i, index, conditions, target, Choice::All, diags);
             }
             RawKind::ServiceTask(task) => {
                 check_service_task(node.id.as_str(), node.pos, task, target, diags);
@@ -157,11 +160,13 @@ pub(crate) fn check(
         }
     }
 
-    // Conditions are only evaluated by exclusive gateways (a flow no node takes is never
+    // Conditions are only evaluated by exclusive and inclusive gateways (a flow no node takes is never
     // evaluated, so its condition is not checked here).
     for (s, source_node) in process.nodes.iter().enumerate().filter(|_| full) {
         let why = match source_node.kind {
-            RawKind::ExclusiveGateway(_) | RawKind::Unsupported => continue,
+            RawKind::ExclusiveGateway(_) | RawKind::InclusiveGateway(_) | RawKind::Unsupported => {
+                continue;
+            }
             RawKind::ParallelGateway => "a parallel gateway, which takes every outgoing flow",
             _ => "an element that is not a gateway",
         };
@@ -260,12 +265,23 @@ fn parse_condition(flow_id: &str, cond: &RawCondition, diags: &mut Vec<Diagnosti
     }
 }
 
-fn check_exclusive(
+/// What a gateway with conditions does with them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    /// Exclusive: exactly one flow.
+    One,
+    /// Inclusive: every flow whose condition holds.
+    All,
+}
+
+/// The default flow and conditions of an exclusive or inclusive gateway.
+fn check_conditional(
     process: &RawProcess,
     i: usize,
     index: &Index,
     conditions: &[Option<Condition>],
     target: Option<&dyn DeployTarget>,
+    choice: Choice,
     diags: &mut Vec<Diagnostic>,
 ) {
     let node = &process.nodes[i];
@@ -323,6 +339,10 @@ fn check_exclusive(
     if outgoing.len() < 2 {
         return;
     }
+    if choice == Choice::All {
+        check_inclusive_flows(process, node, outgoing, default_flow, diags);
+        return;
+    }
     let has_condition = |f: usize| process.flows[f].condition.is_some();
     let conditioned = outgoing.iter().filter(|&&f| has_condition(f)).count();
     if conditioned == 0 && default_flow.is_none() {
@@ -367,6 +387,37 @@ fn check_exclusive(
                 .hint(format!("add a condition, or make it the default with default=\"{}\" on the gateway", process.flows[f].id)),
             );
         }
+    }
+}
+
+/// An inclusive gateway takes every flow that holds, so a flow without condition is simply
+/// always taken; only a default that can never be taken is worth a warning.
+fn check_inclusive_flows(
+    process: &RawProcess,
+    node: &super::super::raw::RawNode,
+    outgoing: &[usize],
+    default_flow: Option<usize>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(d) = default_flow else {
+        return;
+    };
+    let always = outgoing
+        .iter()
+        .find(|&&f| f != d && process.flows[f].condition.is_none());
+    if let Some(&f) = always {
+        diags.push(
+            Diagnostic::warning(
+                Code::UnconditionedFlow,
+                process.flows[f].pos,
+                format!(
+                    "`{}` leaves inclusive gateway `{}` without a condition, so it is always taken and the default `{}` never is",
+                    process.flows[f].id, node.id, process.flows[d].id
+                ),
+            )
+            .element(&process.flows[f].id)
+            .hint("add a condition to it, or remove the default"),
+        );
     }
 }
 

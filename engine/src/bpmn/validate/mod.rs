@@ -73,7 +73,12 @@ pub(crate) fn validate(
                 }
             )
         });
-        if structural_ok && !adds_tokens && !diags.iter().any(Diagnostic::is_error) {
+        // Nor does it model inclusive gateways (which take any set of their flows).
+        let inclusive = process
+            .nodes
+            .iter()
+            .any(|n| matches!(n.kind, super::raw::RawKind::InclusiveGateway(_)));
+        if structural_ok && !adds_tokens && !inclusive && !diags.iter().any(Diagnostic::is_error) {
             joins::check(&process, &index, diags);
         }
     }

@@ -1,0 +1,277 @@
+//! Inclusive gateways through the engine API: diverging takes every flow whose condition holds
+//! (else the default, else the move is refused), converging waits for exactly the tokens that
+//! can still arrive.
+
+use crate::rt::*;
+use crate::support::{self, doc};
+use flyt_engine::bpmn::Code;
+use flyt_engine::ids::DataTypeId;
+use flyt_engine::model::{Instance, TokenAt};
+use flyt_engine::runtime::{Error, WriteData};
+
+fn task(id: &str) -> String {
+    format!(
+        r#"<task id="{id}"><extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></extensionElements></task>"#
+    )
+}
+
+fn flow(id: &str, from: &str, to: &str) -> String {
+    format!(r#"<sequenceFlow id="{id}" sourceRef="{from}" targetRef="{to}"/>"#)
+}
+
+/// A flow taken when the boolean field `field` of data type `model` is true.
+fn when(id: &str, from: &str, to: &str, field: &str) -> String {
+    format!(
+        r#"<sequenceFlow id="{id}" sourceRef="{from}" targetRef="{to}"><conditionExpression>["equals", ["dataModel", "{field}", "model"], true]</conditionExpression></sequenceFlow>"#
+    )
+}
+
+/// start → fill → fork (a → A, b → B, c → C, default → D) → join → after → again? → fill | end.
+fn fork_join(default: bool) -> String {
+    let fork = if default {
+        r#"<inclusiveGateway id="fork" default="fd"/>"#
+    } else {
+        r#"<inclusiveGateway id="fork"/>"#
+    };
+    let mut parts = vec![
+        r#"<startEvent id="start"/>"#.to_string(),
+        task("fill"),
+        fork.into(),
+        task("A"),
+        task("B"),
+        task("C"),
+        r#"<inclusiveGateway id="join"/>"#.into(),
+        task("after"),
+        r#"<exclusiveGateway id="again" default="done"/>"#.into(),
+        r#"<endEvent id="end"/>"#.into(),
+        flow("f1", "start", "fill"),
+        flow("f2", "fill", "fork"),
+        when("fa", "fork", "A", "a"),
+        when("fb", "fork", "B", "b"),
+        when("fc", "fork", "C", "c"),
+        flow("ja", "A", "join"),
+        flow("jb", "B", "join"),
+        flow("jc", "C", "join"),
+        flow("f3", "join", "after"),
+        flow("f4", "after", "again"),
+        when("loop", "again", "fill", "again"),
+        flow("done", "again", "end"),
+    ];
+    if default {
+        parts.push(task("D"));
+        parts.push(flow("fd", "fork", "D"));
+        parts.push(flow("jd", "D", "join"));
+    }
+    doc(&parts.join("\n"))
+}
+
+async fn write(h: &Harness, i: &Instance, value: serde_json::Value) -> Instance {
+    h.rt.write_data(WriteData {
+        instance: i.id,
+        data_type: DataTypeId::new("model"),
+        value,
+        actor: user(),
+        expected_version: None,
+    })
+    .await
+    .unwrap()
+}
+
+fn parked(i: &Instance) -> Vec<String> {
+    i.process
+        .tokens
+        .iter()
+        .filter_map(|t| match &t.at {
+            TokenAt::Join { element, via } => Some(format!("{element}<-{via}")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Fills in `answers`, leaves `fill`, and returns the instance at the branches.
+async fn fork_with(h: &Harness, answers: serde_json::Value) -> Instance {
+    let i = h.create().await;
+    let i = write(h, &i, answers).await;
+    h.next(i.id, None, Some("fill")).await.unwrap()
+}
+
+#[tokio::test]
+async fn one_true_condition_takes_one_branch_and_the_join_does_not_wait_for_the_others() {
+    let h = Harness::new(&fork_join(true)).await;
+    let i = fork_with(&h, serde_json::json!({"a": true})).await;
+    assert_eq!(h.active(&i), ["A"]);
+    let i = h.next(i.id, None, Some("A")).await.unwrap();
+    assert_eq!(h.active(&i), ["after"]);
+    assert!(parked(&i).is_empty());
+}
+
+#[tokio::test]
+async fn two_true_conditions_fork_two_and_the_join_waits_for_the_one_still_upstream() {
+    let h = Harness::new(&fork_join(true)).await;
+    let i = fork_with(&h, serde_json::json!({"a": true, "c": true})).await;
+    assert_eq!(h.active(&i), ["A", "C"]);
+    let i = h.next(i.id, None, Some("C")).await.unwrap();
+    assert_eq!(h.active(&i), ["A"], "C's token waits at the join for A");
+    assert_eq!(parked(&i), ["join<-jc"]);
+    let i = h.next(i.id, None, Some("A")).await.unwrap();
+    assert_eq!(h.active(&i), ["after"]);
+    assert!(
+        parked(&i).is_empty(),
+        "one token per incoming flow was taken"
+    );
+    assert_eq!(i.process.tokens.len(), 1);
+}
+
+#[tokio::test]
+async fn three_true_conditions_fork_three() {
+    let h = Harness::new(&fork_join(true)).await;
+    let i = fork_with(&h, serde_json::json!({"a": true, "b": true, "c": true})).await;
+    assert_eq!(h.active(&i), ["A", "B", "C"]);
+    let i = h.next(i.id, None, Some("B")).await.unwrap();
+    let i = h.next(i.id, None, Some("A")).await.unwrap();
+    assert_eq!(h.active(&i), ["C"]);
+    assert_eq!(parked(&i), ["join<-jb", "join<-ja"]);
+    let i = h.next(i.id, None, Some("C")).await.unwrap();
+    assert_eq!(h.active(&i), ["after"]);
+    let i = h.next(i.id, None, None).await.unwrap();
+    assert!(i.is_ended());
+}
+
+#[tokio::test]
+async fn no_true_condition_takes_the_default() {
+    let h = Harness::new(&fork_join(true)).await;
+    let i = fork_with(&h, serde_json::json!({"a": false})).await;
+    assert_eq!(h.active(&i), ["D"]);
+    let i = h.next(i.id, None, Some("D")).await.unwrap();
+    assert_eq!(h.active(&i), ["after"]);
+}
+
+#[tokio::test]
+async fn no_true_condition_and_no_default_refuses_the_move_and_changes_nothing() {
+    let h = Harness::new(&fork_join(false)).await;
+    let i = h.create().await;
+    let i = write(&h, &i, serde_json::json!({})).await;
+    let history = h.rt.history(i.id).unwrap();
+    let err = h.next(i.id, None, Some("fill")).await.unwrap_err();
+    let Error::Gateway {
+        gateway, results, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(gateway, "fork");
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert!(err.to_string().contains("no default flow"), "{err}");
+    assert_eq!(h.rt.instance(i.id).unwrap(), i);
+    assert_eq!(h.rt.history(i.id).unwrap(), history);
+}
+
+#[tokio::test]
+async fn loops_through_the_fork_and_join_again() {
+    let h = Harness::new(&fork_join(true)).await;
+    let i = fork_with(&h, serde_json::json!({"a": true, "b": true, "again": true})).await;
+    let i = h.next(i.id, None, Some("A")).await.unwrap();
+    let i = h.next(i.id, None, Some("B")).await.unwrap();
+    let i = h.next(i.id, None, Some("after")).await.unwrap();
+    assert_eq!(h.active(&i), ["fill"], "looped back");
+    let i = write(&h, &i, serde_json::json!({"b": true, "again": false})).await;
+    let i = h.next(i.id, None, Some("fill")).await.unwrap();
+    assert_eq!(h.active(&i), ["B"]);
+    let i = h.next(i.id, None, Some("B")).await.unwrap();
+    let i = h.next(i.id, None, Some("after")).await.unwrap();
+    assert!(i.is_ended());
+    assert_eq!(i.visits.get("join"), None, "joins are not visits");
+}
+
+/// A token that could still reach the join but takes another way: the join fires in the same
+/// move that makes it unreachable.
+#[tokio::test]
+async fn the_join_fires_when_the_last_upstream_token_turns_away() {
+    let bpmn = doc(&[
+        r#"<startEvent id="start"/>"#.to_string(),
+        r#"<parallelGateway id="fork"/>"#.into(),
+        task("A"),
+        task("B"),
+        r#"<exclusiveGateway id="skip" default="jb"/>"#.into(),
+        r#"<inclusiveGateway id="join"/>"#.into(),
+        task("after"),
+        r#"<endEvent id="end"/>"#.into(),
+        r#"<endEvent id="aside"/>"#.into(),
+        flow("f1", "start", "fork"),
+        flow("fa", "fork", "A"),
+        flow("fb", "fork", "B"),
+        flow("ja", "A", "join"),
+        flow("f2", "B", "skip"),
+        when("away", "skip", "aside", "skip"),
+        flow("jb", "skip", "join"),
+        flow("f3", "join", "after"),
+        flow("f4", "after", "end"),
+    ]
+    .join("\n"));
+    let h = Harness::new(&bpmn).await;
+    let i = h.create().await;
+    let i = h.next(i.id, None, Some("A")).await.unwrap();
+    assert_eq!(h.active(&i), ["B"], "B can still reach the join: it waits");
+    assert_eq!(parked(&i), ["join<-ja"]);
+    let i = write(&h, &i, serde_json::json!({"skip": true})).await;
+    let i = h.next(i.id, None, Some("B")).await.unwrap();
+    assert_eq!(h.active(&i), ["after"]);
+    assert!(parked(&i).is_empty());
+}
+
+/// One gateway that joins and forks.
+#[tokio::test]
+async fn a_mixed_gateway_joins_then_forks_by_its_conditions() {
+    let bpmn = doc(&[
+        r#"<startEvent id="start"/>"#.to_string(),
+        r#"<parallelGateway id="fork"/>"#.into(),
+        task("A"),
+        task("B"),
+        r#"<inclusiveGateway id="mixed" default="fy"/>"#.into(),
+        task("X"),
+        task("Y"),
+        r#"<endEvent id="endx"/>"#.into(),
+        r#"<endEvent id="endy"/>"#.into(),
+        flow("f1", "start", "fork"),
+        flow("fa", "fork", "A"),
+        flow("fb", "fork", "B"),
+        flow("ja", "A", "mixed"),
+        flow("jb", "B", "mixed"),
+        when("fx", "mixed", "X", "x"),
+        flow("fy", "mixed", "Y"),
+        flow("ex", "X", "endx"),
+        flow("ey", "Y", "endy"),
+    ]
+    .join("\n"));
+    let h = Harness::new(&bpmn).await;
+    let i = h.create().await;
+    let i = write(&h, &i, serde_json::json!({"x": true})).await;
+    let i = h.next(i.id, None, Some("B")).await.unwrap();
+    assert_eq!(h.active(&i), ["A"]);
+    let i = h.next(i.id, None, Some("A")).await.unwrap();
+    assert_eq!(
+        h.active(&i),
+        ["X"],
+        "joined once, then took the one flow that holds"
+    );
+}
+
+#[test]
+fn inclusive_gateways_validate_like_exclusive_ones() {
+    let ok = fork_join(true);
+    let compiled = support::compile(&ok).expect("compiles");
+    assert!(compiled.warnings.is_empty(), "{:?}", compiled.warnings);
+
+    let bad = ok.replace(r#"default="fd""#, r#"default="nope""#);
+    let d = support::only(&support::rejected(&bad), Code::InvalidDefault);
+    support::assert_at(&d, Code::InvalidDefault, "fork", &bad, r#"id="fork""#);
+
+    // A flow without condition is always taken, so the default never is: a warning.
+    let always = ok.replace(
+        r#"<sequenceFlow id="fa" sourceRef="fork" targetRef="A"><conditionExpression>["equals", ["dataModel", "a", "model"], true]</conditionExpression></sequenceFlow>"#,
+        &flow("fa", "fork", "A"),
+    );
+    let d = support::only(&support::diagnostics(&always), Code::UnconditionedFlow);
+    assert_eq!(d.element_id.as_deref(), Some("fa"));
+    assert!(support::compile(&always).is_ok());
+}
