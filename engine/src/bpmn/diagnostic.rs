@@ -43,6 +43,9 @@ pub enum Code {
     // Structure.
     /// A BPMN element that flyt cannot execute (yet).
     UnsupportedElement,
+    /// A script flyt will not run: a `<scriptTask>`, or a condition written in a scripting or
+    /// expression language other than Altinn's (JavaScript, JUEL `${...}`, XPath, FEEL, ...).
+    UnsupportedScript,
     /// A flow element without an `id`.
     MissingId,
     /// Two elements share an id.
@@ -112,6 +115,7 @@ impl Code {
         Code::NotBpmn,
         Code::NoProcess,
         Code::UnsupportedElement,
+        Code::UnsupportedScript,
         Code::MissingId,
         Code::DuplicateId,
         Code::UnknownReference,
@@ -150,6 +154,7 @@ impl Code {
             Code::NotBpmn => "not-bpmn",
             Code::NoProcess => "no-process",
             Code::UnsupportedElement => "unsupported-element",
+            Code::UnsupportedScript => "unsupported-script",
             Code::MissingId => "missing-id",
             Code::DuplicateId => "duplicate-id",
             Code::UnknownReference => "unknown-reference",

@@ -19,7 +19,6 @@ const UNSUPPORTED_FLOW_NODES: &[&str] = &[
     "callActivity",
     "sendTask",
     "receiveTask",
-    "scriptTask",
     "businessRuleTask",
     "eventBasedGateway",
     "complexGateway",
@@ -160,6 +159,7 @@ pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
         );
     }
     let mut process = read_process(first, &mut model.diagnostics);
+    process.expression_language = root.attr("expressionLanguage").map(str::to_string);
     // `<error id="..." errorCode="...">`: what error events refer to (the code, or the id when
     // no code is given).
     for error in root.children_named(&Ns::Bpmn, "error") {
@@ -225,6 +225,54 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         ),
     );
     RawKind::Unsupported
+}
+
+/// A script task: refused with the language it is written in (flyt runs no scripts).
+fn script_task(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> RawKind {
+    let id = node.attr("id").unwrap_or("");
+    let language = match node.attr("scriptFormat").map(str::trim) {
+        Some(format) if !format.is_empty() => {
+            format!("{} (scriptFormat=\"{format}\")", language_name(format))
+        }
+        _ => "an unnamed language (no scriptFormat)".to_string(),
+    };
+    diags.push(
+        Diagnostic::error(
+            Code::UnsupportedScript,
+            node.pos,
+            format!(
+                "unsupported script: <{}> `{id}` runs a script in {language}; flyt runs no scripts",
+                node.qname
+            ),
+        )
+        .element(id)
+        .hint("do the work in a <bpmn:serviceTask> whose handler is registered with the server (flyt:type=\"...\")"),
+    );
+    RawKind::Unsupported
+}
+
+/// A readable name for a script or expression language as files name it (a MIME type, a URI,
+/// a short name), for messages.
+pub(crate) fn language_name(written: &str) -> &'static str {
+    let l = written.to_ascii_lowercase();
+    let has = |s: &str| l.contains(s);
+    if has("javascript") || has("ecmascript") || l == "js" || l.ends_with("/js") {
+        "JavaScript"
+    } else if has("juel") || has("/el") || l == "el" {
+        "JUEL"
+    } else if has("xpath") {
+        "XPath"
+    } else if has("feel") {
+        "FEEL"
+    } else if has("groovy") {
+        "Groovy"
+    } else if has("python") || l == "py" {
+        "Python"
+    } else if has("java") {
+        "Java"
+    } else {
+        "a language flyt does not evaluate"
+    }
 }
 
 fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
@@ -337,6 +385,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             default: None, // resolved by the validator from `default`
             connected_data_type: gateway_data_type(node),
         }),
+        "scriptTask" => script_task(node, diags),
         "inclusiveGateway" => RawKind::InclusiveGateway(InclusiveGateway {
             default: None, // resolved by the validator from `default`
             connected_data_type: gateway_data_type(node),
@@ -459,6 +508,22 @@ fn read_timer(def: &XmlNode, id: &str, diags: &mut Vec<Diagnostic>) -> Option<Ti
                 }
             })
     };
+    if text.starts_with("${") || text.starts_with("#{") {
+        let shown: String = text.chars().take(60).collect();
+        diags.push(
+            Diagnostic::error(
+                Code::UnsupportedScript,
+                value.pos,
+                format!(
+                    "unsupported script: the <{}> of `{id}` is a JUEL/JavaScript `${{...}}` expression: `{shown}`",
+                    kind.element_name()
+                ),
+            )
+            .element(id)
+            .hint("write the value, or an Altinn expression in [...], e.g. [\"dataModel\", \"deadline\"]"),
+        );
+        return None;
+    }
     if text.starts_with('[') {
         return match crate::expr::Expr::parse(text) {
             Ok(expr) => Some(Timer {

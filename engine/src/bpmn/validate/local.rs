@@ -3,6 +3,7 @@
 use super::super::diagnostic::{Code, Diagnostic};
 use super::super::elements::{Condition, UserTaskType};
 use super::super::raw::{RawCondition, RawKind, RawProcess};
+use super::super::read;
 use super::{DeployTarget, Index};
 use crate::expr::Expr;
 
@@ -17,7 +18,7 @@ pub(crate) fn parse_conditions(
         .iter()
         .map(|f| {
             let cond = f.condition.as_ref()?;
-            match parse_condition(&f.id, cond, diags) {
+            match parse_condition(&f.id, cond, process.expression_language.as_deref(), diags) {
                 Parsed::Ok(c) => Some(c),
                 Parsed::Foreign => {
                     foreign = true;
@@ -193,31 +194,43 @@ pub(crate) fn check(
 
 enum Parsed {
     Ok(Condition),
-    /// In an expression language flyt does not evaluate (an `unsupported-element` diagnostic).
+    /// In an expression language flyt does not evaluate (an `unsupported-script` diagnostic).
     Foreign,
     Invalid,
 }
 
-fn parse_condition(flow_id: &str, cond: &RawCondition, diags: &mut Vec<Diagnostic>) -> Parsed {
+fn parse_condition(
+    flow_id: &str,
+    cond: &RawCondition,
+    default_language: Option<&str>,
+    diags: &mut Vec<Diagnostic>,
+) -> Parsed {
     let text = cond.text.trim();
-    let foreign_language = cond.language.as_deref().filter(|l| {
+    let foreign = |l: &&str| {
         let l = l.trim().to_ascii_lowercase();
         !(l.is_empty() || l.contains("altinn") || l == "json" || l == "application/json")
-    });
+    };
+    let foreign_language = cond.language.as_deref().filter(foreign);
     let looks_like_json = text.starts_with('[')
         || text.starts_with('"')
         || matches!(text, "true" | "false" | "null")
         || text.parse::<f64>().is_ok();
+    let hint = "flyt evaluates Altinn JSON expressions, e.g. [\"equals\", [\"dataModel\", \"model.approved\"], true]";
+    let shown: String = text.chars().take(60).collect();
+    let script = |what: String| {
+        Diagnostic::error(
+            Code::UnsupportedScript,
+            cond.pos,
+            format!("unsupported script: the condition of `{flow_id}` is {what}: `{shown}`"),
+        )
+        .element(flow_id)
+        .hint(hint)
+    };
     if let Some(language) = foreign_language {
-        diags.push(
-            Diagnostic::error(
-                Code::UnsupportedElement,
-                cond.pos,
-                format!("unsupported element: conditionExpression of `{flow_id}` is in language `{language}`"),
-            )
-            .element(flow_id)
-            .hint("flyt evaluates Altinn JSON expressions, e.g. [\"equals\", [\"gatewayAction\"], \"reject\"]"),
-        );
+        diags.push(script(format!(
+            "written in {} (language=\"{language}\")",
+            read::language_name(language)
+        )));
         return Parsed::Foreign;
     }
     if text.is_empty() {
@@ -233,16 +246,17 @@ fn parse_condition(flow_id: &str, cond: &RawCondition, diags: &mut Vec<Diagnosti
         return Parsed::Invalid;
     }
     if !looks_like_json {
-        let shown: String = text.chars().take(60).collect();
-        diags.push(
-            Diagnostic::error(
-                Code::UnsupportedElement,
-                cond.pos,
-                format!("unsupported element: conditionExpression of `{flow_id}` is not an Altinn expression: `{shown}`"),
+        let what = if text.starts_with("${") || text.starts_with("#{") {
+            "a JUEL/JavaScript `${...}` expression".to_string()
+        } else if let Some(language) = default_language.filter(foreign) {
+            format!(
+                "written in {} (the definitions' expressionLanguage=\"{language}\")",
+                read::language_name(language)
             )
-            .element(flow_id)
-            .hint("flyt evaluates Altinn JSON expressions, e.g. [\"equals\", [\"dataModel\", \"model.approved\"], true]"),
-        );
+        } else {
+            "not an Altinn expression (no JSON)".to_string()
+        };
+        diags.push(script(what));
         return Parsed::Foreign;
     }
     match Expr::parse(text) {
