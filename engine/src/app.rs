@@ -123,6 +123,9 @@ pub struct AppSpec {
     pub data_types: Vec<DataTypeSpec>,
     /// Accept data types that are not declared (tests and conformance runs). Default false.
     pub open_data_types: bool,
+    /// The id of the process instances start in, when the definition holds several executable
+    /// processes (`process = "..."` in `app.toml`). `None`: the definition's only one.
+    pub process: Option<String>,
 }
 
 impl AppSpec {
@@ -131,6 +134,7 @@ impl AppSpec {
             id,
             data_types: Vec::new(),
             open_data_types: false,
+            process: None,
         }
     }
 
@@ -140,6 +144,12 @@ impl AppSpec {
             open_data_types: true,
             ..AppSpec::new(id)
         }
+    }
+
+    /// Starts instances in the process with this id (see [`AppSpec::process`]).
+    pub fn with_process(mut self, process: &str) -> Self {
+        self.process = Some(process.to_string());
+        self
     }
 
     pub fn with_data_type(mut self, data_type: DataTypeSpec) -> Self {

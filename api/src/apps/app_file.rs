@@ -3,6 +3,8 @@
 //! ```toml
 //! title = "Expense approval"
 //! owner_types = ["person", "organisation"]   # who may own instances (default both)
+//! process = "Process_1"          # the process instances start in, when process.bpmn holds
+//!                                # several executable ones (default: its only one)
 //!
 //! [[data_types]]
 //! id = "claim"
@@ -96,6 +98,9 @@ pub struct AppFile {
     pub title: Option<String>,
     #[serde(default = "default_owner_types")]
     pub owner_types: Vec<String>,
+    /// The id of the process instances start in (see the module docs).
+    #[serde(default)]
+    pub process: Option<String>,
     #[serde(default)]
     pub data_types: Vec<DataTypeFile>,
     #[serde(default)]

@@ -137,7 +137,8 @@ pub fn load(dir: &Path) -> Result<App, Vec<LoadError>> {
             ));
         }
     }
-    let spec = spec_of(dir, &id, &file.data_types)?;
+    let mut spec = spec_of(dir, &id, &file.data_types)?;
+    spec.process = file.process.clone();
     let policy = Policy::new(file.rules.clone()).map_err(|e| err(&file_path, e))?;
     let bpmn_path = dir.join("process.bpmn");
     let bpmn = std::fs::read(&bpmn_path).map_err(|e| err(&bpmn_path, e.to_string()))?;
@@ -186,6 +187,17 @@ fn spec_of(dir: &Path, id: &AppId, data_types: &[DataTypeFile]) -> Result<AppSpe
 #[cfg(test)]
 mod tests {
     use flyt_engine::app::DataKind;
+
+    #[test]
+    fn an_app_toml_names_the_process_instances_start_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("ttd/pools");
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(app.join("app.toml"), "process = \"Caseworker\"\n").unwrap();
+        std::fs::write(app.join("process.bpmn"), "").unwrap();
+        let app = super::load(&app).unwrap();
+        assert_eq!(app.spec.process.as_deref(), Some("Caseworker"));
+    }
 
     #[test]
     fn an_app_toml_declares_binary_data_types() {

@@ -38,8 +38,12 @@ pub enum Code {
     LimitExceeded,
     /// The document is not a BPMN 2.0 `definitions` document.
     NotBpmn,
-    /// The definitions contain no process.
+    /// The definitions contain no process (or none with the id the app names).
     NoProcess,
+    /// Several executable processes and nothing says which one an instance starts in.
+    AmbiguousProcess,
+    /// A message flow between pools: drawn, not executed (a warning).
+    IgnoredMessageFlow,
     // Structure.
     /// A BPMN element that flyt cannot execute (yet).
     UnsupportedElement,
@@ -114,6 +118,8 @@ impl Code {
         Code::LimitExceeded,
         Code::NotBpmn,
         Code::NoProcess,
+        Code::AmbiguousProcess,
+        Code::IgnoredMessageFlow,
         Code::UnsupportedElement,
         Code::UnsupportedScript,
         Code::MissingId,
@@ -153,6 +159,8 @@ impl Code {
             Code::LimitExceeded => "limit-exceeded",
             Code::NotBpmn => "not-bpmn",
             Code::NoProcess => "no-process",
+            Code::AmbiguousProcess => "ambiguous-process",
+            Code::IgnoredMessageFlow => "ignored-message-flow",
             Code::UnsupportedElement => "unsupported-element",
             Code::UnsupportedScript => "unsupported-script",
             Code::MissingId => "missing-id",

@@ -36,6 +36,10 @@ pub struct Options<'a> {
     /// The server the definition is deployed to. `None` (as in `flyt validate`) turns missing
     /// handlers and gateway hooks into warnings.
     pub target: Option<&'a dyn DeployTarget>,
+    /// The id of the process instances start in, when the file holds several executable ones
+    /// (an app's `process = "..."`). `None`: the only one; with several, the first, which
+    /// is a warning without a target and an error when deployed.
+    pub process: Option<&'a str>,
 }
 
 impl std::fmt::Debug for Options<'_> {
@@ -43,6 +47,7 @@ impl std::fmt::Debug for Options<'_> {
         f.debug_struct("Options")
             .field("limits", &self.limits)
             .field("target", &self.target.is_some())
+            .field("process", &self.process)
             .finish()
     }
 }
@@ -57,12 +62,21 @@ impl<'a> Options<'a> {
         self.target = Some(target);
         self
     }
+
+    pub fn with_process(mut self, process: Option<&'a str>) -> Self {
+        self.process = process;
+        self
+    }
 }
 
 /// A definition that passed validation, and the warnings it had.
 #[derive(Debug, Clone)]
 pub struct Compiled {
+    /// The process instances start in.
     pub definition: ProcessDefinition,
+    /// The file's other executable processes, validated like it (for call activities; nothing
+    /// starts them by themselves).
+    pub others: Vec<ProcessDefinition>,
     pub warnings: Vec<Diagnostic>,
     /// Warnings left out of `warnings` by [`Limits::max_diagnostics`].
     pub warnings_omitted: usize,
@@ -145,21 +159,27 @@ pub fn compile(bytes: &[u8], options: &Options<'_>) -> Result<Compiled, Rejected
     let tree = xml::read_document(bytes, &options.limits).map_err(fatal)?;
     let model = read::read_model(&tree).map_err(fatal)?;
     let mut diagnostics = model.diagnostics;
-    let definition = match model.process {
-        Some(process) => validate::validate(
+    let mut processes = model.processes;
+    let main = choose_process(&processes, options, &mut diagnostics);
+    let mut definitions: Vec<Option<ProcessDefinition>> = Vec::with_capacity(processes.len());
+    let hash = content_hash(bytes);
+    for process in processes.drain(..) {
+        definitions.push(validate::validate(
             process,
             options.target,
-            content_hash(bytes),
+            hash.clone(),
             &mut diagnostics,
-        ),
-        None => None,
-    };
+        ));
+    }
+    let definition = main.and_then(|m| definitions.get_mut(m).and_then(Option::take));
+    let others: Vec<ProcessDefinition> = definitions.into_iter().flatten().collect();
     diagnostic::sort(&mut diagnostics);
     let valid = !diagnostics.iter().any(Diagnostic::is_error);
     let (omitted, errors_omitted) = cap(&mut diagnostics, options.limits.max_diagnostics);
     match definition {
         Some(definition) if valid => Ok(Compiled {
             definition,
+            others,
             warnings: diagnostics,
             warnings_omitted: omitted,
         }),
@@ -169,4 +189,57 @@ pub fn compile(bytes: &[u8], options: &Options<'_>) -> Result<Compiled, Rejected
             errors_omitted,
         }),
     }
+}
+
+/// Which of the executable processes instances start in (an index into `processes`): the one
+/// `options.process` names, else the only one. Several and none named: the first, with a
+/// warning for `flyt validate` and an error at deploy (a server must not guess).
+fn choose_process(
+    processes: &[raw::RawProcess],
+    options: &Options<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<usize> {
+    let ids = || {
+        processes
+            .iter()
+            .map(|p| format!("`{}`", p.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(named) = options.process {
+        let found = processes.iter().position(|p| p.id == named);
+        if found.is_none() {
+            let pos = processes.first().map_or(Pos::default(), |p| p.pos);
+            diags.push(
+                Diagnostic::error(
+                    Code::NoProcess,
+                    pos,
+                    format!(
+                        "the app starts process `{named}`, but the executable processes of these definitions are {}",
+                        ids()
+                    ),
+                )
+                .element(named)
+                .hint("set process = \"...\" in app.toml to one of them"),
+            );
+        }
+        return found;
+    }
+    if let [_, second, ..] = processes {
+        let message = format!(
+            "these definitions hold {} executable processes ({}) and the app does not say which one an instance starts in",
+            processes.len(),
+            ids()
+        );
+        let hint = format!(
+            "name it in app.toml, e.g. process = \"{}\"; the others are validated and loaded too",
+            processes[0].id
+        );
+        let diagnostic = match options.target {
+            Some(_) => Diagnostic::error(Code::AmbiguousProcess, second.pos, message),
+            None => Diagnostic::warning(Code::AmbiguousProcess, second.pos, message),
+        };
+        diags.push(diagnostic.element(&second.id).hint(hint));
+    }
+    (!processes.is_empty()).then_some(0)
 }

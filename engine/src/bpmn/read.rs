@@ -82,10 +82,11 @@ const LOOP_CHARACTERISTICS: &[&str] = &[
     "multiInstanceLoopCharacteristics",
 ];
 
-/// The raw model of a file: its processes, and what reading already found wrong.
+/// The raw model of a file: its executable processes (in file order), and what reading already
+/// found wrong.
 #[derive(Debug, Default)]
 pub(crate) struct RawModel {
-    pub process: Option<RawProcess>,
+    pub processes: Vec<RawProcess>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -121,11 +122,11 @@ pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
         );
         return Ok(model);
     }
-    // A collaboration may hold several pools; flyt runs exactly one process per definition.
-    // Pools without flow nodes (black-box participants) do not count, nor do pools marked
-    // isExecutable="false" (other participants' processes, drawn for the picture) while another
-    // pool is executable. When none is marked executable, the first runs (Altinn Studio writes
-    // isExecutable="false" on an app's only process, and Altinn runs it).
+    // A collaboration may hold several pools. Pools without flow nodes (black-box participants)
+    // do not count, nor do pools marked isExecutable="false" (other participants' processes,
+    // drawn for the picture) while another pool is executable. When none is marked executable,
+    // every pool with content counts (Altinn Studio writes isExecutable="false" on an app's only
+    // process, and Altinn runs it). Which one an instance starts in is `compile`'s choice.
     let with_content: Vec<&XmlNode> = processes
         .iter()
         .filter(|p| p.children.iter().any(is_flow_content))
@@ -136,40 +137,52 @@ pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
         .filter(|p| p.attr("isExecutable") != Some("false"))
         .copied()
         .collect();
-    let candidates = if marked.is_empty() {
-        &with_content
-    } else {
-        &marked
+    let candidates = match (marked.is_empty(), with_content.is_empty()) {
+        (false, _) => marked,
+        (true, false) => with_content,
+        (true, true) => vec![processes[0]],
     };
-    let mut executable = candidates.iter().copied();
-    let first = executable.next().unwrap_or(processes[0]);
-    for extra in executable {
-        model.diagnostics.push(
-            Diagnostic::error(
-                Code::UnsupportedElement,
-                extra.pos,
-                format!(
-                    "unsupported element: a second executable <{}> `{}`; flyt runs one process per definition",
-                    extra.qname,
-                    extra.attr("id").unwrap_or("")
-                ),
-            )
-            .element(extra.attr("id").unwrap_or(""))
-            .hint("split the pools into one definition per app, and connect them with a createInstance service task"),
-        );
-    }
-    let mut process = read_process(first, &mut model.diagnostics);
-    process.expression_language = root.attr("expressionLanguage").map(str::to_string);
+    let expression_language = root.attr("expressionLanguage").map(str::to_string);
     // `<error id="..." errorCode="...">`: what error events refer to (the code, or the id when
     // no code is given).
+    let mut errors = std::collections::HashMap::new();
     for error in root.children_named(&Ns::Bpmn, "error") {
         if let Some(id) = error.attr("id") {
             let code = error.attr("errorCode").unwrap_or(id);
-            process.errors.insert(id.to_string(), code.to_string());
+            errors.insert(id.to_string(), code.to_string());
         }
     }
-    model.process = Some(process);
+    for node in candidates {
+        let mut process = read_process(node, &mut model.diagnostics);
+        process.expression_language = expression_language.clone();
+        process.errors = errors.clone();
+        model.processes.push(process);
+    }
+    message_flows(root, &mut model.diagnostics);
     Ok(model)
+}
+
+/// Message flows between pools are drawn, not executed: each is a warning, so a collaboration
+/// still loads.
+fn message_flows(root: &XmlNode, diags: &mut Vec<Diagnostic>) {
+    for collaboration in root.children_named(&Ns::Bpmn, "collaboration") {
+        for flow in collaboration.children_named(&Ns::Bpmn, "messageFlow") {
+            let id = flow.attr("id").unwrap_or("");
+            diags.push(
+                Diagnostic::warning(
+                    Code::IgnoredMessageFlow,
+                    flow.pos,
+                    format!(
+                        "message flow `{id}` ({} → {}) is not executed: flyt sends no messages between pools",
+                        flow.attr("sourceRef").unwrap_or("?"),
+                        flow.attr("targetRef").unwrap_or("?")
+                    ),
+                )
+                .element(id)
+                .hint("to start another app's process, use a createInstance service task"),
+            );
+        }
+    }
 }
 
 fn is_flow_content(node: &XmlNode) -> bool {

@@ -90,7 +90,10 @@ pub(crate) async fn compile_off_thread(
         let target = registry.target_for(&spec, &apps);
         bpmn::compile(
             &bytes,
-            &Options::default().with_limits(limits).with_target(&target),
+            &Options::default()
+                .with_limits(limits)
+                .with_target(&target)
+                .with_process(spec.process.as_deref()),
         )
     })
     .await
@@ -130,9 +133,19 @@ impl Definitions {
             .await?
             .map_err(Error::InvalidDefinition)?;
         let hash = compiled.definition.hash().to_string();
+        // The process instances start in: recorded with the version, so re-reading the stored
+        // file picks the same one whatever the app says later.
+        let process = rt
+            .apps
+            .read()
+            .get(app)
+            .and_then(|spec| spec.process.clone());
         let head = store.definition_head(app)?;
         if let Some((_, head)) = &head
             && head.hash == hash
+            && store
+                .definition(app, head.version)?
+                .is_some_and(|r| r.process == process)
         {
             return Ok(Deployed {
                 version: head.version,
@@ -146,6 +159,7 @@ impl Definitions {
             && let Some((_, head)) = &head
             && let Some(last) = last_deployed_by(store, app, head.version, deployed_by)?
             && last.hash == hash
+            && last.process == process
         {
             return Ok(Deployed {
                 version: last.version,
@@ -162,6 +176,7 @@ impl Definitions {
             deployed: now,
             deployed_by: deployed_by.to_string(),
             bpmn: String::from_utf8_lossy(bytes).into_owned(),
+            process,
         };
         let mut txn = Txn::new();
         txn.deploy_definition(app, head.as_ref().map(|(rev, _)| *rev), &record);
@@ -226,7 +241,9 @@ impl Definitions {
                 })?;
         // It passed validation when deployed; compile without a target (registrations may have
         // changed since, which must not make running instances unreadable).
-        let options = Options::default().with_limits(self.limits);
+        let options = Options::default()
+            .with_limits(self.limits)
+            .with_process(record.process.as_deref());
         let compiled =
             bpmn::compile(record.bpmn.as_bytes(), &options).map_err(Error::InvalidDefinition)?;
         let def = Arc::new(compiled.definition);

@@ -80,6 +80,10 @@ pub struct DefinitionRecord {
     pub deployed: Timestamp,
     pub deployed_by: String,
     pub bpmn: String,
+    /// The process instances of this version start in, when the app named one (the file holds
+    /// several executable processes). Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
 }
 
 /// What an `Idempotency-Key` was first used for.

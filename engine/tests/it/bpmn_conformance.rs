@@ -68,16 +68,16 @@ const MIWG: &[(&str, Option<usize>)] = &[
     ("A.2.0", None), // exclusive gateway without conditions: a warning (a hook may decide)
     ("A.2.1", Some(5)), // XPath conditions, on flows that leave tasks (implicit splits)
     ("A.3.0", Some(3)), // subProcess, boundary events
-    ("A.4.0", Some(1)), // a second executable process (collaboration)
-    ("A.4.1", Some(1)),
-    ("B.1.0", Some(3)),
-    ("B.2.0", Some(6)),
+    ("A.4.0", Some(2)), // two pools, both validated: each has a subProcess
+    ("A.4.1", Some(2)),
+    ("B.1.0", Some(8)), // every pool with content is validated now, not only the first
+    ("B.2.0", Some(40)),
     ("C.1.0", Some(5)), // the executable pool runs; the other participant is not "a second process"
     ("C.1.1", Some(4)), // conditions written as bpmn:getDataObject(...)
     ("C.2.0", Some(5)),
     ("C.3.0", Some(4)), // its timer catch event runs now
-    ("C.4.0", Some(7)),
-    ("C.5.0", Some(4)),
+    ("C.4.0", Some(11)),
+    ("C.5.0", Some(3)),  // no "second executable process" refusal
     ("C.6.0", Some(14)), // its two error boundary events on service tasks run now
     ("C.7.0", Some(2)),
     ("C.8.0", Some(8)),

@@ -145,6 +145,7 @@ pub(super) fn load(dir: &Path, id: AppId) -> Result<App, Vec<LoadError>> {
     let file = AppFile {
         title: meta.title,
         owner_types: meta.owner_types,
+        process: None,
         data_types: meta.data_types,
         rules: Vec::new(),
         jobs: JobsFile::default(),
