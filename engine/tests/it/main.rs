@@ -10,6 +10,7 @@ mod bpmn_conformance;
 mod bpmn_hostile;
 mod bpmn_namespaces;
 mod bpmn_parser_props;
+mod bpmn_peers;
 mod bpmn_rules;
 mod bpmn_scripts;
 mod crash;
