@@ -467,7 +467,7 @@
       renderTimer(element, timerDef);
     }
 
-    if (element.type === 'bpmn:ExclusiveGateway') {
+    if (element.type === 'bpmn:ExclusiveGateway' || element.type === 'bpmn:InclusiveGateway') {
       var gw = extension(element, 'altinn:GatewayExtension');
       form.appendChild(field('prop-data-type', 'Data type for conditions (connectedDataTypeId)', textInput(gw && gw.connectedDataTypeId, function (v) {
         setExtension(element, 'altinn:GatewayExtension', v ? moddle.create('altinn:GatewayExtension', { connectedDataTypeId: v }) : null);
@@ -499,7 +499,7 @@
       form.appendChild(field('prop-condition', 'Condition (Altinn expression)', area));
       form.appendChild(check);
       showCheck();
-      if (source && source.$type === 'bpmn:ExclusiveGateway') {
+      if (source && (source.$type === 'bpmn:ExclusiveGateway' || source.$type === 'bpmn:InclusiveGateway')) {
         var isDefault = el('input', { type: 'checkbox', id: 'prop-is-default' });
         isDefault.checked = source.default === business;
         isDefault.addEventListener('change', function () {
@@ -662,7 +662,8 @@
   var TYPE_NAMES = {
     'bpmn:StartEvent': 'start event', 'bpmn:EndEvent': 'end event', 'bpmn:Task': 'task',
     'bpmn:UserTask': 'user task', 'bpmn:ServiceTask': 'service task', 'bpmn:SequenceFlow': 'flow',
-    'bpmn:ExclusiveGateway': 'exclusive gateway', 'bpmn:ParallelGateway': 'parallel gateway',
+    'bpmn:ExclusiveGateway': 'exclusive gateway', 'bpmn:InclusiveGateway': 'inclusive gateway',
+    'bpmn:ParallelGateway': 'parallel gateway',
     'bpmn:IntermediateThrowEvent': 'intermediate event'
   };
   function describe(element) {
