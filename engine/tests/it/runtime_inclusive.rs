@@ -275,3 +275,60 @@ fn inclusive_gateways_validate_like_exclusive_ones() {
     assert_eq!(d.element_id.as_deref(), Some("fa"));
     assert!(support::compile(&always).is_ok());
 }
+
+/// Polls (yielding, never sleeping) until `check` holds; fails after 10 s of real time.
+async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A token waiting at a timer catch event can still reach the join: the join waits for the
+/// timer to fire.
+#[tokio::test]
+async fn the_join_waits_for_a_token_at_a_timer_upstream() {
+    let bpmn = doc(&[
+        r#"<startEvent id="start"/>"#.to_string(),
+        r#"<parallelGateway id="fork"/>"#.into(),
+        task("A"),
+        r#"<intermediateCatchEvent id="wait"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></intermediateCatchEvent>"#.into(),
+        r#"<inclusiveGateway id="join"/>"#.into(),
+        task("after"),
+        r#"<endEvent id="end"/>"#.into(),
+        flow("f1", "start", "fork"),
+        flow("fa", "fork", "A"),
+        flow("fw", "fork", "wait"),
+        flow("ja", "A", "join"),
+        flow("jw", "wait", "join"),
+        flow("f2", "join", "after"),
+        flow("f3", "after", "end"),
+    ]
+    .join("\n"));
+    let h = Harness::new(&bpmn).await;
+    let worker = flyt_engine::runtime::worker::Worker::spawn(h.rt.clone());
+    let i = h.create().await;
+    let i = h.next(i.id, None, Some("A")).await.unwrap();
+    assert!(h.active(&i).is_empty());
+    assert_eq!(
+        parked(&i),
+        ["join<-ja"],
+        "the timer's token can still arrive"
+    );
+    h.clock.advance(std::time::Duration::from_secs(3600));
+    let i = eventually("the join to fire", || {
+        h.rt.instance(i.id)
+            .ok()
+            .filter(|x| h.active(x) == ["after"])
+    })
+    .await;
+    assert!(parked(&i).is_empty());
+    worker.stop(std::time::Duration::from_secs(5)).await;
+}

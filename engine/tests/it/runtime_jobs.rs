@@ -664,3 +664,32 @@ async fn regression_a_handlers_output_is_checked_against_the_schema() {
     );
     worker.stop(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn an_inclusive_gateway_without_a_match_after_a_service_task_is_an_incident() {
+    let handler = Arc::new(Scripted::default());
+    let registry = Registry::builder()
+        .service_task_with("send", handler.clone(), config())
+        .build();
+    let bpmn = refusing_process().replace(
+        r#"<exclusiveGateway id="g"/>"#,
+        r#"<inclusiveGateway id="g"/>"#,
+    );
+    let h = Harness::with(&bpmn, Store::memory(), registry, AppSpec::open(app_id())).await;
+    let worker = Worker::spawn(h.rt.clone());
+    let i = h.create().await;
+    let instance = eventually("the incident", || {
+        h.rt.instance(i.id)
+            .ok()
+            .filter(|x| !x.process.incidents.is_empty())
+    })
+    .await;
+    let incident = &instance.process.incidents[0];
+    assert!(
+        incident.last_error.contains("gateway `g`")
+            && incident.last_error.contains("no default flow"),
+        "{incident:?}"
+    );
+    assert_eq!(h.active(&instance), ["send"], "the token stays at the task");
+    worker.stop(Duration::from_secs(5)).await;
+}
