@@ -3,6 +3,7 @@
 
 mod altinn_actions;
 mod bpmn_errors;
+mod collaboration;
 mod support;
 
 mod big_definitions;
