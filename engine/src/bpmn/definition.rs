@@ -4,8 +4,8 @@
 use super::diagnostic::Pos;
 use super::elements::{
     BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, ExclusiveGateway, Flow, FlowIdx, Node,
-    NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, ThrowEvent, TimerCatchEvent,
-    UserTask,
+    NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, SubProcess, ThrowEvent,
+    TimerCatchEvent, UserTask,
 };
 use super::raw::{RawKind, RawProcess};
 use super::validate::Index;
@@ -68,6 +68,15 @@ impl ProcessDefinition {
             }
         }
         let errors = process.errors.clone();
+        // Each sub-process's start event (validation guarantees exactly one).
+        let mut inner_start: Vec<Option<NodeIdx>> = vec![None; process.nodes.len()];
+        for (i, raw) in process.nodes.iter().enumerate() {
+            if raw.kind == RawKind::StartEvent
+                && let Some(s) = raw.scope
+            {
+                inner_start[s].get_or_insert(NodeIdx(idx(i)));
+            }
+        }
         let mut nodes: Vec<Node> = process
             .nodes
             .into_iter()
@@ -114,6 +123,10 @@ impl ProcessDefinition {
                         }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
+                    RawKind::SubProcess => match inner_start[i] {
+                        Some(start) => NodeKind::SubProcess(SubProcess { start }),
+                        None => NodeKind::EndEvent(EndEvent::default()),
+                    },
                     // validate() refuses processes with unsupported elements.
                     RawKind::Unsupported => NodeKind::EndEvent(EndEvent::default()),
                 };
@@ -125,6 +138,7 @@ impl ProcessDefinition {
                     incoming: renumber(&index.incoming[i]),
                     outgoing: renumber(&index.outgoing[i]),
                     boundaries: Vec::new(),
+                    scope: raw.scope.map(|s| NodeIdx(idx(s))),
                 }
             })
             .collect();
@@ -144,7 +158,7 @@ impl ProcessDefinition {
         let start_events = nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| matches!(n.kind, NodeKind::StartEvent(_)))
+            .filter(|(_, n)| matches!(n.kind, NodeKind::StartEvent(_)) && n.scope.is_none())
             .map(|(i, _)| NodeIdx(idx(i)))
             .collect();
         ProcessDefinition {
@@ -211,7 +225,8 @@ impl ProcessDefinition {
         self.flow_by_id.get(id).copied()
     }
 
-    /// Start events in file order; the first is where instances start by default.
+    /// The process-level start events in file order; the first is where instances start by
+    /// default.
     pub fn start_events(&self) -> &[NodeIdx] {
         &self.start_events
     }

@@ -99,6 +99,11 @@ pub enum Code {
     /// A non-interrupting timer cycle without a repetition count: it fires for as long as the
     /// task is active.
     UnboundedTimer,
+    /// A sequence flow between elements of different scopes (into or out of a sub-process's
+    /// inside).
+    CrossScopeFlow,
+    /// A sub-process without exactly one none start event.
+    InvalidSubProcess,
 }
 
 impl Code {
@@ -138,6 +143,8 @@ impl Code {
         Code::InvalidTimer,
         Code::InvalidBoundary,
         Code::UnboundedTimer,
+        Code::CrossScopeFlow,
+        Code::InvalidSubProcess,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -176,6 +183,8 @@ impl Code {
             Code::InvalidTimer => "invalid-timer",
             Code::InvalidBoundary => "invalid-boundary",
             Code::UnboundedTimer => "unbounded-timer",
+            Code::CrossScopeFlow => "cross-scope-flow",
+            Code::InvalidSubProcess => "invalid-sub-process",
         }
     }
 }

@@ -38,6 +38,8 @@ pub(crate) enum RawKind {
         attached_to: Ref,
         error_ref: Option<Ref>,
     },
+    /// An embedded `<subProcess>`: its inside is the nodes and flows whose `scope` is it.
+    SubProcess,
     /// An element flyt cannot execute. It stays in the graph so that references to it resolve,
     /// and it already has its `unsupported-element` diagnostic.
     Unsupported,
@@ -67,6 +69,9 @@ pub(crate) struct RawNode {
     pub outgoing: Vec<Ref>,
     /// The `default` attribute (gateways).
     pub default: Option<Ref>,
+    /// The sub-process it is written in (an index into the process's nodes); `None` at the
+    /// process level.
+    pub scope: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +89,8 @@ pub(crate) struct RawFlow {
     pub source: Option<Ref>,
     pub target: Option<Ref>,
     pub condition: Option<RawCondition>,
+    /// The sub-process it is written in, as for nodes.
+    pub scope: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

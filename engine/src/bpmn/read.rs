@@ -13,7 +13,6 @@ use crate::ids::DataTypeId;
 /// Flow nodes flyt recognises but does not execute (yet).
 const UNSUPPORTED_FLOW_NODES: &[&str] = &[
     "implicitThrowEvent",
-    "subProcess",
     "transaction",
     "adHocSubProcess",
     "callActivity",
@@ -186,28 +185,50 @@ fn read_process(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> RawProcess {
         pos: node.pos,
         ..RawProcess::default()
     };
+    read_scope(node, None, &mut process, diags);
+    process
+}
+
+/// Reads the flow elements of a process or sub-process into one flat list, each with the scope
+/// it is written in; a sub-process's inside follows the sub-process node. The XML reader bounds
+/// the depth, so the recursion is bounded too.
+fn read_scope(
+    node: &XmlNode,
+    scope: Option<usize>,
+    process: &mut RawProcess,
+    diags: &mut Vec<Diagnostic>,
+) {
     for child in &node.children {
         if child.ns != Ns::Bpmn {
             continue; // vendor extensions outside extensionElements carry no semantics
         }
         let name = child.name.as_str();
-        if IGNORED_PROCESS_CHILDREN.contains(&name) {
+        // A sub-process is also an activity: its own incoming/outgoing lists, data associations
+        // and the like are not flow elements of its inside.
+        let activity_child = scope.is_some() && IGNORED_ACTIVITY_CHILDREN.contains(&name);
+        if IGNORED_PROCESS_CHILDREN.contains(&name) || activity_child {
             continue;
         }
         if name == "sequenceFlow" {
-            if let Some(flow) = read_flow(child, diags) {
+            if let Some(mut flow) = read_flow(child, diags) {
+                flow.scope = scope;
                 process.flows.push(flow);
             }
             continue;
         }
-        if let Some(raw) = read_node(child, diags) {
+        if let Some(mut raw) = read_node(child, diags) {
             if raw.kind == RawKind::Unsupported {
                 process.has_unsupported = true;
             }
+            raw.scope = scope;
+            let inner = raw.kind == RawKind::SubProcess;
             process.nodes.push(raw);
+            if inner {
+                let index = process.nodes.len() - 1;
+                read_scope(child, Some(index), process, diags);
+            }
         }
     }
-    process
 }
 
 fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> RawKind {
@@ -221,7 +242,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .element(id)
         .hint(
             "flyt executes startEvent, endEvent (none, terminate), task, userTask, manualTask, \
-             serviceTask, exclusiveGateway, parallelGateway, sequenceFlow, timer \
+             serviceTask, exclusiveGateway, parallelGateway, sequenceFlow, embedded subProcess, timer \
              intermediateCatchEvent and boundaryEvent, and none intermediateThrowEvent",
         ),
     );
@@ -334,6 +355,26 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 ),
             }
         }
+        "subProcess" => {
+            let looped = node
+                .children
+                .iter()
+                .find(|c| c.ns == Ns::Bpmn && LOOP_CHARACTERISTICS.contains(&c.name.as_str()));
+            if node.attr("triggeredByEvent") == Some("true") {
+                unsupported(node, format!("event sub-process <{qname}>"), diags)
+            } else if let Some(looped) = looped {
+                unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
+            } else if node.attr("isForCompensation") == Some("true") {
+                unsupported(node, format!("compensation <{qname}>"), diags)
+            } else if !node.children.iter().any(|c| {
+                is_flow_content(c) && !IGNORED_ACTIVITY_CHILDREN.contains(&c.name.as_str())
+            }) {
+                // A collapsed sub-process drawn without its inside: nothing to run.
+                unsupported(node, format!("<{qname}> with no content"), diags)
+            } else {
+                RawKind::SubProcess
+            }
+        }
         "exclusiveGateway" => RawKind::ExclusiveGateway(ExclusiveGateway {
             default: None, // resolved by the validator from `default`
             connected_data_type: gateway_data_type(node),
@@ -361,7 +402,8 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             })
             .collect()
     };
-    if kind != RawKind::Unsupported {
+    // A sub-process's children are its inside, read by `read_scope`.
+    if kind != RawKind::Unsupported && kind != RawKind::SubProcess {
         for child in &node.children {
             let known = IGNORED_ACTIVITY_CHILDREN.contains(&child.name.as_str())
                 || child.name.ends_with("EventDefinition")
@@ -393,6 +435,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             id: d.to_string(),
             pos: node.pos,
         }),
+        scope: None,
     })
 }
 
@@ -518,6 +561,7 @@ fn read_flow(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawFlow> {
         source: reference("sourceRef"),
         target: reference("targetRef"),
         condition,
+        scope: None,
     })
 }
 

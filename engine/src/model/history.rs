@@ -42,6 +42,12 @@ pub enum EventType {
     /// A BPMN error was caught by an error boundary event (details: code, message).
     #[serde(rename = "flyt_ErrorCaught")]
     ErrorCaught,
+    /// A token entered an embedded sub-process (details: the scope instance).
+    #[serde(rename = "flyt_ScopeEntered")]
+    ScopeEntered,
+    /// An embedded sub-process completed (details: the scope instance).
+    #[serde(rename = "flyt_ScopeLeft")]
+    ScopeLeft,
     /// A binary data element (a file) was added; `details` name it.
     #[serde(rename = "data_Created")]
     DataCreated,
@@ -64,6 +70,8 @@ impl EventType {
             EventType::TimerArmed => "flyt_TimerArmed",
             EventType::TimerFired => "flyt_TimerFired",
             EventType::ErrorCaught => "flyt_ErrorCaught",
+            EventType::ScopeEntered => "flyt_ScopeEntered",
+            EventType::ScopeLeft => "flyt_ScopeLeft",
             EventType::IncidentResolved => "flyt_IncidentResolved",
             EventType::ServerAction => "flyt_ServerAction",
             EventType::DataCreated => "data_Created",

@@ -68,7 +68,7 @@ impl Runtime {
             let actor = Actor::system(format!("service task {}", job.task_type));
             let mut t = self.begin(loaded, actor);
             t.prelude.delete_job(&job, rev); // check 0: the lease is still ours
-            t.take_task_token(token)?;
+            let scope = t.take_task_token(token)?;
             let details =
                 json!({ "errorCode": code, "errorMessage": message, "caughtBy": node.id.as_str() });
             t.record(
@@ -84,7 +84,7 @@ impl Runtime {
                 Some(details),
             );
             let out = node.outgoing.iter().map(|&f| (f, Some(boundary))).collect();
-            t.arrive(out).await?;
+            t.arrive(out, scope).await?;
             t.check_written()?;
             match self.commit(Kind::Complete, t).await {
                 Ok(_) => return Ok(Thrown::Caught),

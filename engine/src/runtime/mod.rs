@@ -18,6 +18,7 @@ mod gateway;
 pub mod jobs;
 mod metrics;
 mod pipeline;
+mod scopes;
 mod timers;
 mod transition;
 pub mod worker;

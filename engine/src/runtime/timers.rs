@@ -229,7 +229,9 @@ impl Runtime {
                 Some(json!({ "due": armed_of(&job).due.to_rfc3339() })),
             );
             match &node.kind {
-                NodeKind::TimerCatch(_) => t.take_task_token(holder.id)?,
+                NodeKind::TimerCatch(_) => {
+                    t.take_task_token(holder.id)?;
+                }
                 NodeKind::Boundary(boundary) if boundary.cancel_activity => {
                     // Interrupting: the task ends here, with its job and its other timers.
                     let attached = def.node(boundary.attached_to);
@@ -291,7 +293,8 @@ impl Runtime {
                 _ => return self.drop_stale(&job, rev).await.map(|_| Fired::Stale),
             }
             let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
-            t.arrive(out).await?;
+            // Interrupting or not, the token goes on in the scope the timer's holder is in.
+            t.arrive(out, holder.scope).await?;
             t.check_written()?;
             match self.commit(Kind::Complete, t).await {
                 Ok(_) => return Ok(Fired::Moved),

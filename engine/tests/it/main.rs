@@ -19,6 +19,7 @@ mod runtime_files;
 mod runtime_idempotency;
 mod runtime_jobs;
 mod runtime_moves;
+mod runtime_scopes;
 mod runtime_signing;
 mod runtime_timers;
 mod store_contract;

@@ -5,6 +5,7 @@ mod events;
 mod extension;
 mod gateways;
 mod service_task;
+mod sub_process;
 pub mod timer;
 mod user_task;
 
@@ -14,6 +15,7 @@ pub use events::{
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, ParallelGateway};
 pub use service_task::ServiceTask;
+pub use sub_process::SubProcess;
 pub use user_task::{Action, ActionKind, SignatureConfig, UserTask, UserTaskType};
 
 use super::diagnostic::Pos;
@@ -61,6 +63,8 @@ pub enum NodeKind {
     ErrorBoundary(ErrorBoundaryEvent),
     /// An intermediate throw event without a definition (a token passes through).
     Throw(ThrowEvent),
+    /// An embedded sub-process: a scope of its own.
+    SubProcess(SubProcess),
 }
 
 impl NodeKind {
@@ -77,6 +81,7 @@ impl NodeKind {
             NodeKind::Boundary(_) => "boundaryEvent",
             NodeKind::Throw(_) => "intermediateThrowEvent",
             NodeKind::ErrorBoundary(_) => "boundaryEvent",
+            NodeKind::SubProcess(_) => "subProcess",
         }
     }
 
@@ -104,6 +109,8 @@ pub struct Node {
     pub outgoing: Vec<FlowIdx>,
     /// For tasks: the boundary events attached to it, in file order.
     pub boundaries: Vec<NodeIdx>,
+    /// The sub-process it is inside; `None` at the process level.
+    pub scope: Option<NodeIdx>,
 }
 
 impl Node {

@@ -24,11 +24,24 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         {
             graph.add_edge(NodeIndex::new(task), NodeIndex::new(i), ());
         }
+        // A sub-process is entered at its start event and left by its own flows once its end
+        // events are reached: inner end events finish only if the sub-process does.
+        if let Some(s) = node.scope {
+            match node.kind {
+                RawKind::StartEvent => {
+                    graph.add_edge(NodeIndex::new(s), NodeIndex::new(i), ());
+                }
+                RawKind::EndEvent | RawKind::TerminateEnd => {
+                    graph.add_edge(NodeIndex::new(i), NodeIndex::new(s), ());
+                }
+                _ => {}
+            }
+        }
     }
 
     let mut reachable = vec![false; n];
     for (i, node) in process.nodes.iter().enumerate() {
-        if node.kind == RawKind::StartEvent {
+        if node.kind == RawKind::StartEvent && node.scope.is_none() {
             let mut dfs = Dfs::new(&graph, NodeIndex::new(i));
             while let Some(v) = dfs.next(&graph) {
                 reachable[v.index()] = true;
@@ -38,7 +51,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
     let mut finishes = vec![false; n];
     let reversed = Reversed(&graph);
     for (i, node) in process.nodes.iter().enumerate() {
-        if matches!(node.kind, RawKind::EndEvent | RawKind::TerminateEnd) {
+        if matches!(node.kind, RawKind::EndEvent | RawKind::TerminateEnd) && node.scope.is_none() {
             let mut dfs = Dfs::new(reversed, NodeIndex::new(i));
             while let Some(v) = dfs.next(reversed) {
                 finishes[v.index()] = true;
@@ -46,7 +59,10 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         }
     }
 
-    let has_start = process.nodes.iter().any(|n| n.kind == RawKind::StartEvent);
+    let has_start = process
+        .nodes
+        .iter()
+        .any(|n| n.kind == RawKind::StartEvent && n.scope.is_none());
     for (i, node) in process.nodes.iter().enumerate() {
         if has_start && !reachable[i] {
             diags.push(

@@ -40,7 +40,12 @@ pub(crate) fn check(
     full: bool,
     diags: &mut Vec<Diagnostic>,
 ) {
-    if !process.nodes.iter().any(|n| n.kind == RawKind::StartEvent) && full {
+    // Start events inside sub-processes are checked in `scopes`.
+    let top_start = process
+        .nodes
+        .iter()
+        .any(|n| n.kind == RawKind::StartEvent && n.scope.is_none());
+    if !top_start && full {
         diags.push(
             Diagnostic::error(
                 Code::NoStartEvent,
@@ -86,6 +91,7 @@ pub(crate) fn check(
                 | RawKind::ThrowNone
                 | RawKind::Boundary { .. }
                 | RawKind::ErrorBoundary { .. }
+                | RawKind::SubProcess
         );
         if let RawKind::ErrorBoundary {
             attached_to,
@@ -465,6 +471,17 @@ fn check_attachment(
                 format!(
                     "boundary event `{}` is attached to `{}`, which is no element of this process",
                     node.id, attached_to.id
+                ),
+            )
+            .element(&node.id),
+        ),
+        Some(target) if target.kind == RawKind::SubProcess => diags.push(
+            Diagnostic::error(
+                Code::UnsupportedElement,
+                node.pos,
+                format!(
+                    "unsupported element: boundary event `{}` on sub-process `{}` cannot be executed by flyt",
+                    node.id, target.id
                 ),
             )
             .element(&node.id),

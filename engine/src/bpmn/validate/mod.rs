@@ -4,6 +4,7 @@
 //! - `refs`: ids and references; `reading`: which flows leave and enter each element, read the
 //!   way Altinn's engine reads them (the rule is documented in `refs`);
 //! - `local`: rules about one element and its own flows (events, tasks, gateways, conditions);
+//! - `scopes`: sub-processes (one start event each, no flow crossing a border);
 //! - `graph`: reachability from start events and to end events;
 //! - `joins`: a bounded token game that finds parallel joins that can never fire.
 //!
@@ -18,6 +19,7 @@ mod joins;
 mod local;
 mod reading;
 mod refs;
+mod scopes;
 
 use super::definition::ProcessDefinition;
 use super::diagnostic::{Diagnostic, Pos};
@@ -58,19 +60,21 @@ pub(crate) fn validate(
     // "reachable" or "more than one outgoing flow" means.
     let full = !process.has_unsupported && !foreign_conditions;
     local::check(&process, &index, &conditions, target, full, diags);
+    scopes::check(&process, &index, diags);
     let structural_ok = !diags.iter().any(Diagnostic::is_error);
     if full {
         graph::check(&process, &index, diags);
         // The token game models an interrupting boundary as another way out of its task; a
         // non-interrupting one adds tokens the game does not model, so it is then skipped
         // (saying nothing rather than guessing).
+        // Nor does it model scopes: a sub-process holds its tokens until the last one ends.
         let adds_tokens = process.nodes.iter().any(|n| {
             matches!(
                 n.kind,
                 super::raw::RawKind::Boundary {
                     cancel_activity: false,
                     ..
-                }
+                } | super::raw::RawKind::SubProcess
             )
         });
         if structural_ok && !adds_tokens && !diags.iter().any(Diagnostic::is_error) {

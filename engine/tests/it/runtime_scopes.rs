@@ -1,0 +1,358 @@
+//! Embedded sub-processes through the engine API: entering and completing (nested, repeated,
+//! with parallel branches inside), a terminate end event inside ending only its scope, a timer
+//! inside moving on in its scope, and the validation rules of scopes (line-exact).
+
+use crate::rt::*;
+use crate::support::{assert_at, doc, only, rejected};
+use flyt_engine::app::AppSpec;
+use flyt_engine::bpmn::Code;
+use flyt_engine::hooks::{HandlerConfig, Registry};
+use flyt_engine::model::{Instance, JobKind, ProcessState, TokenAt};
+use flyt_engine::runtime::worker::Worker;
+use flyt_engine::store::Store;
+use std::time::{Duration, Instant};
+
+fn data_task(id: &str) -> String {
+    format!(
+        r#"<task id="{id}"><extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></extensionElements></task>"#
+    )
+}
+
+fn scopes(i: &Instance) -> Vec<String> {
+    i.process
+        .scopes
+        .iter()
+        .map(|s| s.element.to_string())
+        .collect()
+}
+
+/// `review` inside `inner` inside `outer`, then `archive` after `outer`.
+fn nested() -> String {
+    doc(&format!(
+        r#"<startEvent id="s"/>
+<subProcess id="outer">
+  <startEvent id="os"/>
+  <subProcess id="inner">
+    <startEvent id="is"/>
+    {}
+    <endEvent id="ie"/>
+    <sequenceFlow id="i1" sourceRef="is" targetRef="review"/>
+    <sequenceFlow id="i2" sourceRef="review" targetRef="ie"/>
+  </subProcess>
+  <endEvent id="oe"/>
+  <sequenceFlow id="o1" sourceRef="os" targetRef="inner"/>
+  <sequenceFlow id="o2" sourceRef="inner" targetRef="oe"/>
+</subProcess>
+{}
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="outer"/>
+<sequenceFlow id="f2" sourceRef="outer" targetRef="archive"/>
+<sequenceFlow id="f3" sourceRef="archive" targetRef="e"/>"#,
+        data_task("review"),
+        data_task("archive")
+    ))
+}
+
+#[tokio::test]
+async fn a_token_enters_nested_sub_processes_and_leaves_when_the_last_inner_token_ends() {
+    let h = Harness::new(&nested()).await;
+    let i = h.create().await;
+    assert_eq!(h.active(&i), ["review"]);
+    assert_eq!(scopes(&i), ["outer", "inner"]);
+    let (outer, inner) = (&i.process.scopes[0], &i.process.scopes[1]);
+    assert_eq!(outer.parent, None);
+    assert_eq!(inner.parent, Some(outer.id));
+    assert_eq!(i.process.tokens[0].scope, Some(inner.id));
+
+    let i = h.next(i.id, None, Some("review")).await.unwrap();
+    assert_eq!(h.active(&i), ["archive"]);
+    assert!(i.process.scopes.is_empty());
+    assert_eq!(i.process.tokens[0].scope, None);
+    let events = h.events(i.id);
+    let want = [
+        "flyt_ScopeEntered outer",
+        "flyt_ScopeEntered inner",
+        "process_StartTask review",
+        "process_EndTask review",
+        "flyt_ScopeLeft inner",
+        "flyt_ScopeLeft outer",
+        "process_StartTask archive",
+    ];
+    let seen: Vec<&String> = events
+        .iter()
+        .filter(|e| want.contains(&e.as_str()))
+        .collect();
+    assert_eq!(seen, want, "{events:?}");
+
+    let i = h.next(i.id, None, Some("archive")).await.unwrap();
+    assert!(i.is_ended());
+    assert_eq!(i.process.end_event.as_ref().unwrap().as_str(), "e");
+}
+
+/// A fork inside `sub`: `a` and `b`; `sub` completes only when both have ended, each at its own
+/// end event. A loop back from `again` re-enters `sub` as a new scope instance.
+fn parallel_inside() -> String {
+    doc(&format!(
+        r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  <parallelGateway id="fork"/>
+  {}
+  {}
+  <endEvent id="ea"/>
+  <endEvent id="eb"/>
+  <sequenceFlow id="s1" sourceRef="ss" targetRef="fork"/>
+  <sequenceFlow id="s2" sourceRef="fork" targetRef="a"/>
+  <sequenceFlow id="s3" sourceRef="fork" targetRef="b"/>
+  <sequenceFlow id="s4" sourceRef="a" targetRef="ea"/>
+  <sequenceFlow id="s5" sourceRef="b" targetRef="eb"/>
+</subProcess>
+{}
+<exclusiveGateway id="more"/>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="again"/>
+<sequenceFlow id="f3" sourceRef="again" targetRef="more"/>
+<sequenceFlow id="f4" sourceRef="more" targetRef="sub"><conditionExpression>["equals", ["gatewayAction"], "reject"]</conditionExpression></sequenceFlow>
+<sequenceFlow id="f5" sourceRef="more" targetRef="e"><conditionExpression>["notEquals", ["gatewayAction"], "reject"]</conditionExpression></sequenceFlow>"#,
+        data_task("a"),
+        data_task("b"),
+        r#"<task id="again"><extensionElements><altinn:taskExtension><altinn:taskType>confirmation</altinn:taskType><altinn:actions><altinn:action>reject</altinn:action></altinn:actions></altinn:taskExtension></extensionElements></task>"#
+    ))
+}
+
+#[tokio::test]
+async fn a_sub_process_waits_for_every_branch_inside_and_a_second_entry_is_a_new_scope() {
+    let h = Harness::new(&parallel_inside()).await;
+    let i = h.create().await;
+    assert_eq!(h.active(&i), ["a", "b"]);
+    let first = i.process.scopes[0].id;
+    let i = h.next(i.id, None, Some("a")).await.unwrap();
+    assert_eq!(h.active(&i), ["b"], "one branch still runs inside");
+    assert_eq!(scopes(&i), ["sub"]);
+    let i = h.next(i.id, None, Some("b")).await.unwrap();
+    assert_eq!(h.active(&i), ["again"]);
+    assert!(i.process.scopes.is_empty());
+
+    let i = h.next(i.id, Some("reject"), Some("again")).await.unwrap();
+    assert_eq!(h.active(&i), ["a", "b"]);
+    let second = i.process.scopes[0].id;
+    assert_ne!(first, second, "a repeated entry is told apart");
+    assert!(i.process.tokens.iter().all(|t| t.scope == Some(second)));
+    let i = h.next(i.id, None, Some("a")).await.unwrap();
+    let i = h.next(i.id, None, Some("b")).await.unwrap();
+    let i = h.next(i.id, None, Some("again")).await.unwrap();
+    assert!(i.is_ended());
+}
+
+/// Outside, `watch` runs in parallel with `sub`; inside, `slow` (a service task, with a job)
+/// and `quick`, which leads to a terminate end event.
+fn terminate_inside() -> String {
+    doc(&format!(
+        r#"<startEvent id="s"/>
+<parallelGateway id="fork"/>
+{}
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  <parallelGateway id="inner_fork"/>
+  <serviceTask id="slow" flyt:type="never"/>
+  <intermediateCatchEvent id="wait"><timerEventDefinition><timeDuration>P1D</timeDuration></timerEventDefinition></intermediateCatchEvent>
+  {}
+  <endEvent id="stop"><terminateEventDefinition/></endEvent>
+  <endEvent id="se"/>
+  <sequenceFlow id="s1" sourceRef="ss" targetRef="inner_fork"/>
+  <sequenceFlow id="s2" sourceRef="inner_fork" targetRef="slow"/>
+  <sequenceFlow id="s3" sourceRef="inner_fork" targetRef="quick"/>
+  <sequenceFlow id="s4" sourceRef="inner_fork" targetRef="wait"/>
+  <sequenceFlow id="s5" sourceRef="slow" targetRef="se"/>
+  <sequenceFlow id="s6" sourceRef="wait" targetRef="se"/>
+  <sequenceFlow id="s7" sourceRef="quick" targetRef="stop"/>
+</subProcess>
+{}
+<endEvent id="e1"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="fork"/>
+<sequenceFlow id="f2" sourceRef="fork" targetRef="watch"/>
+<sequenceFlow id="f3" sourceRef="fork" targetRef="sub"/>
+<sequenceFlow id="f4" sourceRef="watch" targetRef="e1"/>
+<sequenceFlow id="f5" sourceRef="sub" targetRef="after"/>
+<sequenceFlow id="f6" sourceRef="after" targetRef="e2"/>"#,
+        data_task("watch"),
+        data_task("quick"),
+        data_task("after")
+    ))
+}
+
+#[tokio::test]
+async fn a_terminate_end_event_inside_a_sub_process_ends_only_its_scope() {
+    let registry = Registry::builder()
+        .external_service_task("never", HandlerConfig::default())
+        .build();
+    let h = Harness::with(
+        &terminate_inside(),
+        Store::memory(),
+        registry,
+        AppSpec::open(app_id()),
+    )
+    .await;
+    let i = h.create().await;
+    assert_eq!(h.active(&i), ["quick", "slow", "watch"]);
+    let slow_job = i.process.job_tokens().next().unwrap().2;
+    let timer_job = i.process.armed_timers()[0].1.job;
+    assert!(h.rt.store().job(slow_job).unwrap().is_some());
+
+    let i = h.next(i.id, None, Some("quick")).await.unwrap();
+    assert_eq!(h.active(&i), ["after", "watch"], "{:?}", i.process);
+    assert!(i.process.scopes.is_empty());
+    assert!(
+        h.rt.store().job(slow_job).unwrap().is_none(),
+        "job cancelled"
+    );
+    assert!(
+        h.rt.store().job(timer_job).unwrap().is_none(),
+        "timer disarmed"
+    );
+    let events = h.events(i.id);
+    assert!(
+        events.contains(&"process_AbandonTask slow".to_string()),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&"flyt_ScopeLeft sub".to_string()),
+        "{events:?}"
+    );
+    assert!(!i.is_ended());
+
+    let i = h.next(i.id, None, Some("watch")).await.unwrap();
+    let i = h.next(i.id, None, Some("after")).await.unwrap();
+    assert!(i.is_ended());
+    assert_eq!(i.process.end_event.as_ref().unwrap().as_str(), "e2");
+}
+
+#[tokio::test]
+async fn a_timer_inside_a_sub_process_fires_and_the_token_goes_on_in_its_scope() {
+    let bpmn = doc(&format!(
+        r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  <intermediateCatchEvent id="wait"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></intermediateCatchEvent>
+  <endEvent id="se"/>
+  <sequenceFlow id="s1" sourceRef="ss" targetRef="wait"/>
+  <sequenceFlow id="s2" sourceRef="wait" targetRef="se"/>
+</subProcess>
+{}
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="after"/>
+<sequenceFlow id="f3" sourceRef="after" targetRef="e"/>"#,
+        data_task("after")
+    ));
+    let h = Harness::new(&bpmn).await;
+    let worker = Worker::spawn(h.rt.clone());
+    let i = h.create().await;
+    assert!(matches!(i.process.tokens[0].at, TokenAt::Timer { .. }));
+    let job = i.process.armed_timers()[0].1.job;
+    assert_eq!(
+        h.rt.store().job(job).unwrap().map(|(_, j)| j.kind),
+        Some(JobKind::Timer)
+    );
+    h.clock.advance(Duration::from_secs(3600));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let i = loop {
+        let i = h.rt.instance(i.id).unwrap();
+        if h.active(&i) == ["after"] {
+            break i;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the timer did not fire: {:?}",
+            i.process
+        );
+        tokio::task::yield_now().await;
+    };
+    assert!(i.process.scopes.is_empty());
+    worker.stop(Duration::from_secs(1)).await;
+}
+
+#[test]
+fn a_process_state_stored_before_scopes_reads_with_every_token_at_the_process_level() {
+    let stored = r#"{"started":null,"startEvent":null,"ended":null,"endEvent":null,"flow":1,
+        "tokens":[{"id":0,"at":"userTask","task":{"flow":1,"started":"2025-11-24T16:00:00Z","elementId":"t"}}],
+        "nextToken":1}"#;
+    let state: ProcessState = serde_json::from_str(stored).unwrap();
+    assert_eq!(state.tokens[0].scope, None);
+    assert!(state.scopes.is_empty());
+}
+
+#[test]
+fn a_flow_crossing_a_sub_process_border_is_refused_at_its_line() {
+    let text = doc(r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  <endEvent id="se"/>
+  <sequenceFlow id="s1" sourceRef="ss" targetRef="se"/>
+  <sequenceFlow id="escape" sourceRef="ss" targetRef="e"/>
+</subProcess>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="e"/>"#);
+    let diags = rejected(&text);
+    let d = only(&diags, Code::CrossScopeFlow);
+    assert_at(&d, Code::CrossScopeFlow, "escape", &text, r#"id="escape""#);
+    assert!(d.message.contains("sub-process `sub`"), "{}", d.message);
+}
+
+#[test]
+fn a_sub_process_without_a_start_event_is_refused_at_its_line() {
+    let text = doc(r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <endEvent id="se"/>
+</subProcess>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="e"/>"#);
+    let diags = rejected(&text);
+    let d = only(&diags, Code::InvalidSubProcess);
+    assert_at(
+        &d,
+        Code::InvalidSubProcess,
+        "sub",
+        &text,
+        r#"<subProcess id="sub">"#,
+    );
+}
+
+#[test]
+fn a_sub_process_without_a_way_out_is_a_dead_end() {
+    let text = doc(r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  <endEvent id="se"/>
+  <sequenceFlow id="s1" sourceRef="ss" targetRef="se"/>
+</subProcess>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>"#);
+    let diags = rejected(&text);
+    assert!(diags.iter().any(|d| d.code == Code::DeadEnd), "{diags:#?}");
+}
+
+#[test]
+fn an_event_sub_process_is_still_refused_by_name() {
+    let text = doc(r#"<startEvent id="s"/>
+<subProcess id="handler" triggeredByEvent="true">
+  <startEvent id="hs"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></startEvent>
+  <endEvent id="he"/>
+  <sequenceFlow id="h1" sourceRef="hs" targetRef="he"/>
+</subProcess>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="e"/>"#);
+    let diags = rejected(&text);
+    let d = only(&diags, Code::UnsupportedElement);
+    assert_at(
+        &d,
+        Code::UnsupportedElement,
+        "handler",
+        &text,
+        r#"id="handler""#,
+    );
+}
