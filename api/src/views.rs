@@ -164,7 +164,7 @@ pub struct TimerView {
     pub element_id: String,
     /// When it fires (RFC 3339).
     pub due: String,
-    /// For a boundary event: the task it watches.
+    /// For a boundary event: the task or sub-process it watches.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attached_to: Option<String>,
 }
@@ -279,7 +279,12 @@ impl ProcessView {
                 .map(|(task, t)| TimerView {
                     element_id: t.element.to_string(),
                     due: t.due.to_rfc3339(),
-                    attached_to: task.map(|task| task.element_id.to_string()),
+                    attached_to: task.map(|task| task.element_id.to_string()).or_else(|| {
+                        p.scopes
+                            .iter()
+                            .find(|s| s.timers.iter().any(|a| a.job == t.job))
+                            .map(|s| s.element.to_string())
+                    }),
                 })
                 .collect(),
             scopes: p

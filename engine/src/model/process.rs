@@ -64,6 +64,9 @@ pub struct ScopeInstance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<u32>,
     pub entered: Timestamp,
+    /// Boundary timers armed on the sub-process; disarmed when it completes or is interrupted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timers: Vec<ArmedTimer>,
 }
 
 impl Token {
@@ -168,7 +171,8 @@ impl ProcessState {
         false
     }
 
-    /// Every armed timer: intermediate catch events and boundary events, soonest first.
+    /// Every armed timer: intermediate catch events and boundary events (on tasks, with the
+    /// task; on sub-processes, without), soonest first.
     pub fn armed_timers(&self) -> Vec<(Option<&TaskInfo>, ArmedTimer)> {
         let mut out: Vec<(Option<&TaskInfo>, ArmedTimer)> = Vec::new();
         for token in &self.tokens {
@@ -184,6 +188,11 @@ impl ProcessState {
             }
             for timer in &token.timers {
                 out.push((token.task(), timer.clone()));
+            }
+        }
+        for scope in &self.scopes {
+            for timer in &scope.timers {
+                out.push((None, timer.clone()));
             }
         }
         out.sort_by_key(|(_, t)| t.due);

@@ -236,7 +236,7 @@ impl<'a> Transition<'a> {
                         self.terminate(&node.id, scope)?;
                     }
                     if let Some(s) = scope {
-                        self.complete_scope_if_done(s, &mut queue);
+                        self.complete_scope_if_done(s, &mut queue)?;
                     }
                 }
                 NodeKind::Throw(_) => onward(&mut queue, origin),
@@ -274,7 +274,7 @@ impl<'a> Transition<'a> {
                     );
                 }
                 NodeKind::SubProcess(sub) => {
-                    let inner = self.enter_scope(target, scope);
+                    let inner = self.enter_scope(target, scope)?;
                     for &out in &def.node(sub.start).outgoing {
                         queue.push_back(Arrival {
                             flow: out,
@@ -282,7 +282,7 @@ impl<'a> Transition<'a> {
                             scope: Some(inner),
                         });
                     }
-                    self.complete_scope_if_done(inner, &mut queue);
+                    self.complete_scope_if_done(inner, &mut queue)?;
                 }
                 // Validation forbids flows into start events and boundary events.
                 NodeKind::StartEvent(_) | NodeKind::Boundary(_) | NodeKind::ErrorBoundary(_) => {}
@@ -456,13 +456,19 @@ impl<'a> Transition<'a> {
             .partition(|t| inside(process, t.scope));
         process.tokens = kept;
         // The nested scope instances end without completing (none leaves by its flows).
-        let nested: Vec<u32> = process
+        let nested_ids: Vec<u32> = process
             .scopes
             .iter()
             .filter(|x| Some(x.id) != scope && inside(process, Some(x.id)))
             .map(|x| x.id)
             .collect();
-        process.scopes.retain(|x| !nested.contains(&x.id));
+        let (nested, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut process.scopes)
+            .into_iter()
+            .partition(|x| nested_ids.contains(&x.id));
+        process.scopes = kept;
+        for gone in &nested {
+            self.disarm(&gone.timers)?;
+        }
         let mut cancelled = Vec::new();
         for token in &ended {
             self.disarm(&token.timers)?;

@@ -76,11 +76,11 @@ const MIWG: &[(&str, Option<usize>)] = &[
     ("C.3.0", Some(4)), // its timer catch event runs now
     ("C.4.0", Some(7)),
     ("C.5.0", Some(4)),
-    // Its two error boundary events on service tasks run now; its embedded sub-process is read,
-    // so what inside it flyt cannot run (two compensation tasks, two compensation boundary
-    // events, an event sub-process) and the boundary event on it are named one by one instead
-    // of the sub-process as a whole.
-    ("C.6.0", Some(19)),
+    // Its two error boundary events on service tasks run now, and so do its embedded
+    // sub-process and the error boundary event on it; what inside it flyt cannot run (two
+    // compensation tasks, two compensation boundary events, an event sub-process) is named one
+    // by one instead of the sub-process as a whole.
+    ("C.6.0", Some(18)),
     ("C.7.0", Some(2)),
     ("C.8.0", Some(8)),
     ("C.8.1", Some(8)),

@@ -6,6 +6,7 @@ use crate::rt::*;
 use crate::support::{assert_at, doc, only, rejected};
 use flyt_engine::app::AppSpec;
 use flyt_engine::bpmn::Code;
+use flyt_engine::hooks::Completion;
 use flyt_engine::hooks::{HandlerConfig, Registry};
 use flyt_engine::model::{Instance, JobKind, ProcessState, TokenAt};
 use flyt_engine::runtime::worker::Worker;
@@ -355,4 +356,231 @@ fn an_event_sub_process_is_still_refused_by_name() {
         &text,
         r#"id="handler""#,
     );
+}
+
+/// `work` and `more` run inside `sub`, which has a boundary timer `deadline` (interrupting or
+/// not) leading to `chase`.
+fn sub_with_deadline(cancel: bool, value: &str) -> String {
+    doc(&format!(
+        r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  <parallelGateway id="fork"/>
+  {}
+  <serviceTask id="more" flyt:type="never"/>
+  <parallelGateway id="join"/>
+  <endEvent id="se"/>
+  <sequenceFlow id="s1" sourceRef="ss" targetRef="fork"/>
+  <sequenceFlow id="s2" sourceRef="fork" targetRef="work"/>
+  <sequenceFlow id="s3" sourceRef="fork" targetRef="more"/>
+  <sequenceFlow id="s4" sourceRef="work" targetRef="join"/>
+  <sequenceFlow id="s5" sourceRef="more" targetRef="join"/>
+  <sequenceFlow id="s6" sourceRef="join" targetRef="se"/>
+</subProcess>
+<boundaryEvent id="deadline" attachedToRef="sub" cancelActivity="{cancel}"><timerEventDefinition>{value}</timerEventDefinition></boundaryEvent>
+{}
+{}
+<endEvent id="e1"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="done"/>
+<sequenceFlow id="f3" sourceRef="done" targetRef="e1"/>
+<sequenceFlow id="f4" sourceRef="deadline" targetRef="chase"/>
+<sequenceFlow id="f5" sourceRef="chase" targetRef="e2"/>"#,
+        data_task("work"),
+        data_task("done"),
+        data_task("chase")
+    ))
+}
+
+async fn harness_with_worker_type(bpmn: &str) -> Harness {
+    let registry = Registry::builder()
+        .external_service_task("never", HandlerConfig::default())
+        .build();
+    Harness::with(bpmn, Store::memory(), registry, AppSpec::open(app_id())).await
+}
+
+async fn until(h: &Harness, id: flyt_engine::ids::InstanceId, want: &[&str]) -> Instance {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let i = h.rt.instance(id).unwrap();
+        if h.active(&i) == want {
+            return i;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waiting for {want:?}: {:?}",
+            i.process
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn an_interrupting_timer_on_a_sub_process_ends_everything_inside_in_one_commit() {
+    let h = harness_with_worker_type(&sub_with_deadline(true, "<timeDuration>P1D</timeDuration>"))
+        .await;
+    let worker = Worker::spawn(h.rt.clone());
+    let i = h.create().await;
+    assert_eq!(h.active(&i), ["more", "work"]);
+    let timers = i.process.armed_timers();
+    assert_eq!(timers.len(), 1);
+    assert_eq!(i.process.scopes[0].timers[0].element.as_str(), "deadline");
+    let more_job = i.process.job_tokens().next().unwrap().2;
+
+    h.clock.advance(Duration::from_secs(86_400));
+    let i = until(&h, i.id, &["chase"]).await;
+    assert!(i.process.scopes.is_empty());
+    assert!(i.process.armed_timers().is_empty());
+    assert!(
+        h.rt.store().job(more_job).unwrap().is_none(),
+        "job cancelled"
+    );
+    let events = h.events(i.id);
+    for want in [
+        "flyt_TimerFired deadline",
+        "process_AbandonTask work",
+        "process_AbandonTask more",
+        "flyt_ScopeLeft sub",
+        "process_StartTask chase",
+    ] {
+        assert!(events.contains(&want.to_string()), "{want}: {events:?}");
+    }
+    let left =
+        h.rt.history(i.id)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.event_type.as_str() == "flyt_ScopeLeft")
+            .unwrap();
+    assert_eq!(left.details.unwrap()["interruptedBy"], "deadline");
+    worker.stop(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_non_interrupting_timer_cycle_on_a_sub_process_adds_a_token_per_tick_and_stops_with_it() {
+    let h =
+        harness_with_worker_type(&sub_with_deadline(false, "<timeCycle>R2/PT1H</timeCycle>")).await;
+    let worker = Worker::spawn(h.rt.clone());
+    let i = h.create().await;
+    h.clock.advance(Duration::from_secs(3600));
+    let i = until(&h, i.id, &["chase", "more", "work"]).await;
+    assert_eq!(i.process.scopes.len(), 1, "the sub-process goes on");
+    assert_eq!(
+        i.process.scopes[0].timers.len(),
+        1,
+        "armed for the next tick"
+    );
+    assert_eq!(
+        i.process
+            .tokens
+            .iter()
+            .find(|t| t.task().is_some_and(|x| x.element_id.as_str() == "chase"))
+            .unwrap()
+            .scope,
+        None
+    );
+
+    // Completing the inside completes the sub-process and disarms its timer.
+    let next_tick = i.process.scopes[0].timers[0].job;
+    let i = h.next(i.id, None, Some("work")).await.unwrap();
+    let job = i.process.job_tokens().next().unwrap().2;
+    let leased =
+        h.rt.lease_job(job, true, "w", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .expect("leased");
+    h.rt.complete_job(&leased, Completion::default())
+        .await
+        .unwrap();
+    let i = h.rt.instance(i.id).unwrap();
+    assert_eq!(h.active(&i), ["chase", "done"]);
+    assert!(i.process.scopes.is_empty());
+    assert!(
+        h.rt.store().job(next_tick).unwrap().is_none(),
+        "disarmed with its sub-process"
+    );
+    worker.stop(Duration::from_secs(1)).await;
+}
+
+#[test]
+fn a_timer_boundary_on_a_sub_process_is_accepted() {
+    let text = sub_with_deadline(true, "<timeDuration>P1D</timeDuration>");
+    crate::support::compile(&text).expect("compiles");
+}
+
+/// `more` (a service task) runs inside `inner` inside `outer`; `outer` has an error boundary for
+/// `REJECTED`, `inner` one for another code.
+fn nested_error_catcher() -> String {
+    doc(&format!(
+        r#"<startEvent id="s"/>
+<subProcess id="outer">
+  <startEvent id="os"/>
+  <subProcess id="inner">
+    <startEvent id="is"/>
+    <parallelGateway id="fork"/>
+    {}
+    <serviceTask id="more" flyt:type="never"/>
+    <parallelGateway id="join"/>
+    <endEvent id="ie"/>
+    <sequenceFlow id="i1" sourceRef="is" targetRef="fork"/>
+    <sequenceFlow id="i2" sourceRef="fork" targetRef="work"/>
+    <sequenceFlow id="i3" sourceRef="fork" targetRef="more"/>
+    <sequenceFlow id="i4" sourceRef="work" targetRef="join"/>
+    <sequenceFlow id="i5" sourceRef="more" targetRef="join"/>
+    <sequenceFlow id="i6" sourceRef="join" targetRef="ie"/>
+  </subProcess>
+  <boundaryEvent id="other" attachedToRef="inner"><errorEventDefinition errorRef="Other"/></boundaryEvent>
+  <endEvent id="oe"/>
+  <endEvent id="oe2"/>
+  <sequenceFlow id="o1" sourceRef="os" targetRef="inner"/>
+  <sequenceFlow id="o2" sourceRef="inner" targetRef="oe"/>
+  <sequenceFlow id="o3" sourceRef="other" targetRef="oe2"/>
+</subProcess>
+<boundaryEvent id="rejected" attachedToRef="outer"><errorEventDefinition errorRef="Rejected"/></boundaryEvent>
+{}
+{}
+<endEvent id="e1"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="outer"/>
+<sequenceFlow id="f2" sourceRef="outer" targetRef="done"/>
+<sequenceFlow id="f3" sourceRef="done" targetRef="e1"/>
+<sequenceFlow id="f4" sourceRef="rejected" targetRef="appeal"/>
+<sequenceFlow id="f5" sourceRef="appeal" targetRef="e2"/>"#,
+        data_task("work"),
+        data_task("done"),
+        data_task("appeal")
+    ))
+    .replace(
+        "</definitions>",
+        r#"<error id="Rejected" errorCode="REJECTED"/><error id="Other" errorCode="OTHER"/></definitions>"#,
+    )
+}
+
+#[tokio::test]
+async fn an_error_inside_nested_sub_processes_is_caught_by_the_nearest_boundary_naming_its_code() {
+    let h = harness_with_worker_type(&nested_error_catcher()).await;
+    let i = h.create().await;
+    assert_eq!(h.active(&i), ["more", "work"]);
+    let job = i.process.job_tokens().next().unwrap().2;
+    let leased =
+        h.rt.lease_job(job, true, "w", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .expect("leased");
+    let thrown = h.rt.throw_error(&leased, "REJECTED", "no").await.unwrap();
+    assert_eq!(thrown, flyt_engine::runtime::Thrown::Caught);
+    let i = h.rt.instance(i.id).unwrap();
+    assert_eq!(h.active(&i), ["appeal"], "{:?}", i.process);
+    assert!(i.process.scopes.is_empty(), "both sub-processes ended");
+    assert!(h.rt.store().job(job).unwrap().is_none());
+    let events = h.events(i.id);
+    for want in [
+        "process_AbandonTask more",
+        "process_AbandonTask work",
+        "flyt_ScopeLeft outer",
+        "flyt_ErrorCaught rejected",
+    ] {
+        assert!(events.contains(&want.to_string()), "{want}: {events:?}");
+    }
+    assert!(!events.contains(&"process_StartTask done".to_string()));
 }

@@ -475,22 +475,14 @@ fn check_attachment(
             )
             .element(&node.id),
         ),
-        Some(target) if target.kind == RawKind::SubProcess => diags.push(
-            Diagnostic::error(
-                Code::UnsupportedElement,
-                node.pos,
-                format!(
-                    "unsupported element: boundary event `{}` on sub-process `{}` cannot be executed by flyt",
-                    node.id, target.id
-                ),
-            )
-            .element(&node.id),
-        ),
         // An unsupported element has its own diagnostic already.
         Some(target)
             if !matches!(
                 target.kind,
-                RawKind::UserTask(_) | RawKind::ServiceTask(_) | RawKind::Unsupported
+                RawKind::UserTask(_)
+                    | RawKind::ServiceTask(_)
+                    | RawKind::SubProcess
+                    | RawKind::Unsupported
             ) =>
         {
             diags.push(
@@ -498,12 +490,12 @@ fn check_attachment(
                     Code::InvalidBoundary,
                     attached_to.pos,
                     format!(
-                        "boundary event `{}` is attached to <{}> `{}`; flyt attaches boundary events to tasks",
+                        "boundary event `{}` is attached to <{}> `{}`; flyt attaches boundary events to tasks and sub-processes",
                         node.id, target.qname, target.id
                     ),
                 )
                 .element(&node.id)
-                .hint("attach it to a user task or a service task"),
+                .hint("attach it to a user task, a service task or a sub-process"),
             )
         }
         Some(_) => {}
