@@ -5,7 +5,7 @@ use super::diagnostic::Pos;
 use super::elements::{
     BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, ExclusiveGateway, Flow, FlowIdx, Node,
     NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, SubProcess, ThrowEvent,
-    TimerCatchEvent, UserTask,
+    ThrownError, TimerCatchEvent, UserTask,
 };
 use super::raw::{RawKind, RawProcess};
 use super::validate::Index;
@@ -84,8 +84,17 @@ impl ProcessDefinition {
             .map(|(i, raw)| {
                 let kind = match raw.kind {
                     RawKind::StartEvent => NodeKind::StartEvent(StartEvent {}),
-                    RawKind::EndEvent => NodeKind::EndEvent(EndEvent { terminate: false }),
-                    RawKind::TerminateEnd => NodeKind::EndEvent(EndEvent { terminate: true }),
+                    RawKind::EndEvent => NodeKind::EndEvent(EndEvent::default()),
+                    RawKind::TerminateEnd => NodeKind::EndEvent(EndEvent {
+                        terminate: true,
+                        throws: None,
+                    }),
+                    RawKind::ErrorEnd { error_ref } => NodeKind::EndEvent(EndEvent {
+                        terminate: false,
+                        throws: Some(ThrownError {
+                            code: error_ref.and_then(|r| errors.get(&r.id).cloned()),
+                        }),
+                    }),
                     RawKind::ThrowNone => NodeKind::Throw(ThrowEvent {}),
                     RawKind::UserTask(t) => NodeKind::UserTask(t),
                     RawKind::ServiceTask(t) => NodeKind::ServiceTask(t),

@@ -104,6 +104,8 @@ pub enum Code {
     CrossScopeFlow,
     /// A sub-process without exactly one none start event.
     InvalidSubProcess,
+    /// An error end event no enclosing sub-process's error boundary event catches.
+    UncaughtError,
 }
 
 impl Code {
@@ -145,6 +147,7 @@ impl Code {
         Code::UnboundedTimer,
         Code::CrossScopeFlow,
         Code::InvalidSubProcess,
+        Code::UncaughtError,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -185,6 +188,7 @@ impl Code {
             Code::UnboundedTimer => "unbounded-timer",
             Code::CrossScopeFlow => "cross-scope-flow",
             Code::InvalidSubProcess => "invalid-sub-process",
+            Code::UncaughtError => "uncaught-error",
         }
     }
 }

@@ -18,6 +18,10 @@ pub(crate) enum RawKind {
     EndEvent,
     /// An end event with a `terminateEventDefinition`.
     TerminateEnd,
+    /// An end event with an `errorEventDefinition`: throws the error its `errorRef` names.
+    ErrorEnd {
+        error_ref: Option<Ref>,
+    },
     /// An intermediate throw event without a definition: a token passes through.
     ThrowNone,
     UserTask(UserTask),

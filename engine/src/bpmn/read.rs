@@ -262,6 +262,14 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 Some(def) if name == "endEvent" && def.name == "terminateEventDefinition" => {
                     RawKind::TerminateEnd
                 }
+                Some(def) if name == "endEvent" && def.name == "errorEventDefinition" => {
+                    RawKind::ErrorEnd {
+                        error_ref: def.attr("errorRef").map(|r| Ref {
+                            id: r.trim().to_string(),
+                            pos: def.pos,
+                        }),
+                    }
+                }
                 Some(def) => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
                 None if name == "startEvent" => RawKind::StartEvent,
                 None if name == "endEvent" => RawKind::EndEvent,

@@ -39,6 +39,9 @@ pub enum EventType {
     /// A timer fired.
     #[serde(rename = "flyt_TimerFired")]
     TimerFired,
+    /// An error end event threw a BPMN error (details: code).
+    #[serde(rename = "flyt_ErrorThrown")]
+    ErrorThrown,
     /// A BPMN error was caught by an error boundary event (details: code, message).
     #[serde(rename = "flyt_ErrorCaught")]
     ErrorCaught,
@@ -69,6 +72,7 @@ impl EventType {
             EventType::ServiceTaskRetried => "flyt_ServiceTaskRetried",
             EventType::TimerArmed => "flyt_TimerArmed",
             EventType::TimerFired => "flyt_TimerFired",
+            EventType::ErrorThrown => "flyt_ErrorThrown",
             EventType::ErrorCaught => "flyt_ErrorCaught",
             EventType::ScopeEntered => "flyt_ScopeEntered",
             EventType::ScopeLeft => "flyt_ScopeLeft",

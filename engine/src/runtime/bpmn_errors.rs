@@ -50,14 +50,14 @@ impl Runtime {
             };
             // The task's own boundary first, then those of the sub-processes around it, innermost
             // first (`None`: the task's own).
-            let caught = super::scopes::error_boundary(&def, task, code)
+            let caught = super::scopes::error_boundary(&def, task, Some(code))
                 .map(|b| (None, b))
                 .or_else(|| {
                     super::scopes::enclosing_error_boundary(
                         &def,
                         &loaded.instance.process,
                         token_scope,
-                        code,
+                        Some(code),
                     )
                     .map(|(scope, b)| (Some(scope), b))
                 });

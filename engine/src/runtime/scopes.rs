@@ -111,6 +111,53 @@ impl Transition<'_> {
         Ok(())
     }
 
+    /// An error end event `at` in scope instance `scope` throws `code`: the nearest enclosing
+    /// sub-process's error boundary event catching it ends that sub-process (everything inside,
+    /// including what is still queued) and its token leaves by the boundary's flow. Validation
+    /// guarantees a catcher; were there none, the token simply ends here.
+    pub(super) fn throw_error_end(
+        &mut self,
+        at: &ElementId,
+        code: Option<&str>,
+        scope: Option<u32>,
+        queue: &mut VecDeque<Arrival>,
+    ) -> Result<(), Error> {
+        let details = json!({ "errorCode": code, "thrownBy": at.as_str() });
+        self.record(
+            EventType::ErrorThrown,
+            Some(at.clone()),
+            None,
+            Some(details.clone()),
+        );
+        let def = self.def.clone();
+        let Some((caught_in, boundary)) =
+            enclosing_error_boundary(&def, &self.instance.process, scope, code)
+        else {
+            if let Some(s) = scope {
+                self.complete_scope_if_done(s, queue)?;
+            }
+            return Ok(());
+        };
+        let process = &self.instance.process;
+        queue.retain(|a| !process.scope_within(a.scope, caught_in));
+        let node = def.node(boundary);
+        let parent = self.interrupt_scope(caught_in, &node.id, None)?;
+        self.record(
+            EventType::ErrorCaught,
+            Some(node.id.clone()),
+            None,
+            Some(details),
+        );
+        for &flow in &node.outgoing {
+            queue.push_back(Arrival {
+                flow,
+                origin: None,
+                scope: parent,
+            });
+        }
+        Ok(())
+    }
+
     /// An interrupting boundary event `by` on a scope instance's sub-process: everything inside
     /// ends (tasks abandoned, jobs cancelled, timers disarmed, nested scopes gone), then the
     /// scope instance itself without completing, with its other timers (`except`: the job of the
@@ -223,12 +270,12 @@ impl Runtime {
 pub(super) fn error_boundary(
     def: &ProcessDefinition,
     activity: NodeIdx,
-    code: &str,
+    code: Option<&str>,
 ) -> Option<NodeIdx> {
     let catching = |exact: bool| {
         def.node(activity).boundaries.iter().copied().find(|&b| {
             matches!(&def.node(b).kind, NodeKind::ErrorBoundary(e)
-                if if exact { e.code.as_deref() == Some(code) } else { e.code.is_none() })
+                if if exact { code.is_some() && e.code.as_deref() == code } else { e.code.is_none() })
         })
     };
     catching(true).or_else(|| catching(false))
@@ -240,7 +287,7 @@ pub(super) fn enclosing_error_boundary(
     def: &ProcessDefinition,
     process: &ProcessState,
     scope: Option<u32>,
-    code: &str,
+    code: Option<&str>,
 ) -> Option<(u32, NodeIdx)> {
     let mut at = scope;
     // Each step goes to an enclosing scope instance; the bound guards a corrupted record.

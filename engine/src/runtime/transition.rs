@@ -221,6 +221,10 @@ impl<'a> Transition<'a> {
                 }
             };
             match &node.kind {
+                NodeKind::EndEvent(end) if end.throws.is_some() => {
+                    let code = end.throws.as_ref().and_then(|e| e.code.clone());
+                    self.throw_error_end(&node.id, code.as_deref(), scope, &mut queue)?;
+                }
                 NodeKind::EndEvent(end) => {
                     if scope.is_none() {
                         self.last_end = Some(node.id.clone());

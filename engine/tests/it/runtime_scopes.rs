@@ -584,3 +584,119 @@ async fn an_error_inside_nested_sub_processes_is_caught_by_the_nearest_boundary_
     }
     assert!(!events.contains(&"process_StartTask done".to_string()));
 }
+
+/// Inside `check` (nested in `outer`): `work` in parallel with a gateway that throws `MISSING`
+/// at an error end event when the data says so; `outer`'s boundary catches `MISSING`.
+fn error_end_process(catcher: &str) -> String {
+    doc(&format!(
+        r#"<startEvent id="s"/>
+<subProcess id="outer">
+  <startEvent id="os"/>
+  <subProcess id="check">
+    <startEvent id="cs"/>
+    <parallelGateway id="fork"/>
+    {}
+    <endEvent id="missing"><errorEventDefinition errorRef="Missing"/></endEvent>
+    <endEvent id="ce"/>
+    <sequenceFlow id="c1" sourceRef="cs" targetRef="fork"/>
+    <sequenceFlow id="c2" sourceRef="fork" targetRef="work"/>
+    <sequenceFlow id="c3" sourceRef="fork" targetRef="missing"/>
+    <sequenceFlow id="c4" sourceRef="work" targetRef="ce"/>
+  </subProcess>
+  <endEvent id="oe"/>
+  <sequenceFlow id="o1" sourceRef="os" targetRef="check"/>
+  <sequenceFlow id="o2" sourceRef="check" targetRef="oe"/>
+</subProcess>
+{catcher}
+{}
+{}
+<endEvent id="e1"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="outer"/>
+<sequenceFlow id="f2" sourceRef="outer" targetRef="done"/>
+<sequenceFlow id="f3" sourceRef="done" targetRef="e1"/>
+<sequenceFlow id="f4" sourceRef="caught" targetRef="fix"/>
+<sequenceFlow id="f5" sourceRef="fix" targetRef="e2"/>"#,
+        data_task("work"),
+        data_task("done"),
+        data_task("fix")
+    ))
+    .replace(
+        "</definitions>",
+        r#"<error id="Missing" errorCode="MISSING"/><error id="Other" errorCode="OTHER"/></definitions>"#,
+    )
+}
+
+#[tokio::test]
+async fn an_error_end_event_is_caught_by_the_boundary_of_an_enclosing_sub_process() {
+    let h = Harness::new(&error_end_process(
+        r#"<boundaryEvent id="caught" attachedToRef="outer"><errorEventDefinition errorRef="Missing"/></boundaryEvent>"#,
+    ))
+    .await;
+    let i = h.create().await;
+    assert_eq!(h.active(&i), ["fix"], "{:?}", i.process);
+    assert!(i.process.scopes.is_empty());
+    let events = h.events(i.id);
+    let want = [
+        "flyt_ScopeEntered outer",
+        "flyt_ScopeEntered check",
+        "process_StartTask work",
+        "flyt_ErrorThrown missing",
+        "process_AbandonTask work",
+        "flyt_ScopeLeft outer",
+        "flyt_ErrorCaught caught",
+        "process_StartTask fix",
+    ];
+    let seen: Vec<&String> = events
+        .iter()
+        .filter(|e| want.contains(&e.as_str()))
+        .collect();
+    assert_eq!(seen, want, "{events:?}");
+    let i = h.next(i.id, None, Some("fix")).await.unwrap();
+    assert!(i.is_ended());
+    assert_eq!(i.process.end_event.as_ref().unwrap().as_str(), "e2");
+}
+
+#[tokio::test]
+async fn a_catch_all_error_boundary_catches_an_error_end_event_too() {
+    let h = Harness::new(&error_end_process(
+        r#"<boundaryEvent id="caught" attachedToRef="outer"><errorEventDefinition/></boundaryEvent>"#,
+    ))
+    .await;
+    let i = h.create().await;
+    assert_eq!(h.active(&i), ["fix"]);
+}
+
+#[test]
+fn an_error_end_event_nothing_catches_is_refused_at_its_line() {
+    let text = error_end_process(
+        r#"<boundaryEvent id="caught" attachedToRef="outer"><errorEventDefinition errorRef="Other"/></boundaryEvent>"#,
+    );
+    let diags = rejected(&text);
+    let d = only(&diags, Code::UncaughtError);
+    assert_at(
+        &d,
+        Code::UncaughtError,
+        "missing",
+        &text,
+        r#"<endEvent id="missing">"#,
+    );
+    assert!(d.message.contains("`MISSING`"), "{}", d.message);
+}
+
+#[test]
+fn an_error_end_event_naming_no_error_is_refused_at_its_line() {
+    let text = error_end_process(
+        r#"<boundaryEvent id="caught" attachedToRef="outer"><errorEventDefinition/></boundaryEvent>"#,
+    )
+    .replace(r#"errorRef="Missing"/></endEvent>"#, r#"errorRef="Nope"/></endEvent>"#);
+    let diags = rejected(&text);
+    let d = only(&diags, Code::UnknownReference);
+    assert_at(
+        &d,
+        Code::UnknownReference,
+        "missing",
+        &text,
+        r#"errorRef="Nope""#,
+    );
+}

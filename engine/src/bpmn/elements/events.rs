@@ -13,6 +13,16 @@ pub struct StartEvent {}
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndEvent {
     pub terminate: bool,
+    /// An error end event: the error it throws, caught by the nearest enclosing sub-process's
+    /// error boundary event (validation refuses one nothing can catch).
+    pub throws: Option<ThrownError>,
+}
+
+/// The BPMN error an error end event throws: its code (`None`: its `errorRef` is absent, so only
+/// a catch-all boundary catches it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThrownError {
+    pub code: Option<String>,
 }
 
 /// An error boundary event on a task: when the task's handler or worker raises a BPMN error

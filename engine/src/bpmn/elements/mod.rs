@@ -10,7 +10,8 @@ pub mod timer;
 mod user_task;
 
 pub use events::{
-    BoundaryEvent, EndEvent, ErrorBoundaryEvent, StartEvent, ThrowEvent, TimerCatchEvent,
+    BoundaryEvent, EndEvent, ErrorBoundaryEvent, StartEvent, ThrowEvent, ThrownError,
+    TimerCatchEvent,
 };
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, ParallelGateway};

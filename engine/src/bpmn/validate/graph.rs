@@ -31,7 +31,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                 RawKind::StartEvent => {
                     graph.add_edge(NodeIndex::new(s), NodeIndex::new(i), ());
                 }
-                RawKind::EndEvent | RawKind::TerminateEnd => {
+                RawKind::EndEvent | RawKind::TerminateEnd | RawKind::ErrorEnd { .. } => {
                     graph.add_edge(NodeIndex::new(i), NodeIndex::new(s), ());
                 }
                 _ => {}

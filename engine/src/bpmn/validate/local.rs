@@ -72,14 +72,18 @@ pub(crate) fn check(
                     "a start event begins the process; route the flow to a task or gateway instead",
                 ),
             ),
-            RawKind::EndEvent | RawKind::TerminateEnd if !outgoing.is_empty() => diags.push(
-                Diagnostic::error(
-                    Code::MisplacedFlow,
-                    node.pos,
-                    format!("end event `{}` has an outgoing sequence flow", node.id),
+            RawKind::EndEvent | RawKind::TerminateEnd | RawKind::ErrorEnd { .. }
+                if !outgoing.is_empty() =>
+            {
+                diags.push(
+                    Diagnostic::error(
+                        Code::MisplacedFlow,
+                        node.pos,
+                        format!("end event `{}` has an outgoing sequence flow", node.id),
+                    )
+                    .element(&node.id),
                 )
-                .element(&node.id),
-            ),
+            }
             _ => {}
         }
         let single_exit = matches!(

@@ -61,6 +61,10 @@ pub(crate) fn validate(
     let full = !process.has_unsupported && !foreign_conditions;
     local::check(&process, &index, &conditions, target, full, diags);
     scopes::check(&process, &index, diags);
+    // An event sub-process (not executed yet, so unsupported) may be what catches an error.
+    if full {
+        scopes::check_error_ends(&process, diags);
+    }
     let structural_ok = !diags.iter().any(Diagnostic::is_error);
     if full {
         graph::check(&process, &index, diags);
