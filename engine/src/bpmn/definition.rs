@@ -3,9 +3,9 @@
 
 use super::diagnostic::Pos;
 use super::elements::{
-    BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, ExclusiveGateway, Flow, FlowIdx, Node,
-    NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, SubProcess, ThrowEvent,
-    ThrownError, TimerCatchEvent, UserTask,
+    BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, ExclusiveGateway, Flow, FlowIdx,
+    LinkCatch, LinkThrow, Node, NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent,
+    SubProcess, ThrowEvent, ThrownError, TimerCatchEvent, UserTask,
 };
 use super::raw::{RawKind, RawProcess};
 use super::validate::Index;
@@ -77,6 +77,7 @@ impl ProcessDefinition {
                 inner_start[s].get_or_insert(NodeIdx(idx(i)));
             }
         }
+        let link_targets = super::validate::link_targets(&process);
         let mut nodes: Vec<Node> = process
             .nodes
             .into_iter()
@@ -96,6 +97,15 @@ impl ProcessDefinition {
                         }),
                     }),
                     RawKind::ThrowNone => NodeKind::Throw(ThrowEvent {}),
+                    RawKind::LinkThrow { name } => match link_targets[i] {
+                        Some(target) => NodeKind::LinkThrow(LinkThrow {
+                            name,
+                            target: NodeIdx(idx(target)),
+                        }),
+                        // validate() refuses a link throw without exactly one catch.
+                        None => NodeKind::EndEvent(EndEvent::default()),
+                    },
+                    RawKind::LinkCatch { name } => NodeKind::LinkCatch(LinkCatch { name }),
                     RawKind::UserTask(t) => NodeKind::UserTask(t),
                     RawKind::ServiceTask(t) => NodeKind::ServiceTask(t),
                     RawKind::ExclusiveGateway(mut g) => {

@@ -106,6 +106,9 @@ pub enum Code {
     InvalidSubProcess,
     /// An error end event no enclosing sub-process's error boundary event catches.
     UncaughtError,
+    /// A link throw event without exactly one link catch event of its name in its scope, or a
+    /// link catch event with two of the same name.
+    InvalidLink,
 }
 
 impl Code {
@@ -148,6 +151,7 @@ impl Code {
         Code::CrossScopeFlow,
         Code::InvalidSubProcess,
         Code::UncaughtError,
+        Code::InvalidLink,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -189,6 +193,7 @@ impl Code {
             Code::CrossScopeFlow => "cross-scope-flow",
             Code::InvalidSubProcess => "invalid-sub-process",
             Code::UncaughtError => "uncaught-error",
+            Code::InvalidLink => "invalid-link",
         }
     }
 }

@@ -24,6 +24,15 @@ pub(crate) enum RawKind {
     },
     /// An intermediate throw event without a definition: a token passes through.
     ThrowNone,
+    /// An intermediate throw event with a `linkEventDefinition`: the token jumps to the link
+    /// catch event of the same name in the same scope.
+    LinkThrow {
+        name: String,
+    },
+    /// An intermediate catch event with a `linkEventDefinition`: where link throws land.
+    LinkCatch {
+        name: String,
+    },
     UserTask(UserTask),
     ServiceTask(ServiceTask),
     ExclusiveGateway(ExclusiveGateway),

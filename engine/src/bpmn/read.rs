@@ -241,9 +241,10 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         )
         .element(id)
         .hint(
-            "flyt executes startEvent, endEvent (none, terminate), task, userTask, manualTask, \
-             serviceTask, exclusiveGateway, parallelGateway, sequenceFlow, embedded subProcess, timer \
-             intermediateCatchEvent and boundaryEvent, and none intermediateThrowEvent",
+            "flyt executes startEvent, endEvent (none, terminate, error), task, userTask, \
+             manualTask, serviceTask, exclusiveGateway, parallelGateway, sequenceFlow, embedded \
+             subProcess, timer intermediateCatchEvent and boundaryEvent, error boundaryEvent, \
+             link events, and none intermediateThrowEvent",
         ),
     );
     RawKind::Unsupported
@@ -261,6 +262,13 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             match definition {
                 Some(def) if name == "endEvent" && def.name == "terminateEventDefinition" => {
                     RawKind::TerminateEnd
+                }
+                Some(def)
+                    if name == "intermediateThrowEvent" && def.name == "linkEventDefinition" =>
+                {
+                    RawKind::LinkThrow {
+                        name: link_name(node, def),
+                    }
                 }
                 Some(def) if name == "endEvent" && def.name == "errorEventDefinition" => {
                     RawKind::ErrorEnd {
@@ -315,6 +323,11 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                         None => {
                             unsupported(node, format!("<{qname}> without attachedToRef"), diags)
                         }
+                    }
+                }
+                [def] if def.name == "linkEventDefinition" && name == "intermediateCatchEvent" => {
+                    RawKind::LinkCatch {
+                        name: link_name(node, def),
                     }
                 }
                 [def] if def.name == "timerEventDefinition" => {
@@ -883,4 +896,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     d[a.len()][b.len()]
+}
+
+/// A link event's name: its `linkEventDefinition`'s `name`, else (as several modellers write
+/// it) the event's own `name`; empty when neither is given (validation refuses that).
+fn link_name(event: &XmlNode, def: &XmlNode) -> String {
+    def.attr("name")
+        .or_else(|| event.attr("name"))
+        .map(|n| n.trim().to_string())
+        .unwrap_or_default()
 }

@@ -243,7 +243,16 @@ impl<'a> Transition<'a> {
                         self.complete_scope_if_done(s, &mut queue)?;
                     }
                 }
-                NodeKind::Throw(_) => onward(&mut queue, origin),
+                NodeKind::Throw(_) | NodeKind::LinkCatch(_) => onward(&mut queue, origin),
+                NodeKind::LinkThrow(link) => {
+                    for &out in &def.node(link.target).outgoing {
+                        queue.push_back(Arrival {
+                            flow: out,
+                            origin,
+                            scope,
+                        });
+                    }
+                }
                 NodeKind::UserTask(_) => self.enter_task(target, None, scope).await?,
                 NodeKind::ServiceTask(task) => {
                     let task_type = task.task_type.clone().unwrap_or_default();

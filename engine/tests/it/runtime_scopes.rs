@@ -700,3 +700,78 @@ fn an_error_end_event_naming_no_error_is_refused_at_its_line() {
         r#"errorRef="Nope""#,
     );
 }
+
+/// `first`, then a link throw to `Resume`, which lands at the catch inside the same scope.
+fn link_process(catches: &str) -> String {
+    doc(&format!(
+        r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  {}
+  <intermediateThrowEvent id="goto"><linkEventDefinition name="Resume"/></intermediateThrowEvent>
+  {catches}
+  {}
+  <endEvent id="se"/>
+  <sequenceFlow id="s1" sourceRef="ss" targetRef="first"/>
+  <sequenceFlow id="s2" sourceRef="first" targetRef="goto"/>
+  <sequenceFlow id="s3" sourceRef="landing" targetRef="second"/>
+  <sequenceFlow id="s4" sourceRef="second" targetRef="se"/>
+</subProcess>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="e"/>"#,
+        data_task("first"),
+        data_task("second")
+    ))
+}
+
+const LANDING: &str = r#"<intermediateCatchEvent id="landing"><linkEventDefinition name="Resume"/></intermediateCatchEvent>"#;
+
+#[tokio::test]
+async fn a_link_throw_event_continues_at_the_catch_event_of_its_name() {
+    let h = Harness::new(&link_process(LANDING)).await;
+    let i = h.create().await;
+    let i = h.next(i.id, None, Some("first")).await.unwrap();
+    assert_eq!(h.active(&i), ["second"]);
+    assert_eq!(i.process.tokens[0].scope, Some(i.process.scopes[0].id));
+    let i = h.next(i.id, None, Some("second")).await.unwrap();
+    assert!(i.is_ended());
+}
+
+#[test]
+fn a_link_throw_without_its_catch_in_the_same_scope_is_refused_at_its_line() {
+    // The catch of that name is outside the sub-process: a different scope.
+    let text = link_process("").replace(
+        r#"<endEvent id="e"/>"#,
+        &format!("{LANDING}\n<endEvent id=\"e\"/>"),
+    );
+    let diags = rejected(&text);
+    let d = only(&diags, Code::InvalidLink);
+    assert_at(&d, Code::InvalidLink, "goto", &text, r#"id="goto""#);
+}
+
+#[test]
+fn two_link_catch_events_of_one_name_in_a_scope_are_refused_at_their_lines() {
+    let second = LANDING.replace(r#"id="landing""#, r#"id="landing2""#);
+    let text = link_process(&format!("{LANDING}\n  {second}"));
+    let diags = rejected(&text);
+    let links: Vec<_> = diags
+        .iter()
+        .filter(|d| d.code == Code::InvalidLink)
+        .collect();
+    assert_eq!(links.len(), 2, "{diags:#?}");
+    assert_at(
+        links[0],
+        Code::InvalidLink,
+        "landing",
+        &text,
+        r#"id="landing""#,
+    );
+    assert_at(
+        links[1],
+        Code::InvalidLink,
+        "landing2",
+        &text,
+        r#"id="landing2""#,
+    );
+}

@@ -4,6 +4,7 @@
 mod events;
 mod extension;
 mod gateways;
+mod links;
 mod service_task;
 mod sub_process;
 pub mod timer;
@@ -15,6 +16,7 @@ pub use events::{
 };
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, ParallelGateway};
+pub use links::{LinkCatch, LinkThrow};
 pub use service_task::ServiceTask;
 pub use sub_process::SubProcess;
 pub use user_task::{Action, ActionKind, SignatureConfig, UserTask, UserTaskType};
@@ -66,6 +68,10 @@ pub enum NodeKind {
     Throw(ThrowEvent),
     /// An embedded sub-process: a scope of its own.
     SubProcess(SubProcess),
+    /// A link throw event: a go-to to its link catch event.
+    LinkThrow(LinkThrow),
+    /// A link catch event: a token passes through.
+    LinkCatch(LinkCatch),
 }
 
 impl NodeKind {
@@ -83,6 +89,8 @@ impl NodeKind {
             NodeKind::Throw(_) => "intermediateThrowEvent",
             NodeKind::ErrorBoundary(_) => "boundaryEvent",
             NodeKind::SubProcess(_) => "subProcess",
+            NodeKind::LinkThrow(_) => "intermediateThrowEvent",
+            NodeKind::LinkCatch(_) => "intermediateCatchEvent",
         }
     }
 

@@ -39,6 +39,13 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         }
     }
 
+    // A link throw event goes on at its link catch event.
+    for (throw, catch) in super::links::targets(process).into_iter().enumerate() {
+        if let Some(catch) = catch {
+            graph.add_edge(NodeIndex::new(throw), NodeIndex::new(catch), ());
+        }
+    }
+
     let mut reachable = vec![false; n];
     for (i, node) in process.nodes.iter().enumerate() {
         if node.kind == RawKind::StartEvent && node.scope.is_none() {

@@ -93,6 +93,7 @@ pub(crate) fn check(
                 | RawKind::ServiceTask(_)
                 | RawKind::TimerCatch(_)
                 | RawKind::ThrowNone
+                | RawKind::LinkCatch { .. }
                 | RawKind::Boundary { .. }
                 | RawKind::ErrorBoundary { .. }
                 | RawKind::SubProcess

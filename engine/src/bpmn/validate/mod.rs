@@ -5,6 +5,7 @@
 //!   way Altinn's engine reads them (the rule is documented in `refs`);
 //! - `local`: rules about one element and its own flows (events, tasks, gateways, conditions);
 //! - `scopes`: sub-processes (one start event each, no flow crossing a border);
+//! - `links`: link throw and catch events pair up by name within a scope;
 //! - `graph`: reachability from start events and to end events;
 //! - `joins`: a bounded token game that finds parallel joins that can never fire.
 //!
@@ -16,6 +17,7 @@
 
 mod graph;
 mod joins;
+mod links;
 mod local;
 mod reading;
 mod refs;
@@ -61,6 +63,7 @@ pub(crate) fn validate(
     let full = !process.has_unsupported && !foreign_conditions;
     local::check(&process, &index, &conditions, target, full, diags);
     scopes::check(&process, &index, diags);
+    links::check(&process, &index, diags);
     // An event sub-process (not executed yet, so unsupported) may be what catches an error.
     if full {
         scopes::check_error_ends(&process, diags);
@@ -79,6 +82,7 @@ pub(crate) fn validate(
                     cancel_activity: false,
                     ..
                 } | super::raw::RawKind::SubProcess
+                    | super::raw::RawKind::LinkThrow { .. }
             )
         });
         if structural_ok && !adds_tokens && !diags.iter().any(Diagnostic::is_error) {
@@ -91,4 +95,5 @@ pub(crate) fn validate(
     Some(ProcessDefinition::build(process, &index, conditions, hash))
 }
 
+pub(crate) use links::targets as link_targets;
 pub(crate) use refs::Index;
