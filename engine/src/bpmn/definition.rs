@@ -3,9 +3,10 @@
 
 use super::diagnostic::Pos;
 use super::elements::{
-    BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, ExclusiveGateway, Flow, FlowIdx,
-    LinkCatch, LinkThrow, Node, NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent,
-    SubProcess, ThrowEvent, ThrownError, TimerCatchEvent, UserTask,
+    BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, EscalationBoundaryEvent,
+    EscalationThrow, ExclusiveGateway, Flow, FlowIdx, LinkCatch, LinkThrow, Node, NodeIdx,
+    NodeKind, ParallelGateway, ServiceTask, StartEvent, SubProcess, ThrowEvent, ThrownError,
+    TimerCatchEvent, UserTask,
 };
 use super::raw::{RawKind, RawProcess};
 use super::validate::Index;
@@ -68,6 +69,7 @@ impl ProcessDefinition {
             }
         }
         let errors = process.errors.clone();
+        let escalations = process.escalations.clone();
         // Each sub-process's start event (validation guarantees exactly one).
         let mut inner_start: Vec<Option<NodeIdx>> = vec![None; process.nodes.len()];
         for (i, raw) in process.nodes.iter().enumerate() {
@@ -106,6 +108,27 @@ impl ProcessDefinition {
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
                     RawKind::LinkCatch { name } => NodeKind::LinkCatch(LinkCatch { name }),
+                    RawKind::EscalationThrow {
+                        escalation_ref,
+                        end,
+                    } => NodeKind::EscalationThrow(EscalationThrow {
+                        code: escalation_ref.and_then(|r| escalations.get(&r.id).cloned()),
+                        end,
+                    }),
+                    RawKind::EscalationBoundary {
+                        attached_to,
+                        escalation_ref,
+                        cancel_activity,
+                    } => match attached(&attached_to) {
+                        Some(attached_to) => {
+                            NodeKind::EscalationBoundary(EscalationBoundaryEvent {
+                                attached_to,
+                                code: escalation_ref.and_then(|r| escalations.get(&r.id).cloned()),
+                                cancel_activity,
+                            })
+                        }
+                        None => NodeKind::EndEvent(EndEvent::default()),
+                    },
                     RawKind::UserTask(t) => NodeKind::UserTask(t),
                     RawKind::ServiceTask(t) => NodeKind::ServiceTask(t),
                     RawKind::ExclusiveGateway(mut g) => {

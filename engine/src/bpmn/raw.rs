@@ -53,6 +53,18 @@ pub(crate) enum RawKind {
     },
     /// An embedded `<subProcess>`: its inside is the nodes and flows whose `scope` is it.
     SubProcess,
+    /// An end or intermediate throw event with an `escalationEventDefinition`.
+    EscalationThrow {
+        escalation_ref: Option<Ref>,
+        end: bool,
+    },
+    /// An escalation boundary event: catches the escalation its `escalationRef` names (by
+    /// code), or any without one.
+    EscalationBoundary {
+        attached_to: Ref,
+        escalation_ref: Option<Ref>,
+        cancel_activity: bool,
+    },
     /// An element flyt cannot execute. It stays in the graph so that references to it resolve,
     /// and it already has its `unsupported-element` diagnostic.
     Unsupported,
@@ -62,9 +74,9 @@ impl RawKind {
     /// For boundary events: the task they are attached to.
     pub fn attached_to(&self) -> Option<&Ref> {
         match self {
-            RawKind::Boundary { attached_to, .. } | RawKind::ErrorBoundary { attached_to, .. } => {
-                Some(attached_to)
-            }
+            RawKind::Boundary { attached_to, .. }
+            | RawKind::ErrorBoundary { attached_to, .. }
+            | RawKind::EscalationBoundary { attached_to, .. } => Some(attached_to),
             _ => None,
         }
     }
@@ -115,6 +127,8 @@ pub(crate) struct RawProcess {
     pub flows: Vec<RawFlow>,
     /// `<error id errorCode>` of the definitions: id → (code, line).
     pub errors: std::collections::HashMap<String, String>,
+    /// `<escalation id escalationCode>` of the definitions: id → code.
+    pub escalations: std::collections::HashMap<String, String>,
     /// Whether an unsupported element was found: graph checks that depend on the semantics of
     /// those elements (reachability, dead ends, joins) are then skipped.
     pub has_unsupported: bool,

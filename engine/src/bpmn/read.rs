@@ -168,6 +168,12 @@ pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
             process.errors.insert(id.to_string(), code.to_string());
         }
     }
+    for escalation in root.children_named(&Ns::Bpmn, "escalation") {
+        if let Some(id) = escalation.attr("id") {
+            let code = escalation.attr("escalationCode").unwrap_or(id);
+            process.escalations.insert(id.to_string(), code.to_string());
+        }
+    }
     model.process = Some(process);
     Ok(model)
 }
@@ -244,7 +250,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
             "flyt executes startEvent, endEvent (none, terminate, error), task, userTask, \
              manualTask, serviceTask, exclusiveGateway, parallelGateway, sequenceFlow, embedded \
              subProcess, timer intermediateCatchEvent and boundaryEvent, error boundaryEvent, \
-             link events, and none intermediateThrowEvent",
+             link and escalation events, and none intermediateThrowEvent",
         ),
     );
     RawKind::Unsupported
@@ -268,6 +274,15 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 {
                     RawKind::LinkThrow {
                         name: link_name(node, def),
+                    }
+                }
+                Some(def) if name != "startEvent" && def.name == "escalationEventDefinition" => {
+                    RawKind::EscalationThrow {
+                        escalation_ref: def.attr("escalationRef").map(|r| Ref {
+                            id: r.trim().to_string(),
+                            pos: def.pos,
+                        }),
+                        end: name == "endEvent",
                     }
                 }
                 Some(def) if name == "endEvent" && def.name == "errorEventDefinition" => {
@@ -319,6 +334,24 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                                 id: r.trim().to_string(),
                                 pos: def.pos,
                             }),
+                        },
+                        None => {
+                            unsupported(node, format!("<{qname}> without attachedToRef"), diags)
+                        }
+                    }
+                }
+                [def] if def.name == "escalationEventDefinition" && name == "boundaryEvent" => {
+                    match node.attr("attachedToRef").filter(|a| !a.trim().is_empty()) {
+                        Some(attached) => RawKind::EscalationBoundary {
+                            attached_to: Ref {
+                                id: attached.trim().to_string(),
+                                pos: node.pos,
+                            },
+                            escalation_ref: def.attr("escalationRef").map(|r| Ref {
+                                id: r.trim().to_string(),
+                                pos: def.pos,
+                            }),
+                            cancel_activity: node.attr("cancelActivity") != Some("false"),
                         },
                         None => {
                             unsupported(node, format!("<{qname}> without attachedToRef"), diags)

@@ -39,6 +39,12 @@ pub enum EventType {
     /// A timer fired.
     #[serde(rename = "flyt_TimerFired")]
     TimerFired,
+    /// An escalation was thrown (details: code).
+    #[serde(rename = "flyt_EscalationThrown")]
+    EscalationThrown,
+    /// An escalation boundary event caught an escalation (details: code).
+    #[serde(rename = "flyt_EscalationCaught")]
+    EscalationCaught,
     /// An error end event threw a BPMN error (details: code).
     #[serde(rename = "flyt_ErrorThrown")]
     ErrorThrown,
@@ -73,6 +79,8 @@ impl EventType {
             EventType::TimerArmed => "flyt_TimerArmed",
             EventType::TimerFired => "flyt_TimerFired",
             EventType::ErrorThrown => "flyt_ErrorThrown",
+            EventType::EscalationThrown => "flyt_EscalationThrown",
+            EventType::EscalationCaught => "flyt_EscalationCaught",
             EventType::ErrorCaught => "flyt_ErrorCaught",
             EventType::ScopeEntered => "flyt_ScopeEntered",
             EventType::ScopeLeft => "flyt_ScopeLeft",

@@ -158,6 +158,74 @@ impl Transition<'_> {
         Ok(())
     }
 
+    /// An escalation thrown at `at` in scope instance `scope` with `code`: the nearest enclosing
+    /// sub-process with an escalation boundary event for it catches it. Interrupting, that
+    /// sub-process ends (everything inside, queued moves included); non-interrupting, a token
+    /// leaves by the boundary's flow and the sub-process goes on. Returns whether the throwing
+    /// token goes on (it does unless its scope was interrupted): uncaught, nothing happens.
+    pub(super) fn escalate(
+        &mut self,
+        at: &ElementId,
+        code: Option<&str>,
+        scope: Option<u32>,
+        queue: &mut VecDeque<Arrival>,
+    ) -> Result<bool, Error> {
+        let details = json!({ "escalationCode": code, "thrownBy": at.as_str() });
+        self.record(
+            EventType::EscalationThrown,
+            Some(at.clone()),
+            None,
+            Some(details.clone()),
+        );
+        let def = self.def.clone();
+        let mut found = None;
+        let mut here = scope;
+        let process = &self.instance.process;
+        for _ in 0..=process.scopes.len() {
+            let Some(instance) = process.scopes.iter().find(|x| Some(x.id) == here) else {
+                break;
+            };
+            if let Some(sub) = def.node_by_id(instance.element.as_str()) {
+                let catching = |exact: bool| {
+                    def.node(sub).boundaries.iter().copied().find(|&b| {
+                        matches!(&def.node(b).kind, NodeKind::EscalationBoundary(e)
+                            if if exact { code.is_some() && e.code.as_deref() == code } else { e.code.is_none() })
+                    })
+                };
+                if let Some(b) = catching(true).or_else(|| catching(false)) {
+                    found = Some((instance.id, instance.parent, b));
+                    break;
+                }
+            }
+            here = instance.parent;
+        }
+        let Some((caught_in, parent, boundary)) = found else {
+            return Ok(true);
+        };
+        let node = def.node(boundary);
+        let interrupting =
+            matches!(&node.kind, NodeKind::EscalationBoundary(e) if e.cancel_activity);
+        if interrupting {
+            let process = &self.instance.process;
+            queue.retain(|a| !process.scope_within(a.scope, caught_in));
+            self.interrupt_scope(caught_in, &node.id, None)?;
+        }
+        self.record(
+            EventType::EscalationCaught,
+            Some(node.id.clone()),
+            None,
+            Some(details),
+        );
+        for &flow in &node.outgoing {
+            queue.push_back(Arrival {
+                flow,
+                origin: None,
+                scope: parent,
+            });
+        }
+        Ok(!interrupting)
+    }
+
     /// An interrupting boundary event `by` on a scope instance's sub-process: everything inside
     /// ends (tasks abandoned, jobs cancelled, timers disarmed, nested scopes gone), then the
     /// scope instance itself without completing, with its other timers (`except`: the job of the

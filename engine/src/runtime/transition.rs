@@ -298,7 +298,23 @@ impl<'a> Transition<'a> {
                     self.complete_scope_if_done(inner, &mut queue)?;
                 }
                 // Validation forbids flows into start events and boundary events.
-                NodeKind::StartEvent(_) | NodeKind::Boundary(_) | NodeKind::ErrorBoundary(_) => {}
+                NodeKind::EscalationThrow(e) => {
+                    let goes_on = self.escalate(&node.id, e.code.as_deref(), scope, &mut queue)?;
+                    if goes_on && !e.end {
+                        onward(&mut queue, origin);
+                    } else if goes_on {
+                        if scope.is_none() {
+                            self.last_end = Some(node.id.clone());
+                        }
+                        if let Some(s) = scope {
+                            self.complete_scope_if_done(s, &mut queue)?;
+                        }
+                    }
+                }
+                NodeKind::StartEvent(_)
+                | NodeKind::Boundary(_)
+                | NodeKind::ErrorBoundary(_)
+                | NodeKind::EscalationBoundary(_) => {}
             }
         }
         if self.instance.process.tokens.is_empty() && self.instance.process.ended.is_none() {

@@ -65,7 +65,7 @@ const MIWG: &[(&str, Option<usize>)] = &[
     ("A.1.0", None),
     ("A.2.0", None), // exclusive gateway without conditions: a warning (a hook may decide)
     ("A.2.1", Some(5)), // XPath conditions, on flows that leave tasks (implicit splits)
-    ("A.3.0", Some(3)), // a collapsed subProcess with no content, boundary events
+    ("A.3.0", Some(2)), // a collapsed subProcess with no content, a message boundary event (its escalation boundary runs now)
     ("A.4.0", Some(1)), // a second executable process (collaboration)
     ("A.4.1", Some(1)),
     ("B.1.0", Some(3)),

@@ -775,3 +775,93 @@ fn two_link_catch_events_of_one_name_in_a_scope_are_refused_at_their_lines() {
         r#"id="landing2""#,
     );
 }
+
+/// Inside `sub`: `work`, then an intermediate escalation throw `ask`, then `finish`; `sub` has an
+/// escalation boundary `help` (interrupting or not) leading to `assist`.
+fn escalation_process(cancel: bool, code_ref: &str) -> String {
+    doc(&format!(
+        r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  {}
+  <intermediateThrowEvent id="ask"><escalationEventDefinition {code_ref}/></intermediateThrowEvent>
+  {}
+  <endEvent id="se"/>
+  <sequenceFlow id="s1" sourceRef="ss" targetRef="work"/>
+  <sequenceFlow id="s2" sourceRef="work" targetRef="ask"/>
+  <sequenceFlow id="s3" sourceRef="ask" targetRef="finish"/>
+  <sequenceFlow id="s4" sourceRef="finish" targetRef="se"/>
+</subProcess>
+<boundaryEvent id="help" attachedToRef="sub" cancelActivity="{cancel}"><escalationEventDefinition escalationRef="Help"/></boundaryEvent>
+{}
+<endEvent id="e1"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="e1"/>
+<sequenceFlow id="f3" sourceRef="help" targetRef="assist"/>
+<sequenceFlow id="f4" sourceRef="assist" targetRef="e2"/>"#,
+        data_task("work"),
+        data_task("finish"),
+        data_task("assist")
+    ))
+    .replace(
+        "</definitions>",
+        r#"<escalation id="Help" escalationCode="HELP"/><escalation id="Other" escalationCode="OTHER"/></definitions>"#,
+    )
+}
+
+#[tokio::test]
+async fn an_interrupting_escalation_boundary_ends_its_sub_process() {
+    let h = Harness::new(&escalation_process(true, r#"escalationRef="Help""#)).await;
+    let i = h.create().await;
+    let i = h.next(i.id, None, Some("work")).await.unwrap();
+    assert_eq!(h.active(&i), ["assist"], "{:?}", i.process);
+    assert!(i.process.scopes.is_empty());
+    let events = h.events(i.id);
+    assert!(
+        events.contains(&"flyt_EscalationThrown ask".to_string()),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&"flyt_EscalationCaught help".to_string()),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_non_interrupting_escalation_boundary_adds_a_token_and_the_sub_process_goes_on() {
+    let h = Harness::new(&escalation_process(false, r#"escalationRef="Help""#)).await;
+    let i = h.create().await;
+    let i = h.next(i.id, None, Some("work")).await.unwrap();
+    assert_eq!(h.active(&i), ["assist", "finish"], "{:?}", i.process);
+    assert_eq!(i.process.scopes.len(), 1);
+    let i = h.next(i.id, None, Some("finish")).await.unwrap();
+    let i = h.next(i.id, None, Some("assist")).await.unwrap();
+    assert!(i.is_ended());
+}
+
+#[tokio::test]
+async fn an_uncaught_escalation_is_not_an_error_and_the_token_goes_on() {
+    let h = Harness::new(&escalation_process(true, r#"escalationRef="Other""#)).await;
+    let i = h.create().await;
+    let i = h.next(i.id, None, Some("work")).await.unwrap();
+    assert_eq!(h.active(&i), ["finish"]);
+    assert!(
+        h.events(i.id)
+            .contains(&"flyt_EscalationThrown ask".to_string())
+    );
+}
+
+#[test]
+fn an_escalation_ref_to_nothing_is_refused_at_its_line() {
+    let text = escalation_process(true, r#"escalationRef="Nope""#);
+    let diags = rejected(&text);
+    let d = only(&diags, Code::UnknownReference);
+    assert_at(
+        &d,
+        Code::UnknownReference,
+        "ask",
+        &text,
+        r#"escalationRef="Nope""#,
+    );
+}

@@ -54,3 +54,22 @@ pub struct BoundaryEvent {
     pub cancel_activity: bool,
     pub timer: Timer,
 }
+
+/// An escalation end or intermediate throw event: the nearest enclosing sub-process with an
+/// escalation boundary event for its code (`None`: no `escalationRef`, caught only by a
+/// catch-all) catches it. Uncaught, nothing happens: the token ends (end event) or goes on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EscalationThrow {
+    pub code: Option<String>,
+    pub end: bool,
+}
+
+/// An escalation boundary event on a sub-process: interrupting (the default) it ends the
+/// sub-process; non-interrupting a token leaves by its flow and the sub-process goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationBoundaryEvent {
+    pub attached_to: NodeIdx,
+    /// The code it catches; `None`: every escalation.
+    pub code: Option<String>,
+    pub cancel_activity: bool,
+}

@@ -11,8 +11,8 @@ pub mod timer;
 mod user_task;
 
 pub use events::{
-    BoundaryEvent, EndEvent, ErrorBoundaryEvent, StartEvent, ThrowEvent, ThrownError,
-    TimerCatchEvent,
+    BoundaryEvent, EndEvent, ErrorBoundaryEvent, EscalationBoundaryEvent, EscalationThrow,
+    StartEvent, ThrowEvent, ThrownError, TimerCatchEvent,
 };
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, ParallelGateway};
@@ -68,6 +68,10 @@ pub enum NodeKind {
     Throw(ThrowEvent),
     /// An embedded sub-process: a scope of its own.
     SubProcess(SubProcess),
+    /// An escalation end or intermediate throw event.
+    EscalationThrow(EscalationThrow),
+    /// An escalation boundary event on a sub-process.
+    EscalationBoundary(EscalationBoundaryEvent),
     /// A link throw event: a go-to to its link catch event.
     LinkThrow(LinkThrow),
     /// A link catch event: a token passes through.
@@ -89,6 +93,9 @@ impl NodeKind {
             NodeKind::Throw(_) => "intermediateThrowEvent",
             NodeKind::ErrorBoundary(_) => "boundaryEvent",
             NodeKind::SubProcess(_) => "subProcess",
+            NodeKind::EscalationThrow(e) if e.end => "endEvent",
+            NodeKind::EscalationThrow(_) => "intermediateThrowEvent",
+            NodeKind::EscalationBoundary(_) => "boundaryEvent",
             NodeKind::LinkThrow(_) => "intermediateThrowEvent",
             NodeKind::LinkCatch(_) => "intermediateCatchEvent",
         }

@@ -31,7 +31,10 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                 RawKind::StartEvent => {
                     graph.add_edge(NodeIndex::new(s), NodeIndex::new(i), ());
                 }
-                RawKind::EndEvent | RawKind::TerminateEnd | RawKind::ErrorEnd { .. } => {
+                RawKind::EndEvent
+                | RawKind::TerminateEnd
+                | RawKind::ErrorEnd { .. }
+                | RawKind::EscalationThrow { end: true, .. } => {
                     graph.add_edge(NodeIndex::new(i), NodeIndex::new(s), ());
                 }
                 _ => {}
@@ -58,7 +61,11 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
     let mut finishes = vec![false; n];
     let reversed = Reversed(&graph);
     for (i, node) in process.nodes.iter().enumerate() {
-        if matches!(node.kind, RawKind::EndEvent | RawKind::TerminateEnd) && node.scope.is_none() {
+        let end = matches!(
+            node.kind,
+            RawKind::EndEvent | RawKind::TerminateEnd | RawKind::EscalationThrow { end: true, .. }
+        );
+        if end && node.scope.is_none() {
             let mut dfs = Dfs::new(reversed, NodeIndex::new(i));
             while let Some(v) = dfs.next(reversed) {
                 finishes[v.index()] = true;

@@ -72,7 +72,10 @@ pub(crate) fn check(
                     "a start event begins the process; route the flow to a task or gateway instead",
                 ),
             ),
-            RawKind::EndEvent | RawKind::TerminateEnd | RawKind::ErrorEnd { .. }
+            RawKind::EndEvent
+            | RawKind::TerminateEnd
+            | RawKind::ErrorEnd { .. }
+            | RawKind::EscalationThrow { end: true, .. }
                 if !outgoing.is_empty() =>
             {
                 diags.push(
@@ -94,6 +97,8 @@ pub(crate) fn check(
                 | RawKind::TimerCatch(_)
                 | RawKind::ThrowNone
                 | RawKind::LinkCatch { .. }
+                | RawKind::EscalationThrow { end: false, .. }
+                | RawKind::EscalationBoundary { .. }
                 | RawKind::Boundary { .. }
                 | RawKind::ErrorBoundary { .. }
                 | RawKind::SubProcess
@@ -120,6 +125,38 @@ pub(crate) fn check(
                     .hint("declare <bpmn:error id=\"...\" errorCode=\"...\"/> beside the process, or leave errorRef out to catch every error"),
                 );
             }
+        }
+        if let RawKind::EscalationBoundary {
+            attached_to,
+            escalation_ref,
+            ..
+        } = &node.kind
+        {
+            check_attachment(process, index, i, attached_to, diags);
+            check_escalation_ref(process, node, escalation_ref.as_ref(), diags);
+            // Only a sub-process has an inside that can throw an escalation.
+            if let Some(&t) = index.node_by_id.get(&attached_to.id)
+                && matches!(
+                    process.nodes[t].kind,
+                    RawKind::UserTask(_) | RawKind::ServiceTask(_)
+                )
+            {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidBoundary,
+                        attached_to.pos,
+                        format!(
+                            "escalation boundary event `{}` is attached to task `{}`, which throws no escalations",
+                            node.id, attached_to.id
+                        ),
+                    )
+                    .element(&node.id)
+                    .hint("attach it to the sub-process whose inside throws the escalation"),
+                );
+            }
+        }
+        if let RawKind::EscalationThrow { escalation_ref, .. } = &node.kind {
+            check_escalation_ref(process, node, escalation_ref.as_ref(), diags);
         }
         if let RawKind::Boundary {
             attached_to,
@@ -516,6 +553,31 @@ fn check_attachment(
                 ),
             )
             .element(&node.id),
+        );
+    }
+}
+
+/// An `escalationRef` names an `<escalation>` of the definitions.
+fn check_escalation_ref(
+    process: &RawProcess,
+    node: &super::super::raw::RawNode,
+    escalation_ref: Option<&super::super::raw::Ref>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if let Some(r) = escalation_ref
+        && !process.escalations.contains_key(&r.id)
+    {
+        diags.push(
+            Diagnostic::error(
+                Code::UnknownReference,
+                r.pos,
+                format!(
+                    "escalation event `{}` names escalationRef `{}`, which is no <escalation> of these definitions",
+                    node.id, r.id
+                ),
+            )
+            .element(&node.id)
+            .hint("declare <bpmn:escalation id=\"...\" escalationCode=\"...\"/> beside the process, or leave escalationRef out"),
         );
     }
 }

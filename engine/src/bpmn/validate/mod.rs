@@ -83,6 +83,7 @@ pub(crate) fn validate(
                     ..
                 } | super::raw::RawKind::SubProcess
                     | super::raw::RawKind::LinkThrow { .. }
+                    | super::raw::RawKind::EscalationThrow { .. }
             )
         });
         if structural_ok && !adds_tokens && !diags.iter().any(Diagnostic::is_error) {

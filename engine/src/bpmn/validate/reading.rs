@@ -120,7 +120,10 @@ fn choose(
     if !is_gateway(node)
         && !matches!(
             node.kind,
-            RawKind::EndEvent | RawKind::TerminateEnd | RawKind::ErrorEnd { .. }
+            RawKind::EndEvent
+                | RawKind::TerminateEnd
+                | RawKind::ErrorEnd { .. }
+                | RawKind::EscalationThrow { end: true, .. }
         )
         && by_source_ref.is_empty()
         && !by_list.is_empty()

@@ -48,7 +48,10 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
             n.scope == Some(s)
                 && matches!(
                     n.kind,
-                    RawKind::EndEvent | RawKind::TerminateEnd | RawKind::ErrorEnd { .. }
+                    RawKind::EndEvent
+                        | RawKind::TerminateEnd
+                        | RawKind::ErrorEnd { .. }
+                        | RawKind::EscalationThrow { end: true, .. }
                 )
         });
         let problem = match starts.as_slice() {
