@@ -164,9 +164,22 @@ pub struct TimerView {
     pub element_id: String,
     /// When it fires (RFC 3339).
     pub due: String,
-    /// For a boundary event: the task it watches.
+    /// For a boundary event: the task or sub-process it watches.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attached_to: Option<String>,
+}
+
+/// An active embedded sub-process (one entry into it).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeView {
+    /// The `<subProcess>` element.
+    pub element_id: String,
+    /// When the token entered it (RFC 3339).
+    pub entered: String,
+    /// The sub-process it is nested in, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// An incident: a service task out of attempts. `POST .../process/resume` retries it.
@@ -209,6 +222,9 @@ pub struct ProcessView {
     /// task they watch.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<TimerView>,
+    /// Active embedded sub-processes, outermost first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<ScopeView>,
     /// Instances other apps created for this one (from createInstance service tasks).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
@@ -263,7 +279,26 @@ impl ProcessView {
                 .map(|(task, t)| TimerView {
                     element_id: t.element.to_string(),
                     due: t.due.to_rfc3339(),
-                    attached_to: task.map(|task| task.element_id.to_string()),
+                    attached_to: task.map(|task| task.element_id.to_string()).or_else(|| {
+                        p.scopes
+                            .iter()
+                            .find(|s| s.timers.iter().any(|a| a.job == t.job))
+                            .map(|s| s.element.to_string())
+                    }),
+                })
+                .collect(),
+            scopes: p
+                .scopes
+                .iter()
+                .map(|x| ScopeView {
+                    element_id: x.element.to_string(),
+                    entered: x.entered.to_rfc3339(),
+                    parent: x.parent.and_then(|parent| {
+                        p.scopes
+                            .iter()
+                            .find(|y| y.id == parent)
+                            .map(|y| y.element.to_string())
+                    }),
                 })
                 .collect(),
             created_instances,

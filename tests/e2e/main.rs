@@ -13,5 +13,6 @@ mod files;
 mod hostile;
 mod multi_app;
 mod quickstart;
+mod scopes;
 mod timers;
 mod webhooks;

@@ -3,9 +3,10 @@
 
 use super::diagnostic::Pos;
 use super::elements::{
-    BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, ExclusiveGateway, Flow, FlowIdx,
-    InclusiveGateway, Node, NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent,
-    ThrowEvent, TimerCatchEvent, UserTask,
+    BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, EscalationBoundaryEvent,
+    EscalationThrow, ExclusiveGateway, Flow, FlowIdx, InclusiveGateway, LinkCatch, LinkThrow, Node,
+    NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, SubProcess, ThrowEvent,
+    ThrownError, TimerCatchEvent, UserTask,
 };
 use super::raw::{RawKind, RawProcess};
 use super::validate::Index;
@@ -71,6 +72,17 @@ impl ProcessDefinition {
             }
         }
         let errors = process.errors.clone();
+        let escalations = process.escalations.clone();
+        // Each sub-process's start event (validation guarantees exactly one).
+        let mut inner_start: Vec<Option<NodeIdx>> = vec![None; process.nodes.len()];
+        for (i, raw) in process.nodes.iter().enumerate() {
+            if raw.kind == RawKind::StartEvent
+                && let Some(s) = raw.scope
+            {
+                inner_start[s].get_or_insert(NodeIdx(idx(i)));
+            }
+        }
+        let link_targets = super::validate::link_targets(&process);
         let mut nodes: Vec<Node> = process
             .nodes
             .into_iter()
@@ -78,9 +90,48 @@ impl ProcessDefinition {
             .map(|(i, raw)| {
                 let kind = match raw.kind {
                     RawKind::StartEvent => NodeKind::StartEvent(StartEvent {}),
-                    RawKind::EndEvent => NodeKind::EndEvent(EndEvent { terminate: false }),
-                    RawKind::TerminateEnd => NodeKind::EndEvent(EndEvent { terminate: true }),
+                    RawKind::EndEvent => NodeKind::EndEvent(EndEvent::default()),
+                    RawKind::TerminateEnd => NodeKind::EndEvent(EndEvent {
+                        terminate: true,
+                        throws: None,
+                    }),
+                    RawKind::ErrorEnd { error_ref } => NodeKind::EndEvent(EndEvent {
+                        terminate: false,
+                        throws: Some(ThrownError {
+                            code: error_ref.and_then(|r| errors.get(&r.id).cloned()),
+                        }),
+                    }),
                     RawKind::ThrowNone => NodeKind::Throw(ThrowEvent {}),
+                    RawKind::LinkThrow { name } => match link_targets[i] {
+                        Some(target) => NodeKind::LinkThrow(LinkThrow {
+                            name,
+                            target: NodeIdx(idx(target)),
+                        }),
+                        // validate() refuses a link throw without exactly one catch.
+                        None => NodeKind::EndEvent(EndEvent::default()),
+                    },
+                    RawKind::LinkCatch { name } => NodeKind::LinkCatch(LinkCatch { name }),
+                    RawKind::EscalationThrow {
+                        escalation_ref,
+                        end,
+                    } => NodeKind::EscalationThrow(EscalationThrow {
+                        code: escalation_ref.and_then(|r| escalations.get(&r.id).cloned()),
+                        end,
+                    }),
+                    RawKind::EscalationBoundary {
+                        attached_to,
+                        escalation_ref,
+                        cancel_activity,
+                    } => match attached(&attached_to) {
+                        Some(attached_to) => {
+                            NodeKind::EscalationBoundary(EscalationBoundaryEvent {
+                                attached_to,
+                                code: escalation_ref.and_then(|r| escalations.get(&r.id).cloned()),
+                                cancel_activity,
+                            })
+                        }
+                        None => NodeKind::EndEvent(EndEvent::default()),
+                    },
                     RawKind::UserTask(t) => NodeKind::UserTask(t),
                     RawKind::ServiceTask(t) => NodeKind::ServiceTask(t),
                     RawKind::ExclusiveGateway(mut g) => {
@@ -126,6 +177,10 @@ impl ProcessDefinition {
                         }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
+                    RawKind::SubProcess => match inner_start[i] {
+                        Some(start) => NodeKind::SubProcess(SubProcess { start }),
+                        None => NodeKind::EndEvent(EndEvent::default()),
+                    },
                     // validate() refuses processes with unsupported elements.
                     RawKind::Unsupported => NodeKind::EndEvent(EndEvent::default()),
                 };
@@ -137,6 +192,7 @@ impl ProcessDefinition {
                     incoming: renumber(&index.incoming[i]),
                     outgoing: renumber(&index.outgoing[i]),
                     boundaries: Vec::new(),
+                    scope: raw.scope.map(|s| NodeIdx(idx(s))),
                 }
             })
             .collect();
@@ -156,7 +212,7 @@ impl ProcessDefinition {
         let start_events = nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| matches!(n.kind, NodeKind::StartEvent(_)))
+            .filter(|(_, n)| matches!(n.kind, NodeKind::StartEvent(_)) && n.scope.is_none())
             .map(|(i, _)| NodeIdx(idx(i)))
             .collect();
         let mut def = ProcessDefinition {
@@ -244,7 +300,8 @@ impl ProcessDefinition {
         self.flow_by_id.get(id).copied()
     }
 
-    /// Start events in file order; the first is where instances start by default.
+    /// The process-level start events in file order; the first is where instances start by
+    /// default.
     pub fn start_events(&self) -> &[NodeIdx] {
         &self.start_events
     }

@@ -106,6 +106,16 @@ pub enum Code {
     /// A non-interrupting timer cycle without a repetition count: it fires for as long as the
     /// task is active.
     UnboundedTimer,
+    /// A sequence flow between elements of different scopes (into or out of a sub-process's
+    /// inside).
+    CrossScopeFlow,
+    /// A sub-process without exactly one none start event.
+    InvalidSubProcess,
+    /// An error end event no enclosing sub-process's error boundary event catches.
+    UncaughtError,
+    /// A link throw event without exactly one link catch event of its name in its scope, or a
+    /// link catch event with two of the same name.
+    InvalidLink,
 }
 
 impl Code {
@@ -148,6 +158,10 @@ impl Code {
         Code::InvalidTimer,
         Code::InvalidBoundary,
         Code::UnboundedTimer,
+        Code::CrossScopeFlow,
+        Code::InvalidSubProcess,
+        Code::UncaughtError,
+        Code::InvalidLink,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -189,6 +203,10 @@ impl Code {
             Code::InvalidTimer => "invalid-timer",
             Code::InvalidBoundary => "invalid-boundary",
             Code::UnboundedTimer => "unbounded-timer",
+            Code::CrossScopeFlow => "cross-scope-flow",
+            Code::InvalidSubProcess => "invalid-sub-process",
+            Code::UncaughtError => "uncaught-error",
+            Code::InvalidLink => "invalid-link",
         }
     }
 }

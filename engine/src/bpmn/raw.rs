@@ -18,8 +18,21 @@ pub(crate) enum RawKind {
     EndEvent,
     /// An end event with a `terminateEventDefinition`.
     TerminateEnd,
+    /// An end event with an `errorEventDefinition`: throws the error its `errorRef` names.
+    ErrorEnd {
+        error_ref: Option<Ref>,
+    },
     /// An intermediate throw event without a definition: a token passes through.
     ThrowNone,
+    /// An intermediate throw event with a `linkEventDefinition`: the token jumps to the link
+    /// catch event of the same name in the same scope.
+    LinkThrow {
+        name: String,
+    },
+    /// An intermediate catch event with a `linkEventDefinition`: where link throws land.
+    LinkCatch {
+        name: String,
+    },
     UserTask(UserTask),
     ServiceTask(ServiceTask),
     ExclusiveGateway(ExclusiveGateway),
@@ -39,6 +52,20 @@ pub(crate) enum RawKind {
         attached_to: Ref,
         error_ref: Option<Ref>,
     },
+    /// An embedded `<subProcess>`: its inside is the nodes and flows whose `scope` is it.
+    SubProcess,
+    /// An end or intermediate throw event with an `escalationEventDefinition`.
+    EscalationThrow {
+        escalation_ref: Option<Ref>,
+        end: bool,
+    },
+    /// An escalation boundary event: catches the escalation its `escalationRef` names (by
+    /// code), or any without one.
+    EscalationBoundary {
+        attached_to: Ref,
+        escalation_ref: Option<Ref>,
+        cancel_activity: bool,
+    },
     /// An element flyt cannot execute. It stays in the graph so that references to it resolve,
     /// and it already has its `unsupported-element` diagnostic.
     Unsupported,
@@ -48,9 +75,9 @@ impl RawKind {
     /// For boundary events: the task they are attached to.
     pub fn attached_to(&self) -> Option<&Ref> {
         match self {
-            RawKind::Boundary { attached_to, .. } | RawKind::ErrorBoundary { attached_to, .. } => {
-                Some(attached_to)
-            }
+            RawKind::Boundary { attached_to, .. }
+            | RawKind::ErrorBoundary { attached_to, .. }
+            | RawKind::EscalationBoundary { attached_to, .. } => Some(attached_to),
             _ => None,
         }
     }
@@ -68,6 +95,9 @@ pub(crate) struct RawNode {
     pub outgoing: Vec<Ref>,
     /// The `default` attribute (gateways).
     pub default: Option<Ref>,
+    /// The sub-process it is written in (an index into the process's nodes); `None` at the
+    /// process level.
+    pub scope: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +115,8 @@ pub(crate) struct RawFlow {
     pub source: Option<Ref>,
     pub target: Option<Ref>,
     pub condition: Option<RawCondition>,
+    /// The sub-process it is written in, as for nodes.
+    pub scope: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -96,6 +128,8 @@ pub(crate) struct RawProcess {
     pub flows: Vec<RawFlow>,
     /// `<error id errorCode>` of the definitions: id → (code, line).
     pub errors: std::collections::HashMap<String, String>,
+    /// `<escalation id escalationCode>` of the definitions: id → code.
+    pub escalations: std::collections::HashMap<String, String>,
     /// Whether an unsupported element was found: graph checks that depend on the semantics of
     /// those elements (reachability, dead ends, joins) are then skipped.
     pub has_unsupported: bool,

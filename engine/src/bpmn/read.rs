@@ -13,7 +13,6 @@ use crate::ids::DataTypeId;
 /// Flow nodes flyt recognises but does not execute (yet).
 const UNSUPPORTED_FLOW_NODES: &[&str] = &[
     "implicitThrowEvent",
-    "subProcess",
     "transaction",
     "adHocSubProcess",
     "callActivity",
@@ -152,10 +151,18 @@ pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
             errors.insert(id.to_string(), code.to_string());
         }
     }
+    let mut escalations = std::collections::HashMap::new();
+    for escalation in root.children_named(&Ns::Bpmn, "escalation") {
+        if let Some(id) = escalation.attr("id") {
+            let code = escalation.attr("escalationCode").unwrap_or(id);
+            escalations.insert(id.to_string(), code.to_string());
+        }
+    }
     for node in candidates {
         let mut process = read_process(node, &mut model.diagnostics);
         process.expression_language = expression_language.clone();
         process.errors = errors.clone();
+        process.escalations = escalations.clone();
         model.processes.push(process);
     }
     message_flows(root, &mut model.diagnostics);
@@ -198,28 +205,50 @@ fn read_process(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> RawProcess {
         pos: node.pos,
         ..RawProcess::default()
     };
+    read_scope(node, None, &mut process, diags);
+    process
+}
+
+/// Reads the flow elements of a process or sub-process into one flat list, each with the scope
+/// it is written in; a sub-process's inside follows the sub-process node. The XML reader bounds
+/// the depth, so the recursion is bounded too.
+fn read_scope(
+    node: &XmlNode,
+    scope: Option<usize>,
+    process: &mut RawProcess,
+    diags: &mut Vec<Diagnostic>,
+) {
     for child in &node.children {
         if child.ns != Ns::Bpmn {
             continue; // vendor extensions outside extensionElements carry no semantics
         }
         let name = child.name.as_str();
-        if IGNORED_PROCESS_CHILDREN.contains(&name) {
+        // A sub-process is also an activity: its own incoming/outgoing lists, data associations
+        // and the like are not flow elements of its inside.
+        let activity_child = scope.is_some() && IGNORED_ACTIVITY_CHILDREN.contains(&name);
+        if IGNORED_PROCESS_CHILDREN.contains(&name) || activity_child {
             continue;
         }
         if name == "sequenceFlow" {
-            if let Some(flow) = read_flow(child, diags) {
+            if let Some(mut flow) = read_flow(child, diags) {
+                flow.scope = scope;
                 process.flows.push(flow);
             }
             continue;
         }
-        if let Some(raw) = read_node(child, diags) {
+        if let Some(mut raw) = read_node(child, diags) {
             if raw.kind == RawKind::Unsupported {
                 process.has_unsupported = true;
             }
+            raw.scope = scope;
+            let inner = raw.kind == RawKind::SubProcess;
             process.nodes.push(raw);
+            if inner {
+                let index = process.nodes.len() - 1;
+                read_scope(child, Some(index), process, diags);
+            }
         }
     }
-    process
 }
 
 fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> RawKind {
@@ -232,9 +261,10 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         )
         .element(id)
         .hint(
-            "flyt executes startEvent, endEvent (none, terminate), task, userTask, manualTask, \
-             serviceTask, exclusiveGateway, inclusiveGateway, parallelGateway, sequenceFlow, timer \
-             intermediateCatchEvent and boundaryEvent, and none intermediateThrowEvent",
+            "flyt executes startEvent, endEvent (none, terminate, error), task, userTask, \
+             manualTask, serviceTask, exclusiveGateway, inclusiveGateway, parallelGateway, \
+             sequenceFlow, embedded subProcess, timer intermediateCatchEvent and boundaryEvent, \
+             error boundaryEvent, link and escalation events, and none intermediateThrowEvent",
         ),
     );
     RawKind::Unsupported
@@ -301,6 +331,30 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 Some(def) if name == "endEvent" && def.name == "terminateEventDefinition" => {
                     RawKind::TerminateEnd
                 }
+                Some(def)
+                    if name == "intermediateThrowEvent" && def.name == "linkEventDefinition" =>
+                {
+                    RawKind::LinkThrow {
+                        name: link_name(node, def),
+                    }
+                }
+                Some(def) if name != "startEvent" && def.name == "escalationEventDefinition" => {
+                    RawKind::EscalationThrow {
+                        escalation_ref: def.attr("escalationRef").map(|r| Ref {
+                            id: r.trim().to_string(),
+                            pos: def.pos,
+                        }),
+                        end: name == "endEvent",
+                    }
+                }
+                Some(def) if name == "endEvent" && def.name == "errorEventDefinition" => {
+                    RawKind::ErrorEnd {
+                        error_ref: def.attr("errorRef").map(|r| Ref {
+                            id: r.trim().to_string(),
+                            pos: def.pos,
+                        }),
+                    }
+                }
                 Some(def) => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
                 None if name == "startEvent" => RawKind::StartEvent,
                 None if name == "endEvent" => RawKind::EndEvent,
@@ -346,6 +400,29 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                         None => {
                             unsupported(node, format!("<{qname}> without attachedToRef"), diags)
                         }
+                    }
+                }
+                [def] if def.name == "escalationEventDefinition" && name == "boundaryEvent" => {
+                    match node.attr("attachedToRef").filter(|a| !a.trim().is_empty()) {
+                        Some(attached) => RawKind::EscalationBoundary {
+                            attached_to: Ref {
+                                id: attached.trim().to_string(),
+                                pos: node.pos,
+                            },
+                            escalation_ref: def.attr("escalationRef").map(|r| Ref {
+                                id: r.trim().to_string(),
+                                pos: def.pos,
+                            }),
+                            cancel_activity: node.attr("cancelActivity") != Some("false"),
+                        },
+                        None => {
+                            unsupported(node, format!("<{qname}> without attachedToRef"), diags)
+                        }
+                    }
+                }
+                [def] if def.name == "linkEventDefinition" && name == "intermediateCatchEvent" => {
+                    RawKind::LinkCatch {
+                        name: link_name(node, def),
                     }
                 }
                 [def] if def.name == "timerEventDefinition" => {
@@ -394,6 +471,26 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 ),
             }
         }
+        "subProcess" => {
+            let looped = node
+                .children
+                .iter()
+                .find(|c| c.ns == Ns::Bpmn && LOOP_CHARACTERISTICS.contains(&c.name.as_str()));
+            if node.attr("triggeredByEvent") == Some("true") {
+                unsupported(node, format!("event sub-process <{qname}>"), diags)
+            } else if let Some(looped) = looped {
+                unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
+            } else if node.attr("isForCompensation") == Some("true") {
+                unsupported(node, format!("compensation <{qname}>"), diags)
+            } else if !node.children.iter().any(|c| {
+                is_flow_content(c) && !IGNORED_ACTIVITY_CHILDREN.contains(&c.name.as_str())
+            }) {
+                // A collapsed sub-process drawn without its inside: nothing to run.
+                unsupported(node, format!("<{qname}> with no content"), diags)
+            } else {
+                RawKind::SubProcess
+            }
+        }
         "exclusiveGateway" => RawKind::ExclusiveGateway(ExclusiveGateway {
             default: None, // resolved by the validator from `default`
             connected_data_type: gateway_data_type(node),
@@ -426,7 +523,8 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             })
             .collect()
     };
-    if kind != RawKind::Unsupported {
+    // A sub-process's children are its inside, read by `read_scope`.
+    if kind != RawKind::Unsupported && kind != RawKind::SubProcess {
         for child in &node.children {
             let known = IGNORED_ACTIVITY_CHILDREN.contains(&child.name.as_str())
                 || child.name.ends_with("EventDefinition")
@@ -458,6 +556,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             id: d.to_string(),
             pos: node.pos,
         }),
+        scope: None,
     })
 }
 
@@ -599,6 +698,7 @@ fn read_flow(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawFlow> {
         source: reference("sourceRef"),
         target: reference("targetRef"),
         condition,
+        scope: None,
     })
 }
 
@@ -912,4 +1012,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     d[a.len()][b.len()]
+}
+
+/// A link event's name: its `linkEventDefinition`'s `name`, else (as several modellers write
+/// it) the event's own `name`; empty when neither is given (validation refuses that).
+fn link_name(event: &XmlNode, def: &XmlNode) -> String {
+    def.attr("name")
+        .or_else(|| event.attr("name"))
+        .map(|n| n.trim().to_string())
+        .unwrap_or_default()
 }

@@ -39,9 +39,24 @@ pub enum EventType {
     /// A timer fired.
     #[serde(rename = "flyt_TimerFired")]
     TimerFired,
+    /// An escalation was thrown (details: code).
+    #[serde(rename = "flyt_EscalationThrown")]
+    EscalationThrown,
+    /// An escalation boundary event caught an escalation (details: code).
+    #[serde(rename = "flyt_EscalationCaught")]
+    EscalationCaught,
+    /// An error end event threw a BPMN error (details: code).
+    #[serde(rename = "flyt_ErrorThrown")]
+    ErrorThrown,
     /// A BPMN error was caught by an error boundary event (details: code, message).
     #[serde(rename = "flyt_ErrorCaught")]
     ErrorCaught,
+    /// A token entered an embedded sub-process (details: the scope instance).
+    #[serde(rename = "flyt_ScopeEntered")]
+    ScopeEntered,
+    /// An embedded sub-process completed (details: the scope instance).
+    #[serde(rename = "flyt_ScopeLeft")]
+    ScopeLeft,
     /// A binary data element (a file) was added; `details` name it.
     #[serde(rename = "data_Created")]
     DataCreated,
@@ -63,7 +78,12 @@ impl EventType {
             EventType::ServiceTaskRetried => "flyt_ServiceTaskRetried",
             EventType::TimerArmed => "flyt_TimerArmed",
             EventType::TimerFired => "flyt_TimerFired",
+            EventType::ErrorThrown => "flyt_ErrorThrown",
+            EventType::EscalationThrown => "flyt_EscalationThrown",
+            EventType::EscalationCaught => "flyt_EscalationCaught",
             EventType::ErrorCaught => "flyt_ErrorCaught",
+            EventType::ScopeEntered => "flyt_ScopeEntered",
+            EventType::ScopeLeft => "flyt_ScopeLeft",
             EventType::IncidentResolved => "flyt_IncidentResolved",
             EventType::ServerAction => "flyt_ServerAction",
             EventType::DataCreated => "data_Created",

@@ -46,6 +46,27 @@ pub struct Token {
     /// Boundary timers armed on the task this token waits at; disarmed when it leaves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<ArmedTimer>,
+    /// The scope instance (an active sub-process) it is in; `None` at the process level, as for
+    /// every token stored before sub-processes ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<u32>,
+}
+
+/// An active embedded sub-process: one entry into it. Nested and repeated entries are told apart
+/// by `id` (drawn from the same counter as token ids).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeInstance {
+    pub id: u32,
+    /// The `<subProcess>` element.
+    pub element: ElementId,
+    /// The scope instance it is in; `None` at the process level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<u32>,
+    pub entered: Timestamp,
+    /// Boundary timers armed on the sub-process; disarmed when it completes or is interrupted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timers: Vec<ArmedTimer>,
 }
 
 impl Token {
@@ -97,6 +118,9 @@ pub struct ProcessState {
     pub next_token: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub incidents: Vec<Incident>,
+    /// Active sub-processes, in the order they were entered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<ScopeInstance>,
 }
 
 impl ProcessState {
@@ -126,7 +150,29 @@ impl ProcessState {
 }
 
 impl ProcessState {
-    /// Every armed timer: intermediate catch events and boundary events, soonest first.
+    /// Whether scope instance `scope` is `within` or nested (at any depth) inside it.
+    pub fn scope_within(&self, scope: Option<u32>, within: u32) -> bool {
+        let mut at = scope;
+        // Each step goes to a parent entered earlier, so this ends; the bound guards a
+        // corrupted record.
+        for _ in 0..=self.scopes.len() {
+            match at {
+                None => return false,
+                Some(s) if s == within => return true,
+                Some(s) => {
+                    at = self
+                        .scopes
+                        .iter()
+                        .find(|x| x.id == s)
+                        .and_then(|x| x.parent)
+                }
+            }
+        }
+        false
+    }
+
+    /// Every armed timer: intermediate catch events and boundary events (on tasks, with the
+    /// task; on sub-processes, without), soonest first.
     pub fn armed_timers(&self) -> Vec<(Option<&TaskInfo>, ArmedTimer)> {
         let mut out: Vec<(Option<&TaskInfo>, ArmedTimer)> = Vec::new();
         for token in &self.tokens {
@@ -142,6 +188,11 @@ impl ProcessState {
             }
             for timer in &token.timers {
                 out.push((token.task(), timer.clone()));
+            }
+        }
+        for scope in &self.scopes {
+            for timer in &scope.timers {
+                out.push((None, timer.clone()));
             }
         }
         out.sort_by_key(|(_, t)| t.due);

@@ -1,12 +1,13 @@
 //! BPMN errors: a service task's handler (or external worker) ends the task with an error code
 //! instead of a result. An error boundary event on the task that catches the code (or catches
 //! every code) takes the token on, in one commit that removes the job: an error path, not an
-//! incident. An error nothing catches raises an incident that names the code.
+//! incident. Without one on the task, the nearest enclosing sub-process with one catches it,
+//! ending everything inside that sub-process in the same commit. An error nothing catches raises
+//! an incident that names the code.
 
 use super::jobs::{Failed, JobError, LeasedJob};
 use super::pipeline::Kind;
 use super::{Error, Runtime};
-use crate::bpmn::elements::NodeKind;
 use crate::model::{Actor, EventType, TokenAt};
 use crate::store::CommitError;
 use serde_json::json;
@@ -36,10 +37,10 @@ impl Runtime {
                 return self.drop_stale(&job, rev).await.map(|_| Thrown::Stale);
             };
             let token = instance.process.tokens.iter().find_map(|t| match &t.at {
-                TokenAt::ServiceTask { job: k, .. } if *k == job.key => Some(t.id),
+                TokenAt::ServiceTask { job: k, .. } if *k == job.key => Some((t.id, t.scope)),
                 _ => None,
             });
-            let Some(token) = token else {
+            let Some((token, token_scope)) = token else {
                 return self.drop_stale(&job, rev).await.map(|_| Thrown::Stale);
             };
             let loaded = self.resolve(instance, None)?;
@@ -47,14 +48,20 @@ impl Runtime {
             let Some(task) = def.node_by_id(job.element_id.as_str()) else {
                 return self.drop_stale(&job, rev).await.map(|_| Thrown::Stale);
             };
-            // The boundary that names the code wins over one that catches every code.
-            let catching = |exact: bool| {
-                def.node(task).boundaries.iter().copied().find(|&b| {
-                    matches!(&def.node(b).kind, NodeKind::ErrorBoundary(e)
-                        if if exact { e.code.as_deref() == Some(code) } else { e.code.is_none() })
-                })
-            };
-            let Some(boundary) = catching(true).or_else(|| catching(false)) else {
+            // The task's own boundary first, then those of the sub-processes around it, innermost
+            // first (`None`: the task's own).
+            let caught = super::scopes::error_boundary(&def, task, Some(code))
+                .map(|b| (None, b))
+                .or_else(|| {
+                    super::scopes::enclosing_error_boundary(
+                        &def,
+                        &loaded.instance.process,
+                        token_scope,
+                        Some(code),
+                    )
+                    .map(|(scope, b)| (Some(scope), b))
+                });
+            let Some((interrupted, boundary)) = caught else {
                 let reason = format!("uncaught BPMN error `{code}`: {message}");
                 return self
                     .fail_job(leased, &reason, false, None)
@@ -68,7 +75,7 @@ impl Runtime {
             let actor = Actor::system(format!("service task {}", job.task_type));
             let mut t = self.begin(loaded, actor);
             t.prelude.delete_job(&job, rev); // check 0: the lease is still ours
-            t.take_task_token(token)?;
+            let mut scope = t.take_task_token(token)?;
             let details =
                 json!({ "errorCode": code, "errorMessage": message, "caughtBy": node.id.as_str() });
             t.record(
@@ -77,6 +84,10 @@ impl Runtime {
                 None,
                 Some(details.clone()),
             );
+            if let Some(interrupted) = interrupted {
+                // The sub-process the boundary is on ends with everything inside it.
+                scope = t.interrupt_scope(interrupted, &node.id, None)?;
+            }
             t.record(
                 EventType::ErrorCaught,
                 Some(node.id.clone()),
@@ -84,7 +95,7 @@ impl Runtime {
                 Some(details),
             );
             let out = node.outgoing.iter().map(|&f| (f, Some(boundary))).collect();
-            t.arrive(out).await?;
+            t.arrive(out, scope).await?;
             t.check_written()?;
             match self.commit(Kind::Complete, t).await {
                 Ok(_) => return Ok(Thrown::Caught),

@@ -280,7 +280,7 @@ impl Runtime {
             for (id, file, size, sha256) in files {
                 t.add_file(*id, file.clone(), *size, sha256);
             }
-            t.take_task_token(token)?;
+            let scope = t.take_task_token(token)?;
             t.record(
                 EventType::EndTask,
                 Some(node.id.clone()),
@@ -292,7 +292,7 @@ impl Runtime {
                 .clone()
                 .or_else(|| job.gateway_action.clone());
             let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
-            t.arrive(out).await?;
+            t.arrive(out, scope).await?;
             // A handler's output must satisfy the data types' schemas like any other write.
             t.check_written()?;
             t.prelude.delete_job(&job, rev); // check 0: the lease is still ours

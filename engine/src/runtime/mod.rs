@@ -19,6 +19,7 @@ mod inclusive;
 pub mod jobs;
 mod metrics;
 mod pipeline;
+mod scopes;
 mod timers;
 mod transition;
 pub mod worker;

@@ -138,7 +138,7 @@ impl Transition<'_> {
     }
 }
 
-fn timer_job(
+pub(super) fn timer_job(
     t: &Transition<'_>,
     key: JobKey,
     element: &ElementId,
@@ -171,7 +171,7 @@ fn timer_job(
 }
 
 /// The armed state a timer job carries.
-fn armed_of(job: &Job) -> Armed {
+pub(super) fn armed_of(job: &Job) -> Armed {
     let p = job.payload.clone().unwrap_or(Value::Null);
     let interval = match (p["intervalMonths"].as_u64(), p["intervalMillis"].as_u64()) {
         (Some(months), Some(millis)) => Some(IsoDuration {
@@ -208,6 +208,20 @@ impl Runtime {
                     || t.timers.iter().any(|a| a.job == job.key)
             });
             let Some(holder) = holder.cloned() else {
+                // Or the scope instance of the sub-process the boundary is attached to.
+                let scope = instance
+                    .process
+                    .scopes
+                    .iter()
+                    .find(|s| s.timers.iter().any(|a| a.job == job.key));
+                if let Some(scope) = scope.cloned()
+                    && !instance.is_ended()
+                {
+                    match self.fire_scope_timer(&job, rev, instance, scope).await? {
+                        Some(fired) => return Ok(fired),
+                        None => continue,
+                    }
+                }
                 return self.drop_stale(&job, rev).await.map(|_| Fired::Stale);
             };
             if instance.is_ended() {
@@ -229,7 +243,9 @@ impl Runtime {
                 Some(json!({ "due": armed_of(&job).due.to_rfc3339() })),
             );
             match &node.kind {
-                NodeKind::TimerCatch(_) => t.take_task_token(holder.id)?,
+                NodeKind::TimerCatch(_) => {
+                    t.take_task_token(holder.id)?;
+                }
                 NodeKind::Boundary(boundary) if boundary.cancel_activity => {
                     // Interrupting: the task ends here, with its job and its other timers.
                     let attached = def.node(boundary.attached_to);
@@ -291,7 +307,8 @@ impl Runtime {
                 _ => return self.drop_stale(&job, rev).await.map(|_| Fired::Stale),
             }
             let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
-            t.arrive(out).await?;
+            // Interrupting or not, the token goes on in the scope the timer's holder is in.
+            t.arrive(out, holder.scope).await?;
             t.check_written()?;
             match self.commit(Kind::Complete, t).await {
                 Ok(_) => return Ok(Fired::Moved),

@@ -29,6 +29,14 @@ use crate::time::Timestamp;
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
+/// A token on its way along a flow, in the scope instance it moves in.
+pub(super) struct Arrival {
+    pub flow: FlowIdx,
+    /// The task it came from, for `dataModel` defaults at gateways.
+    pub origin: Option<NodeIdx>,
+    pub scope: Option<u32>,
+}
+
 /// Which hook point to run.
 pub(crate) enum HookPoint<'a> {
     InstanceCreated,
@@ -172,24 +180,42 @@ impl<'a> Transition<'a> {
         Ok(())
     }
 
-    /// Tokens arrive over `flows` (with the task each came from, for `dataModel` defaults) and
-    /// move until every one waits or is consumed.
+    /// Tokens arrive over `flows` (with the task each came from, for `dataModel` defaults) in
+    /// scope instance `scope` (`None`: the process level; every flow leaves one element, so
+    /// they share its scope) and move until every one waits or is consumed.
     pub(crate) async fn arrive(
         &mut self,
         flows: Vec<(FlowIdx, Option<NodeIdx>)>,
+        scope: Option<u32>,
     ) -> Result<(), Error> {
         let def = self.def.clone();
-        let mut queue: VecDeque<(FlowIdx, Option<NodeIdx>)> = flows.into();
+        let mut queue: VecDeque<Arrival> = flows
+            .into_iter()
+            .map(|(flow, origin)| Arrival {
+                flow,
+                origin,
+                scope,
+            })
+            .collect();
         let limit = self.rt.config.max_automatic_steps;
         loop {
-            let Some((flow, origin)) = queue.pop_front() else {
+            let Some(Arrival {
+                flow,
+                origin,
+                scope,
+            }) = queue.pop_front()
+            else {
                 // Every token is at rest: a converging inclusive gateway that no token can
-                // still reach fires now.
-                let Some(join) = self.fire_inclusive_join() else {
+                // still reach fires now, in the scope instance its tokens wait in.
+                let Some((join, scope)) = self.fire_inclusive_join() else {
                     break;
                 };
                 for out in gateway::decide_inclusive(self, join, None)? {
-                    queue.push_back((out, None));
+                    queue.push_back(Arrival {
+                        flow: out,
+                        origin: None,
+                        scope,
+                    });
                 }
                 continue;
             };
@@ -202,59 +228,123 @@ impl<'a> Transition<'a> {
                 });
             }
             let node = def.node(target);
+            let onward = |queue: &mut VecDeque<Arrival>, origin| {
+                for &out in &node.outgoing {
+                    queue.push_back(Arrival {
+                        flow: out,
+                        origin,
+                        scope,
+                    });
+                }
+            };
             match &node.kind {
+                NodeKind::EndEvent(end) if end.throws.is_some() => {
+                    let code = end.throws.as_ref().and_then(|e| e.code.clone());
+                    self.throw_error_end(&node.id, code.as_deref(), scope, &mut queue)?;
+                }
                 NodeKind::EndEvent(end) => {
-                    self.last_end = Some(node.id.clone());
+                    if scope.is_none() {
+                        self.last_end = Some(node.id.clone());
+                    }
                     if end.terminate {
-                        // Every other token ends here too, and nothing still queued moves on.
-                        queue.clear();
-                        self.terminate_all(&node.id)?;
+                        // Every other token of the scope ends here too (of the process, at
+                        // the top), and nothing of it still queued moves on.
+                        let process = &self.instance.process;
+                        queue.retain(|a| match scope {
+                            None => false,
+                            Some(s) => !process.scope_within(a.scope, s),
+                        });
+                        self.terminate(&node.id, scope)?;
+                    }
+                    if let Some(s) = scope {
+                        self.complete_scope_if_done(s, &mut queue)?;
                     }
                 }
-                NodeKind::Throw(_) => {
-                    for &out in &node.outgoing {
-                        queue.push_back((out, origin));
+                NodeKind::Throw(_) | NodeKind::LinkCatch(_) => onward(&mut queue, origin),
+                NodeKind::LinkThrow(link) => {
+                    for &out in &def.node(link.target).outgoing {
+                        queue.push_back(Arrival {
+                            flow: out,
+                            origin,
+                            scope,
+                        });
                     }
                 }
-                NodeKind::UserTask(_) => self.enter_task(target, None).await?,
+                NodeKind::UserTask(_) => self.enter_task(target, None, scope).await?,
                 NodeKind::ServiceTask(task) => {
                     let task_type = task.task_type.clone().unwrap_or_default();
-                    self.enter_task(target, Some(task_type)).await?;
+                    self.enter_task(target, Some(task_type), scope).await?;
                 }
                 NodeKind::ExclusiveGateway(_) => {
                     let chosen = gateway::decide(self, target, origin).await?;
-                    queue.push_back((chosen, origin));
+                    queue.push_back(Arrival {
+                        flow: chosen,
+                        origin,
+                        scope,
+                    });
                 }
                 NodeKind::InclusiveGateway(_) => {
                     if node.incoming.len() > 1 {
-                        self.park_at_inclusive(target, flow);
+                        self.park_at_inclusive(target, flow, scope);
                         continue;
                     }
                     for out in gateway::decide_inclusive(self, target, origin)? {
-                        queue.push_back((out, origin));
+                        queue.push_back(Arrival {
+                            flow: out,
+                            origin,
+                            scope,
+                        });
                     }
                 }
                 NodeKind::ParallelGateway(_) => {
-                    if node.incoming.len() > 1 && !self.join(target, flow) {
+                    if node.incoming.len() > 1 && !self.join(target, flow, scope) {
                         continue;
                     }
-                    for &out in &node.outgoing {
-                        queue.push_back((out, None));
-                    }
+                    onward(&mut queue, None);
                 }
                 NodeKind::TimerCatch(catch) => {
                     let visits = self.instance.visits.entry(node.id.to_string()).or_insert(0);
                     *visits += 1;
                     let visit = *visits;
                     let armed = self.arm_timer(&node.id, &catch.timer, visit)?;
-                    self.push_token(TokenAt::Timer {
-                        element: node.id.clone(),
-                        job: armed.job,
-                        due: armed.due,
-                    });
+                    self.push_token(
+                        TokenAt::Timer {
+                            element: node.id.clone(),
+                            job: armed.job,
+                            due: armed.due,
+                        },
+                        scope,
+                    );
+                }
+                NodeKind::SubProcess(sub) => {
+                    let inner = self.enter_scope(target, scope)?;
+                    for &out in &def.node(sub.start).outgoing {
+                        queue.push_back(Arrival {
+                            flow: out,
+                            origin,
+                            scope: Some(inner),
+                        });
+                    }
+                    self.complete_scope_if_done(inner, &mut queue)?;
                 }
                 // Validation forbids flows into start events and boundary events.
-                NodeKind::StartEvent(_) | NodeKind::Boundary(_) | NodeKind::ErrorBoundary(_) => {}
+                NodeKind::EscalationThrow(e) => {
+                    let goes_on = self.escalate(&node.id, e.code.as_deref(), scope, &mut queue)?;
+                    if goes_on && !e.end {
+                        onward(&mut queue, origin);
+                    } else if goes_on {
+                        if scope.is_none() {
+                            self.last_end = Some(node.id.clone());
+                        }
+                        if let Some(s) = scope {
+                            self.complete_scope_if_done(s, &mut queue)?;
+                        }
+                    }
+                }
+                NodeKind::StartEvent(_)
+                | NodeKind::Boundary(_)
+                | NodeKind::ErrorBoundary(_)
+                | NodeKind::EscalationBoundary(_) => {}
             }
         }
         if self.instance.process.tokens.is_empty() && self.instance.process.ended.is_none() {
@@ -263,8 +353,9 @@ impl<'a> Transition<'a> {
         Ok(())
     }
 
-    /// A new token at `at`, with the instance's next token id; returns the id.
-    pub(crate) fn push_token(&mut self, at: TokenAt) -> u32 {
+    /// A new token at `at` in scope instance `scope`, with the instance's next token id;
+    /// returns the id.
+    pub(crate) fn push_token(&mut self, at: TokenAt, scope: Option<u32>) -> u32 {
         let process = &mut self.instance.process;
         let id = process.next_token;
         process.next_token += 1;
@@ -272,6 +363,7 @@ impl<'a> Transition<'a> {
             id,
             at,
             timers: Vec::new(),
+            scope,
         });
         id
     }
@@ -288,17 +380,22 @@ impl<'a> Transition<'a> {
     }
 
     /// Parks a token at a join; if every incoming flow now has one, takes them and returns true.
-    fn join(&mut self, gateway: NodeIdx, via: FlowIdx) -> bool {
+    /// Only tokens of the same scope instance meet.
+    fn join(&mut self, gateway: NodeIdx, via: FlowIdx, scope: Option<u32>) -> bool {
         let def = self.def.clone();
         let node = def.node(gateway);
-        self.push_token(TokenAt::Join {
-            element: node.id.clone(),
-            via: def.flow(via).id.clone(),
-        });
+        self.push_token(
+            TokenAt::Join {
+                element: node.id.clone(),
+                via: def.flow(via).id.clone(),
+            },
+            scope,
+        );
         let process = &mut self.instance.process;
         let parked_on = |tokens: &[Token], flow: &ElementId| {
             tokens.iter().position(|t| {
-                matches!(&t.at, TokenAt::Join { element, via } if *element == node.id && via == flow)
+                t.scope == scope
+                    && matches!(&t.at, TokenAt::Join { element, via } if *element == node.id && via == flow)
             })
         };
         let complete = node
@@ -320,6 +417,7 @@ impl<'a> Transition<'a> {
         &mut self,
         target: NodeIdx,
         service_type: Option<String>,
+        scope: Option<u32>,
     ) -> Result<(), Error> {
         let def = self.def.clone();
         let node = def.node(target);
@@ -370,7 +468,7 @@ impl<'a> Transition<'a> {
                 TokenAt::ServiceTask { task, job: key }
             }
         };
-        let id = self.push_token(at);
+        let id = self.push_token(at, scope);
         self.record(EventType::StartTask, Some(node.id.clone()), None, None);
         self.arm_boundaries(target, id, visit)?;
         let task_ref = TaskRef::of(node);
@@ -403,11 +501,35 @@ impl<'a> Transition<'a> {
         Ok(())
     }
 
-    /// A terminate end event: every token ends; tasks are abandoned, their jobs cancelled and
-    /// their timers disarmed, all in this transition's commit.
-    pub(crate) fn terminate_all(&mut self, at: &ElementId) -> Result<(), Error> {
-        let tokens = std::mem::take(&mut self.instance.process.tokens);
-        for token in &tokens {
+    /// A terminate end event: every token of scope instance `scope` (and of the scopes nested
+    /// in it; at the process level, every token) ends; tasks are abandoned, their jobs
+    /// cancelled and their timers disarmed, all in this transition's commit.
+    pub(crate) fn terminate(&mut self, at: &ElementId, scope: Option<u32>) -> Result<(), Error> {
+        let process = &mut self.instance.process;
+        let inside = |process: &crate::model::ProcessState, of: Option<u32>| match scope {
+            None => true,
+            Some(s) => process.scope_within(of, s),
+        };
+        let (ended, kept): (Vec<Token>, Vec<Token>) = std::mem::take(&mut process.tokens)
+            .into_iter()
+            .partition(|t| inside(process, t.scope));
+        process.tokens = kept;
+        // The nested scope instances end without completing (none leaves by its flows).
+        let nested_ids: Vec<u32> = process
+            .scopes
+            .iter()
+            .filter(|x| Some(x.id) != scope && inside(process, Some(x.id)))
+            .map(|x| x.id)
+            .collect();
+        let (nested, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut process.scopes)
+            .into_iter()
+            .partition(|x| nested_ids.contains(&x.id));
+        process.scopes = kept;
+        for gone in &nested {
+            self.disarm(&gone.timers)?;
+        }
+        let mut cancelled = Vec::new();
+        for token in &ended {
             self.disarm(&token.timers)?;
             let job = match &token.at {
                 TokenAt::ServiceTask { job, .. } | TokenAt::Timer { job, .. } => Some(*job),
@@ -415,6 +537,7 @@ impl<'a> Transition<'a> {
             };
             if let Some(job) = job {
                 self.cancel_job(job)?;
+                cancelled.push(job);
             }
             if let Some(task) = token.task() {
                 self.record(
@@ -425,16 +548,27 @@ impl<'a> Transition<'a> {
                 );
             }
         }
-        self.instance.process.incidents.clear();
+        let incidents = &mut self.instance.process.incidents;
+        match scope {
+            None => incidents.clear(),
+            Some(_) => incidents.retain(|i| !cancelled.contains(&i.job)),
+        }
         Ok(())
     }
 
-    /// Removes the token waiting at a task (or catch event), disarming its boundary timers.
-    pub(crate) fn take_task_token(&mut self, token_id: u32) -> Result<(), Error> {
+    /// Removes the token waiting at a task (or catch event), disarming its boundary timers;
+    /// returns the scope instance it was in, where the move goes on.
+    pub(crate) fn take_task_token(&mut self, token_id: u32) -> Result<Option<u32>, Error> {
         let timers = super::timers::timers_of(&self.instance.process.tokens, token_id);
         self.disarm(&timers)?;
-        self.instance.process.tokens.retain(|t| t.id != token_id);
-        Ok(())
+        let process = &mut self.instance.process;
+        let scope = process
+            .tokens
+            .iter()
+            .find(|t| t.id == token_id)
+            .and_then(|t| t.scope);
+        process.tokens.retain(|t| t.id != token_id);
+        Ok(scope)
     }
 
     /// Everything this transition writes, after its prelude: the instance (with the version

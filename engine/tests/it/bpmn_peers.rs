@@ -27,18 +27,18 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-elements/async-decision.bpmn", &["unsupported-script"]),
     (
         "bpmn-elements/bound-error-and-timer.bpmn",
-        &["unsupported-element", "unsupported-script"],
+        &["unsupported-script"],
     ),
-    (
-        "bpmn-elements/bound-error.bpmn",
-        &["unsupported-element", "unsupported-script"],
-    ),
+    ("bpmn-elements/bound-error.bpmn", &["unsupported-script"]),
     ("bpmn-elements/boundary-non-interupting-timer.bpmn", &[]),
     (
         "bpmn-elements/boundary-timeout.bpmn",
         &["parallel-join-deadlock"],
     ),
-    ("bpmn-elements/bpmn-error.bpmn", &["unsupported-element"]),
+    (
+        "bpmn-elements/bpmn-error.bpmn",
+        &["unsupported-element", "unsupported-script"],
+    ),
     (
         "bpmn-elements/call-activity-signal.bpmn",
         &["unsupported-element"],
@@ -89,9 +89,12 @@ const PEERS: &[(&str, &[&str])] = &[
     ),
     (
         "bpmn-elements/escalation-start-event.bpmn",
-        &["unsupported-element"],
+        &["invalid-sub-process", "unsupported-element"],
     ),
-    ("bpmn-elements/escalation.bpmn", &["unsupported-element"]),
+    (
+        "bpmn-elements/escalation.bpmn",
+        &["unsupported-element", "unsupported-script"],
+    ),
     (
         "bpmn-elements/event-based-gateway-with-same-target.bpmn",
         &["unsupported-element"],
@@ -123,10 +126,7 @@ const PEERS: &[(&str, &[&str])] = &[
         &["unsupported-element", "unsupported-script"],
     ),
     ("bpmn-elements/lanes.bpmn", &["unsupported-element"]),
-    (
-        "bpmn-elements/link-event.bpmn",
-        &["unsupported-element", "unsupported-script"],
-    ),
+    ("bpmn-elements/link-event.bpmn", &["unsupported-script"]),
     ("bpmn-elements/loop.bpmn", &["unsupported-script"]),
     ("bpmn-elements/messageflow-target-process.bpmn", &[]),
     ("bpmn-elements/messaging.bpmn", &["unsupported-element"]),
@@ -140,7 +140,7 @@ const PEERS: &[(&str, &[&str])] = &[
     ),
     (
         "bpmn-elements/mother-of-all.bpmn",
-        &["unsupported-element", "unsupported-script"],
+        &["invalid-sub-process", "unsupported-script"],
     ),
     (
         "bpmn-elements/multiple-endEvents.bpmn",
@@ -161,7 +161,7 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-elements/send-signal.bpmn", &["unsupported-element"]),
     ("bpmn-elements/service-task-io.bpmn", &[]),
     ("bpmn-elements/service-task-operation.bpmn", &["not-bpmn"]),
-    ("bpmn-elements/service-task.bpmn", &["unsupported-element"]),
+    ("bpmn-elements/service-task.bpmn", &["uncaught-error"]),
     (
         "bpmn-elements/signal-after-signal.bpmn",
         &["unsupported-element"],
@@ -171,12 +171,18 @@ const PEERS: &[(&str, &[&str])] = &[
         "bpmn-elements/simple-task.bpmn",
         &["dead-end", "no-start-event"],
     ),
-    ("bpmn-elements/sub-process.bpmn", &["unsupported-element"]),
+    (
+        "bpmn-elements/sub-process.bpmn",
+        &["invalid-sub-process", "unsupported-script"],
+    ),
     (
         "bpmn-elements/succeeding-joins.bpmn",
         &["unsupported-script"],
     ),
-    ("bpmn-elements/swimlanes.bpmn", &["unsupported-element"]),
+    (
+        "bpmn-elements/swimlanes.bpmn",
+        &["invalid-sub-process", "unreachable"],
+    ),
     (
         "bpmn-elements/task-multiple-inbound.bpmn",
         &["unsupported-script"],
@@ -203,12 +209,9 @@ const PEERS: &[(&str, &[&str])] = &[
     ),
     (
         "bpmn-engine/bound-error-and-timer.bpmn",
-        &["unsupported-element", "unsupported-script"],
+        &["unsupported-script"],
     ),
-    (
-        "bpmn-engine/bound-error.bpmn",
-        &["unsupported-element", "unsupported-script"],
-    ),
+    ("bpmn-engine/bound-error.bpmn", &["unsupported-script"]),
     ("bpmn-engine/boundary-non-interupting-timer.bpmn", &[]),
     (
         "bpmn-engine/boundary-timeout.bpmn",
@@ -222,7 +225,10 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-engine/diagram_1.bpmn", &["unsupported-element"]),
     ("bpmn-engine/forms.bpmn", &[]),
     ("bpmn-engine/issue-139.bpmn", &[]),
-    ("bpmn-engine/issue-163.bpmn", &["unsupported-element"]),
+    (
+        "bpmn-engine/issue-163.bpmn",
+        &["invalid-sub-process", "unreachable"],
+    ),
     (
         "bpmn-engine/issue-187.bpmn",
         &["unsupported-element", "unsupported-script"],
@@ -234,7 +240,7 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-engine/messaging.bpmn", &["unsupported-element"]),
     (
         "bpmn-engine/mother-of-all.bpmn",
-        &["unsupported-element", "unsupported-script"],
+        &["invalid-sub-process", "unsupported-script"],
     ),
     (
         "bpmn-engine/multiple-endEvents.bpmn",
@@ -252,13 +258,16 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-engine/send-signal.bpmn", &["unsupported-element"]),
     ("bpmn-engine/service-task-io.bpmn", &[]),
     ("bpmn-engine/service-task-operation.bpmn", &["not-bpmn"]),
-    ("bpmn-engine/service-task.bpmn", &["unsupported-element"]),
+    ("bpmn-engine/service-task.bpmn", &["uncaught-error"]),
     ("bpmn-engine/signals.bpmn", &["unsupported-element"]),
     (
         "bpmn-engine/simple-task.bpmn",
         &["dead-end", "no-start-event"],
     ),
-    ("bpmn-engine/sub-process.bpmn", &["unsupported-element"]),
+    (
+        "bpmn-engine/sub-process.bpmn",
+        &["invalid-sub-process", "unsupported-script"],
+    ),
     ("bpmn-engine/succeeding-joins.bpmn", &["unsupported-script"]),
     (
         "bpmn-engine/task-multiple-inbound.bpmn",

@@ -23,6 +23,7 @@ mod runtime_idempotency;
 mod runtime_inclusive;
 mod runtime_jobs;
 mod runtime_moves;
+mod runtime_scopes;
 mod runtime_signing;
 mod runtime_timers;
 mod store_contract;

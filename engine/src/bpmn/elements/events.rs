@@ -13,6 +13,16 @@ pub struct StartEvent {}
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndEvent {
     pub terminate: bool,
+    /// An error end event: the error it throws, caught by the nearest enclosing sub-process's
+    /// error boundary event (validation refuses one nothing can catch).
+    pub throws: Option<ThrownError>,
+}
+
+/// The BPMN error an error end event throws: its code (`None`: its `errorRef` is absent, so only
+/// a catch-all boundary catches it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThrownError {
+    pub code: Option<String>,
 }
 
 /// An error boundary event on a task: when the task's handler or worker raises a BPMN error
@@ -43,4 +53,23 @@ pub struct BoundaryEvent {
     pub attached_to: NodeIdx,
     pub cancel_activity: bool,
     pub timer: Timer,
+}
+
+/// An escalation end or intermediate throw event: the nearest enclosing sub-process with an
+/// escalation boundary event for its code (`None`: no `escalationRef`, caught only by a
+/// catch-all) catches it. Uncaught, nothing happens: the token ends (end event) or goes on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EscalationThrow {
+    pub code: Option<String>,
+    pub end: bool,
+}
+
+/// An escalation boundary event on a sub-process: interrupting (the default) it ends the
+/// sub-process; non-interrupting a token leaves by its flow and the sub-process goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationBoundaryEvent {
+    pub attached_to: NodeIdx,
+    /// The code it catches; `None`: every escalation.
+    pub code: Option<String>,
+    pub cancel_activity: bool,
 }

@@ -4,16 +4,21 @@
 mod events;
 mod extension;
 mod gateways;
+mod links;
 mod service_task;
+mod sub_process;
 pub mod timer;
 mod user_task;
 
 pub use events::{
-    BoundaryEvent, EndEvent, ErrorBoundaryEvent, StartEvent, ThrowEvent, TimerCatchEvent,
+    BoundaryEvent, EndEvent, ErrorBoundaryEvent, EscalationBoundaryEvent, EscalationThrow,
+    StartEvent, ThrowEvent, ThrownError, TimerCatchEvent,
 };
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, InclusiveGateway, ParallelGateway};
+pub use links::{LinkCatch, LinkThrow};
 pub use service_task::ServiceTask;
+pub use sub_process::SubProcess;
 pub use user_task::{Action, ActionKind, SignatureConfig, UserTask, UserTaskType};
 
 use super::diagnostic::Pos;
@@ -62,6 +67,16 @@ pub enum NodeKind {
     ErrorBoundary(ErrorBoundaryEvent),
     /// An intermediate throw event without a definition (a token passes through).
     Throw(ThrowEvent),
+    /// An embedded sub-process: a scope of its own.
+    SubProcess(SubProcess),
+    /// An escalation end or intermediate throw event.
+    EscalationThrow(EscalationThrow),
+    /// An escalation boundary event on a sub-process.
+    EscalationBoundary(EscalationBoundaryEvent),
+    /// A link throw event: a go-to to its link catch event.
+    LinkThrow(LinkThrow),
+    /// A link catch event: a token passes through.
+    LinkCatch(LinkCatch),
 }
 
 impl NodeKind {
@@ -79,6 +94,12 @@ impl NodeKind {
             NodeKind::Boundary(_) => "boundaryEvent",
             NodeKind::Throw(_) => "intermediateThrowEvent",
             NodeKind::ErrorBoundary(_) => "boundaryEvent",
+            NodeKind::SubProcess(_) => "subProcess",
+            NodeKind::EscalationThrow(e) if e.end => "endEvent",
+            NodeKind::EscalationThrow(_) => "intermediateThrowEvent",
+            NodeKind::EscalationBoundary(_) => "boundaryEvent",
+            NodeKind::LinkThrow(_) => "intermediateThrowEvent",
+            NodeKind::LinkCatch(_) => "intermediateCatchEvent",
         }
     }
 
@@ -108,6 +129,8 @@ pub struct Node {
     pub outgoing: Vec<FlowIdx>,
     /// For tasks: the boundary events attached to it, in file order.
     pub boundaries: Vec<NodeIdx>,
+    /// The sub-process it is inside; `None` at the process level.
+    pub scope: Option<NodeIdx>,
 }
 
 impl Node {

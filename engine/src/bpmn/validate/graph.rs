@@ -24,11 +24,34 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         {
             graph.add_edge(NodeIndex::new(task), NodeIndex::new(i), ());
         }
+        // A sub-process is entered at its start event and left by its own flows once its end
+        // events are reached: inner end events finish only if the sub-process does.
+        if let Some(s) = node.scope {
+            match node.kind {
+                RawKind::StartEvent => {
+                    graph.add_edge(NodeIndex::new(s), NodeIndex::new(i), ());
+                }
+                RawKind::EndEvent
+                | RawKind::TerminateEnd
+                | RawKind::ErrorEnd { .. }
+                | RawKind::EscalationThrow { end: true, .. } => {
+                    graph.add_edge(NodeIndex::new(i), NodeIndex::new(s), ());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // A link throw event goes on at its link catch event.
+    for (throw, catch) in super::links::targets(process).into_iter().enumerate() {
+        if let Some(catch) = catch {
+            graph.add_edge(NodeIndex::new(throw), NodeIndex::new(catch), ());
+        }
     }
 
     let mut reachable = vec![false; n];
     for (i, node) in process.nodes.iter().enumerate() {
-        if node.kind == RawKind::StartEvent {
+        if node.kind == RawKind::StartEvent && node.scope.is_none() {
             let mut dfs = Dfs::new(&graph, NodeIndex::new(i));
             while let Some(v) = dfs.next(&graph) {
                 reachable[v.index()] = true;
@@ -38,7 +61,16 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
     let mut finishes = vec![false; n];
     let reversed = Reversed(&graph);
     for (i, node) in process.nodes.iter().enumerate() {
-        if matches!(node.kind, RawKind::EndEvent | RawKind::TerminateEnd) {
+        // An error end event ends its path too (whether something catches its error is the
+        // `uncaught-error` rule's question, not this one's).
+        let end = matches!(
+            node.kind,
+            RawKind::EndEvent
+                | RawKind::TerminateEnd
+                | RawKind::ErrorEnd { .. }
+                | RawKind::EscalationThrow { end: true, .. }
+        );
+        if end && node.scope.is_none() {
             let mut dfs = Dfs::new(reversed, NodeIndex::new(i));
             while let Some(v) = dfs.next(reversed) {
                 finishes[v.index()] = true;
@@ -46,7 +78,10 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         }
     }
 
-    let has_start = process.nodes.iter().any(|n| n.kind == RawKind::StartEvent);
+    let has_start = process
+        .nodes
+        .iter()
+        .any(|n| n.kind == RawKind::StartEvent && n.scope.is_none());
     for (i, node) in process.nodes.iter().enumerate() {
         if has_start && !reachable[i] {
             diags.push(

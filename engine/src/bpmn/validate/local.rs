@@ -41,7 +41,12 @@ pub(crate) fn check(
     full: bool,
     diags: &mut Vec<Diagnostic>,
 ) {
-    if !process.nodes.iter().any(|n| n.kind == RawKind::StartEvent) && full {
+    // Start events inside sub-processes are checked in `scopes`.
+    let top_start = process
+        .nodes
+        .iter()
+        .any(|n| n.kind == RawKind::StartEvent && n.scope.is_none());
+    if !top_start && full {
         diags.push(
             Diagnostic::error(
                 Code::NoStartEvent,
@@ -68,14 +73,21 @@ pub(crate) fn check(
                     "a start event begins the process; route the flow to a task or gateway instead",
                 ),
             ),
-            RawKind::EndEvent | RawKind::TerminateEnd if !outgoing.is_empty() => diags.push(
-                Diagnostic::error(
-                    Code::MisplacedFlow,
-                    node.pos,
-                    format!("end event `{}` has an outgoing sequence flow", node.id),
+            RawKind::EndEvent
+            | RawKind::TerminateEnd
+            | RawKind::ErrorEnd { .. }
+            | RawKind::EscalationThrow { end: true, .. }
+                if !outgoing.is_empty() =>
+            {
+                diags.push(
+                    Diagnostic::error(
+                        Code::MisplacedFlow,
+                        node.pos,
+                        format!("end event `{}` has an outgoing sequence flow", node.id),
+                    )
+                    .element(&node.id),
                 )
-                .element(&node.id),
-            ),
+            }
             _ => {}
         }
         let single_exit = matches!(
@@ -85,8 +97,12 @@ pub(crate) fn check(
                 | RawKind::ServiceTask(_)
                 | RawKind::TimerCatch(_)
                 | RawKind::ThrowNone
+                | RawKind::LinkCatch { .. }
+                | RawKind::EscalationThrow { end: false, .. }
+                | RawKind::EscalationBoundary { .. }
                 | RawKind::Boundary { .. }
                 | RawKind::ErrorBoundary { .. }
+                | RawKind::SubProcess
         );
         if let RawKind::ErrorBoundary {
             attached_to,
@@ -110,6 +126,40 @@ pub(crate) fn check(
                     .hint("declare <bpmn:error id=\"...\" errorCode=\"...\"/> beside the process, or leave errorRef out to catch every error"),
                 );
             }
+        }
+        if let RawKind::EscalationBoundary {
+            attached_to,
+            escalation_ref,
+            ..
+        } = &node.kind
+        {
+            check_attachment(process, index, i, attached_to, diags);
+            check_escalation_ref(process, node, escalation_ref.as_ref(), diags);
+            // Only a sub-process has an inside that can throw an escalation. On a task the
+            // boundary can never fire: harmless, so a warning (modellers draw it, e.g. MIWG
+            // B.2.0), and its flow simply never gets a token.
+            if let Some(&t) = index.node_by_id.get(&attached_to.id)
+                && matches!(
+                    process.nodes[t].kind,
+                    RawKind::UserTask(_) | RawKind::ServiceTask(_)
+                )
+            {
+                diags.push(
+                    Diagnostic::warning(
+                        Code::InvalidBoundary,
+                        attached_to.pos,
+                        format!(
+                            "escalation boundary event `{}` is attached to task `{}`, which throws no escalations: it never fires",
+                            node.id, attached_to.id
+                        ),
+                    )
+                    .element(&node.id)
+                    .hint("attach it to the sub-process whose inside throws the escalation"),
+                );
+            }
+        }
+        if let RawKind::EscalationThrow { escalation_ref, .. } = &node.kind {
+            check_escalation_ref(process, node, escalation_ref.as_ref(), diags);
         }
         if let RawKind::Boundary {
             attached_to,
@@ -538,7 +588,10 @@ fn check_attachment(
         Some(target)
             if !matches!(
                 target.kind,
-                RawKind::UserTask(_) | RawKind::ServiceTask(_) | RawKind::Unsupported
+                RawKind::UserTask(_)
+                    | RawKind::ServiceTask(_)
+                    | RawKind::SubProcess
+                    | RawKind::Unsupported
             ) =>
         {
             diags.push(
@@ -546,12 +599,12 @@ fn check_attachment(
                     Code::InvalidBoundary,
                     attached_to.pos,
                     format!(
-                        "boundary event `{}` is attached to <{}> `{}`; flyt attaches boundary events to tasks",
+                        "boundary event `{}` is attached to <{}> `{}`; flyt attaches boundary events to tasks and sub-processes",
                         node.id, target.qname, target.id
                     ),
                 )
                 .element(&node.id)
-                .hint("attach it to a user task or a service task"),
+                .hint("attach it to a user task, a service task or a sub-process"),
             )
         }
         Some(_) => {}
@@ -567,6 +620,31 @@ fn check_attachment(
                 ),
             )
             .element(&node.id),
+        );
+    }
+}
+
+/// An `escalationRef` names an `<escalation>` of the definitions.
+fn check_escalation_ref(
+    process: &RawProcess,
+    node: &super::super::raw::RawNode,
+    escalation_ref: Option<&super::super::raw::Ref>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if let Some(r) = escalation_ref
+        && !process.escalations.contains_key(&r.id)
+    {
+        diags.push(
+            Diagnostic::error(
+                Code::UnknownReference,
+                r.pos,
+                format!(
+                    "escalation event `{}` names escalationRef `{}`, which is no <escalation> of these definitions",
+                    node.id, r.id
+                ),
+            )
+            .element(&node.id)
+            .hint("declare <bpmn:escalation id=\"...\" escalationCode=\"...\"/> beside the process, or leave escalationRef out"),
         );
     }
 }

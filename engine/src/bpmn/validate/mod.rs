@@ -4,6 +4,8 @@
 //! - `refs`: ids and references; `reading`: which flows leave and enter each element, read the
 //!   way Altinn's engine reads them (the rule is documented in `refs`);
 //! - `local`: rules about one element and its own flows (events, tasks, gateways, conditions);
+//! - `scopes`: sub-processes (one start event each, no flow crossing a border);
+//! - `links`: link throw and catch events pair up by name within a scope;
 //! - `graph`: reachability from start events and to end events;
 //! - `joins`: a bounded token game that finds parallel joins that can never fire.
 //!
@@ -15,9 +17,11 @@
 
 mod graph;
 mod joins;
+mod links;
 mod local;
 mod reading;
 mod refs;
+mod scopes;
 
 use super::definition::ProcessDefinition;
 use super::diagnostic::{Diagnostic, Pos};
@@ -58,19 +62,28 @@ pub(crate) fn validate(
     // "reachable" or "more than one outgoing flow" means.
     let full = !process.has_unsupported && !foreign_conditions;
     local::check(&process, &index, &conditions, target, full, diags);
+    scopes::check(&process, &index, diags);
+    links::check(&process, &index, diags);
+    // An event sub-process (not executed yet, so unsupported) may be what catches an error.
+    if full {
+        scopes::check_error_ends(&process, diags);
+    }
     let structural_ok = !diags.iter().any(Diagnostic::is_error);
     if full {
         graph::check(&process, &index, diags);
         // The token game models an interrupting boundary as another way out of its task; a
         // non-interrupting one adds tokens the game does not model, so it is then skipped
         // (saying nothing rather than guessing).
+        // Nor does it model scopes: a sub-process holds its tokens until the last one ends.
         let adds_tokens = process.nodes.iter().any(|n| {
             matches!(
                 n.kind,
                 super::raw::RawKind::Boundary {
                     cancel_activity: false,
                     ..
-                }
+                } | super::raw::RawKind::SubProcess
+                    | super::raw::RawKind::LinkThrow { .. }
+                    | super::raw::RawKind::EscalationThrow { .. }
             )
         });
         // Nor does it model inclusive gateways (which take any set of their flows).
@@ -88,4 +101,5 @@ pub(crate) fn validate(
     Some(ProcessDefinition::build(process, &index, conditions, hash))
 }
 
+pub(crate) use links::targets as link_targets;
 pub(crate) use refs::Index;

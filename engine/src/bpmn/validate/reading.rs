@@ -118,7 +118,13 @@ fn choose(
         return (Reading::List, by_list);
     }
     if !is_gateway(node)
-        && !matches!(node.kind, RawKind::EndEvent | RawKind::TerminateEnd)
+        && !matches!(
+            node.kind,
+            RawKind::EndEvent
+                | RawKind::TerminateEnd
+                | RawKind::ErrorEnd { .. }
+                | RawKind::EscalationThrow { end: true, .. }
+        )
         && by_source_ref.is_empty()
         && !by_list.is_empty()
     {

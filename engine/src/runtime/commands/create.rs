@@ -25,9 +25,9 @@ impl Runtime {
         let (version, def) = self.latest_definition(&req.app)?;
         let start = match &req.start_event {
             None => def.start_events().first().copied(),
-            Some(id) => def
-                .node_by_id(id)
-                .filter(|n| matches!(def.node(*n).kind, NodeKind::StartEvent(_))),
+            Some(id) => def.node_by_id(id).filter(|n| {
+                matches!(def.node(*n).kind, NodeKind::StartEvent(_)) && def.node(*n).scope.is_none()
+            }),
         }
         .ok_or_else(|| {
             Error::BadRequest(format!(
@@ -81,7 +81,7 @@ impl Runtime {
         }
         t.run_hooks(HookPoint::InstanceCreated).await?;
         t.record(EventType::StartEvent, Some(start_id), None, None);
-        t.arrive(first).await?;
+        t.arrive(first, None).await?;
         // Hooks may have written data; it must satisfy the schemas too.
         t.check_written()?;
         if let Some((key, hash)) = &req.idempotency {

@@ -229,7 +229,7 @@ impl Runtime {
             t.run_hooks(HookPoint::TaskEnding(&task_ref, &checked))
                 .await?;
         }
-        t.take_task_token(plan.token)?;
+        let scope = t.take_task_token(plan.token)?;
         let event = if abandon {
             EventType::AbandonTask
         } else {
@@ -239,7 +239,7 @@ impl Runtime {
         // As Altinn: the action as sent, or null; gateways match no `gatewayAction` on null.
         t.gateway_action = plan.action.clone();
         let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
-        t.arrive(out).await?;
+        t.arrive(out, scope).await?;
         t.check_written()?;
         if let Some((rev, job)) = &cancelled_job {
             // A worker holding the job loses its lease: its completion finds no token and drops it.

@@ -1,0 +1,151 @@
+//! Scopes: an embedded sub-process is entered at its one none start event and left when its
+//! last token ends, so a sequence flow may not cross its border, and each sub-process needs
+//! exactly one start event.
+
+use super::super::diagnostic::{Code, Diagnostic};
+use super::super::raw::{RawKind, RawProcess};
+use super::Index;
+
+pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnostic>) {
+    let scope_name = |scope: Option<usize>| match scope {
+        None => format!("process `{}`", process.id),
+        Some(s) => format!("sub-process `{}`", process.nodes[s].id),
+    };
+    for (f, flow) in process.flows.iter().enumerate() {
+        for (end, node) in [("leaves", index.source[f]), ("enters", index.target[f])] {
+            let Some(node) = node else { continue };
+            let node = &process.nodes[node];
+            if node.scope != flow.scope {
+                diags.push(
+                    Diagnostic::error(
+                        Code::CrossScopeFlow,
+                        flow.pos,
+                        format!(
+                            "sequence flow `{}` in {} {end} `{}`, which is inside {}; a flow may not cross a sub-process's border",
+                            flow.id,
+                            scope_name(flow.scope),
+                            node.id,
+                            scope_name(node.scope)
+                        ),
+                    )
+                    .element(&flow.id)
+                    .hint("connect to the sub-process itself; inside it, start at its start event and finish at its end events"),
+                );
+            }
+        }
+    }
+    for (s, sub) in process.nodes.iter().enumerate() {
+        if sub.kind != RawKind::SubProcess {
+            continue;
+        }
+        let starts: Vec<&str> = process
+            .nodes
+            .iter()
+            .filter(|n| n.scope == Some(s) && n.kind == RawKind::StartEvent)
+            .map(|n| n.id.as_str())
+            .collect();
+        let ends = process.nodes.iter().any(|n| {
+            n.scope == Some(s)
+                && matches!(
+                    n.kind,
+                    RawKind::EndEvent
+                        | RawKind::TerminateEnd
+                        | RawKind::ErrorEnd { .. }
+                        | RawKind::EscalationThrow { end: true, .. }
+                )
+        });
+        let problem = match starts.as_slice() {
+            [] => Some("has no start event".to_string()),
+            [_] if !ends => Some("has no end event".to_string()),
+            [_] => None,
+            many => Some(format!(
+                "has {} start events ({}); flyt enters a sub-process at exactly one",
+                many.len(),
+                many.join(", ")
+            )),
+        };
+        if let Some(problem) = problem {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidSubProcess,
+                    sub.pos,
+                    format!("sub-process `{}` {problem}", sub.id),
+                )
+                .element(&sub.id)
+                .hint("give it one none <bpmn:startEvent> and at least one <bpmn:endEvent> inside"),
+            );
+        }
+    }
+}
+
+/// Error end events: the `errorRef` names an `<error>`, and some enclosing sub-process has an
+/// error boundary event that catches it (naming its code, or every code). flyt refuses one that
+/// nothing can catch at deploy rather than deciding at run time what an uncaught error does to
+/// the process: which boundaries enclose an end event is known from the file alone.
+pub(crate) fn check_error_ends(process: &RawProcess, diags: &mut Vec<Diagnostic>) {
+    for node in &process.nodes {
+        let RawKind::ErrorEnd { error_ref } = &node.kind else {
+            continue;
+        };
+        let code = match error_ref {
+            None => None,
+            Some(r) => match process.errors.get(&r.id) {
+                Some(code) => Some(code.as_str()),
+                None => {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::UnknownReference,
+                            r.pos,
+                            format!(
+                                "error end event `{}` throws errorRef `{}`, which is no <error> of these definitions",
+                                node.id, r.id
+                            ),
+                        )
+                        .element(&node.id)
+                        .hint("declare <bpmn:error id=\"...\" errorCode=\"...\"/> beside the process"),
+                    );
+                    continue;
+                }
+            },
+        };
+        let catches = |sub: &str| {
+            process.nodes.iter().any(|b| match &b.kind {
+                RawKind::ErrorBoundary {
+                    attached_to,
+                    error_ref,
+                } if attached_to.id == sub => match error_ref {
+                    None => true,
+                    Some(r) => {
+                        code.is_some() && process.errors.get(&r.id).map(String::as_str) == code
+                    }
+                },
+                _ => false,
+            })
+        };
+        let mut at = node.scope;
+        let mut caught = false;
+        // Scopes nest strictly (a sub-process's inside follows it in the list), so this ends.
+        while let Some(s) = at {
+            if catches(&process.nodes[s].id) {
+                caught = true;
+                break;
+            }
+            at = process.nodes[s].scope;
+        }
+        if !caught {
+            diags.push(
+                Diagnostic::error(
+                    Code::UncaughtError,
+                    node.pos,
+                    format!(
+                        "error end event `{}` throws {}, which no error boundary event of an enclosing sub-process catches",
+                        node.id,
+                        code.map_or("an error without a code".to_string(), |c| format!("`{c}`"))
+                    ),
+                )
+                .element(&node.id)
+                .hint("put it inside a sub-process with an error boundary event for its code (or for every code), or use a none end event"),
+            );
+        }
+    }
+}

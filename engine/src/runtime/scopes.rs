@@ -1,0 +1,372 @@
+//! Scopes: embedded sub-processes. A token that reaches a `<subProcess>` enters a new scope
+//! instance (recorded in the process state, so nested and repeated entries are told apart) and
+//! starts at its start event; every token inside carries the scope instance's id. When the last
+//! token inside has ended (nested scopes included), the scope instance is removed and a token
+//! leaves the sub-process by its outgoing flows, in the enclosing scope, in the same transition.
+//! Boundary timers on a sub-process are armed on its scope instance when it is entered and
+//! disarmed when it completes; an interrupting one ends everything inside in one commit.
+
+use super::jobs::JobError;
+use super::pipeline::Kind;
+use super::timers::{Fired, armed_of, timer_job};
+use super::transition::{Arrival, Transition};
+use super::{Error, Runtime};
+use crate::bpmn::ProcessDefinition;
+use crate::bpmn::elements::timer::Timer;
+use crate::bpmn::elements::{NodeIdx, NodeKind};
+use crate::ids::{ElementId, JobKey};
+use crate::model::{Actor, ArmedTimer, EventType, Instance, Job, ProcessState, ScopeInstance};
+use crate::store::CommitError;
+use serde_json::json;
+use std::collections::VecDeque;
+
+impl Transition<'_> {
+    /// A token enters sub-process `sub` from scope instance `parent`: a new scope instance,
+    /// with the sub-process's boundary timers armed on it; returns its id.
+    pub(super) fn enter_scope(&mut self, sub: NodeIdx, parent: Option<u32>) -> Result<u32, Error> {
+        let def = self.def.clone();
+        let node = def.node(sub);
+        let visits = self.instance.visits.entry(node.id.to_string()).or_insert(0);
+        *visits += 1;
+        let visit = *visits;
+        let process = &mut self.instance.process;
+        let id = process.next_token;
+        process.next_token += 1;
+        process.scopes.push(ScopeInstance {
+            id,
+            element: node.id.clone(),
+            parent,
+            entered: self.now,
+            timers: Vec::new(),
+        });
+        self.record(
+            EventType::ScopeEntered,
+            Some(node.id.clone()),
+            None,
+            Some(json!({ "scope": id })),
+        );
+        for &b in &node.boundaries {
+            let boundary = def.node(b);
+            if let NodeKind::Boundary(timer) = &boundary.kind {
+                let armed = self.arm_timer(&boundary.id, &timer.timer, visit)?;
+                if let Some(scope) = self.scope_mut(id) {
+                    scope.timers.push(armed);
+                }
+            }
+        }
+        Ok(id)
+    }
+
+    pub(super) fn scope_mut(&mut self, id: u32) -> Option<&mut ScopeInstance> {
+        self.instance.process.scopes.iter_mut().find(|x| x.id == id)
+    }
+
+    /// Completes scope instance `scope` if nothing is left in it (no token waiting or on its
+    /// way, no nested scope instance): its timers are disarmed and its token leaves the
+    /// sub-process by its outgoing flows. A sub-process without outgoing flows then lets its
+    /// own enclosing scope complete.
+    pub(super) fn complete_scope_if_done(
+        &mut self,
+        scope: u32,
+        queue: &mut VecDeque<Arrival>,
+    ) -> Result<(), Error> {
+        let mut at = Some(scope);
+        while let Some(s) = at {
+            let process = &self.instance.process;
+            let busy = process.tokens.iter().any(|t| t.scope == Some(s))
+                || process.scopes.iter().any(|x| x.parent == Some(s))
+                || queue.iter().any(|a| a.scope == Some(s));
+            let Some(p) = process.scopes.iter().position(|x| x.id == s) else {
+                return Ok(());
+            };
+            if busy {
+                return Ok(());
+            }
+            let done = self.instance.process.scopes.remove(p);
+            self.disarm(&done.timers)?;
+            self.record(
+                EventType::ScopeLeft,
+                Some(done.element.clone()),
+                None,
+                Some(json!({ "scope": s })),
+            );
+            let def = self.def.clone();
+            let Some(node) = def.node_by_id(done.element.as_str()) else {
+                return Ok(());
+            };
+            let outgoing = &def.node(node).outgoing;
+            for &flow in outgoing {
+                queue.push_back(Arrival {
+                    flow,
+                    origin: None,
+                    scope: done.parent,
+                });
+            }
+            at = if outgoing.is_empty() {
+                done.parent
+            } else {
+                None
+            };
+        }
+        Ok(())
+    }
+
+    /// An error end event `at` in scope instance `scope` throws `code`: the nearest enclosing
+    /// sub-process's error boundary event catching it ends that sub-process (everything inside,
+    /// including what is still queued) and its token leaves by the boundary's flow. Validation
+    /// guarantees a catcher; were there none, the token simply ends here.
+    pub(super) fn throw_error_end(
+        &mut self,
+        at: &ElementId,
+        code: Option<&str>,
+        scope: Option<u32>,
+        queue: &mut VecDeque<Arrival>,
+    ) -> Result<(), Error> {
+        let details = json!({ "errorCode": code, "thrownBy": at.as_str() });
+        self.record(
+            EventType::ErrorThrown,
+            Some(at.clone()),
+            None,
+            Some(details.clone()),
+        );
+        let def = self.def.clone();
+        let Some((caught_in, boundary)) =
+            enclosing_error_boundary(&def, &self.instance.process, scope, code)
+        else {
+            if let Some(s) = scope {
+                self.complete_scope_if_done(s, queue)?;
+            }
+            return Ok(());
+        };
+        let process = &self.instance.process;
+        queue.retain(|a| !process.scope_within(a.scope, caught_in));
+        let node = def.node(boundary);
+        let parent = self.interrupt_scope(caught_in, &node.id, None)?;
+        self.record(
+            EventType::ErrorCaught,
+            Some(node.id.clone()),
+            None,
+            Some(details),
+        );
+        for &flow in &node.outgoing {
+            queue.push_back(Arrival {
+                flow,
+                origin: None,
+                scope: parent,
+            });
+        }
+        Ok(())
+    }
+
+    /// An escalation thrown at `at` in scope instance `scope` with `code`: the nearest enclosing
+    /// sub-process with an escalation boundary event for it catches it. Interrupting, that
+    /// sub-process ends (everything inside, queued moves included); non-interrupting, a token
+    /// leaves by the boundary's flow and the sub-process goes on. Returns whether the throwing
+    /// token goes on (it does unless its scope was interrupted): uncaught, nothing happens.
+    pub(super) fn escalate(
+        &mut self,
+        at: &ElementId,
+        code: Option<&str>,
+        scope: Option<u32>,
+        queue: &mut VecDeque<Arrival>,
+    ) -> Result<bool, Error> {
+        let details = json!({ "escalationCode": code, "thrownBy": at.as_str() });
+        self.record(
+            EventType::EscalationThrown,
+            Some(at.clone()),
+            None,
+            Some(details.clone()),
+        );
+        let def = self.def.clone();
+        let mut found = None;
+        let mut here = scope;
+        let process = &self.instance.process;
+        for _ in 0..=process.scopes.len() {
+            let Some(instance) = process.scopes.iter().find(|x| Some(x.id) == here) else {
+                break;
+            };
+            if let Some(sub) = def.node_by_id(instance.element.as_str()) {
+                let catching = |exact: bool| {
+                    def.node(sub).boundaries.iter().copied().find(|&b| {
+                        matches!(&def.node(b).kind, NodeKind::EscalationBoundary(e)
+                            if if exact { code.is_some() && e.code.as_deref() == code } else { e.code.is_none() })
+                    })
+                };
+                if let Some(b) = catching(true).or_else(|| catching(false)) {
+                    found = Some((instance.id, instance.parent, b));
+                    break;
+                }
+            }
+            here = instance.parent;
+        }
+        let Some((caught_in, parent, boundary)) = found else {
+            return Ok(true);
+        };
+        let node = def.node(boundary);
+        let interrupting =
+            matches!(&node.kind, NodeKind::EscalationBoundary(e) if e.cancel_activity);
+        if interrupting {
+            let process = &self.instance.process;
+            queue.retain(|a| !process.scope_within(a.scope, caught_in));
+            self.interrupt_scope(caught_in, &node.id, None)?;
+        }
+        self.record(
+            EventType::EscalationCaught,
+            Some(node.id.clone()),
+            None,
+            Some(details),
+        );
+        for &flow in &node.outgoing {
+            queue.push_back(Arrival {
+                flow,
+                origin: None,
+                scope: parent,
+            });
+        }
+        Ok(!interrupting)
+    }
+
+    /// An interrupting boundary event `by` on a scope instance's sub-process: everything inside
+    /// ends (tasks abandoned, jobs cancelled, timers disarmed, nested scopes gone), then the
+    /// scope instance itself without completing, with its other timers (`except`: the job of the
+    /// timer firing now, which its own commit removes). Returns the enclosing scope instance,
+    /// where the boundary's token goes on.
+    pub(crate) fn interrupt_scope(
+        &mut self,
+        scope: u32,
+        by: &ElementId,
+        except: Option<JobKey>,
+    ) -> Result<Option<u32>, Error> {
+        self.terminate(by, Some(scope))?;
+        let Some(p) = self
+            .instance
+            .process
+            .scopes
+            .iter()
+            .position(|x| x.id == scope)
+        else {
+            return Ok(None);
+        };
+        let done = self.instance.process.scopes.remove(p);
+        let others: Vec<_> = done
+            .timers
+            .iter()
+            .filter(|a| Some(a.job) != except)
+            .cloned()
+            .collect();
+        self.disarm(&others)?;
+        self.record(
+            EventType::ScopeLeft,
+            Some(done.element.clone()),
+            None,
+            Some(json!({ "scope": scope, "interruptedBy": by.as_str() })),
+        );
+        Ok(done.parent)
+    }
+}
+
+impl Runtime {
+    /// Fires a boundary timer armed on a sub-process's scope instance, in one commit that
+    /// removes its job: interrupting, everything inside ends and a token leaves by the
+    /// boundary's flow; non-interrupting, a token leaves by it and the sub-process goes on (a
+    /// cycle armed again). `None`: the instance changed meanwhile; read it again.
+    pub(super) async fn fire_scope_timer(
+        &self,
+        job: &Job,
+        rev: u64,
+        instance: Instance,
+        scope: ScopeInstance,
+    ) -> Result<Option<Fired>, JobError> {
+        let loaded = self.resolve(instance, None)?;
+        let def = loaded.def.clone();
+        let boundary = def.node_by_id(job.element_id.as_str());
+        let Some((node_idx, NodeKind::Boundary(boundary))) =
+            boundary.map(|b| (b, &def.node(b).kind))
+        else {
+            return self.drop_stale(job, rev).await.map(|_| Some(Fired::Stale));
+        };
+        let node = def.node(node_idx);
+        let now = self.inner.clock.now();
+        let mut t = self.begin(loaded, Actor::system("timer"));
+        t.prelude.delete_job(job, rev); // check 0: the lease is still ours
+        t.record(
+            EventType::TimerFired,
+            Some(node.id.clone()),
+            None,
+            Some(json!({ "due": armed_of(job).due.to_rfc3339() })),
+        );
+        if boundary.cancel_activity {
+            t.interrupt_scope(scope.id, &node.id, Some(job.key))?;
+        } else {
+            let next = Timer::next_tick(&armed_of(job), now);
+            let again = next.map(|next| {
+                let key = JobKey::new_random();
+                (
+                    timer_job(&t, key, &node.id, job.visit, &next),
+                    key,
+                    next.due,
+                )
+            });
+            if let Some(s) = t.scope_mut(scope.id) {
+                s.timers.retain(|a| a.job != job.key);
+                if let Some((_, key, due)) = &again {
+                    s.timers.push(ArmedTimer {
+                        element: node.id.clone(),
+                        job: *key,
+                        due: *due,
+                    });
+                }
+            }
+            if let Some((again, _, _)) = again {
+                t.new_jobs.push(again);
+            }
+        }
+        let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
+        t.arrive(out, scope.parent).await?;
+        t.check_written()?;
+        match self.commit(Kind::Complete, t).await {
+            Ok(_) => Ok(Some(Fired::Moved)),
+            Err(CommitError::Conflict(0)) => Err(JobError::LeaseLost(job.key)),
+            Err(CommitError::Conflict(_)) => Ok(None),
+            Err(CommitError::Store(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// The error boundary event on `activity` that catches `code`: the one naming the code wins over
+/// one that catches every code.
+pub(super) fn error_boundary(
+    def: &ProcessDefinition,
+    activity: NodeIdx,
+    code: Option<&str>,
+) -> Option<NodeIdx> {
+    let catching = |exact: bool| {
+        def.node(activity).boundaries.iter().copied().find(|&b| {
+            matches!(&def.node(b).kind, NodeKind::ErrorBoundary(e)
+                if if exact { code.is_some() && e.code.as_deref() == code } else { e.code.is_none() })
+        })
+    };
+    catching(true).or_else(|| catching(false))
+}
+
+/// The nearest sub-process around scope instance `scope` (itself included) with an error
+/// boundary event catching `code`: that scope instance and the boundary.
+pub(super) fn enclosing_error_boundary(
+    def: &ProcessDefinition,
+    process: &ProcessState,
+    scope: Option<u32>,
+    code: Option<&str>,
+) -> Option<(u32, NodeIdx)> {
+    let mut at = scope;
+    // Each step goes to an enclosing scope instance; the bound guards a corrupted record.
+    for _ in 0..=process.scopes.len() {
+        let instance = process.scopes.iter().find(|x| Some(x.id) == at)?;
+        if let Some(sub) = def.node_by_id(instance.element.as_str())
+            && let Some(b) = error_boundary(def, sub, code)
+        {
+            return Some((instance.id, b));
+        }
+        at = instance.parent;
+    }
+    None
+}
