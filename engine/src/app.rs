@@ -123,6 +123,9 @@ pub struct AppSpec {
     pub data_types: Vec<DataTypeSpec>,
     /// Accept data types that are not declared (tests and conformance runs). Default false.
     pub open_data_types: bool,
+    /// The app's service owner as an organisation: the owner of the instances its timer start
+    /// events create. Without one, a definition with a timer start event is refused at deploy.
+    pub service_owner: Option<crate::model::InstanceOwner>,
 }
 
 impl AppSpec {
@@ -131,6 +134,7 @@ impl AppSpec {
             id,
             data_types: Vec::new(),
             open_data_types: false,
+            service_owner: None,
         }
     }
 
@@ -140,6 +144,12 @@ impl AppSpec {
             open_data_types: true,
             ..AppSpec::new(id)
         }
+    }
+
+    /// The organisation that owns the instances the app's timer start events create.
+    pub fn with_service_owner(mut self, organisation: crate::model::Party) -> Self {
+        self.service_owner = Some(crate::model::InstanceOwner::new(organisation));
+        self
     }
 
     pub fn with_data_type(mut self, data_type: DataTypeSpec) -> Self {

@@ -74,7 +74,7 @@ impl ProcessDefinition {
             .enumerate()
             .map(|(i, raw)| {
                 let kind = match raw.kind {
-                    RawKind::StartEvent => NodeKind::StartEvent(StartEvent {}),
+                    RawKind::StartEvent(timer) => NodeKind::StartEvent(StartEvent { timer }),
                     RawKind::EndEvent => NodeKind::EndEvent(EndEvent { terminate: false }),
                     RawKind::TerminateEnd => NodeKind::EndEvent(EndEvent { terminate: true }),
                     RawKind::ThrowNone => NodeKind::Throw(ThrowEvent {}),

@@ -6,10 +6,12 @@ mod instance;
 mod job;
 mod party;
 mod process;
+mod schedule;
 
 pub use actor::Actor;
 pub use history::{EventType, HistoryEvent};
 pub use instance::{DataElement, FileElement, Instance};
 pub use job::{Job, JobKind, JobState};
 pub use party::{InstanceOwner, Party};
+pub use schedule::{Schedule, ScheduleError};
 pub use process::{ArmedTimer, Incident, ProcessState, TaskInfo, Token, TokenAt};

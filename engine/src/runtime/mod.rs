@@ -18,6 +18,7 @@ mod gateway;
 pub mod jobs;
 mod metrics;
 mod pipeline;
+mod schedules;
 mod timers;
 mod transition;
 pub mod worker;

@@ -16,6 +16,7 @@
 //! | `Q` | `Q` class:u8 due:u64 job:16                 | empty (when to look at a job)  |
 //! | `W` | `W` type `\0` app `\0` due:u64 job:16        | empty (external jobs by type and app) |
 //! | `K` | `K` app `\0` caller `\0` idempotency key     | `IdempotencyRecord`            |
+//! | `S` | `S` app `\0` element                        | revisioned `Schedule` (timer start events) |
 //!
 //! Everything of one instance shares the prefix `I` + its id, so a transition's writes (the
 //! record, new history events, changed data) land on one or two adjacent B-tree leaves instead
@@ -52,6 +53,22 @@ pub const JOB: u8 = b'J';
 pub const DUE: u8 = b'Q';
 pub const IDEMPOTENCY: u8 = b'K';
 pub const WORK_QUEUE: u8 = b'W';
+pub const SCHEDULE: u8 = b'S';
+
+/// A timer start event's schedule.
+pub fn schedule(app: &AppId, element: &str) -> Vec<u8> {
+    let mut key = with_app(SCHEDULE, app);
+    key.extend_from_slice(element.as_bytes());
+    key
+}
+
+/// The schedules of one app (`Some`) or of every app.
+pub fn schedules_of(app: Option<&AppId>) -> Vec<u8> {
+    match app {
+        Some(app) => with_app(SCHEDULE, app),
+        None => vec![SCHEDULE],
+    }
+}
 
 fn with_app(tag: u8, app: &AppId) -> Vec<u8> {
     let app = app.to_string();

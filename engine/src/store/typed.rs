@@ -8,7 +8,7 @@ use super::group::{GroupCommitter, GroupConfig, GroupStats};
 use super::layout;
 use super::open::{BackendKind, open_backend};
 use crate::ids::{AppId, DataTypeId, InstanceId, JobKey, PartyId};
-use crate::model::{HistoryEvent, Instance, Job};
+use crate::model::{HistoryEvent, Instance, Job, Schedule};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -476,6 +476,23 @@ impl Store {
             .map(|(t, _)| t))
     }
 
+    // ---- schedules -------------------------------------------------------------------------
+
+    /// The schedules of timer start events of one app or of all, with their revisions, at most
+    /// `limit`, by app and element.
+    pub fn schedules(
+        &self,
+        app: Option<&AppId>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Schedule)>, StoreError> {
+        let start = layout::schedules_of(app);
+        self.backend
+            .range(&start, &prefix_end(&start), limit)?
+            .iter()
+            .map(|(_, v)| codec::decode_revisioned(v).map_err(corrupt("schedule")))
+            .collect()
+    }
+
     // ---- definitions -----------------------------------------------------------------------
 
     pub fn definition_head(
@@ -670,6 +687,32 @@ impl Txn {
         let k = layout::idempotency(app, caller, key);
         self.unit.check(Check::Absent(k.clone()));
         self.unit.put(k, codec::encode(record));
+        self
+    }
+
+    /// Writes a schedule at revision `rev`: over the one at `rev - 1`, or (`rev` 1) where none
+    /// is.
+    pub fn put_schedule(&mut self, schedule: &Schedule, rev: u64) -> &mut Self {
+        let key = layout::schedule(&schedule.app, schedule.element.as_str());
+        self.unit.check(match rev {
+            0 | 1 => Check::Absent(key.clone()),
+            _ => Check::Prefix {
+                key: key.clone(),
+                prefix: codec::revision_prefix(rev - 1),
+            },
+        });
+        self.unit.put(key, codec::encode_revisioned(rev, schedule));
+        self
+    }
+
+    /// Removes a schedule at revision `rev`.
+    pub fn delete_schedule(&mut self, schedule: &Schedule, rev: u64) -> &mut Self {
+        let key = layout::schedule(&schedule.app, schedule.element.as_str());
+        self.unit.check(Check::Prefix {
+            key: key.clone(),
+            prefix: codec::revision_prefix(rev),
+        });
+        self.unit.delete(key);
         self
     }
 

@@ -28,7 +28,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
 
     let mut reachable = vec![false; n];
     for (i, node) in process.nodes.iter().enumerate() {
-        if node.kind == RawKind::StartEvent {
+        if matches!(node.kind, RawKind::StartEvent(_)) {
             let mut dfs = Dfs::new(&graph, NodeIndex::new(i));
             while let Some(v) = dfs.next(&graph) {
                 reachable[v.index()] = true;
@@ -46,7 +46,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         }
     }
 
-    let has_start = process.nodes.iter().any(|n| n.kind == RawKind::StartEvent);
+    let has_start = process.nodes.iter().any(|n| matches!(n.kind, RawKind::StartEvent(_)));
     for (i, node) in process.nodes.iter().enumerate() {
         if has_start && !reachable[i] {
             diags.push(

@@ -40,7 +40,7 @@ pub(crate) fn check(
     full: bool,
     diags: &mut Vec<Diagnostic>,
 ) {
-    if !process.nodes.iter().any(|n| n.kind == RawKind::StartEvent) && full {
+    if !process.nodes.iter().any(|n| matches!(n.kind, RawKind::StartEvent(_))) && full {
         diags.push(
             Diagnostic::error(
                 Code::NoStartEvent,
@@ -56,7 +56,7 @@ pub(crate) fn check(
         let outgoing = &index.outgoing[i];
         let incoming = &index.incoming[i];
         match &node.kind {
-            RawKind::StartEvent if !incoming.is_empty() => diags.push(
+            RawKind::StartEvent(_) if !incoming.is_empty() => diags.push(
                 Diagnostic::error(
                     Code::MisplacedFlow,
                     node.pos,
@@ -79,7 +79,7 @@ pub(crate) fn check(
         }
         let single_exit = matches!(
             node.kind,
-            RawKind::StartEvent
+            RawKind::StartEvent(_)
                 | RawKind::UserTask(_)
                 | RawKind::ServiceTask(_)
                 | RawKind::TimerCatch(_)
