@@ -3,6 +3,7 @@
 //! ```toml
 //! title = "Expense approval"
 //! owner_types = ["person", "organisation"]   # who may own instances (default both)
+//! service_owner = "974760673"    # the org's organisation number: owns the instances timer start events create
 //!
 //! [[data_types]]
 //! id = "claim"
@@ -96,6 +97,10 @@ pub struct AppFile {
     pub title: Option<String>,
     #[serde(default = "default_owner_types")]
     pub owner_types: Vec<String>,
+    /// The organisation number of the app's service owner (its org): the owner of the
+    /// instances the process's timer start events create.
+    #[serde(default)]
+    pub service_owner: Option<String>,
     #[serde(default)]
     pub data_types: Vec<DataTypeFile>,
     #[serde(default)]

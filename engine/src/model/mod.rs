@@ -13,5 +13,5 @@ pub use history::{EventType, HistoryEvent};
 pub use instance::{DataElement, FileElement, Instance};
 pub use job::{Job, JobKind, JobState};
 pub use party::{InstanceOwner, Party};
-pub use schedule::{Schedule, ScheduleError};
 pub use process::{ArmedTimer, Incident, ProcessState, TaskInfo, Token, TokenAt};
+pub use schedule::{Schedule, ScheduleError};

@@ -17,6 +17,7 @@ mod error;
 mod gateway;
 pub mod jobs;
 mod metrics;
+mod pending;
 mod pipeline;
 mod schedules;
 mod timers;
@@ -34,6 +35,7 @@ pub use data::DataCache;
 pub use definitions::{Checked, Deployed};
 pub use error::{ConditionResult, Error};
 pub use metrics::Metrics;
+pub use pending::{PendingTimer, PendingTimers, SCAN_BUDGET, TimerCursor, TimerSort};
 pub use timers::{Fired, TIMER_TASK_TYPE};
 
 use crate::app::AppSpec;

@@ -46,11 +46,7 @@ pub(crate) struct Tick {
 impl Tick {
     /// The key that makes this tick's instance unique.
     pub fn key(&self) -> String {
-        format!(
-            "{}/{}",
-            self.schedule.element,
-            self.schedule.due.millis()
-        )
+        format!("{}/{}", self.schedule.element, self.schedule.due.millis())
     }
 
     /// Adds to `txn` the schedule's advance past this tick (or its removal after the last) and
@@ -208,7 +204,9 @@ impl Runtime {
         let s = &tick.schedule;
         let app = self.app(&s.app)?;
         let Some(owner) = app.service_owner.clone() else {
-            return self.tick_failed(&tick, "the app has no service owner").await;
+            return self
+                .tick_failed(&tick, "the app has no service owner")
+                .await;
         };
         let req = CreateInstance {
             app: s.app.clone(),

@@ -465,6 +465,31 @@ impl Store {
             .collect())
     }
 
+    /// Jobs of one class in due order, strictly after `after` (a due-index entry), at most
+    /// `limit`: for views that page through them.
+    pub fn jobs_by_due(
+        &self,
+        external: bool,
+        after: Option<(Timestamp, JobKey)>,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, JobKey)>, StoreError> {
+        let class = layout::due_class(external);
+        let start = match after {
+            Some((due, key)) => {
+                let mut k = layout::due(class, due, key);
+                k.push(0);
+                k
+            }
+            None => layout::due_start(class),
+        };
+        Ok(self
+            .backend
+            .range(&start, &prefix_end(&layout::due_start(class)), limit)?
+            .iter()
+            .filter_map(|(k, _)| layout::parse_due(k))
+            .collect())
+    }
+
     /// The earliest time any job of a class is due, for a worker deciding how long to wait.
     pub fn next_due(&self, external: bool) -> Result<Option<Timestamp>, StoreError> {
         let start = layout::due_start(layout::due_class(external));

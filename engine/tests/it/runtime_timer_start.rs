@@ -95,7 +95,11 @@ async fn a_cycle_starts_one_instance_per_tick_owned_by_the_service_owner() {
         })
         .await;
     }
-    assert_eq!(schedule(&h), None, "R3: three ticks, then the schedule is gone");
+    assert_eq!(
+        schedule(&h),
+        None,
+        "R3: three ticks, then the schedule is gone"
+    );
     let scheduled: Vec<Instance> = instances(&h)
         .into_iter()
         .filter(|i| i.id != by_api.id)
@@ -152,19 +156,23 @@ async fn ticks_due_while_down_start_one_instance_after_a_restart_on_redb() {
     };
     // "Down" for five hours: five ticks fell due; the same file at start-up keeps the schedule.
     let h = harness(&bpmn, open()).await;
-    assert_eq!(schedule(&h).unwrap().due, first_due, "the schedule is durable");
+    assert_eq!(
+        schedule(&h).unwrap().due,
+        first_due,
+        "the schedule is durable"
+    );
     h.clock.advance(HOUR * 5);
     let worker = Worker::spawn(h.rt.clone());
-    let s = eventually("the overdue tick", || {
-        schedule(&h).filter(|s| s.ticks == 1)
-    })
-    .await;
+    let s = eventually("the overdue tick", || schedule(&h).filter(|s| s.ticks == 1)).await;
     // Fired once; the cycle goes on from now, not from the missed ticks.
     assert_eq!(s.due, h.clock.now().plus(HOUR));
     assert_eq!(instances(&h).len(), 1);
     worker.stop(Duration::from_secs(1)).await;
     let tick = h.events(instances(&h)[0].id);
-    assert_eq!(tick.first().map(String::as_str), Some("process_StartEvent Hourly"));
+    assert_eq!(
+        tick.first().map(String::as_str),
+        Some("process_StartEvent Hourly")
+    );
 }
 
 #[tokio::test]
@@ -216,13 +224,16 @@ async fn a_deploy_replaces_the_schedules() {
 #[tokio::test]
 async fn only_timer_start_events_refuse_api_instantiation() {
     let h = harness(
-        &process(&timer_start("Monthly", "timeCycle", "R/2027-01-01T00:00:00Z/P1M")),
+        &process(&timer_start(
+            "Monthly",
+            "timeCycle",
+            "R/2027-01-01T00:00:00Z/P1M",
+        )),
         Store::memory(),
     )
     .await;
-    let err = h
-        .rt
-        .create_instance(flyt_engine::runtime::CreateInstance {
+    let err =
+        h.rt.create_instance(flyt_engine::runtime::CreateInstance {
             app: h.app.clone(),
             owner: owner(),
             actor: user(),
@@ -236,9 +247,8 @@ async fn only_timer_start_events_refuse_api_instantiation() {
         matches!(&err, Error::StartsOnSchedule { starts, .. } if starts == &["Monthly".to_string()]),
         "{err:?}"
     );
-    let named = h
-        .rt
-        .create_instance(flyt_engine::runtime::CreateInstance {
+    let named =
+        h.rt.create_instance(flyt_engine::runtime::CreateInstance {
             app: h.app.clone(),
             owner: owner(),
             actor: user(),
@@ -255,10 +265,15 @@ async fn only_timer_start_events_refuse_api_instantiation() {
 #[tokio::test]
 async fn a_timer_start_event_needs_a_service_owner() {
     let rt_app = AppSpec::open(app_id());
-    let h = Harness::with(&process(&none_start()), Store::memory(), Registry::builder().build(), rt_app).await;
-    let err = h
-        .rt
-        .deploy(
+    let h = Harness::with(
+        &process(&none_start()),
+        Store::memory(),
+        Registry::builder().build(),
+        rt_app,
+    )
+    .await;
+    let err =
+        h.rt.deploy(
             &h.app,
             process(&timer_start("Hourly", "timeCycle", "R/PT1H")).as_bytes(),
             "test",
@@ -270,7 +285,11 @@ async fn a_timer_start_event_needs_a_service_owner() {
         "{err:?}"
     );
     assert!(h.rt.schedules(&h.app).unwrap().is_empty());
-    assert_eq!(h.rt.latest_definition(&h.app).unwrap().0, 1, "nothing deployed");
+    assert_eq!(
+        h.rt.latest_definition(&h.app).unwrap().0,
+        1,
+        "nothing deployed"
+    );
 }
 
 #[test]
@@ -296,4 +315,52 @@ fn timer_start_validation_is_line_exact() {
         "{}",
         at("Expr").message
     );
+}
+
+#[tokio::test]
+async fn operators_see_pending_timers_soonest_first_in_pages() {
+    let bpmn = doc(r#"<startEvent id="s"/>
+<startEvent id="Hourly"><timerEventDefinition><timeCycle>R/PT1H</timeCycle></timerEventDefinition></startEvent>
+<intermediateCatchEvent id="wait"><timerEventDefinition><timeDuration>PT2H</timeDuration></timerEventDefinition></intermediateCatchEvent>
+<task id="Report"><extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></extensionElements></task>
+<boundaryEvent id="late" attachedToRef="Report"><timerEventDefinition><timeDuration>PT1M</timeDuration></timerEventDefinition></boundaryEvent>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="wait"/>
+<sequenceFlow id="f0" sourceRef="Hourly" targetRef="Report"/>
+<sequenceFlow id="f2" sourceRef="wait" targetRef="Report"/>
+<sequenceFlow id="f3" sourceRef="Report" targetRef="e"/>
+<sequenceFlow id="f4" sourceRef="late" targetRef="e"/>"#);
+    let h = harness(&bpmn, Store::memory()).await;
+    let waiting = h.create().await; // waits at `wait` for two hours
+    h.clock.advance(HOUR);
+    assert_eq!(h.rt.fire_due_schedules().await.unwrap().0, 1); // at Report, `late` armed
+    let now = h.clock.now();
+    let page = h.rt.pending_timers(&h.app, None, 1).unwrap();
+    assert_eq!(page.schedules.len(), 1);
+    assert_eq!(page.schedules[0].due, now.plus(HOUR));
+    assert_eq!(page.timers.len(), 1);
+    let first = &page.timers[0];
+    assert_eq!(
+        (
+            first.element.as_str(),
+            first.sort,
+            first.attached_to.as_ref().map(|a| a.as_str()),
+            first.due
+        ),
+        (
+            "late",
+            flyt_engine::runtime::TimerSort::Boundary,
+            Some("Report"),
+            now.plus(Duration::from_secs(60))
+        )
+    );
+    let cursor = page.next.expect("more");
+    let again: flyt_engine::runtime::TimerCursor = cursor.to_string().parse().unwrap();
+    let page = h.rt.pending_timers(&h.app, Some(again), 10).unwrap();
+    assert_eq!(page.timers.len(), 1);
+    assert_eq!(page.timers[0].instance, waiting.id);
+    assert_eq!(page.timers[0].sort, flyt_engine::runtime::TimerSort::Catch);
+    assert_eq!(page.timers[0].due, now.plus(HOUR));
+    assert!(page.next.is_none());
+    assert!("12.x".parse::<flyt_engine::runtime::TimerCursor>().is_err());
 }

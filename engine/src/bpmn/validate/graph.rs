@@ -46,7 +46,10 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         }
     }
 
-    let has_start = process.nodes.iter().any(|n| matches!(n.kind, RawKind::StartEvent(_)));
+    let has_start = process
+        .nodes
+        .iter()
+        .any(|n| matches!(n.kind, RawKind::StartEvent(_)));
     for (i, node) in process.nodes.iter().enumerate() {
         if has_start && !reachable[i] {
             diags.push(

@@ -40,7 +40,12 @@ pub(crate) fn check(
     full: bool,
     diags: &mut Vec<Diagnostic>,
 ) {
-    if !process.nodes.iter().any(|n| matches!(n.kind, RawKind::StartEvent(_))) && full {
+    if !process
+        .nodes
+        .iter()
+        .any(|n| matches!(n.kind, RawKind::StartEvent(_)))
+        && full
+    {
         diags.push(
             Diagnostic::error(
                 Code::NoStartEvent,

@@ -6,10 +6,10 @@ use crate::ids::{AppId, InstanceId};
 use crate::model::{Actor, EventType, Instance, ProcessState};
 use crate::runtime::data::DataCache;
 use crate::runtime::pipeline::{Kind, Loaded};
+use crate::runtime::schedules::Tick;
 use crate::runtime::transition::{HookPoint, Transition};
 use crate::runtime::{Error, Runtime};
 use crate::store::{CommitError, IdempotencyRecord};
-use crate::runtime::schedules::Tick;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -43,9 +43,9 @@ impl Runtime {
                 .iter()
                 .copied()
                 .find(|&n| matches!(&def.node(n).kind, NodeKind::StartEvent(s) if s.is_none())),
-            (Some(id), None) => def.node_by_id(id).filter(
-                |n| matches!(&def.node(*n).kind, NodeKind::StartEvent(s) if s.is_none()),
-            ),
+            (Some(id), None) => def
+                .node_by_id(id)
+                .filter(|n| matches!(&def.node(*n).kind, NodeKind::StartEvent(s) if s.is_none())),
         };
         let start = match start {
             Some(start) => start,
