@@ -25,5 +25,6 @@ mod pressure;
 mod problems;
 mod process;
 mod rights;
+mod timers;
 mod ui;
 mod webhooks;
