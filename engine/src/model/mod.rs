@@ -1,6 +1,7 @@
 //! The data flyt keeps about instances: who owns them, where their tokens are, what happened.
 
 mod actor;
+mod cancelled;
 mod history;
 mod instance;
 mod job;
@@ -9,6 +10,7 @@ mod process;
 mod schedule;
 
 pub use actor::Actor;
+pub use cancelled::CancelledJob;
 pub use history::{EventType, HistoryEvent};
 pub use instance::{DataElement, FileElement, Instance};
 pub use job::{Job, JobKind, JobState};

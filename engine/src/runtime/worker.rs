@@ -94,6 +94,10 @@ async fn run(rt: Runtime, mut stop: watch::Receiver<bool>) {
             Err(e) => tracing::error!(error = %e, "job worker cannot read due jobs"),
         }
 
+        // Tombstones of cancelled jobs whose time is up.
+        if let Err(e) = rt.sweep_cancelled_jobs(256).await {
+            tracing::warn!(error = %e, "cannot sweep the tombstones of cancelled jobs");
+        }
         // Timer start events: the ticks due start their instances (one commit each).
         let next_schedule = match rt.fire_due_schedules().await {
             Ok((_, next)) => next,

@@ -8,7 +8,7 @@ use super::group::{GroupCommitter, GroupConfig, GroupStats};
 use super::layout;
 use super::open::{BackendKind, open_backend};
 use crate::ids::{AppId, DataTypeId, InstanceId, JobKey, PartyId};
-use crate::model::{HistoryEvent, Instance, Job, Schedule};
+use crate::model::{CancelledJob, HistoryEvent, Instance, Job, Schedule};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -501,6 +501,32 @@ impl Store {
             .map(|(t, _)| t))
     }
 
+    /// The tombstone of a job an interrupting boundary event cancelled, while it is kept.
+    pub fn cancelled_job(&self, key: JobKey) -> Result<Option<CancelledJob>, StoreError> {
+        self.backend
+            .get(&layout::cancelled(key))?
+            .map(|b| codec::decode(&b))
+            .transpose()
+            .map_err(corrupt("cancelled job"))
+    }
+
+    /// Tombstones whose time is up by `now`, at most `limit`.
+    pub fn expired_cancelled_jobs(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, JobKey)>, StoreError> {
+        let start = vec![layout::CANCELLED_EXPIRY];
+        let end =
+            layout::cancelled_expiry_until(Timestamp::from_millis(now.millis().saturating_add(1)));
+        Ok(self
+            .backend
+            .range(&start, &end, limit)?
+            .iter()
+            .filter_map(|(k, _)| layout::parse_cancelled_expiry(k))
+            .collect())
+    }
+
     // ---- schedules -------------------------------------------------------------------------
 
     /// The schedules of timer start events of one app or of all, with their revisions, at most
@@ -712,6 +738,26 @@ impl Txn {
         let k = layout::idempotency(app, caller, key);
         self.unit.check(Check::Absent(k.clone()));
         self.unit.put(k, codec::encode(record));
+        self
+    }
+
+    /// Keeps the tombstone of a cancelled job until its `keep_until`.
+    pub fn put_cancelled_job(&mut self, cancelled: &CancelledJob) -> &mut Self {
+        self.unit.put(
+            layout::cancelled(cancelled.job.key),
+            codec::encode(cancelled),
+        );
+        self.unit.put(
+            layout::cancelled_expiry(cancelled.keep_until, cancelled.job.key),
+            Vec::new(),
+        );
+        self
+    }
+
+    /// Removes a tombstone whose time is up.
+    pub fn delete_cancelled_job(&mut self, key: JobKey, keep_until: Timestamp) -> &mut Self {
+        self.unit.delete(layout::cancelled(key));
+        self.unit.delete(layout::cancelled_expiry(keep_until, key));
         self
     }
 
