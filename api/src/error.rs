@@ -393,6 +393,7 @@ impl From<EngineError> for ApiError {
             EngineError::DataLocked { .. } => conflict("data-locked"),
             EngineError::ServiceTaskRunning { .. } => conflict("service-task-running"),
             EngineError::Timer { .. } => conflict("timer-invalid"),
+            EngineError::StartsOnSchedule { .. } => conflict("starts-on-schedule"),
             EngineError::TooManyFiles { .. } => conflict("max-count-exceeded"),
             EngineError::WrongDataKind { .. } => {
                 ApiError::bad_request(Some("dataType".to_string()), message)
@@ -658,6 +659,14 @@ mod tests {
                 },
                 409,
                 "timer-invalid",
+            ),
+            (
+                EngineError::StartsOnSchedule {
+                    app: "ttd/x".parse().unwrap(),
+                    starts: vec!["Monthly".into()],
+                },
+                409,
+                "starts-on-schedule",
             ),
             (
                 EngineError::IdempotencyKeyReused("k".into()),

@@ -126,6 +126,9 @@ pub struct AppSpec {
     /// The id of the process instances start in, when the definition holds several executable
     /// processes (`process = "..."` in `app.toml`). `None`: the definition's only one.
     pub process: Option<String>,
+    /// The app's service owner as an organisation: the owner of the instances its timer start
+    /// events create. Without one, a definition with a timer start event is refused at deploy.
+    pub service_owner: Option<crate::model::InstanceOwner>,
 }
 
 impl AppSpec {
@@ -135,6 +138,7 @@ impl AppSpec {
             data_types: Vec::new(),
             open_data_types: false,
             process: None,
+            service_owner: None,
         }
     }
 
@@ -149,6 +153,12 @@ impl AppSpec {
     /// Starts instances in the process with this id (see [`AppSpec::process`]).
     pub fn with_process(mut self, process: &str) -> Self {
         self.process = Some(process.to_string());
+        self
+    }
+
+    /// The organisation that owns the instances the app's timer start events create.
+    pub fn with_service_owner(mut self, organisation: crate::model::Party) -> Self {
+        self.service_owner = Some(crate::model::InstanceOwner::new(organisation));
         self
     }
 

@@ -11,6 +11,7 @@ mod demo;
 mod faults;
 mod files;
 mod hostile;
+mod monthly_report;
 mod multi_app;
 mod quickstart;
 mod scopes;

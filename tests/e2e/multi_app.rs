@@ -379,3 +379,95 @@ async fn a_definition_targeting_an_app_off_the_allow_list_is_refused_at_deploy()
     assert!(issue["line"].as_u64().unwrap() > 0);
     let _ = Duration::ZERO;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapped_4xx_from_b_is_a_bpmn_error_that_the_boundary_catches() {
+    let mut c = Cluster::new(Options { b_denies_a: true });
+    // A maps B's 403 `forbidden` to the BPMN error `refused`, caught by a boundary on the task.
+    let file = c.path("a/processes/acme/grant-application/process.bpmn");
+    let bpmn = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace(
+            r#"<flyt:prefill value="acme/grant-application" to="source"/>"#,
+            r#"<flyt:prefill value="acme/grant-application" to="source"/>
+          <flyt:onError status="409" errorCode="duplicate"/>
+          <flyt:onError status="403" code="forbidden" errorCode="refused"/>"#,
+        )
+        .replace(
+            r#"<bpmn:endEvent id="End">"#,
+            r#"<bpmn:boundaryEvent id="Refused" attachedToRef="SendToCaseHandling"><bpmn:errorEventDefinition errorRef="Err_refused"/></bpmn:boundaryEvent>
+    <bpmn:endEvent id="NotSent"/>
+    <bpmn:sequenceFlow id="Flow_refused" sourceRef="Refused" targetRef="NotSent"/>
+    <bpmn:endEvent id="End">"#,
+        )
+        .replace(
+            "</bpmn:process>",
+            "</bpmn:process>\n  <bpmn:error id=\"Err_refused\" errorCode=\"refused\"/>",
+        );
+    std::fs::write(&file, bpmn).unwrap();
+    c.start_authority();
+    c.start_b();
+    c.start_a(&[]);
+    let alice = c.user(ALICE, &[]).await;
+    let url = c.submit_application(&alice).await;
+    let p = wait_for_end(&c, &url, &alice).await;
+    assert_eq!(p["endEvent"], "NotSent", "{p:#}");
+    assert!(
+        p["incidents"].as_array().is_none_or(|i| i.is_empty()),
+        "{p:#}"
+    );
+    let history: Value = http()
+        .get(format!("{url}/process/history"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let caught = history["processHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["eventType"] == "flyt_ErrorCaught")
+        .unwrap_or_else(|| panic!("{history:#}"));
+    assert_eq!(caught["elementId"], "Refused", "{caught}");
+    let carol = c.user(CAROL, &["991825827:DAGL"]).await;
+    assert!(c.b_instances(&carol).await.is_empty(), "B created nothing");
+
+    // A mapping of a status flyt retries (or of no 4xx) is refused at deploy, at its line.
+    let designer = c.user_with_scope("06067012345", "flyt:designer").await;
+    let bad = std::fs::read_to_string(&file).unwrap().replace(
+        r#"<flyt:onError status="409" errorCode="duplicate"/>"#,
+        r#"<flyt:onError status="503" errorCode="unavailable"/>"#,
+    );
+    let line = bad
+        .lines()
+        .position(|l| l.contains("status=\"503\""))
+        .unwrap()
+        + 1;
+    let r = http()
+        .put(format!(
+            "{}/acme/grant-application/process/definition",
+            c.a_url()
+        ))
+        .bearer_auth(&designer)
+        .header("content-type", "application/xml")
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    let issue = body["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "invalid-service-task-config")
+        .unwrap_or_else(|| panic!("{body:#}"));
+    assert_eq!(issue["line"].as_u64(), Some(line as u64), "{issue}");
+    assert!(
+        issue["message"].as_str().unwrap().contains("`503`"),
+        "{issue}"
+    );
+}

@@ -5,6 +5,7 @@
 //! owner_types = ["person", "organisation"]   # who may own instances (default both)
 //! process = "Process_1"          # the process instances start in, when process.bpmn holds
 //!                                # several executable ones (default: its only one)
+//! service_owner = "974760673"    # the org's organisation number: owns the instances timer start events create
 //!
 //! [[data_types]]
 //! id = "claim"
@@ -101,6 +102,10 @@ pub struct AppFile {
     /// The id of the process instances start in (see the module docs).
     #[serde(default)]
     pub process: Option<String>,
+    /// The organisation number of the app's service owner (its org): the owner of the
+    /// instances the process's timer start events create.
+    #[serde(default)]
+    pub service_owner: Option<String>,
     #[serde(default)]
     pub data_types: Vec<DataTypeFile>,
     #[serde(default)]

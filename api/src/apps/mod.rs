@@ -139,6 +139,15 @@ pub fn load(dir: &Path) -> Result<App, Vec<LoadError>> {
     }
     let mut spec = spec_of(dir, &id, &file.data_types)?;
     spec.process = file.process.clone();
+    if let Some(number) = &file.service_owner {
+        let party = flyt_engine::model::Party::organisation(number).ok_or_else(|| {
+            err(
+                &file_path,
+                format!("service_owner: `{number}` is not a 9-digit organisation number"),
+            )
+        })?;
+        spec = spec.with_service_owner(party);
+    }
     let policy = Policy::new(file.rules.clone()).map_err(|e| err(&file_path, e))?;
     let bpmn_path = dir.join("process.bpmn");
     let bpmn = std::fs::read(&bpmn_path).map_err(|e| err(&bpmn_path, e.to_string()))?;

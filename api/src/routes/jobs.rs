@@ -61,6 +61,11 @@ impl From<JobError> for ApiError {
             JobError::NotFound(key) => {
                 ApiError::NotFound(format!("no job {key} (it never existed, or was completed)"))
             }
+            e @ JobError::Cancelled { .. } => ApiError::Conflict {
+                code: "job-cancelled",
+                message: e.to_string(),
+                issues: Vec::new(),
+            },
             e @ JobError::LeaseLost(_) => ApiError::Conflict {
                 code: "lease-not-held",
                 message: e.to_string(),
@@ -304,6 +309,12 @@ fn held(state: &AppState, caller: &Caller, key: &str) -> Result<LeasedJob, ApiEr
     let job: JobKey = job.parse().map_err(|_| malformed())?;
     let lease: u64 = lease.parse().map_err(|_| malformed())?;
     let Some(found) = state.runtime().job(job)?.filter(|j| j.external) else {
+        // Cancelled by an interrupting boundary event: say so to a worker that serves it.
+        if let Some(cancelled) = state.runtime().cancelled_job(job)? {
+            allow_type(caller, &cancelled.job.task_type)?;
+            allow_app(state, caller, &cancelled.job)?;
+            return Err(state.runtime().gone(job)?.into());
+        }
         return Err(JobError::NotFound(job).into());
     };
     allow_type(caller, &found.task_type)?;

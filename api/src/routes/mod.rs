@@ -9,6 +9,7 @@ pub mod health;
 pub mod instances;
 pub mod jobs;
 pub mod process;
+pub mod timers;
 
 use crate::apps::App;
 use crate::error::ApiError;
@@ -56,6 +57,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(files::router())
         .merge(definitions::router())
         .merge(jobs::router())
+        .merge(timers::router())
         .merge(apps::router());
     document_refusals(router.get_openapi_mut());
     router

@@ -49,12 +49,16 @@ const PROCESS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 /// manual clock the test moves. (`Server::with` has no clock option: the server it builds is
 /// replaced by one with the same configuration and a manual clock.)
 async fn letters() -> (Server, Arc<ManualClock>, tempfile::TempDir) {
+    letters_with(PROCESS).await
+}
+
+async fn letters_with(process: &str) -> (Server, Arc<ManualClock>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let app = dir.path().join("ttd/letters");
     std::fs::create_dir_all(&app).unwrap();
     std::fs::write(app.join("app.toml"), APP_TOML).unwrap();
     std::fs::write(app.join("receipt.schema.json"), RECEIPT_SCHEMA).unwrap();
-    std::fs::write(app.join("process.bpmn"), PROCESS).unwrap();
+    std::fs::write(app.join("process.bpmn"), process).unwrap();
     let mut config = None;
     let mut s = Server::with(|c| {
         c.processes_dir = dir.path().to_path_buf();
@@ -399,4 +403,65 @@ async fn wrong_scopes_user_tokens_and_bad_requests_are_refused() {
     // None of this touched the job.
     let r = post(&s, &all, &job["key"], "complete", json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_late_completion_of_a_job_its_boundary_cancelled_is_409_and_changes_nothing() {
+    let with_deadline = PROCESS
+        .replace(
+            r#"<bpmn:endEvent id="End"/>"#,
+            r#"<bpmn:endEvent id="End"/>
+    <bpmn:boundaryEvent id="TooSlow" attachedToRef="Send"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1M</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+    <bpmn:endEvent id="GaveUp"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="TooSlow" targetRef="GaveUp"/>"#,
+        );
+    let (s, clock, _dir) = letters_with(&with_deadline).await;
+    let path = at_send(&s).await;
+    let w = worker(&s);
+    let job = one_job(&s, &w, "w1").await;
+    // The worker is slow: the deadline passes and the boundary ends `Send`.
+    clock.advance(Duration::from_secs(61));
+    let job_worker = flyt_engine::runtime::worker::Worker::spawn(s.flyt.state.runtime().clone());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let ended = loop {
+        let state = process(&s, &path).await;
+        if state["endEvent"] == "GaveUp" {
+            break state;
+        }
+        assert!(std::time::Instant::now() < deadline, "{state}");
+        tokio::task::yield_now().await;
+    };
+    job_worker.stop(Duration::from_secs(1)).await;
+    for verb in ["complete", "fail"] {
+        let body = if verb == "fail" {
+            json!({"errorMessage": "late"})
+        } else {
+            json!({"data": {"receipt": {"trackingId": "t-1"}}})
+        };
+        let r = post(&s, &w, &job["key"], verb, body).await;
+        refused(&r, StatusCode::CONFLICT, "job-cancelled");
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("boundary event `TooSlow`")
+                && r.body["detail"].as_str().unwrap().contains("task `Send`"),
+            "{}",
+            r.text
+        );
+    }
+    // Nothing changed.
+    assert_eq!(process(&s, &path).await, ended);
+    // Someone who does not serve the app learns nothing more than before.
+    let other = s.org("991825827", Some("skd"), &["flyt:jobs:send-letter"]);
+    let r = post(&s, &other, &job["key"], "complete", json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    // The tombstone is kept a day past the lease, then swept: the store stays bounded.
+    let rt = s.flyt.state.runtime().clone();
+    clock.advance(Duration::from_secs(86_400 - 60));
+    assert_eq!(rt.sweep_cancelled_jobs(256).await.unwrap(), 0, "not yet");
+    clock.advance(Duration::from_secs(120));
+    assert_eq!(rt.sweep_cancelled_jobs(256).await.unwrap(), 1);
+    let r = post(&s, &worker(&s), &job["key"], "complete", json!({})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
 }

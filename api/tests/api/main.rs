@@ -26,5 +26,6 @@ mod pressure;
 mod problems;
 mod process;
 mod rights;
+mod timers;
 mod ui;
 mod webhooks;

@@ -51,6 +51,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/{org}/{app}/process/definition"),
     ("put", "/{org}/{app}/process/definition"),
     ("post", "/{org}/{app}/process/definition/validate"),
+    ("get", "/{org}/{app}/timers"),
     ("post", "/jobs/activate"),
     ("post", "/jobs/{key}/complete"),
     ("post", "/jobs/{key}/fail"),

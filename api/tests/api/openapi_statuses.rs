@@ -370,6 +370,15 @@ async fn specific(s: &Server, method: &str, path: &str, status: u16) -> Option<R
                 _ => return None,
             }
         }
+        ("get", "/{org}/{app}/timers", 200 | 400 | 403) => {
+            let ttd = s.org(TTD_ORGNO, Some("ttd"), &[]);
+            let (uri, token) = match status {
+                200 => ("/ttd/letters/timers", &ttd),
+                400 => ("/ttd/letters/timers?continuationToken=x", &ttd),
+                _ => ("/ttd/letters/timers", &alice),
+            };
+            s.call(Method::GET, uri, Some(token), None).await
+        }
         ("get", "/{org}/{app}/instances", 200) => {
             s.call(Method::GET, "/ttd/approval/instances", Some(&alice), None)
                 .await

@@ -53,7 +53,8 @@ async fn apps_are_listed_for_any_authenticated_caller() {
             "acme/grant-case",
             "ttd/altinn-template-demo",
             "ttd/approval",
-            "ttd/case-deadline"
+            "ttd/case-deadline",
+            "ttd/monthly-report"
         ]
     );
     // An app in Altinn's own layout: its title and data types come from applicationmetadata.json.

@@ -76,7 +76,7 @@ impl ProcessDefinition {
         // Each sub-process's start event (validation guarantees exactly one).
         let mut inner_start: Vec<Option<NodeIdx>> = vec![None; process.nodes.len()];
         for (i, raw) in process.nodes.iter().enumerate() {
-            if raw.kind == RawKind::StartEvent
+            if matches!(raw.kind, RawKind::StartEvent(_))
                 && let Some(s) = raw.scope
             {
                 inner_start[s].get_or_insert(NodeIdx(idx(i)));
@@ -89,7 +89,7 @@ impl ProcessDefinition {
             .enumerate()
             .map(|(i, raw)| {
                 let kind = match raw.kind {
-                    RawKind::StartEvent => NodeKind::StartEvent(StartEvent {}),
+                    RawKind::StartEvent(timer) => NodeKind::StartEvent(StartEvent { timer }),
                     RawKind::EndEvent => NodeKind::EndEvent(EndEvent::default()),
                     RawKind::TerminateEnd => NodeKind::EndEvent(EndEvent {
                         terminate: true,

@@ -14,7 +14,8 @@ pub(crate) struct Ref {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum RawKind {
-    StartEvent,
+    /// A start event: none (API instantiation) or with a timer (instances on a schedule).
+    StartEvent(Option<Timer>),
     EndEvent,
     /// An end event with a `terminateEventDefinition`.
     TerminateEnd,

@@ -261,10 +261,11 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         )
         .element(id)
         .hint(
-            "flyt executes startEvent, endEvent (none, terminate, error), task, userTask, \
-             manualTask, serviceTask, exclusiveGateway, inclusiveGateway, parallelGateway, \
-             sequenceFlow, embedded subProcess, timer intermediateCatchEvent and boundaryEvent, \
-             error boundaryEvent, link and escalation events, and none intermediateThrowEvent",
+            "flyt executes startEvent (none, timer), endEvent (none, terminate, error), task, \
+             userTask, manualTask, serviceTask, exclusiveGateway, inclusiveGateway, \
+             parallelGateway, sequenceFlow, embedded subProcess, timer intermediateCatchEvent and \
+             boundaryEvent, error boundaryEvent, link and escalation events, and none \
+             intermediateThrowEvent",
         ),
     );
     RawKind::Unsupported
@@ -355,8 +356,11 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                         }),
                     }
                 }
+                Some(def) if name == "startEvent" && def.name == "timerEventDefinition" => {
+                    read_start_timer(node, def, diags)
+                }
                 Some(def) => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
-                None if name == "startEvent" => RawKind::StartEvent,
+                None if name == "startEvent" => RawKind::StartEvent(None),
                 None if name == "endEvent" => RawKind::EndEvent,
                 None => RawKind::ThrowNone,
             }
@@ -558,6 +562,36 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
         }),
         scope: None,
     })
+}
+
+/// A timer start event: a literal date, duration (once, that long after the deploy) or cycle.
+/// An expression makes no sense there (there is no instance whose data it could read yet).
+fn read_start_timer(node: &XmlNode, def: &XmlNode, diags: &mut Vec<Diagnostic>) -> RawKind {
+    let id = node.attr("id").unwrap_or("");
+    let Some(timer) = read_timer(def, id, diags) else {
+        return RawKind::Unsupported;
+    };
+    if let TimerValue::Expression { kind, text, .. } = &timer.value {
+        let pos = def
+            .children
+            .iter()
+            .find(|c| c.ns == Ns::Bpmn && c.name == kind.element_name())
+            .map_or(def.pos, |c| c.pos);
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidTimer,
+                pos,
+                format!(
+                    "the <{}> of timer start event `{id}` is an expression (`{text}`): a start event has no instance whose data it could read",
+                    kind.element_name()
+                ),
+            )
+            .element(id)
+            .hint("a literal such as R/2027-01-01T00:00:00Z/P1M, 2027-01-01T09:00:00Z or PT1H"),
+        );
+        return RawKind::Unsupported;
+    }
+    RawKind::StartEvent(Some(timer))
 }
 
 /// `<timerEventDefinition>`: exactly one of `timeDuration`, `timeDate`, `timeCycle`, a literal

@@ -1,15 +1,19 @@
 //! The data flyt keeps about instances: who owns them, where their tokens are, what happened.
 
 mod actor;
+mod cancelled;
 mod history;
 mod instance;
 mod job;
 mod party;
 mod process;
+mod schedule;
 
 pub use actor::Actor;
+pub use cancelled::CancelledJob;
 pub use history::{EventType, HistoryEvent};
 pub use instance::{DataElement, FileElement, Instance};
 pub use job::{Job, JobKind, JobState};
 pub use party::{InstanceOwner, Party};
 pub use process::{ArmedTimer, Incident, ProcessState, ScopeInstance, TaskInfo, Token, TokenAt};
+pub use schedule::{Schedule, ScheduleError};

@@ -180,10 +180,22 @@ impl Definitions {
         };
         let mut txn = Txn::new();
         txn.deploy_definition(app, head.as_ref().map(|(rev, _)| *rev), &record);
+        // The new version's timer start events replace the app's schedules, in the same commit.
+        let spec = rt
+            .apps
+            .read()
+            .get(app)
+            .cloned()
+            .ok_or_else(|| Error::AppNotFound(app.clone()))?;
+        let schedules = super::schedules::schedules_for(&spec, version, &compiled.definition, now)?;
+        super::schedules::replace_schedules(store, app, &schedules, &mut txn)?;
         crate::failpoint!("deploy.before_commit");
         match store.commit(txn).await {
             Ok(()) => {
                 crate::failpoint!("deploy.after_commit");
+                if !schedules.is_empty() {
+                    rt.jobs_ready.notify_waiters(); // the worker looks at the new schedules
+                }
             }
             // Someone deployed at the same moment: their version stands; the caller may retry.
             Err(CommitError::Conflict(_)) => return Err(Error::Conflict),

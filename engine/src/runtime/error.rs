@@ -111,6 +111,10 @@ pub enum Error {
     /// 409: a timer's value (an expression over the data) gave no valid due time; nothing moved.
     #[error("the timer of `{element}` cannot be armed: {problem}")]
     Timer { element: String, problem: String },
+    /// 409: the process has only timer start events: its instances start on their schedule,
+    /// not through the API.
+    #[error("the process of {app} starts only on its schedule (timer start events {}); it has no none start event to create instances from", .starts.join(", "))]
+    StartsOnSchedule { app: AppId, starts: Vec<String> },
     /// 409: `next` on a service task while an attempt of it runs.
     #[error("service task `{task}` is running now; try again when the attempt has ended")]
     ServiceTaskRunning { task: String },

@@ -63,6 +63,16 @@ pub enum JobError {
         "job {0} is not held under this lease (it expired and was taken again, or was completed)"
     )]
     LeaseLost(JobKey),
+    /// An interrupting boundary event ended the job's task and cancelled it: nothing changed.
+    #[error(
+        "job {key} was cancelled at {at} by boundary event `{by}`, which interrupted task `{task}`; nothing changed"
+    )]
+    Cancelled {
+        key: JobKey,
+        by: String,
+        task: String,
+        at: crate::time::Timestamp,
+    },
     #[error(transparent)]
     Runtime(#[from] Error),
 }
@@ -74,6 +84,19 @@ impl From<crate::store::StoreError> for JobError {
 }
 
 impl Runtime {
+    /// Why a job is not there: cancelled by a boundary event (its tombstone), or not found.
+    pub fn gone(&self, key: JobKey) -> Result<JobError, JobError> {
+        Ok(match self.inner.store.cancelled_job(key)? {
+            Some(c) => JobError::Cancelled {
+                key,
+                by: c.by.to_string(),
+                task: c.job.element_id.to_string(),
+                at: c.at,
+            },
+            None => JobError::NotFound(key),
+        })
+    }
+
     /// Leases a due job for `lease_for`, counting an attempt. `None` if it is not due, not of
     /// the requested kind, or another worker took it first.
     ///
@@ -127,7 +150,10 @@ impl Runtime {
                 leased.job.attempts, leased.job.max_attempts
             );
             return match self.fail_job(&leased, &reason, false, None).await {
-                Ok(_) | Err(JobError::LeaseLost(_) | JobError::NotFound(_)) => Ok(None),
+                Ok(_)
+                | Err(
+                    JobError::LeaseLost(_) | JobError::NotFound(_) | JobError::Cancelled { .. },
+                ) => Ok(None),
                 Err(JobError::Runtime(e)) => Err(e),
             };
         }
@@ -192,7 +218,9 @@ impl Runtime {
 
     /// A job held under `lease` (for external workers, who name the job and their lease).
     pub fn leased_job(&self, key: JobKey, lease: u64) -> Result<LeasedJob, JobError> {
-        let (rev, job) = self.inner.store.job(key)?.ok_or(JobError::NotFound(key))?;
+        let Some((rev, job)) = self.inner.store.job(key)? else {
+            return Err(self.gone(key)?);
+        };
         let leased = LeasedJob { job, rev, lease };
         self.held(&leased)?;
         Ok(leased)

@@ -18,7 +18,9 @@ mod gateway;
 mod inclusive;
 pub mod jobs;
 mod metrics;
+mod pending;
 mod pipeline;
+mod schedules;
 mod scopes;
 mod timers;
 mod transition;
@@ -35,6 +37,7 @@ pub use data::DataCache;
 pub use definitions::{Checked, Deployed};
 pub use error::{ConditionResult, Error};
 pub use metrics::Metrics;
+pub use pending::{PendingTimer, PendingTimers, SCAN_BUDGET, TimerCursor, TimerSort};
 pub use timers::{Fired, TIMER_TASK_TYPE};
 
 use crate::app::AppSpec;

@@ -22,7 +22,9 @@ use super::{Error, Runtime};
 use crate::bpmn::elements::timer::{Armed, IsoDuration, Timer, TimerValue};
 use crate::bpmn::elements::{NodeIdx, NodeKind};
 use crate::ids::{ElementId, JobKey};
-use crate::model::{Actor, ArmedTimer, EventType, Job, JobKind, JobState, Token, TokenAt};
+use crate::model::{
+    Actor, ArmedTimer, CancelledJob, EventType, Job, JobKind, JobState, Token, TokenAt,
+};
 use crate::store::CommitError;
 use crate::time::Timestamp;
 use serde_json::{Value, json};
@@ -260,6 +262,11 @@ impl Runtime {
                         && let Some((task_rev, task_job)) = self.inner.store.job(*task_job)?
                     {
                         t.prelude.delete_job(&task_job, task_rev);
+                        if task_job.external {
+                            // Its worker may still complete it: tell them why that is refused.
+                            t.prelude
+                                .put_cancelled_job(&tombstone(task_job, &node.id, now));
+                        }
                     }
                     t.instance.process.tokens.retain(|x| x.id != holder.id);
                     t.instance
@@ -318,6 +325,47 @@ impl Runtime {
             }
         }
         Err(JobError::Runtime(Error::Conflict))
+    }
+}
+
+/// How long past its lease a cancelled job's tombstone is kept.
+const TOMBSTONE_KEPT: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+fn tombstone(job: Job, by: &ElementId, now: Timestamp) -> CancelledJob {
+    let lease_end = match &job.state {
+        JobState::Leased { until, .. } => (*until).max(now),
+        _ => now,
+    };
+    CancelledJob {
+        job,
+        by: by.clone(),
+        at: now,
+        keep_until: lease_end.plus(TOMBSTONE_KEPT),
+    }
+}
+
+impl Runtime {
+    /// The tombstone of a job an interrupting boundary event cancelled, while it is kept.
+    pub fn cancelled_job(&self, key: JobKey) -> Result<Option<CancelledJob>, Error> {
+        Ok(self.inner.store.cancelled_job(key)?)
+    }
+
+    /// Removes tombstones whose time is up (at most `limit` per call); returns how many.
+    pub async fn sweep_cancelled_jobs(&self, limit: usize) -> Result<usize, Error> {
+        let now = self.inner.clock.now();
+        let expired = self.inner.store.expired_cancelled_jobs(now, limit)?;
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        let mut txn = crate::store::Txn::new();
+        for (until, key) in &expired {
+            txn.delete_cancelled_job(*key, *until);
+        }
+        match self.inner.store.commit(txn).await {
+            Ok(()) => Ok(expired.len()),
+            Err(CommitError::Conflict(_)) => Ok(0),
+            Err(CommitError::Store(e)) => Err(Error::Store(e)),
+        }
     }
 }
 

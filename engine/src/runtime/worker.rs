@@ -94,12 +94,29 @@ async fn run(rt: Runtime, mut stop: watch::Receiver<bool>) {
             Err(e) => tracing::error!(error = %e, "job worker cannot read due jobs"),
         }
 
+        // Tombstones of cancelled jobs whose time is up.
+        if let Err(e) = rt.sweep_cancelled_jobs(256).await {
+            tracing::warn!(error = %e, "cannot sweep the tombstones of cancelled jobs");
+        }
+        // Timer start events: the ticks due start their instances (one commit each).
+        let next_schedule = match rt.fire_due_schedules().await {
+            Ok((_, next)) => next,
+            Err(e) => {
+                tracing::error!(error = %e, "job worker cannot read schedules");
+                None
+            }
+        };
+
         let poll = rt.inner.config.worker_poll;
         let deadline = match rt.inner.store.next_due(false) {
             Ok(Some(next)) if next > now => next.min(now.plus(poll)),
             // Something is due now but could not be started (all permits busy, or in flight):
             // a finishing job wakes the loop; poll as a backstop.
             _ => now.plus(poll),
+        };
+        let deadline = match next_schedule {
+            Some(at) if at > now => deadline.min(at),
+            _ => deadline,
         };
         let sleep = clock.sleep_until(deadline);
         // A finished attempt may have re-queued its job (or freed a permit) while the scan above

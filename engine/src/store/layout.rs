@@ -16,6 +16,9 @@
 //! | `Q` | `Q` class:u8 due:u64 job:16                 | empty (when to look at a job)  |
 //! | `W` | `W` type `\0` app `\0` due:u64 job:16        | empty (external jobs by type and app) |
 //! | `K` | `K` app `\0` caller `\0` idempotency key     | `IdempotencyRecord`            |
+//! | `X` | `X` job:16                                  | `CancelledJob` (a tombstone)   |
+//! | `x` | `x` keep_until:u64 job:16                   | empty (when a tombstone goes)  |
+//! | `S` | `S` app `\0` element                        | revisioned `Schedule` (timer start events) |
 //!
 //! Everything of one instance shares the prefix `I` + its id, so a transition's writes (the
 //! record, new history events, changed data) land on one or two adjacent B-tree leaves instead
@@ -52,6 +55,55 @@ pub const JOB: u8 = b'J';
 pub const DUE: u8 = b'Q';
 pub const IDEMPOTENCY: u8 = b'K';
 pub const WORK_QUEUE: u8 = b'W';
+pub const SCHEDULE: u8 = b'S';
+pub const CANCELLED: u8 = b'X';
+pub const CANCELLED_EXPIRY: u8 = b'x';
+
+/// The tombstone of a cancelled job.
+pub fn cancelled(key: JobKey) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(CANCELLED);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// When a tombstone may go.
+pub fn cancelled_expiry(until: Timestamp, key: JobKey) -> Vec<u8> {
+    let mut k = cancelled_expiry_until(until);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// The key just past every tombstone expiring before `at`.
+pub fn cancelled_expiry_until(at: Timestamp) -> Vec<u8> {
+    let mut k = Vec::with_capacity(25);
+    k.push(CANCELLED_EXPIRY);
+    k.extend_from_slice(&u64::try_from(at.millis().max(0)).unwrap_or(0).to_be_bytes());
+    k
+}
+
+/// Decodes a tombstone-expiry key.
+pub fn parse_cancelled_expiry(key: &[u8]) -> Option<(Timestamp, JobKey)> {
+    let ms: [u8; 8] = key.get(1..9)?.try_into().ok()?;
+    let job: [u8; 16] = key.get(9..25)?.try_into().ok()?;
+    let ms = i64::try_from(u64::from_be_bytes(ms)).ok()?;
+    Some((Timestamp::from_millis(ms), JobKey::from_bytes(job)))
+}
+
+/// A timer start event's schedule.
+pub fn schedule(app: &AppId, element: &str) -> Vec<u8> {
+    let mut key = with_app(SCHEDULE, app);
+    key.extend_from_slice(element.as_bytes());
+    key
+}
+
+/// The schedules of one app (`Some`) or of every app.
+pub fn schedules_of(app: Option<&AppId>) -> Vec<u8> {
+    match app {
+        Some(app) => with_app(SCHEDULE, app),
+        None => vec![SCHEDULE],
+    }
+}
 
 fn with_app(tag: u8, app: &AppId) -> Vec<u8> {
     let app = app.to_string();

@@ -8,7 +8,7 @@ use super::group::{GroupCommitter, GroupConfig, GroupStats};
 use super::layout;
 use super::open::{BackendKind, open_backend};
 use crate::ids::{AppId, DataTypeId, InstanceId, JobKey, PartyId};
-use crate::model::{HistoryEvent, Instance, Job};
+use crate::model::{CancelledJob, HistoryEvent, Instance, Job, Schedule};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -469,6 +469,31 @@ impl Store {
             .collect())
     }
 
+    /// Jobs of one class in due order, strictly after `after` (a due-index entry), at most
+    /// `limit`: for views that page through them.
+    pub fn jobs_by_due(
+        &self,
+        external: bool,
+        after: Option<(Timestamp, JobKey)>,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, JobKey)>, StoreError> {
+        let class = layout::due_class(external);
+        let start = match after {
+            Some((due, key)) => {
+                let mut k = layout::due(class, due, key);
+                k.push(0);
+                k
+            }
+            None => layout::due_start(class),
+        };
+        Ok(self
+            .backend
+            .range(&start, &prefix_end(&layout::due_start(class)), limit)?
+            .iter()
+            .filter_map(|(k, _)| layout::parse_due(k))
+            .collect())
+    }
+
     /// The earliest time any job of a class is due, for a worker deciding how long to wait.
     pub fn next_due(&self, external: bool) -> Result<Option<Timestamp>, StoreError> {
         let start = layout::due_start(layout::due_class(external));
@@ -478,6 +503,49 @@ impl Store {
             .first()
             .and_then(|(k, _)| layout::parse_due(k))
             .map(|(t, _)| t))
+    }
+
+    /// The tombstone of a job an interrupting boundary event cancelled, while it is kept.
+    pub fn cancelled_job(&self, key: JobKey) -> Result<Option<CancelledJob>, StoreError> {
+        self.backend
+            .get(&layout::cancelled(key))?
+            .map(|b| codec::decode(&b))
+            .transpose()
+            .map_err(corrupt("cancelled job"))
+    }
+
+    /// Tombstones whose time is up by `now`, at most `limit`.
+    pub fn expired_cancelled_jobs(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, JobKey)>, StoreError> {
+        let start = vec![layout::CANCELLED_EXPIRY];
+        let end =
+            layout::cancelled_expiry_until(Timestamp::from_millis(now.millis().saturating_add(1)));
+        Ok(self
+            .backend
+            .range(&start, &end, limit)?
+            .iter()
+            .filter_map(|(k, _)| layout::parse_cancelled_expiry(k))
+            .collect())
+    }
+
+    // ---- schedules -------------------------------------------------------------------------
+
+    /// The schedules of timer start events of one app or of all, with their revisions, at most
+    /// `limit`, by app and element.
+    pub fn schedules(
+        &self,
+        app: Option<&AppId>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Schedule)>, StoreError> {
+        let start = layout::schedules_of(app);
+        self.backend
+            .range(&start, &prefix_end(&start), limit)?
+            .iter()
+            .map(|(_, v)| codec::decode_revisioned(v).map_err(corrupt("schedule")))
+            .collect()
     }
 
     // ---- definitions -----------------------------------------------------------------------
@@ -674,6 +742,52 @@ impl Txn {
         let k = layout::idempotency(app, caller, key);
         self.unit.check(Check::Absent(k.clone()));
         self.unit.put(k, codec::encode(record));
+        self
+    }
+
+    /// Keeps the tombstone of a cancelled job until its `keep_until`.
+    pub fn put_cancelled_job(&mut self, cancelled: &CancelledJob) -> &mut Self {
+        self.unit.put(
+            layout::cancelled(cancelled.job.key),
+            codec::encode(cancelled),
+        );
+        self.unit.put(
+            layout::cancelled_expiry(cancelled.keep_until, cancelled.job.key),
+            Vec::new(),
+        );
+        self
+    }
+
+    /// Removes a tombstone whose time is up.
+    pub fn delete_cancelled_job(&mut self, key: JobKey, keep_until: Timestamp) -> &mut Self {
+        self.unit.delete(layout::cancelled(key));
+        self.unit.delete(layout::cancelled_expiry(keep_until, key));
+        self
+    }
+
+    /// Writes a schedule at revision `rev`: over the one at `rev - 1`, or (`rev` 1) where none
+    /// is.
+    pub fn put_schedule(&mut self, schedule: &Schedule, rev: u64) -> &mut Self {
+        let key = layout::schedule(&schedule.app, schedule.element.as_str());
+        self.unit.check(match rev {
+            0 | 1 => Check::Absent(key.clone()),
+            _ => Check::Prefix {
+                key: key.clone(),
+                prefix: codec::revision_prefix(rev - 1),
+            },
+        });
+        self.unit.put(key, codec::encode_revisioned(rev, schedule));
+        self
+    }
+
+    /// Removes a schedule at revision `rev`.
+    pub fn delete_schedule(&mut self, schedule: &Schedule, rev: u64) -> &mut Self {
+        let key = layout::schedule(&schedule.app, schedule.element.as_str());
+        self.unit.check(Check::Prefix {
+            key: key.clone(),
+            prefix: codec::revision_prefix(rev),
+        });
+        self.unit.delete(key);
         self
     }
 

@@ -538,15 +538,16 @@ fn unsupported_element_is_named_with_id_and_line() {
 }
 
 #[test]
-fn timer_start_event_is_unsupported_not_dropped() {
+fn timer_start_event_without_a_value_is_an_invalid_timer_not_dropped() {
     let text = lines(&[
         r#"<startEvent id="start"><timerEventDefinition/></startEvent>"#.into(),
         END.into(),
         flow("f1", "start", "end"),
     ]);
-    let d = only(&rejected(&text), Code::UnsupportedElement);
-    assert!(d.message.contains("timerEventDefinition"), "{}", d.message);
+    let d = only(&rejected(&text), Code::InvalidTimer);
+    assert!(d.message.contains("has no value"), "{}", d.message);
     assert_eq!(d.element_id.as_deref(), Some("start"));
+    assert_eq!(d.line, line_of(&text, "timerEventDefinition"));
 }
 
 #[test]

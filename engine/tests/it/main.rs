@@ -25,5 +25,6 @@ mod runtime_jobs;
 mod runtime_moves;
 mod runtime_scopes;
 mod runtime_signing;
+mod runtime_timer_start;
 mod runtime_timers;
 mod store_contract;

@@ -163,7 +163,10 @@ async fn explore(name: &str, bpmn: &str) {
         .service_task("confirm", stub())
         .service_task("createInstance", stub())
         .build();
-    let h = Harness::with(bpmn, Store::memory(), registry, AppSpec::open(app_id())).await;
+    // A service owner for the instances of timer start events (`ttd/monthly-report`).
+    let app = AppSpec::open(app_id())
+        .with_service_owner(flyt_engine::model::Party::organisation("974760673").unwrap());
+    let h = Harness::with(bpmn, Store::memory(), registry, app).await;
     let worker = Worker::spawn(h.rt.clone());
     let (_, def) = h.rt.latest_definition(&h.app).unwrap();
     let wanted = branches(&def);

@@ -12,6 +12,10 @@
 //!       <flyt:prefill value="from application A" to="source"/>
 //!       <!-- copy a whole data type of A to B, under the same name -->
 //!       <flyt:copy dataType="attachments"/>
+//!       <!-- B's 4xx answers raised as BPMN errors (an error boundary catches them); the
+//!            first that matches wins; code/type also match B's problem `code`/`type` -->
+//!       <flyt:onError status="409" errorCode="duplicate"/>
+//!       <flyt:onError status="403" code="forbidden" errorCode="refused"/>
 //!     </flyt:createInstance>
 //!   </bpmn:extensionElements>
 //! </bpmn:serviceTask>
@@ -48,6 +52,32 @@ pub enum Source {
     Constant(Value),
 }
 
+/// A downstream 4xx answer raised as a BPMN error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnError {
+    pub status: u16,
+    /// Matches the problem's `code` too, when set.
+    pub code: Option<String>,
+    /// Matches the problem's `type` too, when set.
+    pub problem_type: Option<String>,
+    pub error_code: String,
+}
+
+impl OnError {
+    pub fn matches(&self, status: u16, problem: Option<&Value>) -> bool {
+        let field = |name: &str| problem.and_then(|p| p.get(name)).and_then(Value::as_str);
+        self.status == status
+            && self
+                .code
+                .as_deref()
+                .is_none_or(|c| field("code") == Some(c))
+            && self
+                .problem_type
+                .as_deref()
+                .is_none_or(|t| field("type") == Some(t))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mapping {
     pub from: Source,
@@ -63,6 +93,7 @@ pub struct CreateInstanceConfig {
     pub owner: OwnerSpec,
     pub prefill: Vec<Mapping>,
     pub copy: Vec<String>,
+    pub on_error: Vec<OnError>,
 }
 
 fn valid_path(p: &str) -> bool {
@@ -112,6 +143,7 @@ pub fn parse(
     let mut owners = 0;
     let mut prefill = Vec::new();
     let mut copy = Vec::new();
+    let mut on_error = Vec::new();
     for child in &node.children {
         if child.ns != Ns::Flyt {
             continue;
@@ -157,12 +189,16 @@ pub fn parse(
                 Some(dt) if !dt.is_empty() => copy.push(dt.to_string()),
                 _ => problems.push(err(child.pos, "<flyt:copy> needs dataType=\"...\"".into())),
             },
+            "onError" => match on_error_of(child) {
+                Ok(o) => on_error.push(o),
+                Err(msg) => problems.push(err(child.pos, msg)),
+            },
             other => problems.push(
                 err(
                     child.pos,
                     format!("unknown element <flyt:{other}> in <flyt:createInstance>"),
                 )
-                .hint("use flyt:owner, flyt:prefill or flyt:copy"),
+                .hint("use flyt:owner, flyt:prefill, flyt:copy or flyt:onError"),
             ),
         }
     }
@@ -178,9 +214,37 @@ pub fn parse(
             owner,
             prefill,
             copy,
+            on_error,
         }),
         _ => Err(problems),
     }
+}
+
+/// `<flyt:onError status="4xx" [code=".."] [type=".."] errorCode=".."/>`. 401, 408 and 429 are
+/// not errors of the request (a token is refreshed, the call retried), so they cannot be mapped.
+fn on_error_of(node: &XmlNode) -> Result<OnError, String> {
+    let status = node
+        .attr("status")
+        .ok_or("<flyt:onError> needs status=\"4xx\"")?;
+    let status: u16 = status
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s| (400..500).contains(s) && ![401, 408, 429].contains(s))
+        .ok_or_else(|| {
+            format!("<flyt:onError> status `{status}` is not a 4xx answer flyt gives up on (400-499 but 401, 408, 429)")
+        })?;
+    let error_code = node
+        .attr("errorCode")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .ok_or("<flyt:onError> needs errorCode=\"...\" (the BPMN error to raise)")?;
+    Ok(OnError {
+        status,
+        code: node.attr("code").map(str::to_string),
+        problem_type: node.attr("type").map(str::to_string),
+        error_code: error_code.to_string(),
+    })
 }
 
 fn mapping(node: &XmlNode) -> Result<Mapping, String> {

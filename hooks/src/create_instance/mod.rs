@@ -7,7 +7,8 @@
 //! followed, so a definition cannot send the organisation's token anywhere else.
 //!
 //! Failures: connection errors, timeouts, 408, 429 (with `Retry-After`) and 5xx are retried
-//! with backoff; 400, 403, 404, 409 and 422 raise an incident at once with B's problem detail; a
+//! with backoff; 400, 403, 404, 409 and 422 raise an incident at once with B's problem detail
+//! (or, mapped by a `<flyt:onError>` of the task, the BPMN error it names); a
 //! 401 refreshes the token once, then raises an incident.
 
 pub mod config;
@@ -145,10 +146,16 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 
 /// B's problem detail, for the incident.
 async fn problem(response: reqwest::Response) -> String {
+    problem_of(response).await.1
+}
+
+/// B's problem (when its body is JSON) and its detail.
+async fn problem_of(response: reqwest::Response) -> (Option<Value>, String) {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    let detail = serde_json::from_str::<Value>(&text)
-        .ok()
+    let parsed = serde_json::from_str::<Value>(&text).ok();
+    let detail = parsed
+        .as_ref()
         .map(|v| {
             let code = v.get("code").and_then(Value::as_str).unwrap_or("");
             let detail = v
@@ -159,7 +166,7 @@ async fn problem(response: reqwest::Response) -> String {
             format!("{code}: {detail}")
         })
         .unwrap_or_else(|| text.chars().take(300).collect());
-    format!("{status}: {detail}")
+    (parsed, format!("{status}: {detail}"))
 }
 
 impl CreateInstance {
@@ -301,11 +308,21 @@ impl ServiceTaskHandler for CreateInstance {
                     };
                 }
                 _ => {
-                    return ServiceTaskOutcome::fail(format!(
-                        "{} refused to create the instance: {}",
-                        config.target,
-                        problem(response).await
-                    ));
+                    let (body, detail) = problem_of(response).await;
+                    let message =
+                        format!("{} refused to create the instance: {detail}", config.target);
+                    // Mapped to a BPMN error: an error boundary on the task catches it.
+                    if let Some(rule) = config
+                        .on_error
+                        .iter()
+                        .find(|r| r.matches(status, body.as_ref()))
+                    {
+                        return ServiceTaskOutcome::Error {
+                            code: rule.error_code.clone(),
+                            message,
+                        };
+                    }
+                    return ServiceTaskOutcome::fail(message);
                 }
             }
         }

@@ -146,6 +146,9 @@ pub(super) fn load(dir: &Path, id: AppId) -> Result<App, Vec<LoadError>> {
         title: meta.title,
         owner_types: meta.owner_types,
         process: None,
+        // applicationmetadata.json names the org by code only: a timer start event there is
+        // refused at deploy for want of an organisation number to own its instances.
+        service_owner: None,
         data_types: meta.data_types,
         rules: Vec::new(),
         jobs: JobsFile::default(),

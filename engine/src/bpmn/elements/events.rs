@@ -3,9 +3,20 @@
 use super::NodeIdx;
 use super::timer::Timer;
 
-/// A plain start event: where a new instance's token starts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StartEvent {}
+/// A start event: where a new instance's token starts. A none start event (no `timer`) starts
+/// instances created through the API; a timer start event starts instances on its schedule
+/// (`runtime::schedules`), owned by the app's service owner.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StartEvent {
+    pub timer: Option<Timer>,
+}
+
+impl StartEvent {
+    /// Whether the API may start instances here (a none start event).
+    pub fn is_none(&self) -> bool {
+        self.timer.is_none()
+    }
+}
 
 /// An end event: a token that arrives is consumed; when none is left the process ends. A
 /// terminate end event (`terminateEventDefinition`) ends every token of the process at once:

@@ -28,7 +28,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         // events are reached: inner end events finish only if the sub-process does.
         if let Some(s) = node.scope {
             match node.kind {
-                RawKind::StartEvent => {
+                RawKind::StartEvent(_) => {
                     graph.add_edge(NodeIndex::new(s), NodeIndex::new(i), ());
                 }
                 RawKind::EndEvent
@@ -51,7 +51,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
 
     let mut reachable = vec![false; n];
     for (i, node) in process.nodes.iter().enumerate() {
-        if node.kind == RawKind::StartEvent && node.scope.is_none() {
+        if matches!(node.kind, RawKind::StartEvent(_)) && node.scope.is_none() {
             let mut dfs = Dfs::new(&graph, NodeIndex::new(i));
             while let Some(v) = dfs.next(&graph) {
                 reachable[v.index()] = true;
@@ -81,7 +81,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
     let has_start = process
         .nodes
         .iter()
-        .any(|n| n.kind == RawKind::StartEvent && n.scope.is_none());
+        .any(|n| matches!(n.kind, RawKind::StartEvent(_)) && n.scope.is_none());
     for (i, node) in process.nodes.iter().enumerate() {
         if has_start && !reachable[i] {
             diags.push(

@@ -33,7 +33,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
     let mut seen: HashSet<Vec<u32>> = HashSet::new();
     let mut queue: VecDeque<Vec<u32>> = VecDeque::new();
     for (i, node) in process.nodes.iter().enumerate() {
-        if node.kind == RawKind::StartEvent {
+        if matches!(node.kind, RawKind::StartEvent(_)) {
             let mut marking: Vec<u32> = Vec::new();
             for &f in &index.outgoing[i] {
                 if let Some(f) = game.advance(f) {

@@ -45,7 +45,7 @@ pub(crate) fn check(
     let top_start = process
         .nodes
         .iter()
-        .any(|n| n.kind == RawKind::StartEvent && n.scope.is_none());
+        .any(|n| matches!(n.kind, RawKind::StartEvent(_)) && n.scope.is_none());
     if !top_start && full {
         diags.push(
             Diagnostic::error(
@@ -62,7 +62,7 @@ pub(crate) fn check(
         let outgoing = &index.outgoing[i];
         let incoming = &index.incoming[i];
         match &node.kind {
-            RawKind::StartEvent if !incoming.is_empty() => diags.push(
+            RawKind::StartEvent(_) if !incoming.is_empty() => diags.push(
                 Diagnostic::error(
                     Code::MisplacedFlow,
                     node.pos,
@@ -92,7 +92,7 @@ pub(crate) fn check(
         }
         let single_exit = matches!(
             node.kind,
-            RawKind::StartEvent
+            RawKind::StartEvent(_)
                 | RawKind::UserTask(_)
                 | RawKind::ServiceTask(_)
                 | RawKind::TimerCatch(_)

@@ -41,7 +41,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         let starts: Vec<&str> = process
             .nodes
             .iter()
-            .filter(|n| n.scope == Some(s) && n.kind == RawKind::StartEvent)
+            .filter(|n| n.scope == Some(s) && matches!(n.kind, RawKind::StartEvent(_)))
             .map(|n| n.id.as_str())
             .collect();
         let ends = process.nodes.iter().any(|n| {
@@ -54,7 +54,16 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                         | RawKind::EscalationThrow { end: true, .. }
                 )
         });
+        let timed = process
+            .nodes
+            .iter()
+            .find(|n| n.scope == Some(s) && matches!(n.kind, RawKind::StartEvent(Some(_))));
         let problem = match starts.as_slice() {
+            _ if timed.is_some() => Some(format!(
+                "has a timer start event `{}`: a sub-process is entered at a none start event \
+                 (timer start events start the process)",
+                timed.map_or("", |n| n.id.as_str())
+            )),
             [] => Some("has no start event".to_string()),
             [_] if !ends => Some("has no end event".to_string()),
             [_] => None,

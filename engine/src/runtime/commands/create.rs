@@ -6,14 +6,26 @@ use crate::ids::{AppId, InstanceId};
 use crate::model::{Actor, EventType, Instance, ProcessState};
 use crate::runtime::data::DataCache;
 use crate::runtime::pipeline::{Kind, Loaded};
+use crate::runtime::schedules::Tick;
 use crate::runtime::transition::{HookPoint, Transition};
 use crate::runtime::{Error, Runtime};
 use crate::store::{CommitError, IdempotencyRecord};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 impl Runtime {
     /// Creates an instance and runs its process to the first wait state, in one commit.
     pub async fn create_instance(&self, req: CreateInstance) -> Result<Created, Error> {
+        self.create_at(req, None).await
+    }
+
+    /// Creates an instance; with a `tick`, the one a schedule's due tick starts, in the same
+    /// commit that advances the schedule (see `runtime::schedules`).
+    pub(crate) async fn create_at(
+        &self,
+        req: CreateInstance,
+        tick: Option<Tick>,
+    ) -> Result<Created, Error> {
         // Check: a replayed idempotency key answers with its instance.
         let app = self.app(&req.app)?;
         if let Some((key, hash)) = &req.idempotency
@@ -23,18 +35,38 @@ impl Runtime {
         }
         // Load: the latest definition and its start event.
         let (version, def) = self.latest_definition(&req.app)?;
-        let start = match &req.start_event {
-            None => def.start_events().first().copied(),
-            Some(id) => def.node_by_id(id).filter(|n| {
-                matches!(def.node(*n).kind, NodeKind::StartEvent(_)) && def.node(*n).scope.is_none()
+        let start = match (&req.start_event, &tick) {
+            // A scheduled instance starts at its timer start event.
+            (_, Some(tick)) => def.node_by_id(tick.schedule.element.as_str()),
+            (None, None) => def
+                .start_events()
+                .iter()
+                .copied()
+                .find(|&n| matches!(&def.node(n).kind, NodeKind::StartEvent(s) if s.is_none())),
+            (Some(id), None) => def.node_by_id(id).filter(|n| {
+                def.node(*n).scope.is_none()
+                    && matches!(&def.node(*n).kind, NodeKind::StartEvent(s) if s.is_none())
             }),
-        }
-        .ok_or_else(|| {
-            Error::BadRequest(format!(
-                "no start event `{}`",
-                req.start_event.as_deref().unwrap_or("")
-            ))
-        })?;
+        };
+        let start = match start {
+            Some(start) => start,
+            None if req.start_event.is_none() && !def.start_events().is_empty() => {
+                return Err(Error::StartsOnSchedule {
+                    app: req.app.clone(),
+                    starts: def
+                        .start_events()
+                        .iter()
+                        .map(|&n| def.node(n).id.to_string())
+                        .collect(),
+                });
+            }
+            None => {
+                return Err(Error::BadRequest(format!(
+                    "no none start event `{}` (a timer start event starts instances only on its schedule)",
+                    req.start_event.as_deref().unwrap_or("")
+                )));
+            }
+        };
         for (data_type, value) in &req.data {
             check_data(&app, data_type, value)?;
         }
@@ -80,7 +112,10 @@ impl Runtime {
             t.data.set(data_type, value);
         }
         t.run_hooks(HookPoint::InstanceCreated).await?;
-        t.record(EventType::StartEvent, Some(start_id), None, None);
+        let payload = tick
+            .as_ref()
+            .map(|tick| json!({ "tick": tick.schedule.due.to_rfc3339() }));
+        t.record(EventType::StartEvent, Some(start_id), None, payload);
         t.arrive(first, None).await?;
         // Hooks may have written data; it must satisfy the schemas too.
         t.check_written()?;
@@ -96,6 +131,9 @@ impl Runtime {
                     created: now,
                 },
             );
+        }
+        if let Some(tick) = &tick {
+            tick.advance(&mut t.prelude, &t.instance, now);
         }
         // Commit.
         match self.commit(Kind::Create, t).await {
