@@ -445,6 +445,37 @@ impl Store {
             .collect())
     }
 
+    /// Timers due by `now` (queued and due, or leased by a worker whose lease expired), oldest
+    /// first, at most `limit`: a range read of the timers' own due class, however many timers
+    /// wait further ahead.
+    pub fn due_timers(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, JobKey)>, StoreError> {
+        let end = layout::due_until(
+            layout::DUE_TIMER,
+            Timestamp::from_millis(now.millis().saturating_add(1)),
+        );
+        Ok(self
+            .backend
+            .range(&layout::due_start(layout::DUE_TIMER), &end, limit)?
+            .iter()
+            .filter_map(|(k, _)| layout::parse_due(k))
+            .collect())
+    }
+
+    /// When the earliest timer is due.
+    pub fn next_due_timer(&self) -> Result<Option<Timestamp>, StoreError> {
+        let start = layout::due_start(layout::DUE_TIMER);
+        Ok(self
+            .backend
+            .range(&start, &prefix_end(&start), 1)?
+            .first()
+            .and_then(|(k, _)| layout::parse_due(k))
+            .map(|(t, _)| t))
+    }
+
     /// Jobs of one class due after `now` (waiting for a retry, or leased), oldest first.
     pub fn future_jobs(
         &self,
@@ -604,7 +635,7 @@ impl Txn {
         self.unit.put(key, codec::encode_revisioned(1, job));
         if let Some(due) = job.due() {
             self.unit.put(
-                layout::due(layout::due_class(job.external), due, job.key),
+                layout::due(layout::due_class_of(job), due, job.key),
                 Vec::new(),
             );
         }
@@ -622,8 +653,9 @@ impl Txn {
             prefix: codec::revision_prefix(rev),
         });
         if let Some(due) = old.due() {
-            self.unit
-                .delete(layout::due(layout::due_class(old.external), due, old.key));
+            for &class in layout::due_classes_of(old) {
+                self.unit.delete(layout::due(class, due, old.key));
+            }
         }
         if let Some(entry) = work_queue_entry(old) {
             self.unit.delete(entry);
@@ -631,7 +663,7 @@ impl Txn {
         self.unit.put(key, codec::encode_revisioned(rev + 1, new));
         if let Some(due) = new.due() {
             self.unit.put(
-                layout::due(layout::due_class(new.external), due, new.key),
+                layout::due(layout::due_class_of(new), due, new.key),
                 Vec::new(),
             );
         }
@@ -650,8 +682,9 @@ impl Txn {
         });
         self.unit.delete(key);
         if let Some(due) = job.due() {
-            self.unit
-                .delete(layout::due(layout::due_class(job.external), due, job.key));
+            for &class in layout::due_classes_of(job) {
+                self.unit.delete(layout::due(class, due, job.key));
+            }
         }
         if let Some(entry) = work_queue_entry(job) {
             self.unit.delete(entry);

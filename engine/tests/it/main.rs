@@ -20,5 +20,6 @@ mod runtime_idempotency;
 mod runtime_jobs;
 mod runtime_moves;
 mod runtime_signing;
+mod runtime_timer_firing;
 mod runtime_timers;
 mod store_contract;
