@@ -45,7 +45,7 @@ fn on_disk(m: &std::fs::Metadata) -> u64 {
     m.len()
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

@@ -4,7 +4,8 @@
 //! Scenarios: `in-process` (the approval process on each backend), `rest` (the same over HTTP
 //! with real JWTs and durable storage), `multi-app` (A → B creations across two servers),
 //! `definitions` (parse and validate a generated 10,000-element definition), `footprint` (disk
-//! and memory with many parked instances), `fsync` (this machine's fsync rate), or `all`.
+//! and memory with many parked instances), `fsync` (this machine's fsync rate), `timers` (many
+//! pending timers, then all of them firing at once under a REST load), or `all`.
 //!
 //! `flyt bench peer` is the driver for the peer benchmark kit, with the kit's own flags: see
 //! [`peer`].
@@ -17,6 +18,7 @@ mod in_process;
 mod multi_app;
 pub mod peer;
 mod rest;
+mod timers;
 
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
@@ -33,6 +35,9 @@ pub enum Scenario {
     Definitions,
     Footprint,
     Fsync,
+    /// Pending timers (disk, a server's start-up and memory over them) and firing them all at
+    /// once under a REST load: `timers-pending` and `timers-fire`.
+    Timers,
     /// The peer-benchmark driver: `flyt bench peer --bpmn=FILE --process=ID ...` (the kit's
     /// flags, see BENCHMARKS.md); not part of `all`.
     Peer,
@@ -51,6 +56,9 @@ pub struct BenchArgs {
     /// Parked instances for `footprint`. Default 100,000.
     #[arg(long)]
     pub parked: Option<usize>,
+    /// Timers for `timers`. Default 1,000,000.
+    #[arg(long)]
+    pub timers: Option<usize>,
     /// Backends for `in-process` (repeatable; default all three).
     #[arg(long = "backend")]
     pub backends: Vec<flyt_engine::store::open::BackendKind>,
@@ -206,6 +214,14 @@ async fn scenarios(args: &BenchArgs, dir: &Path) -> Result<Vec<Row>, String> {
             args.parked.unwrap_or(100_000)
         };
         rows.extend(footprint::run(&args.processes, dir, n).await?);
+    }
+    if want(Scenario::Timers) {
+        let n = if args.smoke {
+            300
+        } else {
+            args.timers.unwrap_or(1_000_000)
+        };
+        rows.extend(timers::run(dir, n, args.clients).await?);
     }
     Ok(rows)
 }

@@ -25,6 +25,8 @@ fn every_benchmark_scenario_runs() {
         "rest",
         "multi-app",
         "footprint",
+        "timers-pending",
+        "timers-fire",
     ] {
         let rows: Vec<_> = results
             .iter()

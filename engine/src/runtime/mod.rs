@@ -22,6 +22,7 @@ mod pending;
 mod pipeline;
 mod schedules;
 mod scopes;
+mod timer_firing;
 mod timers;
 mod transition;
 pub mod worker;
@@ -38,6 +39,7 @@ pub use definitions::{Checked, Deployed};
 pub use error::{ConditionResult, Error};
 pub use metrics::Metrics;
 pub use pending::{PendingTimer, PendingTimers, SCAN_BUDGET, TimerCursor, TimerSort};
+pub use timer_firing::Firing;
 pub use timers::{Fired, TIMER_TASK_TYPE};
 
 use crate::app::AppSpec;
@@ -81,6 +83,9 @@ pub struct RuntimeConfig {
     /// thread pool, never on the async workers, so a big upload cannot delay other requests; the
     /// rest wait their turn. Default 2.
     pub compile_concurrency: usize,
+    /// Due timers the worker fires at once: each is its own commit, and the group committer
+    /// writes them together (one fsync for many). Default 512.
+    pub timer_batch: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -92,6 +97,7 @@ impl Default for RuntimeConfig {
             worker_poll: Duration::from_secs(1),
             worker_concurrency: 64,
             compile_concurrency: 2,
+            timer_batch: 512,
         }
     }
 }
@@ -114,6 +120,11 @@ impl RuntimeConfig {
 
     pub fn with_compile_concurrency(mut self, n: usize) -> Self {
         self.compile_concurrency = n.max(1);
+        self
+    }
+
+    pub fn with_timer_batch(mut self, n: usize) -> Self {
+        self.timer_batch = n.max(1);
         self
     }
 }

@@ -1,8 +1,9 @@
 //! The operator's view of an app's pending timers: its schedules (timer start events) and the
 //! armed timers of its instances (catch and boundary events), soonest first, in bounded pages.
 //!
-//! Armed timers are read from the due index of in-process jobs (soonest first), keeping the
-//! timer jobs of this app: one page reads at most [`SCAN_BUDGET`] index entries, so a server
+//! Armed timers are read from the timers' own due index (soonest first), keeping the timer jobs
+//! of this app (a timer armed by a server from before that index existed, still waiting in the
+//! in-process jobs' index, fires but is not listed here): one page reads at most [`SCAN_BUDGET`] index entries, so a server
 //! with a million timers of other apps answers in bounded time (a page may then hold fewer
 //! than asked and still carry a cursor).
 
@@ -88,7 +89,7 @@ impl Runtime {
         let mut last: Option<TimerCursor> = None;
         let mut exhausted = false;
         'scan: while timers.len() < limit && scanned < SCAN_BUDGET {
-            let chunk = store.jobs_by_due(false, from.map(|c| (c.due, c.job)), 256)?;
+            let chunk = store.timers_by_due(from.map(|c| (c.due, c.job)), 256)?;
             if chunk.is_empty() {
                 exhausted = true;
                 break;

@@ -198,8 +198,18 @@ pub(super) fn armed_of(job: &Job) -> Armed {
 impl Runtime {
     /// Fires a leased timer job: one commit that removes it and moves the instance.
     pub async fn fire_timer(&self, leased: &LeasedJob) -> Result<Fired, JobError> {
+        self.fire_timer_from(|rt| rt.held(leased)).await
+    }
+
+    /// Fires the timer job `current` reads (with its revision, check 0 of the commit), reading
+    /// it again after a conflict: under a lease ([`Runtime::fire_timer`]) or without one
+    /// (`timer_firing`).
+    pub(crate) async fn fire_timer_from(
+        &self,
+        current: impl Fn(&Self) -> Result<(u64, Job), JobError>,
+    ) -> Result<Fired, JobError> {
         for _ in 0..16 {
-            let (rev, job) = self.held(leased)?;
+            let (rev, job) = current(self)?;
             let Some(instance) = self.inner.store.instance(job.instance)? else {
                 return self.drop_stale(&job, rev).await.map(|_| Fired::Stale);
             };

@@ -3,10 +3,16 @@
 //!
 //! It waits on the clock (so a manual clock drives retries in tests), on a notification from
 //! commits that create jobs, and on a poll interval as a backstop.
+//!
+//! Timers have a loop of their own ([`fire_timers`]) over their own due queue: it fires up to
+//! `timer_batch` due timers at once without leasing them (see `timer_firing`), so that many
+//! firings share one group commit, and a million timers falling due together neither wait
+//! behind service tasks' jobs nor hold them up.
 
 use super::Error;
 use super::Runtime;
 use super::jobs::{JobError, LeasedJob};
+use super::timer_firing::Firing;
 use crate::hooks::ServiceTaskOutcome;
 use crate::ids::JobKey;
 use futures::FutureExt;
@@ -30,7 +36,11 @@ impl Worker {
     /// Starts the worker on the current tokio runtime.
     pub fn spawn(rt: Runtime) -> Worker {
         let (stop, stop_rx) = watch::channel(false);
-        let handle = tokio::spawn(run(rt, stop_rx));
+        let timers = tokio::spawn(fire_timers(rt.clone(), stop_rx.clone()));
+        let jobs = tokio::spawn(run(rt, stop_rx));
+        let handle = tokio::spawn(async move {
+            let _ = tokio::join!(jobs, timers);
+        });
         Worker { stop, handle }
     }
 
@@ -132,6 +142,58 @@ async fn run(rt: Runtime, mut stop: watch::Receiver<bool>) {
     let _ = permits
         .acquire_many(u32::try_from(concurrency).unwrap_or(u32::MAX))
         .await;
+}
+
+/// Fires due timers, `timer_batch` at once, each its own commit: the batch's commits are
+/// queued together and the group committer writes them with one fsync.
+async fn fire_timers(rt: Runtime, mut stop: watch::Receiver<bool>) {
+    let batch = rt.inner.config.timer_batch.max(1);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let notified = rt.inner.jobs_ready.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let clock = rt.inner.clock.clone();
+        let now = clock.now();
+        let mut progressed = false;
+        match rt.inner.store.due_timers(now, batch) {
+            Ok(due) if !due.is_empty() => {
+                let mut firing = tokio::task::JoinSet::new();
+                for (_, key) in due {
+                    let rt = rt.clone();
+                    firing.spawn(async move { rt.fire_due_timer(key).await });
+                }
+                while let Some(done) = firing.join_next().await {
+                    match done {
+                        Ok(Firing::Fired(_) | Firing::Refused) => progressed = true,
+                        // Someone else fired or disarmed it: nothing to retry.
+                        Ok(Firing::NotDue | Firing::Retry) => {}
+                        Err(e) => tracing::error!(error = %e, "a timer firing task failed"),
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "job worker cannot read due timers"),
+        }
+        if progressed {
+            // More may be due: look again at once.
+            continue;
+        }
+        // Nothing due, or every firing must be retried (storage failing): wait for the next
+        // due time, a commit that arms a timer, or the poll interval.
+        let poll = rt.inner.config.worker_poll;
+        let deadline = match rt.inner.store.next_due_timer() {
+            Ok(Some(next)) if next > now => next.min(now.plus(poll)),
+            _ => now.plus(poll),
+        };
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = clock.sleep_until(deadline) => {}
+            _ = stop.changed() => {}
+        }
+    }
 }
 
 async fn lease(rt: &Runtime, key: JobKey, worker: &str) -> Option<LeasedJob> {

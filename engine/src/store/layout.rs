@@ -26,7 +26,11 @@
 //! With time-ordered ids, the instances being worked on cluster at the end of the key space.
 //!
 //! The due index has a class byte: 0 for jobs run in-process, 1 for jobs run by external
-//! workers, so that each kind of worker scans only its own queue.
+//! workers, 2 for timers, so that each kind of worker scans only its own queue: a million timers
+//! falling due together do not stand in front of a service task's job, and the timer firer reads
+//! only due timers. Timers written before class 2 existed (they sat in class 0) stay readable:
+//! the in-process worker fires one it finds there, and every delete or move of a timer's entry
+//! removes both classes' keys ([`due_classes_of`]).
 //!
 //! External jobs are also indexed by job type and app (`W`, since format 3), so that a worker
 //! asking for type Y finds a due Y job at once however many older jobs of other types, or of
@@ -40,6 +44,7 @@
 //! [`DefinitionRecord`]: super::DefinitionRecord
 
 use crate::ids::{AppId, DataTypeId, InstanceId, JobKey, PartyId};
+use crate::model::{Job, JobKind};
 use crate::time::Timestamp;
 
 pub const META: u8 = b'M';
@@ -200,9 +205,38 @@ pub fn job(key: JobKey) -> Vec<u8> {
     k
 }
 
-/// The due-index class of a job.
+/// The due-index class of jobs run in-process (service tasks, events).
+pub const DUE_IN_PROCESS: u8 = 0;
+/// The due-index class of jobs run by external workers.
+pub const DUE_EXTERNAL: u8 = 1;
+/// The due-index class of timers.
+pub const DUE_TIMER: u8 = 2;
+
+/// The due-index class of a worker's queue (timers aside).
 pub fn due_class(external: bool) -> u8 {
-    u8::from(external)
+    if external {
+        DUE_EXTERNAL
+    } else {
+        DUE_IN_PROCESS
+    }
+}
+
+/// The due-index class a job is written under.
+pub fn due_class_of(job: &Job) -> u8 {
+    match job.kind {
+        JobKind::Timer => DUE_TIMER,
+        _ => due_class(job.external),
+    }
+}
+
+/// Every class a job's due entry may sit under: a timer written before class 2 existed sits in
+/// class 0, so removing a timer's entry removes both keys (deleting an absent key is a no-op).
+pub fn due_classes_of(job: &Job) -> &'static [u8] {
+    match job.kind {
+        JobKind::Timer => &[DUE_TIMER, DUE_IN_PROCESS],
+        _ if job.external => &[DUE_EXTERNAL],
+        _ => &[DUE_IN_PROCESS],
+    }
 }
 
 pub fn due(class: u8, at: Timestamp, key: JobKey) -> Vec<u8> {

@@ -449,6 +449,37 @@ impl Store {
             .collect())
     }
 
+    /// Timers due by `now` (queued and due, or leased by a worker whose lease expired), oldest
+    /// first, at most `limit`: a range read of the timers' own due class, however many timers
+    /// wait further ahead.
+    pub fn due_timers(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, JobKey)>, StoreError> {
+        let end = layout::due_until(
+            layout::DUE_TIMER,
+            Timestamp::from_millis(now.millis().saturating_add(1)),
+        );
+        Ok(self
+            .backend
+            .range(&layout::due_start(layout::DUE_TIMER), &end, limit)?
+            .iter()
+            .filter_map(|(k, _)| layout::parse_due(k))
+            .collect())
+    }
+
+    /// When the earliest timer is due.
+    pub fn next_due_timer(&self) -> Result<Option<Timestamp>, StoreError> {
+        let start = layout::due_start(layout::DUE_TIMER);
+        Ok(self
+            .backend
+            .range(&start, &prefix_end(&start), 1)?
+            .first()
+            .and_then(|(k, _)| layout::parse_due(k))
+            .map(|(t, _)| t))
+    }
+
     /// Jobs of one class due after `now` (waiting for a retry, or leased), oldest first.
     pub fn future_jobs(
         &self,
@@ -477,7 +508,25 @@ impl Store {
         after: Option<(Timestamp, JobKey)>,
         limit: usize,
     ) -> Result<Vec<(Timestamp, JobKey)>, StoreError> {
-        let class = layout::due_class(external);
+        self.by_due(layout::due_class(external), after, limit)
+    }
+
+    /// Timers (their own due class) in due order, strictly after `after`, at most `limit`: for
+    /// the operators' view of pending timers.
+    pub fn timers_by_due(
+        &self,
+        after: Option<(Timestamp, JobKey)>,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, JobKey)>, StoreError> {
+        self.by_due(layout::DUE_TIMER, after, limit)
+    }
+
+    fn by_due(
+        &self,
+        class: u8,
+        after: Option<(Timestamp, JobKey)>,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, JobKey)>, StoreError> {
         let start = match after {
             Some((due, key)) => {
                 let mut k = layout::due(class, due, key);
@@ -676,7 +725,7 @@ impl Txn {
         self.unit.put(key, codec::encode_revisioned(1, job));
         if let Some(due) = job.due() {
             self.unit.put(
-                layout::due(layout::due_class(job.external), due, job.key),
+                layout::due(layout::due_class_of(job), due, job.key),
                 Vec::new(),
             );
         }
@@ -694,8 +743,9 @@ impl Txn {
             prefix: codec::revision_prefix(rev),
         });
         if let Some(due) = old.due() {
-            self.unit
-                .delete(layout::due(layout::due_class(old.external), due, old.key));
+            for &class in layout::due_classes_of(old) {
+                self.unit.delete(layout::due(class, due, old.key));
+            }
         }
         if let Some(entry) = work_queue_entry(old) {
             self.unit.delete(entry);
@@ -703,7 +753,7 @@ impl Txn {
         self.unit.put(key, codec::encode_revisioned(rev + 1, new));
         if let Some(due) = new.due() {
             self.unit.put(
-                layout::due(layout::due_class(new.external), due, new.key),
+                layout::due(layout::due_class_of(new), due, new.key),
                 Vec::new(),
             );
         }
@@ -722,8 +772,9 @@ impl Txn {
         });
         self.unit.delete(key);
         if let Some(due) = job.due() {
-            self.unit
-                .delete(layout::due(layout::due_class(job.external), due, job.key));
+            for &class in layout::due_classes_of(job) {
+                self.unit.delete(layout::due(class, due, job.key));
+            }
         }
         if let Some(entry) = work_queue_entry(job) {
             self.unit.delete(entry);

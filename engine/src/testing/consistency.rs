@@ -59,7 +59,7 @@ pub fn check(store: &Store) -> Result<Vec<String>, crate::store::StoreError> {
             }
         }
         if let Some(due) = job.due() {
-            due_expected.insert(layout::due(layout::due_class(job.external), due, job.key));
+            due_expected.insert(layout::due(layout::due_class_of(&job), due, job.key));
             if job.external {
                 work_expected.insert(layout::work_queue(&job.task_type, &job.app, due, job.key));
             }

@@ -25,6 +25,7 @@ mod runtime_jobs;
 mod runtime_moves;
 mod runtime_scopes;
 mod runtime_signing;
+mod runtime_timer_firing;
 mod runtime_timer_start;
 mod runtime_timers;
 mod store_contract;
