@@ -4,9 +4,9 @@
 use super::diagnostic::Pos;
 use super::elements::{
     BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, EscalationBoundaryEvent,
-    EscalationThrow, ExclusiveGateway, Flow, FlowIdx, InclusiveGateway, LinkCatch, LinkThrow, Node,
-    NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, SubProcess, ThrowEvent,
-    ThrownError, TimerCatchEvent, UserTask,
+    EscalationThrow, EventSubProcess, ExclusiveGateway, Flow, FlowIdx, InclusiveGateway, LinkCatch,
+    LinkThrow, Node, NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, SubProcess,
+    ThrowEvent, ThrownError, TimerCatchEvent, UserTask,
 };
 use super::raw::{RawKind, RawProcess};
 use super::validate::Index;
@@ -181,6 +181,13 @@ impl ProcessDefinition {
                         Some(start) => NodeKind::SubProcess(SubProcess { start }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
+                    RawKind::EventSubProcess { interrupting } => match inner_start[i] {
+                        Some(start) => NodeKind::EventSubProcess(EventSubProcess {
+                            start,
+                            interrupting,
+                        }),
+                        None => NodeKind::EndEvent(EndEvent::default()),
+                    },
                     // validate() refuses processes with unsupported elements.
                     RawKind::Unsupported => NodeKind::EndEvent(EndEvent::default()),
                 };
@@ -304,6 +311,14 @@ impl ProcessDefinition {
     /// default.
     pub fn start_events(&self) -> &[NodeIdx] {
         &self.start_events
+    }
+
+    /// The event sub-processes directly in `scope` (a sub-process; `None`: the process level).
+    pub fn event_sub_processes(&self, scope: Option<NodeIdx>) -> Vec<NodeIdx> {
+        self.nodes()
+            .filter(|(_, n)| matches!(n.kind, NodeKind::EventSubProcess(_)) && n.scope == scope)
+            .map(|(i, _)| i)
+            .collect()
     }
 
     pub fn user_task(&self, idx: NodeIdx) -> Option<&UserTask> {

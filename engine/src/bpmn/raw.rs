@@ -55,6 +55,12 @@ pub(crate) enum RawKind {
     },
     /// An embedded `<subProcess>`: its inside is the nodes and flows whose `scope` is it.
     SubProcess,
+    /// An event sub-process (`triggeredByEvent="true"`): started by its one start event's
+    /// trigger while its enclosing scope runs; `interrupting` is its start event's
+    /// `isInterrupting` (default true).
+    EventSubProcess {
+        interrupting: bool,
+    },
     /// An end or intermediate throw event with an `escalationEventDefinition`.
     EscalationThrow {
         escalation_ref: Option<Ref>,

@@ -13,7 +13,7 @@ use super::transition::{Arrival, Transition};
 use super::{Error, Runtime};
 use crate::bpmn::ProcessDefinition;
 use crate::bpmn::elements::timer::Timer;
-use crate::bpmn::elements::{NodeIdx, NodeKind};
+use crate::bpmn::elements::{NodeIdx, NodeKind, StartEvent};
 use crate::ids::{ElementId, JobKey};
 use crate::model::{Actor, ArmedTimer, EventType, Instance, Job, ProcessState, ScopeInstance};
 use crate::store::CommitError;
@@ -54,7 +54,58 @@ impl Transition<'_> {
                 }
             }
         }
+        self.arm_event_subs(Some(id))?;
         Ok(id)
+    }
+
+    /// Arms the timer start events of the event sub-processes directly in scope instance
+    /// `scope` (`None`: the process level, when the instance is created), on that scope
+    /// instance.
+    pub(crate) fn arm_event_subs(&mut self, scope: Option<u32>) -> Result<(), Error> {
+        let def = self.def.clone();
+        let element = match scope {
+            None => None,
+            Some(s) => {
+                let Some(x) = self.instance.process.scopes.iter().find(|x| x.id == s) else {
+                    return Ok(());
+                };
+                def.node_by_id(x.element.as_str())
+            }
+        };
+        for esp in def.event_sub_processes(element) {
+            let NodeKind::EventSubProcess(esp) = &def.node(esp).kind else {
+                continue;
+            };
+            let start = def.node(esp.start);
+            let NodeKind::StartEvent(StartEvent { timer: Some(timer) }) = &start.kind else {
+                continue;
+            };
+            let visits = self
+                .instance
+                .visits
+                .entry(start.id.to_string())
+                .or_insert(0);
+            *visits += 1;
+            let visit = *visits;
+            let armed = self.arm_timer(&start.id, timer, visit)?;
+            match scope {
+                None => self.instance.process.timers.push(armed),
+                Some(s) => {
+                    if let Some(x) = self.scope_mut(s) {
+                        x.timers.push(armed);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The armed timers of scope instance `scope` (`None`: the process level's).
+    fn scope_timers(&mut self, scope: Option<u32>) -> Option<&mut Vec<ArmedTimer>> {
+        match scope {
+            None => Some(&mut self.instance.process.timers),
+            Some(s) => self.scope_mut(s).map(|x| &mut x.timers),
+        }
     }
 
     pub(super) fn scope_mut(&mut self, id: u32) -> Option<&mut ScopeInstance> {
@@ -266,6 +317,89 @@ impl Transition<'_> {
 }
 
 impl Runtime {
+    /// Fires the timer start event of an event sub-process, armed on scope instance `enclosing`
+    /// (`None`: the process level), in one commit that removes its job. Interrupting, every
+    /// other token of the enclosing scope instance ends (nested scopes included) and its other
+    /// event sub-processes are disarmed; non-interrupting, a cycle is armed again. Then a scope
+    /// instance of the event sub-process starts at its start event. `None`: the instance changed
+    /// meanwhile; read it again.
+    pub(super) async fn fire_event_sub_timer(
+        &self,
+        job: &Job,
+        rev: u64,
+        instance: Instance,
+        enclosing: Option<u32>,
+    ) -> Result<Option<Fired>, JobError> {
+        let loaded = self.resolve(instance, None)?;
+        let def = loaded.def.clone();
+        let start = def.node_by_id(job.element_id.as_str());
+        let esp = start.and_then(|s| def.node(s).scope);
+        let (Some(start), Some(esp_idx)) = (start, esp) else {
+            return self.drop_stale(job, rev).await.map(|_| Some(Fired::Stale));
+        };
+        let NodeKind::EventSubProcess(esp) = &def.node(esp_idx).kind else {
+            return self.drop_stale(job, rev).await.map(|_| Some(Fired::Stale));
+        };
+        let esp_node = def.node(esp_idx);
+        let start_node = def.node(start);
+        let now = self.inner.clock.now();
+        let mut t = self.begin(loaded, Actor::system("timer"));
+        t.prelude.delete_job(job, rev); // check 0: the lease is still ours
+        t.record(
+            EventType::TimerFired,
+            Some(start_node.id.clone()),
+            None,
+            Some(json!({ "due": armed_of(job).due.to_rfc3339() })),
+        );
+        if let Some(timers) = t.scope_timers(enclosing) {
+            timers.retain(|a| a.job != job.key);
+        }
+        if esp.interrupting {
+            t.terminate(&esp_node.id, enclosing)?;
+            // The other event sub-processes of the enclosing scope can no longer start (its
+            // own boundary timers stay armed).
+            let starts: Vec<ArmedTimer> = t
+                .scope_timers(enclosing)
+                .map(|timers| {
+                    let (gone, kept): (Vec<_>, Vec<_>) =
+                        std::mem::take(timers).into_iter().partition(|a| {
+                            def.node_by_id(a.element.as_str()).is_some_and(|n| {
+                                matches!(def.node(n).kind, NodeKind::StartEvent(_))
+                            })
+                        });
+                    *timers = kept;
+                    gone
+                })
+                .unwrap_or_default();
+            t.disarm(&starts)?;
+        } else if let Some(next) = Timer::next_tick(&armed_of(job), now) {
+            let key = JobKey::new_random();
+            t.new_jobs
+                .push(timer_job(&t, key, &start_node.id, job.visit, &next));
+            if let Some(timers) = t.scope_timers(enclosing) {
+                timers.push(ArmedTimer {
+                    element: start_node.id.clone(),
+                    job: key,
+                    due: next.due,
+                });
+            }
+        }
+        let inner = t.enter_scope(esp_idx, enclosing)?;
+        let out = start_node
+            .outgoing
+            .iter()
+            .map(|&f| (f, Some(start)))
+            .collect();
+        t.arrive(out, Some(inner)).await?;
+        t.check_written()?;
+        match self.commit(Kind::Complete, t).await {
+            Ok(_) => Ok(Some(Fired::Moved)),
+            Err(CommitError::Conflict(0)) => Err(JobError::LeaseLost(job.key)),
+            Err(CommitError::Conflict(_)) => Ok(None),
+            Err(CommitError::Store(e)) => Err(e.into()),
+        }
+    }
+
     /// Fires a boundary timer armed on a sub-process's scope instance, in one commit that
     /// removes its job: interrupting, everything inside ends and a token leaves by the
     /// boundary's flow; non-interrupting, a token leaves by it and the sub-process goes on (a
@@ -277,9 +411,15 @@ impl Runtime {
         instance: Instance,
         scope: ScopeInstance,
     ) -> Result<Option<Fired>, JobError> {
-        let loaded = self.resolve(instance, None)?;
+        let loaded = self.resolve(instance.clone(), None)?;
         let def = loaded.def.clone();
         let boundary = def.node_by_id(job.element_id.as_str());
+        if boundary.is_some_and(|b| matches!(def.node(b).kind, NodeKind::StartEvent(_))) {
+            // The timer start event of an event sub-process in the sub-process.
+            return self
+                .fire_event_sub_timer(job, rev, instance, Some(scope.id))
+                .await;
+        }
         let Some((node_idx, NodeKind::Boundary(boundary))) =
             boundary.map(|b| (b, &def.node(b).kind))
         else {

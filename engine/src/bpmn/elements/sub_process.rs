@@ -10,3 +10,14 @@ pub struct SubProcess {
     /// Its one none start event (validation guarantees exactly one).
     pub start: NodeIdx,
 }
+
+/// An event sub-process (`triggeredByEvent="true"`) in a scope (the process, or an embedded
+/// sub-process). Its one timer start event is armed when a scope instance of its enclosing scope
+/// starts and disarmed when that ends; when it fires, a scope instance of the event sub-process
+/// starts at `start`. Interrupting, everything else in the enclosing scope instance ends first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSubProcess {
+    /// Its one timer start event (validation guarantees exactly one).
+    pub start: NodeIdx,
+    pub interrupting: bool,
+}

@@ -35,6 +35,10 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         }
     }
     for (s, sub) in process.nodes.iter().enumerate() {
+        if matches!(sub.kind, RawKind::EventSubProcess { .. }) {
+            check_event_sub(process, index, s, diags);
+            continue;
+        }
         if sub.kind != RawKind::SubProcess {
             continue;
         }
@@ -84,6 +88,63 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                 .hint("give it one none <bpmn:startEvent> and at least one <bpmn:endEvent> inside"),
             );
         }
+    }
+}
+
+/// An event sub-process: exactly one start event, with a timer; at least one end event; no
+/// sequence flow in or out (it is started by its event, not by a flow).
+fn check_event_sub(process: &RawProcess, index: &Index, s: usize, diags: &mut Vec<Diagnostic>) {
+    let sub = &process.nodes[s];
+    // A start event flyt cannot run (message, signal, ...) has its own diagnostic already.
+    if process.nodes.iter().any(|n| {
+        n.scope == Some(s) && n.kind == RawKind::Unsupported && n.qname.ends_with("startEvent")
+    }) {
+        return;
+    }
+    let starts: Vec<&super::super::raw::RawNode> = process
+        .nodes
+        .iter()
+        .filter(|n| n.scope == Some(s) && matches!(n.kind, RawKind::StartEvent(_)))
+        .collect();
+    let ends = process.nodes.iter().any(|n| {
+        n.scope == Some(s)
+            && matches!(
+                n.kind,
+                RawKind::EndEvent
+                    | RawKind::TerminateEnd
+                    | RawKind::ErrorEnd { .. }
+                    | RawKind::EscalationThrow { end: true, .. }
+            )
+    });
+    let problem = match starts.as_slice() {
+        _ if !index.incoming[s].is_empty() => Some("has an incoming sequence flow".to_string()),
+        _ if !index.outgoing[s].is_empty() => Some("has an outgoing sequence flow".to_string()),
+        [] => Some("has no start event".to_string()),
+        [one] if !matches!(one.kind, RawKind::StartEvent(Some(_))) => Some(format!(
+            "has start event `{}` without a trigger: an event sub-process starts at a timer start event",
+            one.id
+        )),
+        [_] if !ends => Some("has no end event".to_string()),
+        [_] => None,
+        many => Some(format!(
+            "has {} start events ({}); an event sub-process has exactly one",
+            many.len(),
+            many.iter()
+                .map(|n| n.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    };
+    if let Some(problem) = problem {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidSubProcess,
+                sub.pos,
+                format!("event sub-process `{}` {problem}", sub.id),
+            )
+            .element(&sub.id)
+            .hint("give it one timer <bpmn:startEvent>, at least one <bpmn:endEvent>, and no sequence flows of its own"),
+        );
     }
 }
 
