@@ -8,7 +8,7 @@ use super::elements::{
     LinkThrow, Node, NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, SubProcess,
     ThrowEvent, ThrownError, TimerCatchEvent, UserTask,
 };
-use super::raw::{RawKind, RawProcess};
+use super::raw::{RawKind, RawProcess, StartTrigger};
 use super::validate::Index;
 use crate::ids::ElementId;
 use std::collections::HashMap;
@@ -82,6 +82,14 @@ impl ProcessDefinition {
                 inner_start[s].get_or_insert(NodeIdx(idx(i)));
             }
         }
+        // Each event sub-process's error trigger: the code its start event catches (`None`:
+        // every code).
+        let mut esp_error: Vec<Option<Option<String>>> = vec![None; process.nodes.len()];
+        for raw in &process.nodes {
+            if let (RawKind::StartEvent(StartTrigger::Error(r)), Some(s)) = (&raw.kind, raw.scope) {
+                esp_error[s] = Some(r.as_ref().and_then(|r| process.errors.get(&r.id).cloned()));
+            }
+        }
         let link_targets = super::validate::link_targets(&process);
         let mut nodes: Vec<Node> = process
             .nodes
@@ -89,7 +97,12 @@ impl ProcessDefinition {
             .enumerate()
             .map(|(i, raw)| {
                 let kind = match raw.kind {
-                    RawKind::StartEvent(timer) => NodeKind::StartEvent(StartEvent { timer }),
+                    RawKind::StartEvent(trigger) => NodeKind::StartEvent(StartEvent {
+                        timer: match trigger {
+                            StartTrigger::Timer(timer) => Some(timer),
+                            StartTrigger::None | StartTrigger::Error(_) => None,
+                        },
+                    }),
                     RawKind::EndEvent => NodeKind::EndEvent(EndEvent::default()),
                     RawKind::TerminateEnd => NodeKind::EndEvent(EndEvent {
                         terminate: true,
@@ -185,6 +198,7 @@ impl ProcessDefinition {
                         Some(start) => NodeKind::EventSubProcess(EventSubProcess {
                             start,
                             interrupting,
+                            error: esp_error[i].clone(),
                         }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },

@@ -12,10 +12,20 @@ pub(crate) struct Ref {
     pub pos: Pos,
 }
 
+/// What starts at a start event.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum StartTrigger {
+    None,
+    Timer(Timer),
+    /// An `errorEventDefinition`: the `<error>` its `errorRef` names (none: every error).
+    Error(Option<Ref>),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum RawKind {
-    /// A start event: none (API instantiation) or with a timer (instances on a schedule).
-    StartEvent(Option<Timer>),
+    /// A start event: none (API instantiation), with a timer (instances on a schedule; in an
+    /// event sub-process, its trigger) or with an error (only in an event sub-process).
+    StartEvent(StartTrigger),
     EndEvent,
     /// An end event with a `terminateEventDefinition`.
     TerminateEnd,

@@ -6,7 +6,7 @@ use super::elements::{
     Action, ActionKind, ExclusiveGateway, Extension, InclusiveGateway, ServiceTask,
     SignatureConfig, UserTask, UserTaskType,
 };
-use super::raw::{RawCondition, RawFlow, RawKind, RawNode, RawProcess, Ref};
+use super::raw::{RawCondition, RawFlow, RawKind, RawNode, RawProcess, Ref, StartTrigger};
 use super::xml::{Ns, XmlNode};
 use crate::ids::DataTypeId;
 
@@ -266,7 +266,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .hint(
             "flyt executes startEvent (none, timer), endEvent (none, terminate, error), task, \
              userTask, manualTask, serviceTask, exclusiveGateway, inclusiveGateway, \
-             parallelGateway, sequenceFlow, embedded subProcess, timer-started event subProcess, timer intermediateCatchEvent and \
+             parallelGateway, sequenceFlow, embedded subProcess, timer- and error-started event subProcess, timer intermediateCatchEvent and \
              boundaryEvent, error boundaryEvent, link and escalation events, and none \
              intermediateThrowEvent",
         ),
@@ -359,11 +359,17 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                         }),
                     }
                 }
+                Some(def) if name == "startEvent" && def.name == "errorEventDefinition" => {
+                    RawKind::StartEvent(StartTrigger::Error(def.attr("errorRef").map(|r| Ref {
+                        id: r.trim().to_string(),
+                        pos: def.pos,
+                    })))
+                }
                 Some(def) if name == "startEvent" && def.name == "timerEventDefinition" => {
                     read_start_timer(node, def, diags)
                 }
                 Some(def) => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
-                None if name == "startEvent" => RawKind::StartEvent(None),
+                None if name == "startEvent" => RawKind::StartEvent(StartTrigger::None),
                 None if name == "endEvent" => RawKind::EndEvent,
                 None => RawKind::ThrowNone,
             }
@@ -497,6 +503,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                             && (c.name.ends_with("EventDefinition")
                                 || c.name == "eventDefinitionRef")
                             && c.name != "timerEventDefinition"
+                            && c.name != "errorEventDefinition"
                     })
                 });
                 match trigger {
@@ -622,7 +629,7 @@ fn read_start_timer(node: &XmlNode, def: &XmlNode, diags: &mut Vec<Diagnostic>) 
         );
         return RawKind::Unsupported;
     }
-    RawKind::StartEvent(Some(timer))
+    RawKind::StartEvent(StartTrigger::Timer(timer))
 }
 
 /// `<timerEventDefinition>`: exactly one of `timeDuration`, `timeDate`, `timeCycle`, a literal

@@ -5,6 +5,9 @@
 //! leaves the sub-process by its outgoing flows, in the enclosing scope, in the same transition.
 //! Boundary timers on a sub-process are armed on its scope instance when it is entered and
 //! disarmed when it completes; an interrupting one ends everything inside in one commit.
+//! Event sub-processes are scope instances too, started by their start event's timer (armed on
+//! the enclosing scope instance, or the process state at the process level) or by a BPMN error
+//! thrown in their enclosing scope: interrupting, the rest of that scope ends first.
 
 use super::jobs::JobError;
 use super::pipeline::Kind;
@@ -100,6 +103,38 @@ impl Transition<'_> {
         Ok(())
     }
 
+    /// Event sub-process `esp` starts in scope instance `enclosing` (`None`: the process
+    /// level). Interrupting, every other token of the enclosing scope instance ends first
+    /// (nested scopes included) and its other event sub-processes can no longer start (its own
+    /// boundary timers stay armed). Returns the event sub-process's new scope instance; the
+    /// caller moves its token on from the start event.
+    pub(super) fn start_event_sub(
+        &mut self,
+        esp: NodeIdx,
+        enclosing: Option<u32>,
+    ) -> Result<u32, Error> {
+        let def = self.def.clone();
+        let node = def.node(esp);
+        if matches!(&node.kind, NodeKind::EventSubProcess(e) if e.interrupting) {
+            self.terminate(&node.id, enclosing)?;
+            let starts: Vec<ArmedTimer> = self
+                .scope_timers(enclosing)
+                .map(|timers| {
+                    let (gone, kept): (Vec<_>, Vec<_>) =
+                        std::mem::take(timers).into_iter().partition(|a| {
+                            def.node_by_id(a.element.as_str()).is_some_and(|n| {
+                                matches!(def.node(n).kind, NodeKind::StartEvent(_))
+                            })
+                        });
+                    *timers = kept;
+                    gone
+                })
+                .unwrap_or_default();
+            self.disarm(&starts)?;
+        }
+        self.enter_scope(esp, enclosing)
+    }
+
     /// The armed timers of scope instance `scope` (`None`: the process level's).
     fn scope_timers(&mut self, scope: Option<u32>) -> Option<&mut Vec<ArmedTimer>> {
         match scope {
@@ -181,8 +216,38 @@ impl Transition<'_> {
             Some(details.clone()),
         );
         let def = self.def.clone();
-        let Some((caught_in, boundary)) =
-            enclosing_error_boundary(&def, &self.instance.process, scope, code)
+        let caught = error_catcher(&def, &self.instance.process, scope, code);
+        if let Some(Catcher::EventSub { enclosing, esp }) = caught {
+            // An error start event: nothing of the enclosing scope still queued moves on.
+            let process = &self.instance.process;
+            queue.retain(|a| match enclosing {
+                None => false,
+                Some(s) => !process.scope_within(a.scope, s),
+            });
+            let inner = self.start_event_sub(esp, enclosing)?;
+            let NodeKind::EventSubProcess(e) = &def.node(esp).kind else {
+                return Ok(());
+            };
+            let start = def.node(e.start);
+            self.record(
+                EventType::ErrorCaught,
+                Some(start.id.clone()),
+                None,
+                Some(details),
+            );
+            for &flow in &start.outgoing {
+                queue.push_back(Arrival {
+                    flow,
+                    origin: None,
+                    scope: Some(inner),
+                });
+            }
+            return Ok(());
+        }
+        let Some(Catcher::Boundary {
+            scope: caught_in,
+            boundary,
+        }) = caught
         else {
             if let Some(s) = scope {
                 self.complete_scope_if_done(s, queue)?;
@@ -340,7 +405,6 @@ impl Runtime {
         let NodeKind::EventSubProcess(esp) = &def.node(esp_idx).kind else {
             return self.drop_stale(job, rev).await.map(|_| Some(Fired::Stale));
         };
-        let esp_node = def.node(esp_idx);
         let start_node = def.node(start);
         let now = self.inner.clock.now();
         let mut t = self.begin(loaded, Actor::system("timer"));
@@ -354,25 +418,9 @@ impl Runtime {
         if let Some(timers) = t.scope_timers(enclosing) {
             timers.retain(|a| a.job != job.key);
         }
-        if esp.interrupting {
-            t.terminate(&esp_node.id, enclosing)?;
-            // The other event sub-processes of the enclosing scope can no longer start (its
-            // own boundary timers stay armed).
-            let starts: Vec<ArmedTimer> = t
-                .scope_timers(enclosing)
-                .map(|timers| {
-                    let (gone, kept): (Vec<_>, Vec<_>) =
-                        std::mem::take(timers).into_iter().partition(|a| {
-                            def.node_by_id(a.element.as_str()).is_some_and(|n| {
-                                matches!(def.node(n).kind, NodeKind::StartEvent(_))
-                            })
-                        });
-                    *timers = kept;
-                    gone
-                })
-                .unwrap_or_default();
-            t.disarm(&starts)?;
-        } else if let Some(next) = Timer::next_tick(&armed_of(job), now) {
+        if !esp.interrupting
+            && let Some(next) = Timer::next_tick(&armed_of(job), now)
+        {
             let key = JobKey::new_random();
             t.new_jobs
                 .push(timer_job(&t, key, &start_node.id, job.visit, &next));
@@ -384,7 +432,7 @@ impl Runtime {
                 });
             }
         }
-        let inner = t.enter_scope(esp_idx, enclosing)?;
+        let inner = t.start_event_sub(esp_idx, enclosing)?;
         let out = start_node
             .outgoing
             .iter()
@@ -489,22 +537,72 @@ pub(super) fn error_boundary(
     catching(true).or_else(|| catching(false))
 }
 
-/// The nearest sub-process around scope instance `scope` (itself included) with an error
-/// boundary event catching `code`: that scope instance and the boundary.
-pub(super) fn enclosing_error_boundary(
+/// What catches a BPMN error thrown in a scope instance.
+pub(super) enum Catcher {
+    /// An error boundary event on the sub-process of scope instance `scope`.
+    Boundary { scope: u32, boundary: NodeIdx },
+    /// An event sub-process with an error start event, in scope instance `enclosing` (`None`:
+    /// the process level).
+    EventSub {
+        enclosing: Option<u32>,
+        esp: NodeIdx,
+    },
+}
+
+/// The event sub-process directly in `scope` (a sub-process; `None`: the process level) whose
+/// error start event catches `code`: the one naming the code wins over one that catches every
+/// code.
+fn error_event_sub(
+    def: &ProcessDefinition,
+    scope: Option<NodeIdx>,
+    code: Option<&str>,
+) -> Option<NodeIdx> {
+    let esps = def.event_sub_processes(scope);
+    let catching = |exact: bool| {
+        esps.iter().copied().find(|&e| {
+            matches!(&def.node(e).kind, NodeKind::EventSubProcess(x)
+            if match &x.error {
+                None => false,
+                Some(c) if exact => code.is_some() && c.as_deref() == code,
+                Some(c) => c.is_none(),
+            })
+        })
+    };
+    catching(true).or_else(|| catching(false))
+}
+
+/// The nearest catcher of `code` around scope instance `scope` (itself included), innermost
+/// first: in each scope instance, an error event sub-process inside it, then an error boundary
+/// event on its sub-process; at last an error event sub-process of the process.
+pub(super) fn error_catcher(
     def: &ProcessDefinition,
     process: &ProcessState,
     scope: Option<u32>,
     code: Option<&str>,
-) -> Option<(u32, NodeIdx)> {
+) -> Option<Catcher> {
     let mut at = scope;
     // Each step goes to an enclosing scope instance; the bound guards a corrupted record.
     for _ in 0..=process.scopes.len() {
-        let instance = process.scopes.iter().find(|x| Some(x.id) == at)?;
-        if let Some(sub) = def.node_by_id(instance.element.as_str())
-            && let Some(b) = error_boundary(def, sub, code)
-        {
-            return Some((instance.id, b));
+        let Some(id) = at else {
+            return error_event_sub(def, None, code).map(|esp| Catcher::EventSub {
+                enclosing: None,
+                esp,
+            });
+        };
+        let instance = process.scopes.iter().find(|x| x.id == id)?;
+        if let Some(sub) = def.node_by_id(instance.element.as_str()) {
+            if let Some(esp) = error_event_sub(def, Some(sub), code) {
+                return Some(Catcher::EventSub {
+                    enclosing: Some(id),
+                    esp,
+                });
+            }
+            if let Some(b) = error_boundary(def, sub, code) {
+                return Some(Catcher::Boundary {
+                    scope: id,
+                    boundary: b,
+                });
+            }
         }
         at = instance.parent;
     }

@@ -285,9 +285,9 @@ fn an_event_sub_process_with_a_sequence_flow_is_refused_at_its_line() {
 }
 
 #[test]
-fn an_error_started_event_sub_process_is_still_refused_by_name() {
+fn an_escalation_started_event_sub_process_is_still_refused_by_name() {
     let text = event_sub(
-        r#"<startEvent id="hs"><errorEventDefinition/></startEvent>"#,
+        r#"<startEvent id="hs"><escalationEventDefinition/></startEvent>"#,
         "",
     );
     let diags = rejected(&text);
@@ -299,5 +299,152 @@ fn an_error_started_event_sub_process_is_still_refused_by_name() {
         &text,
         r#"<subProcess id="handler""#,
     );
-    assert!(d.message.contains("errorEventDefinition"), "{}", d.message);
+    assert!(
+        d.message.contains("escalationEventDefinition"),
+        "{}",
+        d.message
+    );
+}
+
+/// Inside `sub`: `more` (a service task no one runs) beside `work`, which leads to the error end
+/// event `fail` (`MISSING`); the event sub-process `onMissing` in `sub` catches it and runs `fix`.
+fn error_inside() -> String {
+    doc(&format!(
+        r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  <parallelGateway id="fork"/>
+  {}
+  <serviceTask id="more" flyt:type="never"/>
+  <endEvent id="fail"><errorEventDefinition errorRef="Missing"/></endEvent>
+  <endEvent id="se"/>
+  <sequenceFlow id="s1" sourceRef="ss" targetRef="fork"/>
+  <sequenceFlow id="s2" sourceRef="fork" targetRef="work"/>
+  <sequenceFlow id="s3" sourceRef="fork" targetRef="more"/>
+  <sequenceFlow id="s4" sourceRef="work" targetRef="fail"/>
+  <sequenceFlow id="s5" sourceRef="more" targetRef="se"/>
+  <subProcess id="onMissing" triggeredByEvent="true">
+    <startEvent id="ms"><errorEventDefinition errorRef="Missing"/></startEvent>
+    {}
+    <endEvent id="me"/>
+    <sequenceFlow id="m1" sourceRef="ms" targetRef="fix"/>
+    <sequenceFlow id="m2" sourceRef="fix" targetRef="me"/>
+  </subProcess>
+</subProcess>
+{}
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="done"/>
+<sequenceFlow id="f3" sourceRef="done" targetRef="e"/>"#,
+        data_task("work"),
+        data_task("fix"),
+        data_task("done")
+    ))
+    .replace(
+        "</definitions>",
+        r#"<error id="Missing" errorCode="MISSING"/></definitions>"#,
+    )
+}
+
+#[tokio::test]
+async fn an_error_end_event_is_caught_by_an_event_sub_process_of_its_sub_process() {
+    let h = harness(&error_inside()).await;
+    let i = h.create().await;
+    assert_eq!(h.active(&i), ["more", "work"]);
+    let more_job = i.process.job_tokens().next().unwrap().2;
+
+    let i = h.next(i.id, None, Some("work")).await.unwrap();
+    assert_eq!(h.active(&i), ["fix"], "{:?}", i.process);
+    assert_eq!(scopes(&i), ["sub", "onMissing"]);
+    assert!(
+        h.rt.store().job(more_job).unwrap().is_none(),
+        "job cancelled"
+    );
+
+    let i = h.next(i.id, None, Some("fix")).await.unwrap();
+    assert_eq!(h.active(&i), ["done"]);
+    assert!(i.process.scopes.is_empty());
+    let events = h.events(i.id);
+    let want = [
+        "flyt_ErrorThrown fail",
+        "process_AbandonTask more",
+        "flyt_ScopeEntered onMissing",
+        "flyt_ErrorCaught ms",
+        "process_StartTask fix",
+        "flyt_ScopeLeft onMissing",
+        "flyt_ScopeLeft sub",
+        "process_StartTask done",
+    ];
+    let seen: Vec<&String> = events
+        .iter()
+        .filter(|e| want.contains(&e.as_str()))
+        .collect();
+    assert_eq!(seen, want, "{events:?}");
+}
+
+#[tokio::test]
+async fn a_service_task_error_is_caught_by_a_process_level_event_sub_process() {
+    let text = doc(&format!(
+        r#"<startEvent id="s"/>
+<serviceTask id="more" flyt:type="never"/>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="more"/>
+<sequenceFlow id="f2" sourceRef="more" targetRef="e"/>
+<subProcess id="onAny" triggeredByEvent="true">
+  <startEvent id="as"><errorEventDefinition/></startEvent>
+  {}
+  <endEvent id="ae"/>
+  <sequenceFlow id="a1" sourceRef="as" targetRef="fix"/>
+  <sequenceFlow id="a2" sourceRef="fix" targetRef="ae"/>
+</subProcess>"#,
+        data_task("fix")
+    ));
+    let h = harness(&text).await;
+    let i = h.create().await;
+    let job = i.process.job_tokens().next().unwrap().2;
+    let leased =
+        h.rt.lease_job(job, true, "w", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .expect("leased");
+    let thrown =
+        h.rt.throw_error(&leased, "BROKEN", "no luck")
+            .await
+            .unwrap();
+    assert_eq!(thrown, flyt_engine::runtime::Thrown::Caught);
+    let i = h.rt.instance(i.id).unwrap();
+    assert_eq!(h.active(&i), ["fix"]);
+    assert_eq!(scopes(&i), ["onAny"]);
+    assert!(i.process.incidents.is_empty());
+    assert!(h.rt.store().job(job).unwrap().is_none(), "job removed");
+    let i = h.next(i.id, None, Some("fix")).await.unwrap();
+    assert!(i.is_ended());
+    assert!(i.process.scopes.is_empty());
+}
+
+#[test]
+fn a_non_interrupting_error_event_sub_process_is_refused_at_its_line() {
+    refused_at_handler(
+        &event_sub(
+            r#"<startEvent id="hs" isInterrupting="false"><errorEventDefinition/></startEvent>"#,
+            "",
+        ),
+        "always interrupts",
+    );
+}
+
+#[test]
+fn an_error_start_event_outside_an_event_sub_process_is_refused_at_its_line() {
+    let text = doc(r#"<startEvent id="s"><errorEventDefinition/></startEvent>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="e"/>"#);
+    let diags = rejected(&text);
+    let d = only(&diags, Code::UnsupportedElement);
+    assert_at(
+        &d,
+        Code::UnsupportedElement,
+        "s",
+        &text,
+        r#"<startEvent id="s">"#,
+    );
 }

@@ -12,12 +12,16 @@ pub struct SubProcess {
 }
 
 /// An event sub-process (`triggeredByEvent="true"`) in a scope (the process, or an embedded
-/// sub-process). Its one timer start event is armed when a scope instance of its enclosing scope
-/// starts and disarmed when that ends; when it fires, a scope instance of the event sub-process
-/// starts at `start`. Interrupting, everything else in the enclosing scope instance ends first.
+/// sub-process). A timer start event is armed when a scope instance of its enclosing scope
+/// starts and disarmed when that ends; an error start event catches a BPMN error thrown in that
+/// scope instance that no nearer catcher takes. When triggered, a scope instance of the event
+/// sub-process starts at `start`. Interrupting, everything else in the enclosing scope instance
+/// ends first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventSubProcess {
     /// Its one timer start event (validation guarantees exactly one).
     pub start: NodeIdx,
     pub interrupting: bool,
+    /// An error start event: the code it catches (`None`: every code).
+    pub error: Option<Option<String>>,
 }
