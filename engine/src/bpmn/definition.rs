@@ -85,9 +85,20 @@ impl ProcessDefinition {
         // Each event sub-process's error trigger: the code its start event catches (`None`:
         // every code).
         let mut esp_error: Vec<Option<Option<String>>> = vec![None; process.nodes.len()];
+        let mut esp_escalation: Vec<Option<Option<String>>> = vec![None; process.nodes.len()];
         for raw in &process.nodes {
-            if let (RawKind::StartEvent(StartTrigger::Error(r)), Some(s)) = (&raw.kind, raw.scope) {
-                esp_error[s] = Some(r.as_ref().and_then(|r| process.errors.get(&r.id).cloned()));
+            match (&raw.kind, raw.scope) {
+                (RawKind::StartEvent(StartTrigger::Error(r)), Some(s)) => {
+                    esp_error[s] =
+                        Some(r.as_ref().and_then(|r| process.errors.get(&r.id).cloned()));
+                }
+                (RawKind::StartEvent(StartTrigger::Escalation(r)), Some(s)) => {
+                    esp_escalation[s] = Some(
+                        r.as_ref()
+                            .and_then(|r| process.escalations.get(&r.id).cloned()),
+                    );
+                }
+                _ => {}
             }
         }
         let link_targets = super::validate::link_targets(&process);
@@ -100,7 +111,9 @@ impl ProcessDefinition {
                     RawKind::StartEvent(trigger) => NodeKind::StartEvent(StartEvent {
                         timer: match trigger {
                             StartTrigger::Timer(timer) => Some(timer),
-                            StartTrigger::None | StartTrigger::Error(_) => None,
+                            StartTrigger::None
+                            | StartTrigger::Error(_)
+                            | StartTrigger::Escalation(_) => None,
                         },
                     }),
                     RawKind::EndEvent => NodeKind::EndEvent(EndEvent::default()),
@@ -199,6 +212,7 @@ impl ProcessDefinition {
                             start,
                             interrupting,
                             error: esp_error[i].clone(),
+                            escalation: esp_escalation[i].clone(),
                         }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },

@@ -19,12 +19,16 @@ pub(crate) enum StartTrigger {
     Timer(Timer),
     /// An `errorEventDefinition`: the `<error>` its `errorRef` names (none: every error).
     Error(Option<Ref>),
+    /// An `escalationEventDefinition`: the `<escalation>` its `escalationRef` names (none: every
+    /// escalation).
+    Escalation(Option<Ref>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum RawKind {
     /// A start event: none (API instantiation), with a timer (instances on a schedule; in an
-    /// event sub-process, its trigger) or with an error (only in an event sub-process).
+    /// event sub-process, its trigger) or with an error or escalation (only in an event
+    /// sub-process).
     StartEvent(StartTrigger),
     EndEvent,
     /// An end event with a `terminateEventDefinition`.

@@ -266,7 +266,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .hint(
             "flyt executes startEvent (none, timer), endEvent (none, terminate, error), task, \
              userTask, manualTask, serviceTask, exclusiveGateway, inclusiveGateway, \
-             parallelGateway, sequenceFlow, embedded subProcess, timer- and error-started event subProcess, timer intermediateCatchEvent and \
+             parallelGateway, sequenceFlow, embedded subProcess, timer-, error- and escalation-started event subProcess, timer intermediateCatchEvent and \
              boundaryEvent, error boundaryEvent, link and escalation events, and none \
              intermediateThrowEvent",
         ),
@@ -358,6 +358,14 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                             pos: def.pos,
                         }),
                     }
+                }
+                Some(def) if name == "startEvent" && def.name == "escalationEventDefinition" => {
+                    RawKind::StartEvent(StartTrigger::Escalation(def.attr("escalationRef").map(
+                        |r| Ref {
+                            id: r.trim().to_string(),
+                            pos: def.pos,
+                        },
+                    )))
                 }
                 Some(def) if name == "startEvent" && def.name == "errorEventDefinition" => {
                     RawKind::StartEvent(StartTrigger::Error(def.attr("errorRef").map(|r| Ref {
@@ -504,6 +512,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                                 || c.name == "eventDefinitionRef")
                             && c.name != "timerEventDefinition"
                             && c.name != "errorEventDefinition"
+                            && c.name != "escalationEventDefinition"
                     })
                 });
                 match trigger {

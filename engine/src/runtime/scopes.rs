@@ -297,11 +297,21 @@ impl Transition<'_> {
         let mut found = None;
         let mut here = scope;
         let process = &self.instance.process;
+        let mut event_sub = None;
         for _ in 0..=process.scopes.len() {
-            let Some(instance) = process.scopes.iter().find(|x| Some(x.id) == here) else {
+            let Some(id) = here else {
+                // At last, an escalation event sub-process of the process.
+                event_sub = escalation_event_sub(&def, None, code).map(|esp| (None, esp));
+                break;
+            };
+            let Some(instance) = process.scopes.iter().find(|x| x.id == id) else {
                 break;
             };
             if let Some(sub) = def.node_by_id(instance.element.as_str()) {
+                if let Some(esp) = escalation_event_sub(&def, Some(sub), code) {
+                    event_sub = Some((Some(id), esp));
+                    break;
+                }
                 let catching = |exact: bool| {
                     def.node(sub).boundaries.iter().copied().find(|&b| {
                         matches!(&def.node(b).kind, NodeKind::EscalationBoundary(e)
@@ -314,6 +324,34 @@ impl Transition<'_> {
                 }
             }
             here = instance.parent;
+        }
+        if let Some((enclosing, esp)) = event_sub {
+            let NodeKind::EventSubProcess(e) = &def.node(esp).kind else {
+                return Ok(true);
+            };
+            if e.interrupting {
+                let process = &self.instance.process;
+                queue.retain(|a| match enclosing {
+                    None => false,
+                    Some(s) => !process.scope_within(a.scope, s),
+                });
+            }
+            let inner = self.start_event_sub(esp, enclosing)?;
+            let start = def.node(e.start);
+            self.record(
+                EventType::EscalationCaught,
+                Some(start.id.clone()),
+                None,
+                Some(details),
+            );
+            for &flow in &start.outgoing {
+                queue.push_back(Arrival {
+                    flow,
+                    origin: None,
+                    scope: Some(inner),
+                });
+            }
+            return Ok(!e.interrupting);
         }
         let Some((caught_in, parent, boundary)) = found else {
             return Ok(true);
@@ -562,6 +600,27 @@ fn error_event_sub(
         esps.iter().copied().find(|&e| {
             matches!(&def.node(e).kind, NodeKind::EventSubProcess(x)
             if match &x.error {
+                None => false,
+                Some(c) if exact => code.is_some() && c.as_deref() == code,
+                Some(c) => c.is_none(),
+            })
+        })
+    };
+    catching(true).or_else(|| catching(false))
+}
+
+/// The event sub-process directly in `scope` (`None`: the process level) whose escalation start
+/// event catches `code`: the one naming the code wins over one that catches every code.
+fn escalation_event_sub(
+    def: &ProcessDefinition,
+    scope: Option<NodeIdx>,
+    code: Option<&str>,
+) -> Option<NodeIdx> {
+    let esps = def.event_sub_processes(scope);
+    let catching = |exact: bool| {
+        esps.iter().copied().find(|&e| {
+            matches!(&def.node(e).kind, NodeKind::EventSubProcess(x)
+            if match &x.escalation {
                 None => false,
                 Some(c) if exact => code.is_some() && c.as_deref() == code,
                 Some(c) => c.is_none(),

@@ -285,9 +285,9 @@ fn an_event_sub_process_with_a_sequence_flow_is_refused_at_its_line() {
 }
 
 #[test]
-fn an_escalation_started_event_sub_process_is_still_refused_by_name() {
+fn a_signal_started_event_sub_process_is_still_refused_by_name() {
     let text = event_sub(
-        r#"<startEvent id="hs"><escalationEventDefinition/></startEvent>"#,
+        r#"<startEvent id="hs"><signalEventDefinition/></startEvent>"#,
         "",
     );
     let diags = rejected(&text);
@@ -299,11 +299,7 @@ fn an_escalation_started_event_sub_process_is_still_refused_by_name() {
         &text,
         r#"<subProcess id="handler""#,
     );
-    assert!(
-        d.message.contains("escalationEventDefinition"),
-        "{}",
-        d.message
-    );
+    assert!(d.message.contains("signalEventDefinition"), "{}", d.message);
 }
 
 /// Inside `sub`: `more` (a service task no one runs) beside `work`, which leads to the error end
@@ -446,5 +442,86 @@ fn an_error_start_event_outside_an_event_sub_process_is_refused_at_its_line() {
         "s",
         &text,
         r#"<startEvent id="s">"#,
+    );
+}
+
+/// Inside `sub`: `work`, then the escalation `ask` (`HELP`), then `finish`; the event
+/// sub-process `helper` in `sub` (interrupting or not) catches it and runs `assist`; `done`
+/// after `sub`.
+fn escalation_inside(interrupting: bool) -> String {
+    doc(&format!(
+        r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  {}
+  <intermediateThrowEvent id="ask"><escalationEventDefinition escalationRef="Help"/></intermediateThrowEvent>
+  {}
+  <endEvent id="se"/>
+  <sequenceFlow id="s1" sourceRef="ss" targetRef="work"/>
+  <sequenceFlow id="s2" sourceRef="work" targetRef="ask"/>
+  <sequenceFlow id="s3" sourceRef="ask" targetRef="finish"/>
+  <sequenceFlow id="s4" sourceRef="finish" targetRef="se"/>
+  <subProcess id="helper" triggeredByEvent="true">
+    <startEvent id="hs" isInterrupting="{interrupting}"><escalationEventDefinition escalationRef="Help"/></startEvent>
+    {}
+    <endEvent id="he"/>
+    <sequenceFlow id="h1" sourceRef="hs" targetRef="assist"/>
+    <sequenceFlow id="h2" sourceRef="assist" targetRef="he"/>
+  </subProcess>
+</subProcess>
+{}
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="done"/>
+<sequenceFlow id="f3" sourceRef="done" targetRef="e"/>"#,
+        data_task("work"),
+        data_task("finish"),
+        data_task("assist"),
+        data_task("done")
+    ))
+    .replace(
+        "</definitions>",
+        r#"<escalation id="Help" escalationCode="HELP"/></definitions>"#,
+    )
+}
+
+#[tokio::test]
+async fn a_non_interrupting_escalation_event_sub_process_runs_beside_the_throwing_token() {
+    let h = harness(&escalation_inside(false)).await;
+    let i = h.create().await;
+    let i = h.next(i.id, None, Some("work")).await.unwrap();
+    assert_eq!(h.active(&i), ["assist", "finish"], "{:?}", i.process);
+    assert_eq!(scopes(&i), ["sub", "helper"]);
+    let i = h.next(i.id, None, Some("finish")).await.unwrap();
+    assert_eq!(h.active(&i), ["assist"]);
+    assert_eq!(scopes(&i), ["sub", "helper"], "the sub-process waits");
+    let i = h.next(i.id, None, Some("assist")).await.unwrap();
+    assert_eq!(h.active(&i), ["done"]);
+    assert!(i.process.scopes.is_empty());
+    let events = h.events(i.id);
+    for want in [
+        "flyt_EscalationThrown ask",
+        "flyt_EscalationCaught hs",
+        "flyt_ScopeEntered helper",
+        "flyt_ScopeLeft helper",
+        "flyt_ScopeLeft sub",
+    ] {
+        assert!(events.contains(&want.to_string()), "{want}: {events:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_interrupting_escalation_event_sub_process_ends_the_throwing_token() {
+    let h = harness(&escalation_inside(true)).await;
+    let i = h.create().await;
+    let i = h.next(i.id, None, Some("work")).await.unwrap();
+    assert_eq!(h.active(&i), ["assist"], "{:?}", i.process);
+    assert_eq!(scopes(&i), ["sub", "helper"]);
+    let i = h.next(i.id, None, Some("assist")).await.unwrap();
+    assert_eq!(h.active(&i), ["done"]);
+    assert!(i.process.scopes.is_empty());
+    assert!(
+        !h.events(i.id)
+            .contains(&"process_StartTask finish".to_string())
     );
 }

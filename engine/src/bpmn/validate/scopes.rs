@@ -35,8 +35,12 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         }
     }
     for node in &process.nodes {
-        let RawKind::StartEvent(StartTrigger::Error(error_ref)) = &node.kind else {
-            continue;
+        let (what, error_ref, declared) = match &node.kind {
+            RawKind::StartEvent(StartTrigger::Error(r)) => ("error", r, &process.errors),
+            RawKind::StartEvent(StartTrigger::Escalation(r)) => {
+                ("escalation", r, &process.escalations)
+            }
+            _ => continue,
         };
         let in_event_sub = node
             .scope
@@ -47,7 +51,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                     Code::UnsupportedElement,
                     node.pos,
                     format!(
-                        "unsupported element: error start event `{}` outside an event sub-process cannot be executed by flyt",
+                        "unsupported element: {what} start event `{}` outside an event sub-process cannot be executed by flyt",
                         node.id
                     ),
                 )
@@ -56,19 +60,19 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
             );
         }
         if let Some(r) = error_ref
-            && !process.errors.contains_key(&r.id)
+            && !declared.contains_key(&r.id)
         {
             diags.push(
                 Diagnostic::error(
                     Code::UnknownReference,
                     r.pos,
                     format!(
-                        "error start event `{}` catches errorRef `{}`, which is no <error> of these definitions",
+                        "{what} start event `{}` catches {what}Ref `{}`, which is no <{what}> of these definitions",
                         node.id, r.id
                     ),
                 )
                 .element(&node.id)
-                .hint("declare <bpmn:error id=\"...\" errorCode=\"...\"/> beside the process"),
+                .hint(format!("declare <bpmn:{what} id=\"...\" {what}Code=\"...\"/> beside the process")),
             );
         }
     }
@@ -159,7 +163,7 @@ fn check_event_sub(process: &RawProcess, index: &Index, s: usize, diags: &mut Ve
         _ if !index.outgoing[s].is_empty() => Some("has an outgoing sequence flow".to_string()),
         [] => Some("has no start event".to_string()),
         [one] if matches!(one.kind, RawKind::StartEvent(StartTrigger::None)) => Some(format!(
-            "has start event `{}` without a trigger: an event sub-process starts at a timer or error start event",
+            "has start event `{}` without a trigger: an event sub-process starts at a timer, error or escalation start event",
             one.id
         )),
         [one]
@@ -193,7 +197,7 @@ fn check_event_sub(process: &RawProcess, index: &Index, s: usize, diags: &mut Ve
                 format!("event sub-process `{}` {problem}", sub.id),
             )
             .element(&sub.id)
-            .hint("give it one timer or error <bpmn:startEvent>, at least one <bpmn:endEvent>, and no sequence flows of its own"),
+            .hint("give it one timer, error or escalation <bpmn:startEvent>, at least one <bpmn:endEvent>, and no sequence flows of its own"),
         );
     }
 }
