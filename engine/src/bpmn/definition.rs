@@ -4,11 +4,11 @@
 use super::diagnostic::Pos;
 use super::elements::{
     BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, EscalationBoundaryEvent,
-    EscalationThrow, ExclusiveGateway, Flow, FlowIdx, InclusiveGateway, LinkCatch, LinkThrow, Node,
-    NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, SubProcess, ThrowEvent,
-    ThrownError, TimerCatchEvent, UserTask,
+    EscalationThrow, EventSubProcess, ExclusiveGateway, Flow, FlowIdx, InclusiveGateway, LinkCatch,
+    LinkThrow, Node, NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, SubProcess,
+    ThrowEvent, ThrownError, TimerCatchEvent, UserTask,
 };
-use super::raw::{RawKind, RawProcess};
+use super::raw::{RawKind, RawProcess, StartTrigger};
 use super::validate::Index;
 use crate::ids::ElementId;
 use std::collections::HashMap;
@@ -82,6 +82,25 @@ impl ProcessDefinition {
                 inner_start[s].get_or_insert(NodeIdx(idx(i)));
             }
         }
+        // Each event sub-process's error trigger: the code its start event catches (`None`:
+        // every code).
+        let mut esp_error: Vec<Option<Option<String>>> = vec![None; process.nodes.len()];
+        let mut esp_escalation: Vec<Option<Option<String>>> = vec![None; process.nodes.len()];
+        for raw in &process.nodes {
+            match (&raw.kind, raw.scope) {
+                (RawKind::StartEvent(StartTrigger::Error(r)), Some(s)) => {
+                    esp_error[s] =
+                        Some(r.as_ref().and_then(|r| process.errors.get(&r.id).cloned()));
+                }
+                (RawKind::StartEvent(StartTrigger::Escalation(r)), Some(s)) => {
+                    esp_escalation[s] = Some(
+                        r.as_ref()
+                            .and_then(|r| process.escalations.get(&r.id).cloned()),
+                    );
+                }
+                _ => {}
+            }
+        }
         let link_targets = super::validate::link_targets(&process);
         let mut nodes: Vec<Node> = process
             .nodes
@@ -89,7 +108,14 @@ impl ProcessDefinition {
             .enumerate()
             .map(|(i, raw)| {
                 let kind = match raw.kind {
-                    RawKind::StartEvent(timer) => NodeKind::StartEvent(StartEvent { timer }),
+                    RawKind::StartEvent(trigger) => NodeKind::StartEvent(StartEvent {
+                        timer: match trigger {
+                            StartTrigger::Timer(timer) => Some(timer),
+                            StartTrigger::None
+                            | StartTrigger::Error(_)
+                            | StartTrigger::Escalation(_) => None,
+                        },
+                    }),
                     RawKind::EndEvent => NodeKind::EndEvent(EndEvent::default()),
                     RawKind::TerminateEnd => NodeKind::EndEvent(EndEvent {
                         terminate: true,
@@ -179,6 +205,15 @@ impl ProcessDefinition {
                     },
                     RawKind::SubProcess => match inner_start[i] {
                         Some(start) => NodeKind::SubProcess(SubProcess { start }),
+                        None => NodeKind::EndEvent(EndEvent::default()),
+                    },
+                    RawKind::EventSubProcess { interrupting } => match inner_start[i] {
+                        Some(start) => NodeKind::EventSubProcess(EventSubProcess {
+                            start,
+                            interrupting,
+                            error: esp_error[i].clone(),
+                            escalation: esp_escalation[i].clone(),
+                        }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
                     // validate() refuses processes with unsupported elements.
@@ -304,6 +339,14 @@ impl ProcessDefinition {
     /// default.
     pub fn start_events(&self) -> &[NodeIdx] {
         &self.start_events
+    }
+
+    /// The event sub-processes directly in `scope` (a sub-process; `None`: the process level).
+    pub fn event_sub_processes(&self, scope: Option<NodeIdx>) -> Vec<NodeIdx> {
+        self.nodes()
+            .filter(|(_, n)| matches!(n.kind, NodeKind::EventSubProcess(_)) && n.scope == scope)
+            .map(|(i, _)| i)
+            .collect()
     }
 
     pub fn user_task(&self, idx: NodeIdx) -> Option<&UserTask> {

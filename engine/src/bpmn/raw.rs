@@ -12,10 +12,24 @@ pub(crate) struct Ref {
     pub pos: Pos,
 }
 
+/// What starts at a start event.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum StartTrigger {
+    None,
+    Timer(Timer),
+    /// An `errorEventDefinition`: the `<error>` its `errorRef` names (none: every error).
+    Error(Option<Ref>),
+    /// An `escalationEventDefinition`: the `<escalation>` its `escalationRef` names (none: every
+    /// escalation).
+    Escalation(Option<Ref>),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum RawKind {
-    /// A start event: none (API instantiation) or with a timer (instances on a schedule).
-    StartEvent(Option<Timer>),
+    /// A start event: none (API instantiation), with a timer (instances on a schedule; in an
+    /// event sub-process, its trigger) or with an error or escalation (only in an event
+    /// sub-process).
+    StartEvent(StartTrigger),
     EndEvent,
     /// An end event with a `terminateEventDefinition`.
     TerminateEnd,
@@ -55,6 +69,12 @@ pub(crate) enum RawKind {
     },
     /// An embedded `<subProcess>`: its inside is the nodes and flows whose `scope` is it.
     SubProcess,
+    /// An event sub-process (`triggeredByEvent="true"`): started by its one start event's
+    /// trigger while its enclosing scope runs; `interrupting` is its start event's
+    /// `isInterrupting` (default true).
+    EventSubProcess {
+        interrupting: bool,
+    },
     /// An end or intermediate throw event with an `escalationEventDefinition`.
     EscalationThrow {
         escalation_ref: Option<Ref>,

@@ -6,7 +6,7 @@ use super::elements::{
     Action, ActionKind, ExclusiveGateway, Extension, InclusiveGateway, ServiceTask,
     SignatureConfig, UserTask, UserTaskType,
 };
-use super::raw::{RawCondition, RawFlow, RawKind, RawNode, RawProcess, Ref};
+use super::raw::{RawCondition, RawFlow, RawKind, RawNode, RawProcess, Ref, StartTrigger};
 use super::xml::{Ns, XmlNode};
 use crate::ids::DataTypeId;
 
@@ -241,7 +241,10 @@ fn read_scope(
                 process.has_unsupported = true;
             }
             raw.scope = scope;
-            let inner = raw.kind == RawKind::SubProcess;
+            let inner = matches!(
+                raw.kind,
+                RawKind::SubProcess | RawKind::EventSubProcess { .. }
+            );
             process.nodes.push(raw);
             if inner {
                 let index = process.nodes.len() - 1;
@@ -263,7 +266,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .hint(
             "flyt executes startEvent (none, timer), endEvent (none, terminate, error), task, \
              userTask, manualTask, serviceTask, exclusiveGateway, inclusiveGateway, \
-             parallelGateway, sequenceFlow, embedded subProcess, timer intermediateCatchEvent and \
+             parallelGateway, sequenceFlow, embedded subProcess, timer-, error- and escalation-started event subProcess, timer intermediateCatchEvent and \
              boundaryEvent, error boundaryEvent, link and escalation events, and none \
              intermediateThrowEvent",
         ),
@@ -356,11 +359,25 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                         }),
                     }
                 }
+                Some(def) if name == "startEvent" && def.name == "escalationEventDefinition" => {
+                    RawKind::StartEvent(StartTrigger::Escalation(def.attr("escalationRef").map(
+                        |r| Ref {
+                            id: r.trim().to_string(),
+                            pos: def.pos,
+                        },
+                    )))
+                }
+                Some(def) if name == "startEvent" && def.name == "errorEventDefinition" => {
+                    RawKind::StartEvent(StartTrigger::Error(def.attr("errorRef").map(|r| Ref {
+                        id: r.trim().to_string(),
+                        pos: def.pos,
+                    })))
+                }
                 Some(def) if name == "startEvent" && def.name == "timerEventDefinition" => {
                     read_start_timer(node, def, diags)
                 }
                 Some(def) => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
-                None if name == "startEvent" => RawKind::StartEvent(None),
+                None if name == "startEvent" => RawKind::StartEvent(StartTrigger::None),
                 None if name == "endEvent" => RawKind::EndEvent,
                 None => RawKind::ThrowNone,
             }
@@ -481,7 +498,34 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 .iter()
                 .find(|c| c.ns == Ns::Bpmn && LOOP_CHARACTERISTICS.contains(&c.name.as_str()));
             if node.attr("triggeredByEvent") == Some("true") {
-                unsupported(node, format!("event sub-process <{qname}>"), diags)
+                let starts = || {
+                    node.children
+                        .iter()
+                        .filter(|c| c.ns == Ns::Bpmn && c.name == "startEvent")
+                };
+                // Only timer starts run; another trigger refuses the event sub-process by name
+                // (its inside is not read).
+                let trigger = starts().find_map(|s| {
+                    s.children.iter().find(|c| {
+                        c.ns == Ns::Bpmn
+                            && (c.name.ends_with("EventDefinition")
+                                || c.name == "eventDefinitionRef")
+                            && c.name != "timerEventDefinition"
+                            && c.name != "errorEventDefinition"
+                            && c.name != "escalationEventDefinition"
+                    })
+                });
+                match trigger {
+                    Some(def) => unsupported(
+                        node,
+                        format!("event sub-process <{qname}> started by <{}>", def.name),
+                        diags,
+                    ),
+                    None => RawKind::EventSubProcess {
+                        interrupting: starts().next().and_then(|s| s.attr("isInterrupting"))
+                            != Some("false"),
+                    },
+                }
             } else if let Some(looped) = looped {
                 unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
             } else if node.attr("isForCompensation") == Some("true") {
@@ -528,7 +572,10 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             .collect()
     };
     // A sub-process's children are its inside, read by `read_scope`.
-    if kind != RawKind::Unsupported && kind != RawKind::SubProcess {
+    if !matches!(
+        kind,
+        RawKind::Unsupported | RawKind::SubProcess | RawKind::EventSubProcess { .. }
+    ) {
         for child in &node.children {
             let known = IGNORED_ACTIVITY_CHILDREN.contains(&child.name.as_str())
                 || child.name.ends_with("EventDefinition")
@@ -591,7 +638,7 @@ fn read_start_timer(node: &XmlNode, def: &XmlNode, diags: &mut Vec<Diagnostic>) 
         );
         return RawKind::Unsupported;
     }
-    RawKind::StartEvent(Some(timer))
+    RawKind::StartEvent(StartTrigger::Timer(timer))
 }
 
 /// `<timerEventDefinition>`: exactly one of `timeDuration`, `timeDate`, `timeCycle`, a literal

@@ -64,7 +64,8 @@ pub struct ScopeInstance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<u32>,
     pub entered: Timestamp,
-    /// Boundary timers armed on the sub-process; disarmed when it completes or is interrupted.
+    /// Boundary timers armed on the sub-process, and the timer start events of the event
+    /// sub-processes in it; disarmed when it completes or is interrupted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<ArmedTimer>,
 }
@@ -121,6 +122,10 @@ pub struct ProcessState {
     /// Active sub-processes, in the order they were entered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<ScopeInstance>,
+    /// Timer start events of the process-level event sub-processes, armed while the instance
+    /// runs (those of a sub-process's event sub-processes are on its scope instance).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timers: Vec<ArmedTimer>,
 }
 
 impl ProcessState {
@@ -189,6 +194,9 @@ impl ProcessState {
             for timer in &token.timers {
                 out.push((token.task(), timer.clone()));
             }
+        }
+        for timer in &self.timers {
+            out.push((None, timer.clone()));
         }
         for scope in &self.scopes {
             for timer in &scope.timers {

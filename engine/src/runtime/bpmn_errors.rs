@@ -2,13 +2,28 @@
 //! instead of a result. An error boundary event on the task that catches the code (or catches
 //! every code) takes the token on, in one commit that removes the job: an error path, not an
 //! incident. Without one on the task, the nearest enclosing sub-process with one catches it,
-//! ending everything inside that sub-process in the same commit. An error nothing catches raises
-//! an incident that names the code.
+//! ending everything inside that sub-process in the same commit; an error event sub-process in a
+//! scope around the task is nearer than that scope's boundary, and one at the process level
+//! catches last. An error nothing catches raises an incident that names the code.
 
 use super::jobs::{Failed, JobError, LeasedJob};
 use super::pipeline::Kind;
 use super::{Error, Runtime};
+use crate::bpmn::elements::{NodeIdx, NodeKind};
 use crate::model::{Actor, EventType, TokenAt};
+
+/// What catches a service task's BPMN error.
+enum Catcher {
+    /// An error boundary event on the task itself.
+    Boundary { b: NodeIdx },
+    /// One on the sub-process of scope instance `scope`, around the task.
+    Sub { scope: u32, b: NodeIdx },
+    /// An error event sub-process in scope instance `enclosing` (`None`: the process level).
+    EventSub {
+        enclosing: Option<u32>,
+        esp: NodeIdx,
+    },
+}
 use crate::store::CommitError;
 use serde_json::json;
 
@@ -50,18 +65,24 @@ impl Runtime {
             };
             // The task's own boundary first, then those of the sub-processes around it, innermost
             // first (`None`: the task's own).
-            let caught = super::scopes::error_boundary(&def, task, Some(code))
-                .map(|b| (None, b))
-                .or_else(|| {
-                    super::scopes::enclosing_error_boundary(
-                        &def,
-                        &loaded.instance.process,
-                        token_scope,
-                        Some(code),
-                    )
-                    .map(|(scope, b)| (Some(scope), b))
-                });
-            let Some((interrupted, boundary)) = caught else {
+            let caught = match super::scopes::error_boundary(&def, task, Some(code)) {
+                Some(b) => Some(Catcher::Boundary { b }),
+                None => super::scopes::error_catcher(
+                    &def,
+                    &loaded.instance.process,
+                    token_scope,
+                    Some(code),
+                )
+                .map(|c| match c {
+                    super::scopes::Catcher::Boundary { scope, boundary } => {
+                        Catcher::Sub { scope, b: boundary }
+                    }
+                    super::scopes::Catcher::EventSub { enclosing, esp } => {
+                        Catcher::EventSub { enclosing, esp }
+                    }
+                }),
+            };
+            let Some(caught) = caught else {
                 let reason = format!("uncaught BPMN error `{code}`: {message}");
                 return self
                     .fail_job(leased, &reason, false, None)
@@ -70,6 +91,14 @@ impl Runtime {
                         Failed::Incident => Thrown::Incident,
                         Failed::Retrying { .. } => Thrown::Incident,
                     });
+            };
+            let (interrupted, boundary, esp) = match caught {
+                Catcher::Boundary { b } => (None, b, None),
+                Catcher::Sub { scope, b } => (Some(scope), b, None),
+                Catcher::EventSub { enclosing, esp } => match &def.node(esp).kind {
+                    NodeKind::EventSubProcess(e) => (None, e.start, Some((enclosing, esp))),
+                    _ => return self.drop_stale(&job, rev).await.map(|_| Thrown::Stale),
+                },
             };
             let node = def.node(boundary);
             let actor = Actor::system(format!("service task {}", job.task_type));
@@ -87,6 +116,10 @@ impl Runtime {
             if let Some(interrupted) = interrupted {
                 // The sub-process the boundary is on ends with everything inside it.
                 scope = t.interrupt_scope(interrupted, &node.id, None)?;
+            }
+            if let Some((enclosing, esp)) = esp {
+                // An error event sub-process: everything else in its scope ends; it starts.
+                scope = Some(t.start_event_sub(esp, enclosing)?);
             }
             t.record(
                 EventType::ErrorCaught,

@@ -5,6 +5,9 @@
 //! leaves the sub-process by its outgoing flows, in the enclosing scope, in the same transition.
 //! Boundary timers on a sub-process are armed on its scope instance when it is entered and
 //! disarmed when it completes; an interrupting one ends everything inside in one commit.
+//! Event sub-processes are scope instances too, started by their start event's timer (armed on
+//! the enclosing scope instance, or the process state at the process level) or by a BPMN error
+//! thrown in their enclosing scope: interrupting, the rest of that scope ends first.
 
 use super::jobs::JobError;
 use super::pipeline::Kind;
@@ -13,7 +16,7 @@ use super::transition::{Arrival, Transition};
 use super::{Error, Runtime};
 use crate::bpmn::ProcessDefinition;
 use crate::bpmn::elements::timer::Timer;
-use crate::bpmn::elements::{NodeIdx, NodeKind};
+use crate::bpmn::elements::{NodeIdx, NodeKind, StartEvent};
 use crate::ids::{ElementId, JobKey};
 use crate::model::{Actor, ArmedTimer, EventType, Instance, Job, ProcessState, ScopeInstance};
 use crate::store::CommitError;
@@ -54,7 +57,90 @@ impl Transition<'_> {
                 }
             }
         }
+        self.arm_event_subs(Some(id))?;
         Ok(id)
+    }
+
+    /// Arms the timer start events of the event sub-processes directly in scope instance
+    /// `scope` (`None`: the process level, when the instance is created), on that scope
+    /// instance.
+    pub(crate) fn arm_event_subs(&mut self, scope: Option<u32>) -> Result<(), Error> {
+        let def = self.def.clone();
+        let element = match scope {
+            None => None,
+            Some(s) => {
+                let Some(x) = self.instance.process.scopes.iter().find(|x| x.id == s) else {
+                    return Ok(());
+                };
+                def.node_by_id(x.element.as_str())
+            }
+        };
+        for esp in def.event_sub_processes(element) {
+            let NodeKind::EventSubProcess(esp) = &def.node(esp).kind else {
+                continue;
+            };
+            let start = def.node(esp.start);
+            let NodeKind::StartEvent(StartEvent { timer: Some(timer) }) = &start.kind else {
+                continue;
+            };
+            let visits = self
+                .instance
+                .visits
+                .entry(start.id.to_string())
+                .or_insert(0);
+            *visits += 1;
+            let visit = *visits;
+            let armed = self.arm_timer(&start.id, timer, visit)?;
+            match scope {
+                None => self.instance.process.timers.push(armed),
+                Some(s) => {
+                    if let Some(x) = self.scope_mut(s) {
+                        x.timers.push(armed);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Event sub-process `esp` starts in scope instance `enclosing` (`None`: the process
+    /// level). Interrupting, every other token of the enclosing scope instance ends first
+    /// (nested scopes included) and its other event sub-processes can no longer start (its own
+    /// boundary timers stay armed). Returns the event sub-process's new scope instance; the
+    /// caller moves its token on from the start event.
+    pub(super) fn start_event_sub(
+        &mut self,
+        esp: NodeIdx,
+        enclosing: Option<u32>,
+    ) -> Result<u32, Error> {
+        let def = self.def.clone();
+        let node = def.node(esp);
+        if matches!(&node.kind, NodeKind::EventSubProcess(e) if e.interrupting) {
+            self.terminate(&node.id, enclosing)?;
+            let starts: Vec<ArmedTimer> = self
+                .scope_timers(enclosing)
+                .map(|timers| {
+                    let (gone, kept): (Vec<_>, Vec<_>) =
+                        std::mem::take(timers).into_iter().partition(|a| {
+                            def.node_by_id(a.element.as_str()).is_some_and(|n| {
+                                matches!(def.node(n).kind, NodeKind::StartEvent(_))
+                            })
+                        });
+                    *timers = kept;
+                    gone
+                })
+                .unwrap_or_default();
+            self.disarm(&starts)?;
+        }
+        self.enter_scope(esp, enclosing)
+    }
+
+    /// The armed timers of scope instance `scope` (`None`: the process level's).
+    fn scope_timers(&mut self, scope: Option<u32>) -> Option<&mut Vec<ArmedTimer>> {
+        match scope {
+            None => Some(&mut self.instance.process.timers),
+            Some(s) => self.scope_mut(s).map(|x| &mut x.timers),
+        }
     }
 
     pub(super) fn scope_mut(&mut self, id: u32) -> Option<&mut ScopeInstance> {
@@ -130,8 +216,38 @@ impl Transition<'_> {
             Some(details.clone()),
         );
         let def = self.def.clone();
-        let Some((caught_in, boundary)) =
-            enclosing_error_boundary(&def, &self.instance.process, scope, code)
+        let caught = error_catcher(&def, &self.instance.process, scope, code);
+        if let Some(Catcher::EventSub { enclosing, esp }) = caught {
+            // An error start event: nothing of the enclosing scope still queued moves on.
+            let process = &self.instance.process;
+            queue.retain(|a| match enclosing {
+                None => false,
+                Some(s) => !process.scope_within(a.scope, s),
+            });
+            let inner = self.start_event_sub(esp, enclosing)?;
+            let NodeKind::EventSubProcess(e) = &def.node(esp).kind else {
+                return Ok(());
+            };
+            let start = def.node(e.start);
+            self.record(
+                EventType::ErrorCaught,
+                Some(start.id.clone()),
+                None,
+                Some(details),
+            );
+            for &flow in &start.outgoing {
+                queue.push_back(Arrival {
+                    flow,
+                    origin: None,
+                    scope: Some(inner),
+                });
+            }
+            return Ok(());
+        }
+        let Some(Catcher::Boundary {
+            scope: caught_in,
+            boundary,
+        }) = caught
         else {
             if let Some(s) = scope {
                 self.complete_scope_if_done(s, queue)?;
@@ -181,11 +297,21 @@ impl Transition<'_> {
         let mut found = None;
         let mut here = scope;
         let process = &self.instance.process;
+        let mut event_sub = None;
         for _ in 0..=process.scopes.len() {
-            let Some(instance) = process.scopes.iter().find(|x| Some(x.id) == here) else {
+            let Some(id) = here else {
+                // At last, an escalation event sub-process of the process.
+                event_sub = escalation_event_sub(&def, None, code).map(|esp| (None, esp));
+                break;
+            };
+            let Some(instance) = process.scopes.iter().find(|x| x.id == id) else {
                 break;
             };
             if let Some(sub) = def.node_by_id(instance.element.as_str()) {
+                if let Some(esp) = escalation_event_sub(&def, Some(sub), code) {
+                    event_sub = Some((Some(id), esp));
+                    break;
+                }
                 let catching = |exact: bool| {
                     def.node(sub).boundaries.iter().copied().find(|&b| {
                         matches!(&def.node(b).kind, NodeKind::EscalationBoundary(e)
@@ -198,6 +324,34 @@ impl Transition<'_> {
                 }
             }
             here = instance.parent;
+        }
+        if let Some((enclosing, esp)) = event_sub {
+            let NodeKind::EventSubProcess(e) = &def.node(esp).kind else {
+                return Ok(true);
+            };
+            if e.interrupting {
+                let process = &self.instance.process;
+                queue.retain(|a| match enclosing {
+                    None => false,
+                    Some(s) => !process.scope_within(a.scope, s),
+                });
+            }
+            let inner = self.start_event_sub(esp, enclosing)?;
+            let start = def.node(e.start);
+            self.record(
+                EventType::EscalationCaught,
+                Some(start.id.clone()),
+                None,
+                Some(details),
+            );
+            for &flow in &start.outgoing {
+                queue.push_back(Arrival {
+                    flow,
+                    origin: None,
+                    scope: Some(inner),
+                });
+            }
+            return Ok(!e.interrupting);
         }
         let Some((caught_in, parent, boundary)) = found else {
             return Ok(true);
@@ -266,6 +420,72 @@ impl Transition<'_> {
 }
 
 impl Runtime {
+    /// Fires the timer start event of an event sub-process, armed on scope instance `enclosing`
+    /// (`None`: the process level), in one commit that removes its job. Interrupting, every
+    /// other token of the enclosing scope instance ends (nested scopes included) and its other
+    /// event sub-processes are disarmed; non-interrupting, a cycle is armed again. Then a scope
+    /// instance of the event sub-process starts at its start event. `None`: the instance changed
+    /// meanwhile; read it again.
+    pub(super) async fn fire_event_sub_timer(
+        &self,
+        job: &Job,
+        rev: u64,
+        instance: Instance,
+        enclosing: Option<u32>,
+    ) -> Result<Option<Fired>, JobError> {
+        let loaded = self.resolve(instance, None)?;
+        let def = loaded.def.clone();
+        let start = def.node_by_id(job.element_id.as_str());
+        let esp = start.and_then(|s| def.node(s).scope);
+        let (Some(start), Some(esp_idx)) = (start, esp) else {
+            return self.drop_stale(job, rev).await.map(|_| Some(Fired::Stale));
+        };
+        let NodeKind::EventSubProcess(esp) = &def.node(esp_idx).kind else {
+            return self.drop_stale(job, rev).await.map(|_| Some(Fired::Stale));
+        };
+        let start_node = def.node(start);
+        let now = self.inner.clock.now();
+        let mut t = self.begin(loaded, Actor::system("timer"));
+        t.prelude.delete_job(job, rev); // check 0: the lease is still ours
+        t.record(
+            EventType::TimerFired,
+            Some(start_node.id.clone()),
+            None,
+            Some(json!({ "due": armed_of(job).due.to_rfc3339() })),
+        );
+        if let Some(timers) = t.scope_timers(enclosing) {
+            timers.retain(|a| a.job != job.key);
+        }
+        if !esp.interrupting
+            && let Some(next) = Timer::next_tick(&armed_of(job), now)
+        {
+            let key = JobKey::new_random();
+            t.new_jobs
+                .push(timer_job(&t, key, &start_node.id, job.visit, &next));
+            if let Some(timers) = t.scope_timers(enclosing) {
+                timers.push(ArmedTimer {
+                    element: start_node.id.clone(),
+                    job: key,
+                    due: next.due,
+                });
+            }
+        }
+        let inner = t.start_event_sub(esp_idx, enclosing)?;
+        let out = start_node
+            .outgoing
+            .iter()
+            .map(|&f| (f, Some(start)))
+            .collect();
+        t.arrive(out, Some(inner)).await?;
+        t.check_written()?;
+        match self.commit(Kind::Complete, t).await {
+            Ok(_) => Ok(Some(Fired::Moved)),
+            Err(CommitError::Conflict(0)) => Err(JobError::LeaseLost(job.key)),
+            Err(CommitError::Conflict(_)) => Ok(None),
+            Err(CommitError::Store(e)) => Err(e.into()),
+        }
+    }
+
     /// Fires a boundary timer armed on a sub-process's scope instance, in one commit that
     /// removes its job: interrupting, everything inside ends and a token leaves by the
     /// boundary's flow; non-interrupting, a token leaves by it and the sub-process goes on (a
@@ -277,9 +497,15 @@ impl Runtime {
         instance: Instance,
         scope: ScopeInstance,
     ) -> Result<Option<Fired>, JobError> {
-        let loaded = self.resolve(instance, None)?;
+        let loaded = self.resolve(instance.clone(), None)?;
         let def = loaded.def.clone();
         let boundary = def.node_by_id(job.element_id.as_str());
+        if boundary.is_some_and(|b| matches!(def.node(b).kind, NodeKind::StartEvent(_))) {
+            // The timer start event of an event sub-process in the sub-process.
+            return self
+                .fire_event_sub_timer(job, rev, instance, Some(scope.id))
+                .await;
+        }
         let Some((node_idx, NodeKind::Boundary(boundary))) =
             boundary.map(|b| (b, &def.node(b).kind))
         else {
@@ -349,22 +575,93 @@ pub(super) fn error_boundary(
     catching(true).or_else(|| catching(false))
 }
 
-/// The nearest sub-process around scope instance `scope` (itself included) with an error
-/// boundary event catching `code`: that scope instance and the boundary.
-pub(super) fn enclosing_error_boundary(
+/// What catches a BPMN error thrown in a scope instance.
+pub(super) enum Catcher {
+    /// An error boundary event on the sub-process of scope instance `scope`.
+    Boundary { scope: u32, boundary: NodeIdx },
+    /// An event sub-process with an error start event, in scope instance `enclosing` (`None`:
+    /// the process level).
+    EventSub {
+        enclosing: Option<u32>,
+        esp: NodeIdx,
+    },
+}
+
+/// The event sub-process directly in `scope` (a sub-process; `None`: the process level) whose
+/// error start event catches `code`: the one naming the code wins over one that catches every
+/// code.
+fn error_event_sub(
+    def: &ProcessDefinition,
+    scope: Option<NodeIdx>,
+    code: Option<&str>,
+) -> Option<NodeIdx> {
+    let esps = def.event_sub_processes(scope);
+    let catching = |exact: bool| {
+        esps.iter().copied().find(|&e| {
+            matches!(&def.node(e).kind, NodeKind::EventSubProcess(x)
+            if match &x.error {
+                None => false,
+                Some(c) if exact => code.is_some() && c.as_deref() == code,
+                Some(c) => c.is_none(),
+            })
+        })
+    };
+    catching(true).or_else(|| catching(false))
+}
+
+/// The event sub-process directly in `scope` (`None`: the process level) whose escalation start
+/// event catches `code`: the one naming the code wins over one that catches every code.
+fn escalation_event_sub(
+    def: &ProcessDefinition,
+    scope: Option<NodeIdx>,
+    code: Option<&str>,
+) -> Option<NodeIdx> {
+    let esps = def.event_sub_processes(scope);
+    let catching = |exact: bool| {
+        esps.iter().copied().find(|&e| {
+            matches!(&def.node(e).kind, NodeKind::EventSubProcess(x)
+            if match &x.escalation {
+                None => false,
+                Some(c) if exact => code.is_some() && c.as_deref() == code,
+                Some(c) => c.is_none(),
+            })
+        })
+    };
+    catching(true).or_else(|| catching(false))
+}
+
+/// The nearest catcher of `code` around scope instance `scope` (itself included), innermost
+/// first: in each scope instance, an error event sub-process inside it, then an error boundary
+/// event on its sub-process; at last an error event sub-process of the process.
+pub(super) fn error_catcher(
     def: &ProcessDefinition,
     process: &ProcessState,
     scope: Option<u32>,
     code: Option<&str>,
-) -> Option<(u32, NodeIdx)> {
+) -> Option<Catcher> {
     let mut at = scope;
     // Each step goes to an enclosing scope instance; the bound guards a corrupted record.
     for _ in 0..=process.scopes.len() {
-        let instance = process.scopes.iter().find(|x| Some(x.id) == at)?;
-        if let Some(sub) = def.node_by_id(instance.element.as_str())
-            && let Some(b) = error_boundary(def, sub, code)
-        {
-            return Some((instance.id, b));
+        let Some(id) = at else {
+            return error_event_sub(def, None, code).map(|esp| Catcher::EventSub {
+                enclosing: None,
+                esp,
+            });
+        };
+        let instance = process.scopes.iter().find(|x| x.id == id)?;
+        if let Some(sub) = def.node_by_id(instance.element.as_str()) {
+            if let Some(esp) = error_event_sub(def, Some(sub), code) {
+                return Some(Catcher::EventSub {
+                    enclosing: Some(id),
+                    esp,
+                });
+            }
+            if let Some(b) = error_boundary(def, sub, code) {
+                return Some(Catcher::Boundary {
+                    scope: id,
+                    boundary: b,
+                });
+            }
         }
         at = instance.parent;
     }

@@ -220,6 +220,15 @@ impl Runtime {
                     || t.timers.iter().any(|a| a.job == job.key)
             });
             let Some(holder) = holder.cloned() else {
+                // Or the timer start event of an event sub-process, armed at the process level
+                // or on the scope instance of the sub-process it is in.
+                if instance.process.timers.iter().any(|a| a.job == job.key) && !instance.is_ended()
+                {
+                    match self.fire_event_sub_timer(&job, rev, instance, None).await? {
+                        Some(fired) => return Ok(fired),
+                        None => continue,
+                    }
+                }
                 // Or the scope instance of the sub-process the boundary is attached to.
                 let scope = instance
                     .process

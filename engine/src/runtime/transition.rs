@@ -342,6 +342,7 @@ impl<'a> Transition<'a> {
                     }
                 }
                 NodeKind::StartEvent(_)
+                | NodeKind::EventSubProcess(_)
                 | NodeKind::Boundary(_)
                 | NodeKind::ErrorBoundary(_)
                 | NodeKind::EscalationBoundary(_) => {}
@@ -476,6 +477,9 @@ impl<'a> Transition<'a> {
     }
 
     async fn end_process(&mut self) -> Result<(), Error> {
+        // The process-level event sub-processes can no longer start.
+        let timers = std::mem::take(&mut self.instance.process.timers);
+        self.disarm(&timers)?;
         let end = self.last_end.clone();
         self.instance.process.ended = Some(self.now);
         self.instance.process.end_event = end.clone();

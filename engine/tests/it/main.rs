@@ -16,6 +16,7 @@ mod bpmn_scripts;
 mod crash;
 mod hooks;
 mod runtime_activation;
+mod runtime_event_sub;
 mod runtime_events;
 mod runtime_explore;
 mod runtime_files;

@@ -337,27 +337,6 @@ fn a_sub_process_without_a_way_out_is_a_dead_end() {
     assert!(diags.iter().any(|d| d.code == Code::DeadEnd), "{diags:#?}");
 }
 
-#[test]
-fn an_event_sub_process_is_still_refused_by_name() {
-    let text = doc(r#"<startEvent id="s"/>
-<subProcess id="handler" triggeredByEvent="true">
-  <startEvent id="hs"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></startEvent>
-  <endEvent id="he"/>
-  <sequenceFlow id="h1" sourceRef="hs" targetRef="he"/>
-</subProcess>
-<endEvent id="e"/>
-<sequenceFlow id="f1" sourceRef="s" targetRef="e"/>"#);
-    let diags = rejected(&text);
-    let d = only(&diags, Code::UnsupportedElement);
-    assert_at(
-        &d,
-        Code::UnsupportedElement,
-        "handler",
-        &text,
-        r#"id="handler""#,
-    );
-}
-
 /// `work` and `more` run inside `sub`, which has a boundary timer `deadline` (interrupting or
 /// not) leading to `chase`.
 fn sub_with_deadline(cancel: bool, value: &str) -> String {

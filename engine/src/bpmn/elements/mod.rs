@@ -18,7 +18,7 @@ pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, InclusiveGateway, ParallelGateway};
 pub use links::{LinkCatch, LinkThrow};
 pub use service_task::ServiceTask;
-pub use sub_process::SubProcess;
+pub use sub_process::{EventSubProcess, SubProcess};
 pub use user_task::{Action, ActionKind, SignatureConfig, UserTask, UserTaskType};
 
 use super::diagnostic::Pos;
@@ -69,6 +69,8 @@ pub enum NodeKind {
     Throw(ThrowEvent),
     /// An embedded sub-process: a scope of its own.
     SubProcess(SubProcess),
+    /// An event sub-process: started by its start event's timer, not by a flow.
+    EventSubProcess(EventSubProcess),
     /// An escalation end or intermediate throw event.
     EscalationThrow(EscalationThrow),
     /// An escalation boundary event on a sub-process.
@@ -94,7 +96,7 @@ impl NodeKind {
             NodeKind::Boundary(_) => "boundaryEvent",
             NodeKind::Throw(_) => "intermediateThrowEvent",
             NodeKind::ErrorBoundary(_) => "boundaryEvent",
-            NodeKind::SubProcess(_) => "subProcess",
+            NodeKind::SubProcess(_) | NodeKind::EventSubProcess(_) => "subProcess",
             NodeKind::EscalationThrow(e) if e.end => "endEvent",
             NodeKind::EscalationThrow(_) => "intermediateThrowEvent",
             NodeKind::EscalationBoundary(_) => "boundaryEvent",

@@ -10,3 +10,20 @@ pub struct SubProcess {
     /// Its one none start event (validation guarantees exactly one).
     pub start: NodeIdx,
 }
+
+/// An event sub-process (`triggeredByEvent="true"`) in a scope (the process, or an embedded
+/// sub-process). A timer start event is armed when a scope instance of its enclosing scope
+/// starts and disarmed when that ends; an error (escalation) start event catches a BPMN error
+/// (an escalation) thrown in that scope instance that no nearer catcher takes. When triggered, a scope instance of the event
+/// sub-process starts at `start`. Interrupting, everything else in the enclosing scope instance
+/// ends first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSubProcess {
+    /// Its one timer start event (validation guarantees exactly one).
+    pub start: NodeIdx,
+    pub interrupting: bool,
+    /// An error start event: the code it catches (`None`: every code).
+    pub error: Option<Option<String>>,
+    /// An escalation start event: the code it catches (`None`: every code).
+    pub escalation: Option<Option<String>>,
+}

@@ -42,6 +42,31 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         }
     }
 
+    // An event sub-process starts while its enclosing scope runs (at the process level: from
+    // the start); when it ends, so may its enclosing scope.
+    let top_starts: Vec<usize> = (0..n)
+        .filter(|&i| {
+            matches!(process.nodes[i].kind, RawKind::StartEvent(_))
+                && process.nodes[i].scope.is_none()
+        })
+        .collect();
+    for (i, node) in process.nodes.iter().enumerate() {
+        if !matches!(node.kind, RawKind::EventSubProcess { .. }) {
+            continue;
+        }
+        match node.scope {
+            Some(s) => {
+                graph.add_edge(NodeIndex::new(s), NodeIndex::new(i), ());
+                graph.add_edge(NodeIndex::new(i), NodeIndex::new(s), ());
+            }
+            None => {
+                for &start in &top_starts {
+                    graph.add_edge(NodeIndex::new(start), NodeIndex::new(i), ());
+                }
+            }
+        }
+    }
+
     // A link throw event goes on at its link catch event.
     for (throw, catch) in super::links::targets(process).into_iter().enumerate() {
         if let Some(catch) = catch {
@@ -66,6 +91,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
         let end = matches!(
             node.kind,
             RawKind::EndEvent
+                | RawKind::EventSubProcess { .. }
                 | RawKind::TerminateEnd
                 | RawKind::ErrorEnd { .. }
                 | RawKind::EscalationThrow { end: true, .. }

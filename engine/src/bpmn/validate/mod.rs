@@ -82,6 +82,7 @@ pub(crate) fn validate(
                     cancel_activity: false,
                     ..
                 } | super::raw::RawKind::SubProcess
+                    | super::raw::RawKind::EventSubProcess { .. }
                     | super::raw::RawKind::LinkThrow { .. }
                     | super::raw::RawKind::EscalationThrow { .. }
             )

@@ -3,7 +3,7 @@
 //! exactly one start event.
 
 use super::super::diagnostic::{Code, Diagnostic};
-use super::super::raw::{RawKind, RawProcess};
+use super::super::raw::{RawKind, RawProcess, StartTrigger};
 use super::Index;
 
 pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnostic>) {
@@ -34,7 +34,53 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
             }
         }
     }
+    for node in &process.nodes {
+        let (what, error_ref, declared) = match &node.kind {
+            RawKind::StartEvent(StartTrigger::Error(r)) => ("error", r, &process.errors),
+            RawKind::StartEvent(StartTrigger::Escalation(r)) => {
+                ("escalation", r, &process.escalations)
+            }
+            _ => continue,
+        };
+        let in_event_sub = node
+            .scope
+            .is_some_and(|s| matches!(process.nodes[s].kind, RawKind::EventSubProcess { .. }));
+        if !in_event_sub {
+            diags.push(
+                Diagnostic::error(
+                    Code::UnsupportedElement,
+                    node.pos,
+                    format!(
+                        "unsupported element: {what} start event `{}` outside an event sub-process cannot be executed by flyt",
+                        node.id
+                    ),
+                )
+                .element(&node.id)
+                .hint("put it in a <bpmn:subProcess triggeredByEvent=\"true\">"),
+            );
+        }
+        if let Some(r) = error_ref
+            && !declared.contains_key(&r.id)
+        {
+            diags.push(
+                Diagnostic::error(
+                    Code::UnknownReference,
+                    r.pos,
+                    format!(
+                        "{what} start event `{}` catches {what}Ref `{}`, which is no <{what}> of these definitions",
+                        node.id, r.id
+                    ),
+                )
+                .element(&node.id)
+                .hint(format!("declare <bpmn:{what} id=\"...\" {what}Code=\"...\"/> beside the process")),
+            );
+        }
+    }
     for (s, sub) in process.nodes.iter().enumerate() {
+        if matches!(sub.kind, RawKind::EventSubProcess { .. }) {
+            check_event_sub(process, index, s, diags);
+            continue;
+        }
         if sub.kind != RawKind::SubProcess {
             continue;
         }
@@ -54,10 +100,9 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                         | RawKind::EscalationThrow { end: true, .. }
                 )
         });
-        let timed = process
-            .nodes
-            .iter()
-            .find(|n| n.scope == Some(s) && matches!(n.kind, RawKind::StartEvent(Some(_))));
+        let timed = process.nodes.iter().find(|n| {
+            n.scope == Some(s) && matches!(n.kind, RawKind::StartEvent(StartTrigger::Timer(_)))
+        });
         let problem = match starts.as_slice() {
             _ if timed.is_some() => Some(format!(
                 "has a timer start event `{}`: a sub-process is entered at a none start event \
@@ -84,6 +129,76 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                 .hint("give it one none <bpmn:startEvent> and at least one <bpmn:endEvent> inside"),
             );
         }
+    }
+}
+
+/// An event sub-process: exactly one start event, with a timer; at least one end event; no
+/// sequence flow in or out (it is started by its event, not by a flow).
+fn check_event_sub(process: &RawProcess, index: &Index, s: usize, diags: &mut Vec<Diagnostic>) {
+    let sub = &process.nodes[s];
+    // A start event flyt cannot run (message, signal, ...) has its own diagnostic already.
+    if process.nodes.iter().any(|n| {
+        n.scope == Some(s) && n.kind == RawKind::Unsupported && n.qname.ends_with("startEvent")
+    }) {
+        return;
+    }
+    let starts: Vec<&super::super::raw::RawNode> = process
+        .nodes
+        .iter()
+        .filter(|n| n.scope == Some(s) && matches!(n.kind, RawKind::StartEvent(_)))
+        .collect();
+    // An end event flyt cannot run (message, ...) is an end too, with its own diagnostic.
+    let ends = process.nodes.iter().any(|n| {
+        n.scope == Some(s)
+            && (matches!(
+                n.kind,
+                RawKind::EndEvent
+                    | RawKind::TerminateEnd
+                    | RawKind::ErrorEnd { .. }
+                    | RawKind::EscalationThrow { end: true, .. }
+            ) || (n.kind == RawKind::Unsupported && n.qname.ends_with("endEvent")))
+    });
+    let problem = match starts.as_slice() {
+        _ if !index.incoming[s].is_empty() => Some("has an incoming sequence flow".to_string()),
+        _ if !index.outgoing[s].is_empty() => Some("has an outgoing sequence flow".to_string()),
+        [] => Some("has no start event".to_string()),
+        [one] if matches!(one.kind, RawKind::StartEvent(StartTrigger::None)) => Some(format!(
+            "has start event `{}` without a trigger: an event sub-process starts at a timer, error or escalation start event",
+            one.id
+        )),
+        [one]
+            if matches!(one.kind, RawKind::StartEvent(StartTrigger::Error(_)))
+                && sub.kind
+                    == (RawKind::EventSubProcess {
+                        interrupting: false,
+                    }) =>
+        {
+            Some(format!(
+                "has a non-interrupting error start event `{}`: an error start event always interrupts",
+                one.id
+            ))
+        }
+        [_] if !ends => Some("has no end event".to_string()),
+        [_] => None,
+        many => Some(format!(
+            "has {} start events ({}); an event sub-process has exactly one",
+            many.len(),
+            many.iter()
+                .map(|n| n.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    };
+    if let Some(problem) = problem {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidSubProcess,
+                sub.pos,
+                format!("event sub-process `{}` {problem}", sub.id),
+            )
+            .element(&sub.id)
+            .hint("give it one timer, error or escalation <bpmn:startEvent>, at least one <bpmn:endEvent>, and no sequence flows of its own"),
+        );
     }
 }
 
@@ -131,11 +246,28 @@ pub(crate) fn check_error_ends(process: &RawProcess, diags: &mut Vec<Diagnostic>
                 _ => false,
             })
         };
+        // An event sub-process directly in `scope` with an error start event catching the code.
+        let started = |scope: Option<usize>| {
+            process.nodes.iter().any(|n| match &n.kind {
+                RawKind::StartEvent(StartTrigger::Error(r)) => {
+                    n.scope.is_some_and(|e| {
+                        process.nodes[e].scope == scope
+                            && matches!(process.nodes[e].kind, RawKind::EventSubProcess { .. })
+                    }) && match r {
+                        None => true,
+                        Some(r) => {
+                            code.is_some() && process.errors.get(&r.id).map(String::as_str) == code
+                        }
+                    }
+                }
+                _ => false,
+            })
+        };
         let mut at = node.scope;
-        let mut caught = false;
+        let mut caught = started(None);
         // Scopes nest strictly (a sub-process's inside follows it in the list), so this ends.
         while let Some(s) = at {
-            if catches(&process.nodes[s].id) {
+            if started(Some(s)) || catches(&process.nodes[s].id) {
                 caught = true;
                 break;
             }

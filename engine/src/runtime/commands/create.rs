@@ -116,6 +116,7 @@ impl Runtime {
             .as_ref()
             .map(|tick| json!({ "tick": tick.schedule.due.to_rfc3339() }));
         t.record(EventType::StartEvent, Some(start_id), None, payload);
+        t.arm_event_subs(None)?;
         t.arrive(first, None).await?;
         // Hooks may have written data; it must satisfy the schemas too.
         t.check_written()?;
