@@ -88,7 +88,7 @@ const MIWG: &[(&str, Option<usize>)] = &[
     ("C.8.1", Some(8)),
     ("C.9.0", Some(9)),
     ("C.9.1", Some(3)), // its timer boundary event and catch event run now
-    ("C.9.2", Some(3)), // its error end event runs now; its three event sub-processes do not
+    ("C.9.2", Some(3)), // its error end event runs now; two message-started event sub-processes and a sendTask do not
 ];
 
 #[test]
