@@ -332,3 +332,110 @@ async fn the_join_waits_for_a_token_at_a_timer_upstream() {
     assert!(parked(&i).is_empty());
     worker.stop(std::time::Duration::from_secs(5)).await;
 }
+
+/// start → fill → fork (a → A, b → sub-process [start → B → end]) → join → after → end: a
+/// branch of the join runs inside a sub-process.
+fn join_after_sub_process() -> String {
+    doc(&[
+        r#"<startEvent id="start"/>"#.to_string(),
+        task("fill"),
+        r#"<inclusiveGateway id="fork"/>"#.into(),
+        task("A"),
+        format!(
+            r#"<subProcess id="sub"><startEvent id="s_start"/>{}<endEvent id="s_end"/>{}{}</subProcess>"#,
+            task("B"),
+            flow("s1", "s_start", "B"),
+            flow("s2", "B", "s_end")
+        ),
+        r#"<inclusiveGateway id="join"/>"#.into(),
+        task("after"),
+        r#"<endEvent id="end"/>"#.into(),
+        flow("f1", "start", "fill"),
+        flow("f2", "fill", "fork"),
+        when("fa", "fork", "A", "a"),
+        when("fb", "fork", "sub", "b"),
+        flow("ja", "A", "join"),
+        flow("jb", "sub", "join"),
+        flow("f3", "join", "after"),
+        flow("f4", "after", "end"),
+    ]
+    .join("\n"))
+}
+
+/// Regression (found merging sub-processes with the inclusive gateway): a token inside a
+/// sub-process stands, for the join rule, at the sub-process, which reaches the join. Reading
+/// its own element instead (which reaches only the sub-process's end) fired the join early.
+#[tokio::test]
+async fn the_join_waits_for_a_token_inside_a_sub_process_upstream() {
+    let h = Harness::new(&join_after_sub_process()).await;
+    let i = fork_with(&h, serde_json::json!({"a": true, "b": true})).await;
+    assert_eq!(h.active(&i), ["A", "B"]);
+    let i = h.next(i.id, None, Some("A")).await.unwrap();
+    assert_eq!(
+        h.active(&i),
+        ["B"],
+        "the join waits for the token inside `sub`"
+    );
+    assert_eq!(parked(&i), ["join<-ja"]);
+    let i = h.next(i.id, None, Some("B")).await.unwrap();
+    assert_eq!(h.active(&i), ["after"]);
+    assert!(parked(&i).is_empty());
+    let i = h.next(i.id, None, None).await.unwrap();
+    assert!(i.is_ended());
+}
+
+/// start → sub-process [start → fill → fork (a → A, b → B) → join → end] → after → end, with a
+/// task beside the sub-process (parallel): a join inside a sub-process fires by the tokens of
+/// its own scope instance, whatever waits outside it.
+#[tokio::test]
+async fn a_join_inside_a_sub_process_fires_by_the_tokens_of_its_own_scope() {
+    let inner = [
+        r#"<startEvent id="s_start"/>"#.to_string(),
+        task("fill"),
+        r#"<inclusiveGateway id="fork"/>"#.into(),
+        task("A"),
+        task("B"),
+        r#"<inclusiveGateway id="join"/>"#.into(),
+        r#"<endEvent id="s_end"/>"#.into(),
+        flow("s1", "s_start", "fill"),
+        flow("s2", "fill", "fork"),
+        when("fa", "fork", "A", "a"),
+        when("fb", "fork", "B", "b"),
+        flow("ja", "A", "join"),
+        flow("jb", "B", "join"),
+        flow("s3", "join", "s_end"),
+    ]
+    .join("");
+    let xml = doc(&[
+        r#"<startEvent id="start"/>"#.to_string(),
+        r#"<parallelGateway id="split"/>"#.into(),
+        format!(r#"<subProcess id="sub">{inner}</subProcess>"#),
+        task("beside"),
+        r#"<parallelGateway id="meet"/>"#.into(),
+        r#"<endEvent id="end"/>"#.into(),
+        flow("f1", "start", "split"),
+        flow("f2", "split", "sub"),
+        flow("f3", "split", "beside"),
+        flow("f4", "sub", "meet"),
+        flow("f5", "beside", "meet"),
+        flow("f6", "meet", "end"),
+    ]
+    .join("\n"));
+    let h = Harness::new(&xml).await;
+    let i = h.create().await;
+    assert_eq!(h.active(&i), ["beside", "fill"]);
+    let i = write(&h, &i, serde_json::json!({"a": true, "b": true})).await;
+    let i = h.next(i.id, None, Some("fill")).await.unwrap();
+    assert_eq!(h.active(&i), ["A", "B", "beside"]);
+    let i = h.next(i.id, None, Some("A")).await.unwrap();
+    assert_eq!(parked(&i), ["join<-ja"], "waits for B, in its own scope");
+    let i = h.next(i.id, None, Some("B")).await.unwrap();
+    assert_eq!(
+        h.active(&i),
+        ["beside"],
+        "the join fired and `sub` completed"
+    );
+    assert!(i.process.scopes.is_empty());
+    let i = h.next(i.id, None, Some("beside")).await.unwrap();
+    assert!(i.is_ended());
+}
