@@ -441,10 +441,7 @@ async fn a_late_completion_of_a_job_its_boundary_cancelled_is_409_and_changes_no
         let r = post(&s, &w, &job["key"], verb, body).await;
         refused(&r, StatusCode::CONFLICT, "job-cancelled");
         assert!(
-            r.body["detail"]
-                .as_str()
-                .unwrap()
-                .contains("boundary event `TooSlow`")
+            r.body["detail"].as_str().unwrap().contains("by `TooSlow`")
                 && r.body["detail"].as_str().unwrap().contains("task `Send`"),
             "{}",
             r.text

@@ -63,9 +63,10 @@ pub enum JobError {
         "job {0} is not held under this lease (it expired and was taken again, or was completed)"
     )]
     LeaseLost(JobKey),
-    /// An interrupting boundary event ended the job's task and cancelled it: nothing changed.
+    /// An interrupting event (a boundary event, a terminate end event, an event sub-process)
+    /// ended the job's task and cancelled it: nothing changed.
     #[error(
-        "job {key} was cancelled at {at} by boundary event `{by}`, which interrupted task `{task}`; nothing changed"
+        "job {key} was cancelled at {at} by `{by}`, which interrupted task `{task}`; nothing changed"
     )]
     Cancelled {
         key: JobKey,

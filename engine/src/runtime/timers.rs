@@ -350,7 +350,7 @@ impl Runtime {
 /// How long past its lease a cancelled job's tombstone is kept.
 const TOMBSTONE_KEPT: std::time::Duration = std::time::Duration::from_secs(86_400);
 
-fn tombstone(job: Job, by: &ElementId, now: Timestamp) -> CancelledJob {
+pub(super) fn tombstone(job: Job, by: &ElementId, now: Timestamp) -> CancelledJob {
     let lease_end = match &job.state {
         JobState::Leased { until, .. } => (*until).max(now),
         _ => now,

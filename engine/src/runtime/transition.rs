@@ -380,6 +380,23 @@ impl<'a> Transition<'a> {
         Ok(())
     }
 
+    /// Cancels a service task's job because element `by` ended its task (a terminate end event,
+    /// an interrupting event on an enclosing sub-process, an interrupting event sub-process):
+    /// a stored external job also leaves a tombstone, so its worker's late completion is 409
+    /// `job-cancelled` naming `by`, not 404.
+    fn cancel_task_job(&mut self, key: JobKey, by: &ElementId) -> Result<(), Error> {
+        if let Some(p) = self.new_jobs.iter().position(|j| j.key == key) {
+            self.new_jobs.remove(p);
+        } else if let Some((rev, job)) = self.rt.store.job(key)? {
+            self.prelude.delete_job(&job, rev);
+            if job.external {
+                let tombstone = super::timers::tombstone(job, by, self.now);
+                self.prelude.put_cancelled_job(&tombstone);
+            }
+        }
+        Ok(())
+    }
+
     /// Parks a token at a join; if every incoming flow now has one, takes them and returns true.
     /// Only tokens of the same scope instance meet.
     fn join(&mut self, gateway: NodeIdx, via: FlowIdx, scope: Option<u32>) -> bool {
@@ -535,13 +552,16 @@ impl<'a> Transition<'a> {
         let mut cancelled = Vec::new();
         for token in &ended {
             self.disarm(&token.timers)?;
-            let job = match &token.at {
-                TokenAt::ServiceTask { job, .. } | TokenAt::Timer { job, .. } => Some(*job),
-                _ => None,
-            };
-            if let Some(job) = job {
-                self.cancel_job(job)?;
-                cancelled.push(job);
+            match &token.at {
+                TokenAt::ServiceTask { job, .. } => {
+                    self.cancel_task_job(*job, at)?;
+                    cancelled.push(*job);
+                }
+                TokenAt::Timer { job, .. } => {
+                    self.cancel_job(*job)?;
+                    cancelled.push(*job);
+                }
+                _ => {}
             }
             if let Some(task) = token.task() {
                 self.record(

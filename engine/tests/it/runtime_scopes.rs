@@ -844,3 +844,49 @@ fn an_escalation_ref_to_nothing_is_refused_at_its_line() {
         r#"escalationRef="Nope""#,
     );
 }
+
+/// An external worker holds a job inside a sub-process when the sub-process's interrupting
+/// timer fires: the job goes with everything inside, and the worker's late completion is
+/// refused naming the boundary and the task (as for a boundary on the task itself), not
+/// answered "no such job"; nothing changes.
+#[tokio::test]
+async fn a_late_completion_of_a_job_an_interrupted_sub_process_cancelled_names_the_boundary() {
+    use flyt_engine::ids::AppId;
+    use flyt_engine::runtime::jobs::JobError;
+    use flyt_engine::runtime::{Activation, Firing};
+    let registry = Registry::builder()
+        .external_service_task("ext", HandlerConfig::default())
+        .build();
+    let mut app = AppSpec::open(app_id());
+    app.open_data_types = true;
+    let xml = sub_with_deadline(true, "<timeDuration>PT1M</timeDuration>")
+        .replace(r#"flyt:type="never""#, r#"flyt:type="ext""#);
+    let h = Harness::with(&xml, Store::memory(), registry, app).await;
+    let i = h.create().await;
+    let all = |_: &AppId, _: &str| true;
+    let types = ["ext".to_string()];
+    let activation = Activation {
+        job_types: &types,
+        max_jobs: 1,
+        worker: "w",
+        lock: Duration::from_secs(600),
+    };
+    let got = h.rt.activate_jobs(activation, &all).await.unwrap();
+    assert_eq!(got.len(), 1);
+    h.clock.advance(Duration::from_secs(61));
+    let timer = i.process.scopes[0].timers[0].job;
+    assert!(matches!(h.rt.fire_due_timer(timer).await, Firing::Fired(_)));
+    let after = h.rt.instance(i.id).unwrap();
+    assert_eq!(h.active(&after), ["chase"]);
+    // A worker names its job and lease (the API's `POST /jobs/{key}.{lease}/complete`).
+    let held = &got[0].leased;
+    let late = h.rt.leased_job(held.job.key, held.lease).unwrap_err();
+    match late {
+        JobError::Cancelled { by, task, .. } => {
+            assert_eq!(by, "deadline");
+            assert_eq!(task, "more");
+        }
+        other => panic!("expected Cancelled, got {other}"),
+    }
+    assert_eq!(h.rt.instance(i.id).unwrap(), after, "nothing changed");
+}
