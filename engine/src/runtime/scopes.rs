@@ -312,13 +312,16 @@ impl Transition<'_> {
                     event_sub = Some((Some(id), esp));
                     break;
                 }
-                let catching = |exact: bool| {
-                    def.node(sub).boundaries.iter().copied().find(|&b| {
-                        matches!(&def.node(b).kind, NodeKind::EscalationBoundary(e)
-                            if if exact { code.is_some() && e.code.as_deref() == code } else { e.code.is_none() })
-                    })
-                };
-                if let Some(b) = catching(true).or_else(|| catching(false)) {
+                let boundary =
+                    catcher_of(
+                        def.node(sub).boundaries.iter().copied(),
+                        code,
+                        |b| match &def.node(b).kind {
+                            NodeKind::EscalationBoundary(e) => Some(e.code.as_deref()),
+                            _ => None,
+                        },
+                    );
+                if let Some(b) = boundary {
                     found = Some((instance.id, instance.parent, b));
                     break;
                 }
@@ -559,6 +562,20 @@ impl Runtime {
     }
 }
 
+/// The BPMN catching rule, in one place: of `candidates`, the first whose catch (`code_of`:
+/// `None` when it catches nothing of this kind, `Some(None)` for a catch-all, `Some(Some(c))`
+/// for code `c`) names `code`, else the first catch-all.
+fn catcher_of<'d>(
+    candidates: impl Iterator<Item = NodeIdx> + Clone,
+    code: Option<&str>,
+    code_of: impl Fn(NodeIdx) -> Option<Option<&'d str>>,
+) -> Option<NodeIdx> {
+    let exact = candidates
+        .clone()
+        .find(|&n| code.is_some() && code_of(n) == Some(code));
+    exact.or_else(|| candidates.clone().find(|&n| code_of(n) == Some(None)))
+}
+
 /// The error boundary event on `activity` that catches `code`: the one naming the code wins over
 /// one that catches every code.
 pub(super) fn error_boundary(
@@ -566,13 +583,14 @@ pub(super) fn error_boundary(
     activity: NodeIdx,
     code: Option<&str>,
 ) -> Option<NodeIdx> {
-    let catching = |exact: bool| {
-        def.node(activity).boundaries.iter().copied().find(|&b| {
-            matches!(&def.node(b).kind, NodeKind::ErrorBoundary(e)
-                if if exact { code.is_some() && e.code.as_deref() == code } else { e.code.is_none() })
-        })
-    };
-    catching(true).or_else(|| catching(false))
+    catcher_of(
+        def.node(activity).boundaries.iter().copied(),
+        code,
+        |b| match &def.node(b).kind {
+            NodeKind::ErrorBoundary(e) => Some(e.code.as_deref()),
+            _ => None,
+        },
+    )
 }
 
 /// What catches a BPMN error thrown in a scope instance.
@@ -596,17 +614,10 @@ fn error_event_sub(
     code: Option<&str>,
 ) -> Option<NodeIdx> {
     let esps = def.event_sub_processes(scope);
-    let catching = |exact: bool| {
-        esps.iter().copied().find(|&e| {
-            matches!(&def.node(e).kind, NodeKind::EventSubProcess(x)
-            if match &x.error {
-                None => false,
-                Some(c) if exact => code.is_some() && c.as_deref() == code,
-                Some(c) => c.is_none(),
-            })
-        })
-    };
-    catching(true).or_else(|| catching(false))
+    catcher_of(esps.iter().copied(), code, |e| match &def.node(e).kind {
+        NodeKind::EventSubProcess(x) => x.error.as_ref().map(|c| c.as_deref()),
+        _ => None,
+    })
 }
 
 /// The event sub-process directly in `scope` (`None`: the process level) whose escalation start
@@ -617,17 +628,10 @@ fn escalation_event_sub(
     code: Option<&str>,
 ) -> Option<NodeIdx> {
     let esps = def.event_sub_processes(scope);
-    let catching = |exact: bool| {
-        esps.iter().copied().find(|&e| {
-            matches!(&def.node(e).kind, NodeKind::EventSubProcess(x)
-            if match &x.escalation {
-                None => false,
-                Some(c) if exact => code.is_some() && c.as_deref() == code,
-                Some(c) => c.is_none(),
-            })
-        })
-    };
-    catching(true).or_else(|| catching(false))
+    catcher_of(esps.iter().copied(), code, |e| match &def.node(e).kind {
+        NodeKind::EventSubProcess(x) => x.escalation.as_ref().map(|c| c.as_deref()),
+        _ => None,
+    })
 }
 
 /// The nearest catcher of `code` around scope instance `scope` (itself included), innermost

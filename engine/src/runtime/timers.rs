@@ -278,14 +278,12 @@ impl Runtime {
                         .collect();
                     t.disarm(&others)?;
                     if let TokenAt::ServiceTask { job: task_job, .. } = &holder.at
-                        && let Some((task_rev, task_job)) = self.inner.store.job(*task_job)?
+                        && let Some(task_job) = t.cancel_job(*task_job)?
+                        && task_job.external
                     {
-                        t.prelude.delete_job(&task_job, task_rev);
-                        if task_job.external {
-                            // Its worker may still complete it: tell them why that is refused.
-                            t.prelude
-                                .put_cancelled_job(&tombstone(task_job, &node.id, now));
-                        }
+                        // Its worker may still complete it: tell them why that is refused.
+                        t.prelude
+                            .put_cancelled_job(&tombstone(task_job, &node.id, now));
                     }
                     t.instance.process.tokens.retain(|x| x.id != holder.id);
                     t.instance

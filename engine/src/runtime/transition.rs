@@ -370,31 +370,15 @@ impl<'a> Transition<'a> {
     }
 
     /// Removes a job in this transition's commit: one created in this same transition is simply
-    /// not written; a stored one is deleted (checked against its revision).
-    pub(crate) fn cancel_job(&mut self, key: JobKey) -> Result<(), Error> {
+    /// not written; a stored one is deleted (checked against its revision) and returned.
+    pub(crate) fn cancel_job(&mut self, key: JobKey) -> Result<Option<Job>, Error> {
         if let Some(p) = self.new_jobs.iter().position(|j| j.key == key) {
             self.new_jobs.remove(p);
         } else if let Some((rev, job)) = self.rt.store.job(key)? {
             self.prelude.delete_job(&job, rev);
+            return Ok(Some(job));
         }
-        Ok(())
-    }
-
-    /// Cancels a service task's job because element `by` ended its task (a terminate end event,
-    /// an interrupting event on an enclosing sub-process, an interrupting event sub-process):
-    /// a stored external job also leaves a tombstone, so its worker's late completion is 409
-    /// `job-cancelled` naming `by`, not 404.
-    fn cancel_task_job(&mut self, key: JobKey, by: &ElementId) -> Result<(), Error> {
-        if let Some(p) = self.new_jobs.iter().position(|j| j.key == key) {
-            self.new_jobs.remove(p);
-        } else if let Some((rev, job)) = self.rt.store.job(key)? {
-            self.prelude.delete_job(&job, rev);
-            if job.external {
-                let tombstone = super::timers::tombstone(job, by, self.now);
-                self.prelude.put_cancelled_job(&tombstone);
-            }
-        }
-        Ok(())
+        Ok(None)
     }
 
     /// Parks a token at a join; if every incoming flow now has one, takes them and returns true.
@@ -554,7 +538,14 @@ impl<'a> Transition<'a> {
             self.disarm(&token.timers)?;
             match &token.at {
                 TokenAt::ServiceTask { job, .. } => {
-                    self.cancel_task_job(*job, at)?;
+                    // An external worker may still complete it: a tombstone tells it why that
+                    // is refused (409 `job-cancelled` naming `at`, not 404).
+                    if let Some(stored) = self.cancel_job(*job)?
+                        && stored.external
+                    {
+                        let tombstone = super::timers::tombstone(stored, at, self.now);
+                        self.prelude.put_cancelled_job(&tombstone);
+                    }
                     cancelled.push(*job);
                 }
                 TokenAt::Timer { job, .. } => {
