@@ -102,6 +102,7 @@ impl ProcessDefinition {
             }
         }
         let link_targets = super::validate::link_targets(&process);
+        let messages = process.messages.clone();
         let mut nodes: Vec<Node> = process
             .nodes
             .into_iter()
@@ -216,6 +217,25 @@ impl ProcessDefinition {
                         }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
+                    RawKind::MessageCatch {
+                        message_ref,
+                        subscription,
+                        receive_task,
+                    } => {
+                        let catch = super::validate::MessageCatchRef {
+                            messages: &messages,
+                            id: &raw.id,
+                            pos: raw.pos,
+                            message_ref: message_ref.as_ref(),
+                            subscription: subscription.as_ref(),
+                            receive_task,
+                        };
+                        match catch.resolve(None) {
+                            Ok(m) => NodeKind::MessageCatch(m),
+                            // validate() refuses a catch that does not resolve.
+                            Err(_) => NodeKind::EndEvent(EndEvent::default()),
+                        }
+                    }
                     // validate() refuses processes with unsupported elements.
                     RawKind::Unsupported => NodeKind::EndEvent(EndEvent::default()),
                 };

@@ -17,7 +17,6 @@ const UNSUPPORTED_FLOW_NODES: &[&str] = &[
     "adHocSubProcess",
     "callActivity",
     "sendTask",
-    "receiveTask",
     "businessRuleTask",
     "eventBasedGateway",
     "complexGateway",
@@ -158,11 +157,13 @@ pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
             escalations.insert(id.to_string(), code.to_string());
         }
     }
+    let messages = super::read_messages::read_messages(root);
     for node in candidates {
         let mut process = read_process(node, &mut model.diagnostics);
         process.expression_language = expression_language.clone();
         process.errors = errors.clone();
         process.escalations = escalations.clone();
+        process.messages = messages.clone();
         model.processes.push(process);
     }
     message_flows(root, &mut model.diagnostics);
@@ -266,7 +267,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .hint(
             "flyt executes startEvent (none, timer), endEvent (none, terminate, error), task, \
              userTask, manualTask, serviceTask, exclusiveGateway, inclusiveGateway, \
-             parallelGateway, sequenceFlow, embedded subProcess, timer-, error- and escalation-started event subProcess, timer intermediateCatchEvent and \
+             parallelGateway, sequenceFlow, embedded subProcess, timer-, error- and escalation-started event subProcess, receiveTask, timer and message intermediateCatchEvent, timer \
              boundaryEvent, error boundaryEvent, link and escalation events, and none \
              intermediateThrowEvent",
         ),
@@ -446,6 +447,11 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                         name: link_name(node, def),
                     }
                 }
+                [def]
+                    if def.name == "messageEventDefinition" && name == "intermediateCatchEvent" =>
+                {
+                    super::read_messages::message_catch(node, def, false)
+                }
                 [def] if def.name == "timerEventDefinition" => {
                     match read_timer(def, node.attr("id").unwrap_or(""), diags) {
                         None => RawKind::Unsupported,
@@ -537,6 +543,18 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 unsupported(node, format!("<{qname}> with no content"), diags)
             } else {
                 RawKind::SubProcess
+            }
+        }
+        "receiveTask" => {
+            let looped = node
+                .children
+                .iter()
+                .find(|c| c.ns == Ns::Bpmn && LOOP_CHARACTERISTICS.contains(&c.name.as_str()));
+            match looped {
+                Some(looped) => {
+                    unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
+                }
+                None => super::read_messages::message_catch(node, node, true),
             }
         }
         "exclusiveGateway" => RawKind::ExclusiveGateway(ExclusiveGateway {

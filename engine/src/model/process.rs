@@ -24,6 +24,15 @@ pub enum TokenAt {
         job: JobKey,
         due: Timestamp,
     },
+    /// Waiting at a message catch event or receive task for a message with this name and
+    /// correlation key (its subscription, stored under its own key family, opened `since`).
+    #[serde(rename_all = "camelCase")]
+    Message {
+        element: ElementId,
+        message: String,
+        correlation_key: String,
+        since: Timestamp,
+    },
 }
 
 /// A timer armed while a token waits: a boundary event's on a task. Its due time lives in its
@@ -74,7 +83,7 @@ impl Token {
     pub fn task(&self) -> Option<&TaskInfo> {
         match &self.at {
             TokenAt::UserTask { task } | TokenAt::ServiceTask { task, .. } => Some(task),
-            TokenAt::Join { .. } | TokenAt::Timer { .. } => None,
+            TokenAt::Join { .. } | TokenAt::Timer { .. } | TokenAt::Message { .. } => None,
         }
     }
 }

@@ -17,6 +17,7 @@ mod error;
 mod gateway;
 mod inclusive;
 pub mod jobs;
+mod messages;
 mod metrics;
 mod pending;
 mod pipeline;
@@ -37,6 +38,7 @@ pub use commands::{
 pub use data::DataCache;
 pub use definitions::{Checked, Deployed};
 pub use error::{ConditionResult, Error};
+pub use messages::{MAX_MESSAGE_DATA, PublishMessage, Published, instance_subscriptions};
 pub use metrics::Metrics;
 pub use pending::{PendingTimer, PendingTimers, SCAN_BUDGET, TimerCursor, TimerSort};
 pub use timer_firing::Firing;

@@ -72,6 +72,8 @@ pub(crate) struct Transition<'a> {
     pub engine_written: BTreeSet<DataTypeId>,
     steps: usize,
     last_end: Option<ElementId>,
+    /// The message subscriptions the instance held when read (`super::messages`).
+    subscribed: Vec<crate::store::messages::SubscriptionRecord>,
 }
 
 impl<'a> Transition<'a> {
@@ -85,6 +87,7 @@ impl<'a> Transition<'a> {
         now: Timestamp,
     ) -> Self {
         let Loaded { instance, def, app } = loaded;
+        let subscribed = super::messages::subscriptions_of(&instance);
         Transition {
             rt,
             def,
@@ -101,6 +104,7 @@ impl<'a> Transition<'a> {
             engine_written: BTreeSet::new(),
             steps: 0,
             last_end: None,
+            subscribed,
         }
     }
 
@@ -315,6 +319,11 @@ impl<'a> Transition<'a> {
                         },
                         scope,
                     );
+                }
+                NodeKind::MessageCatch(catch) => {
+                    if self.catch_message(target, catch, scope)? {
+                        onward(&mut queue, Some(target));
+                    }
                 }
                 NodeKind::SubProcess(sub) => {
                     let inner = self.enter_scope(target, scope)?;
@@ -617,6 +626,8 @@ impl<'a> Transition<'a> {
             Some(v) => txn.update_instance(&self.instance, v),
         };
         txn.append_history(self.instance.id, &self.history);
+        let open = super::messages::subscriptions_of(&self.instance);
+        super::messages::write_difference(&mut txn, &self.subscribed, &open);
         let events = self.event_jobs();
         for job in self.new_jobs.iter().chain(events.iter()) {
             txn.create_job(job);

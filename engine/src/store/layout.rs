@@ -110,7 +110,7 @@ pub fn schedules_of(app: Option<&AppId>) -> Vec<u8> {
     }
 }
 
-fn with_app(tag: u8, app: &AppId) -> Vec<u8> {
+pub(super) fn with_app(tag: u8, app: &AppId) -> Vec<u8> {
     let app = app.to_string();
     let mut key = Vec::with_capacity(app.len() + 2);
     key.push(tag);

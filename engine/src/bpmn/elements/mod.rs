@@ -5,6 +5,7 @@ mod events;
 mod extension;
 mod gateways;
 mod links;
+pub mod message;
 mod service_task;
 mod sub_process;
 pub mod timer;
@@ -17,6 +18,7 @@ pub use events::{
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, InclusiveGateway, ParallelGateway};
 pub use links::{LinkCatch, LinkThrow};
+pub use message::{MessageCatch, Subscription};
 pub use service_task::ServiceTask;
 pub use sub_process::{EventSubProcess, SubProcess};
 pub use user_task::{Action, ActionKind, SignatureConfig, UserTask, UserTaskType};
@@ -79,6 +81,8 @@ pub enum NodeKind {
     LinkThrow(LinkThrow),
     /// A link catch event: a token passes through.
     LinkCatch(LinkCatch),
+    /// An intermediate message catch event or a receive task: waits for a message.
+    MessageCatch(MessageCatch),
 }
 
 impl NodeKind {
@@ -102,6 +106,8 @@ impl NodeKind {
             NodeKind::EscalationBoundary(_) => "boundaryEvent",
             NodeKind::LinkThrow(_) => "intermediateThrowEvent",
             NodeKind::LinkCatch(_) => "intermediateCatchEvent",
+            NodeKind::MessageCatch(m) if m.receive_task => "receiveTask",
+            NodeKind::MessageCatch(_) => "intermediateCatchEvent",
         }
     }
 

@@ -96,6 +96,7 @@ pub(crate) fn check(
                 | RawKind::UserTask(_)
                 | RawKind::ServiceTask(_)
                 | RawKind::TimerCatch(_)
+                | RawKind::MessageCatch { .. }
                 | RawKind::ThrowNone
                 | RawKind::LinkCatch { .. }
                 | RawKind::EscalationThrow { end: false, .. }
@@ -590,6 +591,10 @@ fn check_attachment(
                 target.kind,
                 RawKind::UserTask(_)
                     | RawKind::ServiceTask(_)
+                    | RawKind::MessageCatch {
+                        receive_task: true,
+                        ..
+                    }
                     | RawKind::SubProcess
                     | RawKind::Unsupported
             ) =>
@@ -604,7 +609,7 @@ fn check_attachment(
                     ),
                 )
                 .element(&node.id)
-                .hint("attach it to a user task, a service task or a sub-process"),
+                .hint("attach it to a user task, a service task, a receive task or a sub-process"),
             )
         }
         Some(_) => {}

@@ -19,6 +19,7 @@ mod graph;
 mod joins;
 mod links;
 mod local;
+mod messages;
 mod reading;
 mod refs;
 mod scopes;
@@ -45,6 +46,10 @@ pub trait DeployTarget {
     ) -> Vec<Diagnostic> {
         Vec::new()
     }
+    /// Whether the app declares this data type (`None`: unknown here, as in `flyt validate`).
+    fn has_data_type(&self, _data_type: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// Validates a raw process. Returns the definition only when there are no errors; the
@@ -64,6 +69,7 @@ pub(crate) fn validate(
     local::check(&process, &index, &conditions, target, full, diags);
     scopes::check(&process, &index, diags);
     links::check(&process, &index, diags);
+    messages::check(&process, target, diags);
     // An event sub-process (not executed yet, so unsupported) may be what catches an error.
     if full {
         scopes::check_error_ends(&process, diags);
@@ -103,4 +109,5 @@ pub(crate) fn validate(
 }
 
 pub(crate) use links::targets as link_targets;
+pub(crate) use messages::Catch as MessageCatchRef;
 pub(crate) use refs::Index;

@@ -1,0 +1,190 @@
+//! Message catches: root `<bpmn:message>` with `<flyt:subscription>`, intermediate message
+//! catch events and receive tasks, and their line-exact diagnostics.
+
+use crate::support::{assert_at, compile, only, rejected};
+use flyt_engine::bpmn::elements::NodeKind;
+use flyt_engine::bpmn::{self, Code, DeployTarget, Options};
+
+/// A document with `messages` beside the process and `body` inside it.
+pub fn with_messages(messages: &str, body: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:flyt="urn:flyt:bpmn:1" id="defs">
+{}
+<process id="p">
+{}
+</process>
+</definitions>
+"#,
+        messages.trim_matches('\n'),
+        body.trim_matches('\n')
+    )
+}
+
+pub const DECIDED: &str = r#"<message id="M" name="caseDecided">
+  <extensionElements><flyt:subscription correlationKey='["instanceContext", "instanceId"]' dataType="decision"/></extensionElements>
+</message>"#;
+
+fn flow_around(catch: &str) -> String {
+    format!(
+        r#"<startEvent id="s"/>
+{catch}
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="c"/>
+<sequenceFlow id="f2" sourceRef="c" targetRef="e"/>"#
+    )
+}
+
+#[test]
+fn a_receive_task_and_a_catch_event_compile_with_the_messages_subscription() {
+    for catch in [
+        r#"<receiveTask id="c" messageRef="M"/>"#,
+        r#"<intermediateCatchEvent id="c"><messageEventDefinition messageRef="M"/></intermediateCatchEvent>"#,
+    ] {
+        let text = with_messages(DECIDED, &flow_around(catch));
+        let compiled = compile(&text).unwrap_or_else(|r| panic!("{:#?}", r.diagnostics));
+        let def = &compiled.definition;
+        let node = def.node(def.node_by_id("c").unwrap());
+        let NodeKind::MessageCatch(m) = &node.kind else {
+            panic!("{:?}", node.kind)
+        };
+        assert_eq!(m.message, "caseDecided");
+        assert_eq!(
+            m.subscription.key_text,
+            r#"["instanceContext", "instanceId"]"#
+        );
+        assert_eq!(
+            m.subscription.data_type.as_ref().map(|d| d.as_str()),
+            Some("decision")
+        );
+        assert_eq!(m.receive_task, catch.starts_with("<receiveTask"));
+    }
+}
+
+#[test]
+fn the_elements_own_subscription_overrides_the_messages() {
+    let catch = r#"<receiveTask id="c" messageRef="M"><extensionElements><flyt:subscription correlationKey='["dataModel", "caseId"]'/></extensionElements></receiveTask>"#;
+    let text = with_messages(DECIDED, &flow_around(catch));
+    let compiled = compile(&text).unwrap_or_else(|r| panic!("{:#?}", r.diagnostics));
+    let def = &compiled.definition;
+    let NodeKind::MessageCatch(m) = &def.node(def.node_by_id("c").unwrap()).kind else {
+        panic!()
+    };
+    assert_eq!(m.subscription.key_text, r#"["dataModel", "caseId"]"#);
+    // dataType is not set on the element: the message's still applies.
+    assert_eq!(
+        m.subscription.data_type.as_ref().map(|d| d.as_str()),
+        Some("decision")
+    );
+}
+
+#[test]
+fn a_message_without_a_name_is_refused_at_the_message() {
+    let messages = r#"<message id="M">
+  <extensionElements><flyt:subscription correlationKey='["instanceContext", "instanceId"]'/></extensionElements>
+</message>"#;
+    let text = with_messages(
+        messages,
+        &flow_around(r#"<receiveTask id="c" messageRef="M"/>"#),
+    );
+    let d = only(&rejected(&text), Code::MessageWithoutName);
+    assert_at(
+        &d,
+        Code::MessageWithoutName,
+        "M",
+        &text,
+        r#"<message id="M">"#,
+    );
+}
+
+#[test]
+fn a_catch_without_a_correlation_key_is_refused_at_the_catch() {
+    let messages = r#"<message id="M" name="caseDecided"/>"#;
+    let text = with_messages(
+        messages,
+        &flow_around(r#"<receiveTask id="c" messageRef="M"/>"#),
+    );
+    let d = only(&rejected(&text), Code::MissingCorrelationKey);
+    assert_at(
+        &d,
+        Code::MissingCorrelationKey,
+        "c",
+        &text,
+        r#"<receiveTask id="c""#,
+    );
+    assert!(d.message.contains("receive task `c`"), "{}", d.message);
+}
+
+#[test]
+fn a_message_ref_to_no_message_is_refused_at_the_definition() {
+    let catch = r#"<intermediateCatchEvent id="c">
+<messageEventDefinition messageRef="Nope"/>
+</intermediateCatchEvent>"#;
+    let text = with_messages(DECIDED, &flow_around(catch));
+    let d = only(&rejected(&text), Code::UnknownMessage);
+    assert_at(&d, Code::UnknownMessage, "c", &text, r#"messageRef="Nope""#);
+    assert!(d.message.contains("`Nope`"), "{}", d.message);
+    // No messageRef at all: at the element.
+    let text = with_messages(DECIDED, &flow_around(r#"<receiveTask id="c"/>"#));
+    let d = only(&rejected(&text), Code::UnknownMessage);
+    assert_at(
+        &d,
+        Code::UnknownMessage,
+        "c",
+        &text,
+        r#"<receiveTask id="c""#,
+    );
+}
+
+#[test]
+fn an_unparseable_correlation_key_is_refused_at_the_subscription() {
+    let messages = r#"<message id="M" name="caseDecided">
+  <extensionElements>
+    <flyt:subscription correlationKey='["noSuchFunction", 1'/>
+  </extensionElements>
+</message>"#;
+    let text = with_messages(
+        messages,
+        &flow_around(r#"<receiveTask id="c" messageRef="M"/>"#),
+    );
+    let d = only(&rejected(&text), Code::InvalidCorrelationKey);
+    assert_at(
+        &d,
+        Code::InvalidCorrelationKey,
+        "c",
+        &text,
+        "<flyt:subscription",
+    );
+}
+
+struct Target;
+
+impl DeployTarget for Target {
+    fn has_service_task_handler(&self, _: &str) -> bool {
+        true
+    }
+    fn has_gateway_decider(&self, _: &str) -> bool {
+        false
+    }
+    fn has_data_type(&self, data_type: &str) -> Option<bool> {
+        Some(data_type == "model")
+    }
+}
+
+#[test]
+fn a_data_type_the_app_does_not_have_is_refused_at_deploy_only() {
+    let text = with_messages(
+        DECIDED,
+        &flow_around(r#"<receiveTask id="c" messageRef="M"/>"#),
+    );
+    // `flyt validate` does not know the app: it compiles.
+    compile(&text).unwrap_or_else(|r| panic!("{:#?}", r.diagnostics));
+    let options = Options::default().with_target(&Target);
+    let diags = match bpmn::compile(text.as_bytes(), &options) {
+        Ok(_) => panic!("compiled against an app without `decision`"),
+        Err(r) => r.diagnostics,
+    };
+    let d = only(&diags, Code::UnknownDataType);
+    assert_at(&d, Code::UnknownDataType, "c", &text, "<flyt:subscription");
+    assert!(d.message.contains("`decision`"), "{}", d.message);
+}
