@@ -297,3 +297,74 @@ async fn bad_messages_are_refused_and_nothing_is_stored() {
         assert!(h.rt.store().publish_record(&h.app, id).unwrap().is_none());
     }
 }
+
+#[tokio::test]
+async fn a_timer_boundary_on_a_receive_task_ends_the_wait_and_closes_the_subscription() {
+    let body = format!(
+        r#"<startEvent id="s"/>
+<receiveTask id="c" messageRef="M"/>
+<boundaryEvent id="late" attachedToRef="c"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></boundaryEvent>
+{}
+<endEvent id="e"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="c"/>
+<sequenceFlow id="f2" sourceRef="c" targetRef="e"/>
+<sequenceFlow id="f3" sourceRef="late" targetRef="reminder"/>
+<sequenceFlow id="f4" sourceRef="reminder" targetRef="e2"/>"#,
+        user_task("reminder")
+    );
+    let h = Harness::new(&with_messages(FIXED_KEY, &body)).await;
+    let i = h.create().await;
+    let token = i
+        .process
+        .tokens
+        .iter()
+        .find(|t| matches!(t.at, TokenAt::Message { .. }))
+        .unwrap();
+    assert_eq!(token.timers.len(), 1, "the boundary timer is armed");
+    let job = token.timers[0].job;
+    h.clock.advance(Duration::from_secs(3601));
+    let fired = h.rt.fire_due_timer(job).await;
+    assert_eq!(
+        fired,
+        flyt_engine::runtime::Firing::Fired(flyt_engine::runtime::Fired::Moved)
+    );
+    let after = h.rt.instance(i.id).unwrap();
+    assert_eq!(h.active(&after), vec!["reminder"]);
+    assert!(waits(&after).is_empty());
+    assert!(h.rt.message_subscriptions(&h.app, 10).unwrap().is_empty());
+    // A message that comes now finds nobody.
+    let err =
+        h.rt.publish_message(&h.app, message("case-1", None), org())
+            .await
+            .unwrap_err();
+    assert!(matches!(err, Error::NoSubscription { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_message_that_arrives_first_disarms_the_receive_tasks_boundary_timer() {
+    let body = format!(
+        r#"<startEvent id="s"/>
+<receiveTask id="c" messageRef="M"/>
+<boundaryEvent id="late" attachedToRef="c"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></boundaryEvent>
+{}
+<endEvent id="e"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="c"/>
+<sequenceFlow id="f2" sourceRef="c" targetRef="after"/>
+<sequenceFlow id="f5" sourceRef="after" targetRef="e"/>
+<sequenceFlow id="f3" sourceRef="late" targetRef="e2"/>"#,
+        user_task("after")
+    );
+    let h = Harness::new(&with_messages(FIXED_KEY, &body)).await;
+    let i = h.create().await;
+    let job = i.process.tokens[0].timers[0].job;
+    h.rt.publish_message(&h.app, message("case-1", None), org())
+        .await
+        .unwrap();
+    assert!(
+        h.rt.store().job(job).unwrap().is_none(),
+        "the timer job is gone"
+    );
+    assert_eq!(h.active(&h.rt.instance(i.id).unwrap()), vec!["after"]);
+}
