@@ -368,3 +368,12 @@ async fn a_message_that_arrives_first_disarms_the_receive_tasks_boundary_timer()
     );
     assert_eq!(h.active(&h.rt.instance(i.id).unwrap()), vec!["after"]);
 }
+
+#[tokio::test]
+async fn deleting_an_instance_closes_its_subscriptions() {
+    let h = Harness::new(&waiting_process(FIXED_KEY)).await;
+    let i = h.create().await;
+    assert_eq!(h.rt.message_subscriptions(&h.app, 10).unwrap().len(), 1);
+    h.rt.delete_instance(i.id, None).await.unwrap();
+    assert!(h.rt.message_subscriptions(&h.app, 10).unwrap().is_empty());
+}

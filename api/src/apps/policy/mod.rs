@@ -19,7 +19,8 @@
 //! | `scope:SCOPE`    | any token carrying SCOPE                                              |
 //!
 //! Actions: `read`, `write`, `instantiate`, `delete`, `complete`, `confirm`, `sign`, `reject`,
-//! `pay`, `deploy`, `resume`, or any custom task action; `*` means every action.
+//! `pay`, `deploy`, `resume`, `publish` (publishing messages to the app; a rule may limit it to
+//! `messages = ["name", ...]`), or any custom task action; `*` means every action.
 
 mod explain;
 pub mod xacml;
