@@ -229,11 +229,39 @@ impl ProcessDefinition {
                             message_ref: message_ref.as_ref(),
                             subscription: subscription.as_ref(),
                             receive_task,
+                            boundary: false,
                         };
                         match catch.resolve(None) {
                             Ok(m) => NodeKind::MessageCatch(m),
                             // validate() refuses a catch that does not resolve.
                             Err(_) => NodeKind::EndEvent(EndEvent::default()),
+                        }
+                    }
+                    RawKind::MessageBoundary {
+                        attached_to,
+                        message_ref,
+                        subscription,
+                        cancel_activity,
+                    } => {
+                        let catch = super::validate::MessageCatchRef {
+                            messages: &messages,
+                            id: &raw.id,
+                            pos: raw.pos,
+                            message_ref: message_ref.as_ref(),
+                            subscription: subscription.as_ref(),
+                            receive_task: false,
+                            boundary: true,
+                        };
+                        match (attached(&attached_to), catch.resolve(None)) {
+                            (Some(attached_to), Ok(catch)) => {
+                                NodeKind::MessageBoundary(super::elements::MessageBoundaryEvent {
+                                    attached_to,
+                                    catch,
+                                    cancel_activity,
+                                })
+                            }
+                            // validate() refuses both.
+                            _ => NodeKind::EndEvent(EndEvent::default()),
                         }
                     }
                     // validate() refuses processes with unsupported elements.

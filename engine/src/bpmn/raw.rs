@@ -94,6 +94,13 @@ pub(crate) enum RawKind {
         subscription: Option<RawSubscription>,
         receive_task: bool,
     },
+    /// A message boundary event on a task: interrupting (the default) or not.
+    MessageBoundary {
+        attached_to: Ref,
+        message_ref: Option<Ref>,
+        subscription: Option<RawSubscription>,
+        cancel_activity: bool,
+    },
     /// An element flyt cannot execute. It stays in the graph so that references to it resolve,
     /// and it already has its `unsupported-element` diagnostic.
     Unsupported,
@@ -105,7 +112,8 @@ impl RawKind {
         match self {
             RawKind::Boundary { attached_to, .. }
             | RawKind::ErrorBoundary { attached_to, .. }
-            | RawKind::EscalationBoundary { attached_to, .. } => Some(attached_to),
+            | RawKind::EscalationBoundary { attached_to, .. }
+            | RawKind::MessageBoundary { attached_to, .. } => Some(attached_to),
             _ => None,
         }
     }

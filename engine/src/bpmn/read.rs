@@ -452,6 +452,21 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 {
                     super::read_messages::message_catch(node, def, false)
                 }
+                [def] if def.name == "messageEventDefinition" && name == "boundaryEvent" => {
+                    match node.attr("attachedToRef").filter(|a| !a.trim().is_empty()) {
+                        Some(attached) => super::read_messages::message_boundary(
+                            node,
+                            def,
+                            Ref {
+                                id: attached.trim().to_string(),
+                                pos: node.pos,
+                            },
+                        ),
+                        None => {
+                            unsupported(node, format!("<{qname}> without attachedToRef"), diags)
+                        }
+                    }
+                }
                 [def] if def.name == "timerEventDefinition" => {
                     match read_timer(def, node.attr("id").unwrap_or(""), diags) {
                         None => RawKind::Unsupported,

@@ -42,6 +42,24 @@ pub(crate) fn subscription_of(node: &XmlNode) -> Option<RawSubscription> {
     })
 }
 
+/// A message boundary event attached to `attached_to`.
+pub(crate) fn message_boundary(node: &XmlNode, def: &XmlNode, attached_to: Ref) -> RawKind {
+    let RawKind::MessageCatch {
+        message_ref,
+        subscription,
+        ..
+    } = message_catch(node, def, false)
+    else {
+        return RawKind::Unsupported;
+    };
+    RawKind::MessageBoundary {
+        attached_to,
+        message_ref,
+        subscription,
+        cancel_activity: node.attr("cancelActivity") != Some("false"),
+    }
+}
+
 /// A message catch element: `def` is the `messageEventDefinition` (intermediate catch event),
 /// or the element itself (receive task, whose `messageRef` is its own attribute).
 pub(crate) fn message_catch(node: &XmlNode, def: &XmlNode, receive_task: bool) -> RawKind {

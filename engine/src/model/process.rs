@@ -46,6 +46,17 @@ pub struct ArmedTimer {
     pub due: Timestamp,
 }
 
+/// A message boundary event's subscription, armed while its task is active.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmedMessage {
+    /// The boundary event.
+    pub element: ElementId,
+    pub message: String,
+    pub correlation_key: String,
+    pub since: Timestamp,
+}
+
 /// One active path through the process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Token {
@@ -55,6 +66,10 @@ pub struct Token {
     /// Boundary timers armed on the task this token waits at; disarmed when it leaves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<ArmedTimer>,
+    /// Message boundary events armed on the task this token waits at (their subscriptions);
+    /// closed when it leaves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<ArmedMessage>,
     /// The scope instance (an active sub-process) it is in; `None` at the process level, as for
     /// every token stored before sub-processes ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]

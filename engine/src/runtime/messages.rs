@@ -22,10 +22,11 @@ use super::gateway::Context;
 use super::pipeline::Kind;
 use super::transition::Transition;
 use super::{Error, Runtime};
+use crate::bpmn::ProcessDefinition;
 use crate::bpmn::elements::timer::IsoDuration;
 use crate::bpmn::elements::{MessageCatch, NodeIdx, NodeKind};
 use crate::ids::{AppId, DataTypeId, ElementId};
-use crate::model::{Actor, EventType, Instance, TokenAt};
+use crate::model::{Actor, ArmedMessage, EventType, Instance, Token, TokenAt};
 use crate::store::messages::{BufferedMessage, PublishRecord, SubscriptionRecord};
 use crate::store::{CommitError, Txn};
 use crate::time::Timestamp;
@@ -84,8 +85,20 @@ impl Published {
     }
 }
 
-/// The open subscriptions a token set holds.
+/// The open subscriptions a token set holds: its tokens at message catches, and the message
+/// boundary events armed on the tasks its tokens wait at.
 pub(crate) fn subscriptions_of(instance: &Instance) -> Vec<SubscriptionRecord> {
+    let boundaries = instance.process.tokens.iter().flat_map(|t| {
+        t.messages.iter().map(move |m| SubscriptionRecord {
+            app: instance.app.clone(),
+            message: m.message.clone(),
+            correlation_key: m.correlation_key.clone(),
+            since: m.since,
+            instance: instance.id,
+            token: t.id,
+            element: m.element.clone(),
+        })
+    });
     instance
         .process
         .tokens
@@ -107,6 +120,7 @@ pub(crate) fn subscriptions_of(instance: &Instance) -> Vec<SubscriptionRecord> {
             }),
             _ => None,
         })
+        .chain(boundaries)
         .collect()
 }
 
@@ -174,6 +188,71 @@ impl Transition<'_> {
             self.arm_boundaries(target, token, visit)?;
         }
         Ok(false)
+    }
+
+    /// Opens the subscriptions of the message boundary events on the task token `token` now
+    /// waits at. (They take messages published from now on; a buffered message is taken only
+    /// by a catch event or receive task.)
+    pub(crate) fn arm_message_boundaries(
+        &mut self,
+        task: NodeIdx,
+        token: u32,
+    ) -> Result<(), Error> {
+        let def = self.def.clone();
+        for &b in &def.node(task).boundaries {
+            let node = def.node(b);
+            let NodeKind::MessageBoundary(boundary) = &node.kind else {
+                continue;
+            };
+            let key = self.correlation_key(&node.id, &boundary.catch)?;
+            let armed = ArmedMessage {
+                element: node.id.clone(),
+                message: boundary.catch.message.clone(),
+                correlation_key: key,
+                since: self.now,
+            };
+            if let Some(t) = self
+                .instance
+                .process
+                .tokens
+                .iter_mut()
+                .find(|t| t.id == token)
+            {
+                t.messages.push(armed);
+            }
+        }
+        Ok(())
+    }
+
+    /// A message reaches boundary event `boundary` on the task token `holder` waits at.
+    /// Interrupting: the task ends (its job cancelled, its timers disarmed, its other
+    /// subscriptions closed with the token). Returns the scope the boundary's token leaves in.
+    fn interrupt_for_message(
+        &mut self,
+        holder: &Token,
+        boundary: &ElementId,
+        attached: &ElementId,
+    ) -> Result<Option<u32>, Error> {
+        self.disarm(&holder.timers)?;
+        if let TokenAt::ServiceTask { job, .. } = &holder.at
+            && let Some(stored) = self.cancel_job(*job)?
+            && stored.external
+        {
+            let tombstone = super::timers::tombstone(stored, boundary, self.now);
+            self.prelude.put_cancelled_job(&tombstone);
+        }
+        self.instance.process.tokens.retain(|x| x.id != holder.id);
+        self.instance
+            .process
+            .incidents
+            .retain(|i| i.element_id != *attached);
+        self.record(
+            EventType::AbandonTask,
+            Some(attached.clone()),
+            None,
+            Some(json!({ "interruptedBy": boundary.as_str() })),
+        );
+        Ok(holder.scope)
     }
 
     /// The correlation key of a catch, evaluated over the instance now.
@@ -250,6 +329,15 @@ impl Transition<'_> {
         );
         Ok(())
     }
+}
+
+/// Every message catch of a definition: catch events, receive tasks and boundary events.
+fn catches_of(def: &ProcessDefinition) -> impl Iterator<Item = &MessageCatch> {
+    def.nodes().filter_map(|(_, n)| match &n.kind {
+        NodeKind::MessageCatch(c) => Some(c),
+        NodeKind::MessageBoundary(b) => Some(&b.catch),
+        _ => None,
+    })
 }
 
 /// What a request must look like; `Err` is a 400 with what is wrong.
@@ -347,21 +435,10 @@ impl Runtime {
         // then pass the schema of every data type such a catch merges into (checked before
         // anything is stored, so a bad message is refused whether it correlates or waits).
         let (_, def) = self.latest_definition(app)?;
-        let catches: Vec<&MessageCatch> = def
-            .nodes()
-            .filter_map(|(_, n)| match &n.kind {
-                NodeKind::MessageCatch(c) if c.message == msg.name => Some(c),
-                _ => None,
-            })
-            .collect();
+        let catches: Vec<&MessageCatch> =
+            catches_of(&def).filter(|c| c.message == msg.name).collect();
         if catches.is_empty() {
-            let mut known: Vec<String> = def
-                .nodes()
-                .filter_map(|(_, n)| match &n.kind {
-                    NodeKind::MessageCatch(c) => Some(c.message.clone()),
-                    _ => None,
-                })
-                .collect();
+            let mut known: Vec<String> = catches_of(&def).map(|c| c.message.clone()).collect();
             known.sort();
             known.dedup();
             return Err(Error::UnknownMessage {
@@ -474,7 +551,19 @@ impl Runtime {
             let Some(node_idx) = def.node_by_id(sub.element.as_str()) else {
                 continue;
             };
-            let NodeKind::MessageCatch(catch) = &def.node(node_idx).kind else {
+            let (catch, boundary) = match &def.node(node_idx).kind {
+                NodeKind::MessageCatch(catch) => (catch, None),
+                NodeKind::MessageBoundary(b) => (&b.catch, Some(b)),
+                _ => continue,
+            };
+            let holder = loaded
+                .instance
+                .process
+                .tokens
+                .iter()
+                .find(|t| t.id == sub.token)
+                .cloned();
+            let Some(holder) = holder else {
                 continue;
             };
             let mut t = self.begin(loaded, actor.clone());
@@ -491,7 +580,15 @@ impl Runtime {
                 &sub.correlation_key,
                 msg.data.as_ref(),
             )?;
-            let scope = t.take_task_token(sub.token)?;
+            let scope = match boundary {
+                None => t.take_task_token(sub.token)?,
+                Some(b) if b.cancel_activity => {
+                    let attached = def.node(b.attached_to).id.clone();
+                    t.interrupt_for_message(&holder, &sub.element, &attached)?
+                }
+                // Non-interrupting: the task goes on, and so does its subscription.
+                Some(_) => holder.scope,
+            };
             let out = def
                 .node(node_idx)
                 .outgoing

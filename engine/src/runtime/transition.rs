@@ -354,7 +354,8 @@ impl<'a> Transition<'a> {
                 | NodeKind::EventSubProcess(_)
                 | NodeKind::Boundary(_)
                 | NodeKind::ErrorBoundary(_)
-                | NodeKind::EscalationBoundary(_) => {}
+                | NodeKind::EscalationBoundary(_)
+                | NodeKind::MessageBoundary(_) => {}
             }
         }
         if self.instance.process.tokens.is_empty() && self.instance.process.ended.is_none() {
@@ -373,6 +374,7 @@ impl<'a> Transition<'a> {
             id,
             at,
             timers: Vec::new(),
+            messages: Vec::new(),
             scope,
         });
         id
@@ -482,6 +484,7 @@ impl<'a> Transition<'a> {
         let id = self.push_token(at, scope);
         self.record(EventType::StartTask, Some(node.id.clone()), None, None);
         self.arm_boundaries(target, id, visit)?;
+        self.arm_message_boundaries(target, id)?;
         let task_ref = TaskRef::of(node);
         self.run_hooks(HookPoint::TaskStarted(&task_ref)).await
     }

@@ -67,11 +67,11 @@ const MIWG: &[(&str, Option<usize>)] = &[
     ("A.1.0", None),
     ("A.2.0", None), // exclusive gateway without conditions: a warning (a hook may decide)
     ("A.2.1", Some(5)), // XPath conditions, on flows that leave tasks (implicit splits)
-    ("A.3.0", Some(2)), // a collapsed subProcess with no content, a message boundary event (its escalation boundary runs now)
+    ("A.3.0", Some(3)), // a collapsed subProcess with no content; its message boundary event is read now and needs a message and a correlation key (its escalation boundary runs now)
     ("A.4.0", Some(1)), // two pools, both validated; their sub-processes run now, but one holds an implicit split (multiple-outgoing)
     ("A.4.1", Some(1)),
     ("B.1.0", Some(7)), // every pool with content is validated now, not only the first
-    ("B.2.0", Some(37)), // its sub-processes are read now; an escalation boundary on a task is a warning; its message catches need a correlation key (and some a message)
+    ("B.2.0", Some(39)), // its sub-processes are read now; an escalation boundary on a task is a warning; its message catches need a correlation key (and some a message)
     ("C.1.0", Some(5)), // the executable pool runs; the other participant is not "a second process"
     ("C.1.1", Some(4)), // conditions written as bpmn:getDataObject(...)
     ("C.2.0", Some(5)),

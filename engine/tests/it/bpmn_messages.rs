@@ -188,3 +188,55 @@ fn a_data_type_the_app_does_not_have_is_refused_at_deploy_only() {
     assert_at(&d, Code::UnknownDataType, "c", &text, "<flyt:subscription");
     assert!(d.message.contains("`decision`"), "{}", d.message);
 }
+
+#[test]
+fn a_message_boundary_compiles_on_a_task_and_is_refused_on_a_sub_process() {
+    let on_task = r#"<startEvent id="s"/>
+<task id="c"/>
+<boundaryEvent id="b" attachedToRef="c" cancelActivity="false"><messageEventDefinition messageRef="M"/></boundaryEvent>
+<endEvent id="e"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="c"/>
+<sequenceFlow id="f2" sourceRef="c" targetRef="e"/>
+<sequenceFlow id="f3" sourceRef="b" targetRef="e2"/>"#;
+    let text = with_messages(DECIDED, on_task);
+    let compiled = compile(&text).unwrap_or_else(|r| panic!("{:#?}", r.diagnostics));
+    let def = &compiled.definition;
+    let NodeKind::MessageBoundary(b) = &def.node(def.node_by_id("b").unwrap()).kind else {
+        panic!()
+    };
+    assert!(!b.cancel_activity);
+    assert_eq!(b.catch.message, "caseDecided");
+
+    let on_sub = r#"<startEvent id="s"/>
+<subProcess id="c">
+<startEvent id="is"/>
+<endEvent id="ie"/>
+<sequenceFlow id="if1" sourceRef="is" targetRef="ie"/>
+</subProcess>
+<boundaryEvent id="b" attachedToRef="c"><messageEventDefinition messageRef="M"/></boundaryEvent>
+<endEvent id="e"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="c"/>
+<sequenceFlow id="f2" sourceRef="c" targetRef="e"/>
+<sequenceFlow id="f3" sourceRef="b" targetRef="e2"/>"#;
+    let text = with_messages(DECIDED, on_sub);
+    let d = only(&rejected(&text), Code::InvalidBoundary);
+    assert_at(
+        &d,
+        Code::InvalidBoundary,
+        "b",
+        &text,
+        r#"<boundaryEvent id="b""#,
+    );
+    // Without a correlation key anywhere: at the boundary event.
+    let text = with_messages(r#"<message id="M" name="caseDecided"/>"#, on_task);
+    let d = only(&rejected(&text), Code::MissingCorrelationKey);
+    assert_at(
+        &d,
+        Code::MissingCorrelationKey,
+        "b",
+        &text,
+        r#"<boundaryEvent id="b""#,
+    );
+}

@@ -15,6 +15,7 @@ const PEERS: &[(&str, &[&str])] = &[
     (
         "bpmn-elements/activity-execution.bpmn",
         &[
+            "invalid-boundary",
             "missing-correlation-key",
             "unknown-message",
             "unsupported-element",

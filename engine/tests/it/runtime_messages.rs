@@ -377,3 +377,68 @@ async fn deleting_an_instance_closes_its_subscriptions() {
     h.rt.delete_instance(i.id, None).await.unwrap();
     assert!(h.rt.message_subscriptions(&h.app, 10).unwrap().is_empty());
 }
+
+/// start → user task `work` (with a message boundary `cancel`) → end; the boundary leads to
+/// user task `handle` → end.
+fn boundary_process(interrupting: bool) -> String {
+    with_messages(
+        FIXED_KEY,
+        &format!(
+            r#"<startEvent id="s"/>
+{}
+<boundaryEvent id="cancel" attachedToRef="work" cancelActivity="{interrupting}"><messageEventDefinition messageRef="M"/></boundaryEvent>
+{}
+<endEvent id="e"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="work"/>
+<sequenceFlow id="f2" sourceRef="work" targetRef="e"/>
+<sequenceFlow id="f3" sourceRef="cancel" targetRef="handle"/>
+<sequenceFlow id="f4" sourceRef="handle" targetRef="e2"/>"#,
+            user_task("work"),
+            user_task("handle")
+        ),
+    )
+}
+
+#[tokio::test]
+async fn an_interrupting_message_boundary_ends_its_task() {
+    let h = Harness::new(&boundary_process(true)).await;
+    let i = h.create().await;
+    let open = h.rt.message_subscriptions(&h.app, 10).unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].element.as_str(), "cancel");
+    let answer =
+        h.rt.publish_message(&h.app, message("case-1", None), org())
+            .await
+            .unwrap();
+    assert!(matches!(answer, Published::Correlated { .. }), "{answer:?}");
+    let after = h.rt.instance(i.id).unwrap();
+    assert_eq!(h.active(&after), vec!["handle"]);
+    assert!(h.rt.message_subscriptions(&h.app, 10).unwrap().is_empty());
+    let events = h.events(i.id);
+    assert!(
+        events.contains(&"process_AbandonTask work".to_string()),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&"flyt_MessageCorrelated cancel".to_string()),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_non_interrupting_message_boundary_starts_a_branch_and_stays_open_until_its_task_ends() {
+    let h = Harness::new(&boundary_process(false)).await;
+    let i = h.create().await;
+    for _ in 0..2 {
+        h.rt.publish_message(&h.app, message("case-1", None), org())
+            .await
+            .unwrap();
+    }
+    let after = h.rt.instance(i.id).unwrap();
+    assert_eq!(h.active(&after), vec!["handle", "handle", "work"]);
+    assert_eq!(h.rt.message_subscriptions(&h.app, 10).unwrap().len(), 1);
+    // The task ends normally: its boundary's subscription closes in that commit.
+    h.next(i.id, None, Some("work")).await.unwrap();
+    assert!(h.rt.message_subscriptions(&h.app, 10).unwrap().is_empty());
+}

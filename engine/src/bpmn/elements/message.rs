@@ -16,6 +16,17 @@ pub struct Subscription {
     pub data_type: Option<DataTypeId>,
 }
 
+/// A message boundary event on a task: armed while the task is active. Interrupting (the
+/// default): the message ends the task and the token leaves by the boundary's flow.
+/// Non-interrupting: a new token leaves by the boundary's flow, the task goes on, and the
+/// subscription stays open for the next message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageBoundaryEvent {
+    pub attached_to: super::NodeIdx,
+    pub catch: MessageCatch,
+    pub cancel_activity: bool,
+}
+
 /// An intermediate message catch event or a receive task: the token waits for a message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageCatch {

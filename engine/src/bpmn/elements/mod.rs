@@ -18,7 +18,7 @@ pub use events::{
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, InclusiveGateway, ParallelGateway};
 pub use links::{LinkCatch, LinkThrow};
-pub use message::{MessageCatch, Subscription};
+pub use message::{MessageBoundaryEvent, MessageCatch, Subscription};
 pub use service_task::ServiceTask;
 pub use sub_process::{EventSubProcess, SubProcess};
 pub use user_task::{Action, ActionKind, SignatureConfig, UserTask, UserTaskType};
@@ -83,6 +83,8 @@ pub enum NodeKind {
     LinkCatch(LinkCatch),
     /// An intermediate message catch event or a receive task: waits for a message.
     MessageCatch(MessageCatch),
+    /// A message boundary event on a task.
+    MessageBoundary(MessageBoundaryEvent),
 }
 
 impl NodeKind {
@@ -108,6 +110,7 @@ impl NodeKind {
             NodeKind::LinkCatch(_) => "intermediateCatchEvent",
             NodeKind::MessageCatch(m) if m.receive_task => "receiveTask",
             NodeKind::MessageCatch(_) => "intermediateCatchEvent",
+            NodeKind::MessageBoundary(_) => "boundaryEvent",
         }
     }
 

@@ -97,6 +97,7 @@ pub(crate) fn check(
                 | RawKind::ServiceTask(_)
                 | RawKind::TimerCatch(_)
                 | RawKind::MessageCatch { .. }
+                | RawKind::MessageBoundary { .. }
                 | RawKind::ThrowNone
                 | RawKind::LinkCatch { .. }
                 | RawKind::EscalationThrow { end: false, .. }
@@ -158,6 +159,9 @@ pub(crate) fn check(
                     .hint("attach it to the sub-process whose inside throws the escalation"),
                 );
             }
+        }
+        if let RawKind::MessageBoundary { attached_to, .. } = &node.kind {
+            check_attachment(process, index, i, attached_to, diags);
         }
         if let RawKind::EscalationThrow { escalation_ref, .. } = &node.kind {
             check_escalation_ref(process, node, escalation_ref.as_ref(), diags);

@@ -30,9 +30,48 @@ pub(super) fn check(
                 message_ref: message_ref.as_ref(),
                 subscription: subscription.as_ref(),
                 receive_task: *receive_task,
+                boundary: false,
             };
             if let Err(mut found) = catch.resolve(target) {
                 diags.append(&mut found);
+            }
+        }
+        if let RawKind::MessageBoundary {
+            message_ref,
+            subscription,
+            attached_to,
+            ..
+        } = &node.kind
+        {
+            let catch = Catch {
+                messages: &process.messages,
+                id: &node.id,
+                pos: node.pos,
+                message_ref: message_ref.as_ref(),
+                subscription: subscription.as_ref(),
+                receive_task: false,
+                boundary: true,
+            };
+            if let Err(mut found) = catch.resolve(target) {
+                diags.append(&mut found);
+            }
+            // Tasks only: a sub-process keeps no subscriptions of its own yet.
+            let on = process.nodes.iter().find(|n| n.id == attached_to.id);
+            if let Some(on) = on
+                && matches!(on.kind, RawKind::SubProcess | RawKind::MessageCatch { .. })
+            {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidBoundary,
+                        attached_to.pos,
+                        format!(
+                            "message boundary event `{}` is attached to <{}> `{}`; flyt runs message boundary events on user and service tasks",
+                            node.id, on.qname, on.id
+                        ),
+                    )
+                    .element(&node.id)
+                    .hint("attach it to a user task or a service task"),
+                );
             }
         }
     }
@@ -46,12 +85,16 @@ pub(crate) struct Catch<'a> {
     pub message_ref: Option<&'a Ref>,
     pub subscription: Option<&'a RawSubscription>,
     pub receive_task: bool,
+    /// A message boundary event (rather than a catch event or receive task).
+    pub boundary: bool,
 }
 
 impl Catch<'_> {
     fn what(&self) -> &'static str {
         if self.receive_task {
             "receive task"
+        } else if self.boundary {
+            "message boundary event"
         } else {
             "message catch event"
         }
