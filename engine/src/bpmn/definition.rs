@@ -237,6 +237,7 @@ impl ProcessDefinition {
                             Err(_) => NodeKind::EndEvent(EndEvent::default()),
                         }
                     }
+                    RawKind::EventGateway => NodeKind::EventGateway,
                     RawKind::MessageBoundary {
                         attached_to,
                         message_ref,

@@ -127,6 +127,9 @@ pub enum Code {
     InvalidCorrelationKey,
     /// A `dataType` the app does not declare (checked where the app is known: at deploy).
     UnknownDataType,
+    /// An event-based gateway followed by something other than message or timer catch events
+    /// and receive tasks (each reached only from it), or with fewer than two of them.
+    InvalidEventGateway,
 }
 
 impl Code {
@@ -178,6 +181,7 @@ impl Code {
         Code::MissingCorrelationKey,
         Code::InvalidCorrelationKey,
         Code::UnknownDataType,
+        Code::InvalidEventGateway,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -228,6 +232,7 @@ impl Code {
             Code::MissingCorrelationKey => "missing-correlation-key",
             Code::InvalidCorrelationKey => "invalid-correlation-key",
             Code::UnknownDataType => "unknown-data-type",
+            Code::InvalidEventGateway => "invalid-event-gateway",
         }
     }
 }

@@ -94,6 +94,8 @@ pub(crate) enum RawKind {
         subscription: Option<RawSubscription>,
         receive_task: bool,
     },
+    /// An event-based gateway: the first of the catch events after it to fire wins.
+    EventGateway,
     /// A message boundary event on a task: interrupting (the default) or not.
     MessageBoundary {
         attached_to: Ref,

@@ -18,7 +18,6 @@ const UNSUPPORTED_FLOW_NODES: &[&str] = &[
     "callActivity",
     "sendTask",
     "businessRuleTask",
-    "eventBasedGateway",
     "complexGateway",
     "choreographyTask",
     "callChoreography",
@@ -582,6 +581,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             connected_data_type: gateway_data_type(node),
         }),
         "parallelGateway" => RawKind::ParallelGateway,
+        "eventBasedGateway" => RawKind::EventGateway,
         other if UNSUPPORTED_FLOW_NODES.contains(&other) => {
             unsupported(node, format!("<{qname}>"), diags)
         }

@@ -33,6 +33,10 @@ pub enum TokenAt {
         correlation_key: String,
         since: Timestamp,
     },
+    /// Waiting at an event-based gateway for the first of the catch events after it: their
+    /// timers are the token's `timers`, their subscriptions its `messages`.
+    #[serde(rename_all = "camelCase")]
+    EventGateway { element: ElementId },
 }
 
 /// A timer armed while a token waits: a boundary event's on a task. Its due time lives in its
@@ -98,7 +102,10 @@ impl Token {
     pub fn task(&self) -> Option<&TaskInfo> {
         match &self.at {
             TokenAt::UserTask { task } | TokenAt::ServiceTask { task, .. } => Some(task),
-            TokenAt::Join { .. } | TokenAt::Timer { .. } | TokenAt::Message { .. } => None,
+            TokenAt::Join { .. }
+            | TokenAt::Timer { .. }
+            | TokenAt::Message { .. }
+            | TokenAt::EventGateway { .. } => None,
         }
     }
 }

@@ -23,7 +23,8 @@ fn element_of(token: &Token) -> &str {
         TokenAt::UserTask { task } | TokenAt::ServiceTask { task, .. } => task.element_id.as_str(),
         TokenAt::Join { element, .. }
         | TokenAt::Timer { element, .. }
-        | TokenAt::Message { element, .. } => element.as_str(),
+        | TokenAt::Message { element, .. }
+        | TokenAt::EventGateway { element } => element.as_str(),
     }
 }
 

@@ -151,23 +151,7 @@ impl Transition<'_> {
         let def = self.def.clone();
         let node = def.node(target);
         let key = self.correlation_key(&node.id, catch)?;
-        let buffered = self
-            .rt
-            .store
-            .buffered_for(&self.instance.app, &catch.message, &key, 64)?;
-        for (stored, message) in buffered {
-            if message.expires <= self.now {
-                self.prelude.delete_buffered(&message);
-                continue;
-            }
-            self.prelude.consume_buffered(&message, &stored);
-            self.take_message(
-                &node.id,
-                catch,
-                &message.message_id,
-                &key,
-                message.data.as_ref(),
-            )?;
+        if self.take_buffered(&node.id, catch, &key)? {
             return Ok(true);
         }
         let token = self.push_token(
@@ -255,8 +239,38 @@ impl Transition<'_> {
         Ok(holder.scope)
     }
 
+    /// Takes the oldest unexpired buffered message for `catch` with `key`, if there is one
+    /// (removing expired ones it passes); returns whether it took one.
+    pub(crate) fn take_buffered(
+        &mut self,
+        element: &ElementId,
+        catch: &MessageCatch,
+        key: &str,
+    ) -> Result<bool, Error> {
+        let buffered = self
+            .rt
+            .store
+            .buffered_for(&self.instance.app, &catch.message, key, 64)?;
+        for (stored, message) in buffered {
+            if message.expires <= self.now {
+                self.prelude.delete_buffered(&message);
+                continue;
+            }
+            self.prelude.consume_buffered(&message, &stored);
+            self.take_message(
+                element,
+                catch,
+                &message.message_id,
+                key,
+                message.data.as_ref(),
+            )?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// The correlation key of a catch, evaluated over the instance now.
-    fn correlation_key(
+    pub(crate) fn correlation_key(
         &mut self,
         element: &ElementId,
         catch: &MessageCatch,

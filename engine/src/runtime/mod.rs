@@ -14,6 +14,7 @@ pub mod content;
 mod data;
 mod definitions;
 mod error;
+mod event_gateway;
 mod gateway;
 mod inclusive;
 pub mod jobs;

@@ -325,6 +325,18 @@ impl<'a> Transition<'a> {
                         onward(&mut queue, Some(target));
                     }
                 }
+                NodeKind::EventGateway => {
+                    // A buffered message decides at once: the token goes on after its catch.
+                    if let Some(follower) = self.enter_event_gateway(target, scope)? {
+                        for &out in &def.node(follower).outgoing {
+                            queue.push_back(Arrival {
+                                flow: out,
+                                origin: Some(follower),
+                                scope,
+                            });
+                        }
+                    }
+                }
                 NodeKind::SubProcess(sub) => {
                     let inner = self.enter_scope(target, scope)?;
                     for &out in &def.node(sub.start).outgoing {

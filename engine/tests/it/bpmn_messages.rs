@@ -240,3 +240,44 @@ fn a_message_boundary_compiles_on_a_task_and_is_refused_on_a_sub_process() {
         r#"<boundaryEvent id="b""#,
     );
 }
+
+/// start → event-based gateway → (message catch `m` | timer catch `t`) → end each.
+pub fn race(extra: &str) -> String {
+    format!(
+        r#"<startEvent id="s"/>
+<eventBasedGateway id="g"/>
+<intermediateCatchEvent id="m"><messageEventDefinition messageRef="M"/></intermediateCatchEvent>
+<intermediateCatchEvent id="t"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></intermediateCatchEvent>
+{extra}
+<endEvent id="e1"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
+<sequenceFlow id="f2" sourceRef="g" targetRef="m"/>
+<sequenceFlow id="f3" sourceRef="g" targetRef="t"/>
+<sequenceFlow id="f4" sourceRef="m" targetRef="e1"/>
+<sequenceFlow id="f5" sourceRef="t" targetRef="e2"/>"#
+    )
+}
+
+#[test]
+fn an_event_based_gateway_is_followed_only_by_catch_events_and_receive_tasks() {
+    let text = with_messages(DECIDED, &race(""));
+    compile(&text).unwrap_or_else(|r| panic!("{:#?}", r.diagnostics));
+    let text = with_messages(
+        DECIDED,
+        &race(
+            r#"<task id="x"/>
+<sequenceFlow id="f6" sourceRef="g" targetRef="x"/>
+<sequenceFlow id="f7" sourceRef="x" targetRef="e1"/>"#,
+        ),
+    );
+    let d = only(&rejected(&text), Code::InvalidEventGateway);
+    assert_at(
+        &d,
+        Code::InvalidEventGateway,
+        "g",
+        &text,
+        r#"<sequenceFlow id="f6""#,
+    );
+    assert!(d.message.contains("`x`"), "{}", d.message);
+}

@@ -442,3 +442,67 @@ async fn a_non_interrupting_message_boundary_starts_a_branch_and_stays_open_unti
     h.next(i.id, None, Some("work")).await.unwrap();
     assert!(h.rt.message_subscriptions(&h.app, 10).unwrap().is_empty());
 }
+
+fn gateway_process() -> String {
+    with_messages(FIXED_KEY, &crate::bpmn_messages::race(""))
+}
+
+#[tokio::test]
+async fn at_an_event_based_gateway_the_message_wins_and_the_timer_is_disarmed() {
+    let h = Harness::new(&gateway_process()).await;
+    let i = h.create().await;
+    let token = &i.process.tokens[0];
+    assert!(
+        matches!(token.at, TokenAt::EventGateway { .. }),
+        "{token:?}"
+    );
+    assert_eq!(token.timers.len(), 1);
+    let job = token.timers[0].job;
+    assert_eq!(h.rt.message_subscriptions(&h.app, 10).unwrap().len(), 1);
+    h.rt.publish_message(&h.app, message("case-1", None), org())
+        .await
+        .unwrap();
+    let after = h.rt.instance(i.id).unwrap();
+    assert!(after.is_ended());
+    assert_eq!(after.process.end_event.as_ref().unwrap().as_str(), "e1");
+    assert!(
+        h.rt.store().job(job).unwrap().is_none(),
+        "the timer is disarmed"
+    );
+    assert!(h.rt.message_subscriptions(&h.app, 10).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn at_an_event_based_gateway_the_timer_wins_and_the_subscription_closes() {
+    let h = Harness::new(&gateway_process()).await;
+    let i = h.create().await;
+    let job = i.process.tokens[0].timers[0].job;
+    h.clock.advance(Duration::from_secs(3601));
+    let fired = h.rt.fire_due_timer(job).await;
+    assert_eq!(
+        fired,
+        flyt_engine::runtime::Firing::Fired(flyt_engine::runtime::Fired::Moved)
+    );
+    let after = h.rt.instance(i.id).unwrap();
+    assert!(after.is_ended());
+    assert_eq!(after.process.end_event.as_ref().unwrap().as_str(), "e2");
+    assert!(h.rt.message_subscriptions(&h.app, 10).unwrap().is_empty());
+    let err =
+        h.rt.publish_message(&h.app, message("case-1", None), org())
+            .await
+            .unwrap_err();
+    assert!(matches!(err, Error::NoSubscription { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_buffered_message_decides_an_event_based_gateway_at_once() {
+    let h = Harness::new(&gateway_process()).await;
+    let mut early = message("case-1", None);
+    early.time_to_live = Some("PT1H".into());
+    h.rt.publish_message(&h.app, early, org()).await.unwrap();
+    let i = h.create().await;
+    assert!(i.is_ended());
+    assert_eq!(i.process.end_event.as_ref().unwrap().as_str(), "e1");
+    assert!(i.process.armed_timers().is_empty(), "no timer was armed");
+    assert!(h.rt.store().next_due_timer().unwrap().is_none());
+}

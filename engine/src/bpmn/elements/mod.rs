@@ -85,6 +85,8 @@ pub enum NodeKind {
     MessageCatch(MessageCatch),
     /// A message boundary event on a task.
     MessageBoundary(MessageBoundaryEvent),
+    /// An event-based gateway: its token waits for the first of the catch events after it.
+    EventGateway,
 }
 
 impl NodeKind {
@@ -111,6 +113,7 @@ impl NodeKind {
             NodeKind::MessageCatch(m) if m.receive_task => "receiveTask",
             NodeKind::MessageCatch(_) => "intermediateCatchEvent",
             NodeKind::MessageBoundary(_) => "boundaryEvent",
+            NodeKind::EventGateway => "eventBasedGateway",
         }
     }
 

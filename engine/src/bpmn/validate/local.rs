@@ -224,6 +224,7 @@ pub(crate) fn check(
                 continue;
             }
             RawKind::ParallelGateway => "a parallel gateway, which takes every outgoing flow",
+            RawKind::EventGateway => "an event-based gateway, which the first event decides",
             _ => "an element that is not a gateway",
         };
         for &f in &index.outgoing[s] {

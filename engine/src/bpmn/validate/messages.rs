@@ -215,3 +215,70 @@ impl Catch<'_> {
         }
     }
 }
+
+/// An event-based gateway is followed only by message or timer catch events and receive tasks,
+/// at least two, each reached only from it (the gateway arms them all and the first to fire
+/// wins; a follower with another way in would run a second time).
+pub(super) fn check_event_gateways(
+    process: &RawProcess,
+    index: &super::Index,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (i, node) in process.nodes.iter().enumerate() {
+        if node.kind != RawKind::EventGateway {
+            continue;
+        }
+        let outgoing = &index.outgoing[i];
+        if outgoing.len() < 2 {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidEventGateway,
+                    node.pos,
+                    format!(
+                        "event-based gateway `{}` has {} outgoing flow(s); it chooses between at least two events",
+                        node.id,
+                        outgoing.len()
+                    ),
+                )
+                .element(&node.id)
+                .hint("draw a flow to each message or timer catch event (or receive task) it waits for"),
+            );
+        }
+        for &f in outgoing {
+            let Some(t) = index.target[f] else { continue };
+            let follower = &process.nodes[t];
+            // An element flyt cannot run has its own diagnostic already.
+            if follower.kind == RawKind::Unsupported {
+                continue;
+            }
+            let catch = matches!(
+                follower.kind,
+                RawKind::MessageCatch { .. } | RawKind::TimerCatch(_)
+            );
+            let problem = if !catch {
+                Some(format!(
+                    "is followed by <{}> `{}`; it may only be followed by message or timer intermediate catch events and receive tasks",
+                    follower.qname, follower.id
+                ))
+            } else if index.incoming[t].len() > 1 {
+                Some(format!(
+                    "is followed by `{}`, which has another incoming flow; an event after the gateway is reached only from it",
+                    follower.id
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidEventGateway,
+                        process.flows[f].pos,
+                        format!("event-based gateway `{}` {problem}", node.id),
+                    )
+                    .element(&node.id)
+                    .hint("put only <intermediateCatchEvent> (message or timer) or <receiveTask> after an event-based gateway"),
+                );
+            }
+        }
+    }
+}

@@ -70,6 +70,7 @@ pub(crate) fn validate(
     scopes::check(&process, &index, diags);
     links::check(&process, &index, diags);
     messages::check(&process, target, diags);
+    messages::check_event_gateways(&process, &index, diags);
     // An event sub-process (not executed yet, so unsupported) may be what catches an error.
     if full {
         scopes::check_error_ends(&process, diags);
@@ -91,6 +92,7 @@ pub(crate) fn validate(
                     | super::raw::RawKind::EventSubProcess { .. }
                     | super::raw::RawKind::LinkThrow { .. }
                     | super::raw::RawKind::EscalationThrow { .. }
+                    | super::raw::RawKind::EventGateway
             )
         });
         // Nor does it model inclusive gateways (which take any set of their flows).
