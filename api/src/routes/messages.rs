@@ -49,10 +49,10 @@ pub struct PublishRequest {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PublishedView {
-    /// `correlated` (200) or `buffered` (202).
+    /// `correlated` (200), `started` (201) or `buffered` (202).
     pub outcome: String,
     pub message_id: String,
-    /// `{partyId}/{instanceGuid}` of the instance it moved (`correlated`).
+    /// `{partyId}/{instanceGuid}` of the instance it moved (`correlated`) or started (`started`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
     /// Until when it waits for a subscription (`buffered`, RFC 3339).
@@ -113,6 +113,7 @@ impl From<&BufferedMessage> for BufferedView {
     params(("org" = String, Path), ("app" = String, Path)),
     request_body = PublishRequest,
     responses((status = 200, body = PublishedView, description = "correlated: the oldest subscription for the name and key took it, and its instance moved (or a repeat of that answer for the same messageId)"),
+        (status = 201, body = PublishedView, description = "started: nobody waited, and a message start event started an instance owned by the app's service owner"),
         (status = 202, body = PublishedView, description = "buffered: nobody waits yet; kept until bufferedUntil for the first subscription that opens"),
         (status = 400, body = Problem, description = "malformed: empty name or key, data not an object, a bad timeToLive"),
         (status = 401, body = Problem), (status = 403, body = Problem, description = "the app's policy does not let the caller publish this name"),
@@ -153,6 +154,18 @@ pub async fn publish(
             StatusCode::OK,
             axum::Json(PublishedView {
                 outcome: "correlated".into(),
+                message_id,
+                instance_id: Some(instance_id),
+                buffered_until: None,
+            }),
+        ),
+        Published::Started {
+            message_id,
+            instance_id,
+        } => (
+            StatusCode::CREATED,
+            axum::Json(PublishedView {
+                outcome: "started".into(),
                 message_id,
                 instance_id: Some(instance_id),
                 buffered_until: None,

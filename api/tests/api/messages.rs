@@ -338,3 +338,81 @@ async fn buffering_bad_input_and_the_operators_views() {
         .await;
     refused(&r, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
+
+const STARTS_TOML: &str = r#"title = "Starts on a message"
+service_owner = "974760673"
+[[data_types]]
+id = "decision"
+
+[[rules]]
+subjects = ["org:ttd"]
+actions = ["read", "publish"]
+"#;
+
+pub const STARTS_BPMN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:flyt="urn:flyt:bpmn:1" xmlns:altinn="http://altinn.no/process" id="d">
+  <bpmn:message id="Message_caseOpened" name="caseOpened">
+    <bpmn:extensionElements><flyt:subscription dataType="decision"/></bpmn:extensionElements>
+  </bpmn:message>
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:messageEventDefinition messageRef="Message_caseOpened"/></bpmn:startEvent>
+    <bpmn:task id="Handle"><bpmn:extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></bpmn:extensionElements></bpmn:task>
+    <bpmn:endEvent id="e"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="Handle"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="Handle" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>
+"#;
+
+pub fn write_starts(dir: &std::path::Path) {
+    write_app(
+        dir,
+        "ttd/starts",
+        &[("app.toml", STARTS_TOML), ("process.bpmn", STARTS_BPMN)],
+    );
+}
+
+#[tokio::test]
+async fn a_message_start_event_answers_201_with_the_instance_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    write_starts(dir.path());
+    let s = server_of(dir.path()).await;
+    let ttd = s.org("974760673", Some("ttd"), &[]);
+    let body = json!({"name": "caseOpened", "correlationKey": "case-1", "messageId": "open-1", "data": {"decision": "pending"}});
+    let r = s
+        .call(
+            Method::POST,
+            "/ttd/starts/messages",
+            Some(&ttd),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["outcome"], "started");
+    let id = r.body["instanceId"].as_str().unwrap().to_string();
+    let again = s
+        .call(Method::POST, "/ttd/starts/messages", Some(&ttd), Some(body))
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.body, r.body);
+    let r = s
+        .call(
+            Method::GET,
+            &format!("/ttd/starts/instances/{id}/process"),
+            Some(&ttd),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["currentTask"]["elementId"], "Handle", "{}", r.text);
+    let r = s
+        .call(
+            Method::GET,
+            &format!("/ttd/starts/instances/{id}/data/decision"),
+            Some(&ttd),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body, json!({"decision": "pending"}));
+}

@@ -122,6 +122,7 @@ async fn world() -> (Server, tempfile::TempDir) {
         "ttd/loop",
         &[("app.toml", LOOP_TOML), ("process.bpmn", LOOP_BPMN)],
     );
+    crate::messages::write_starts(dir.path());
     write(
         "ttd/awaits",
         &[
@@ -390,6 +391,12 @@ async fn specific(s: &Server, method: &str, path: &str, status: u16) -> Option<R
                 }
                 _ => return None,
             }
+        }
+        ("post", "/{org}/{app}/messages", 201) => {
+            let ttd = s.org(TTD_ORGNO, Some("ttd"), &[]);
+            let body = json!({"name": "caseOpened", "correlationKey": "k"});
+            s.call(Method::POST, "/ttd/starts/messages", Some(&ttd), Some(body))
+                .await
         }
         ("post", "/{org}/{app}/messages", 200 | 202 | 403 | 409 | 422) => {
             let ttd = s.org(TTD_ORGNO, Some("ttd"), &[]);

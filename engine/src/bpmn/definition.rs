@@ -109,13 +109,27 @@ impl ProcessDefinition {
             .enumerate()
             .map(|(i, raw)| {
                 let kind = match raw.kind {
-                    RawKind::StartEvent(trigger) => NodeKind::StartEvent(StartEvent {
-                        timer: match trigger {
-                            StartTrigger::Timer(timer) => Some(timer),
-                            StartTrigger::None
-                            | StartTrigger::Error(_)
-                            | StartTrigger::Escalation(_) => None,
+                    RawKind::StartEvent(trigger) => NodeKind::StartEvent(match trigger {
+                        StartTrigger::Timer(timer) => StartEvent {
+                            timer: Some(timer),
+                            message: None,
                         },
+                        StartTrigger::Message(r) => StartEvent {
+                            timer: None,
+                            message: r.and_then(|r| messages.get(&r.id)).and_then(|m| {
+                                Some(super::elements::MessageStart {
+                                    name: m.name.clone()?,
+                                    data_type: m
+                                        .subscription
+                                        .as_ref()
+                                        .and_then(|s| s.data_type.clone())
+                                        .map(crate::ids::DataTypeId::new),
+                                })
+                            }),
+                        },
+                        StartTrigger::None
+                        | StartTrigger::Error(_)
+                        | StartTrigger::Escalation(_) => StartEvent::default(),
                     }),
                     RawKind::EndEvent => NodeKind::EndEvent(EndEvent::default()),
                     RawKind::TerminateEnd => NodeKind::EndEvent(EndEvent {

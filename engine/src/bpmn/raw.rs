@@ -22,6 +22,9 @@ pub(crate) enum StartTrigger {
     /// An `escalationEventDefinition`: the `<escalation>` its `escalationRef` names (none: every
     /// escalation).
     Escalation(Option<Ref>),
+    /// A `messageEventDefinition`: the `<bpmn:message>` its `messageRef` names (process level
+    /// only: publishing that message starts an instance).
+    Message(Option<Ref>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

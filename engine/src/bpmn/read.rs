@@ -376,6 +376,17 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 Some(def) if name == "startEvent" && def.name == "timerEventDefinition" => {
                     read_start_timer(node, def, diags)
                 }
+                Some(def) if name == "startEvent" && def.name == "messageEventDefinition" => {
+                    RawKind::StartEvent(StartTrigger::Message(
+                        def.attr("messageRef")
+                            .map(str::trim)
+                            .filter(|r| !r.is_empty())
+                            .map(|r| Ref {
+                                id: r.to_string(),
+                                pos: def.pos,
+                            }),
+                    ))
+                }
                 Some(def) => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
                 None if name == "startEvent" => RawKind::StartEvent(StartTrigger::None),
                 None if name == "endEvent" => RawKind::EndEvent,

@@ -67,6 +67,12 @@ pub enum Published {
         message_id: String,
         instance_id: String,
     },
+    /// Nobody waited, and a message start event started a new instance with it.
+    #[serde(rename_all = "camelCase")]
+    Started {
+        message_id: String,
+        instance_id: String,
+    },
     /// Nobody waited: it is kept until `buffered_until`.
     #[serde(rename_all = "camelCase")]
     Buffered {
@@ -78,11 +84,23 @@ pub enum Published {
 impl Published {
     pub fn message_id(&self) -> &str {
         match self {
-            Published::Correlated { message_id, .. } | Published::Buffered { message_id, .. } => {
-                message_id
-            }
+            Published::Correlated { message_id, .. }
+            | Published::Started { message_id, .. }
+            | Published::Buffered { message_id, .. } => message_id,
         }
     }
+}
+
+/// A message that starts an instance at a message start event (see
+/// `Runtime::create_at`).
+pub(crate) struct StartedBy {
+    pub element: ElementId,
+    pub message_id: String,
+    pub name: String,
+    pub correlation_key: String,
+    pub data: Option<Value>,
+    pub data_type: Option<DataTypeId>,
+    pub fingerprint: String,
 }
 
 /// The open subscriptions a token set holds: its tokens at message catches, and the message
@@ -172,6 +190,39 @@ impl Transition<'_> {
             self.arm_boundaries(target, token, visit)?;
         }
         Ok(false)
+    }
+
+    /// The new instance's start by message `m` at `start`: the `messageId` recorded (check 0 of
+    /// the commit), the data merged into the message's data type, the correlation recorded.
+    pub(crate) fn start_by_message(&mut self, start: &ElementId, m: &StartedBy) {
+        let answer = Published::Started {
+            message_id: m.message_id.clone(),
+            instance_id: self.instance.altinn_id(),
+        };
+        let app = self.instance.app.clone();
+        self.prelude.put_publish_record(
+            &app,
+            &m.message_id,
+            &PublishRecord {
+                fingerprint: m.fingerprint.clone(),
+                answer: serde_json::to_string(&answer).unwrap_or_default(),
+            },
+        );
+        if let (Some(data_type), Some(Value::Object(fields))) = (&m.data_type, &m.data) {
+            self.data
+                .set(data_type.clone(), Value::Object(fields.clone()));
+        }
+        self.record(
+            EventType::MessageCorrelated,
+            Some(start.clone()),
+            None,
+            Some(json!({
+                "message": m.name,
+                "correlationKey": m.correlation_key,
+                "messageId": m.message_id,
+                "dataType": m.data_type.as_ref().map(DataTypeId::as_str),
+            })),
+        );
     }
 
     /// Opens the subscriptions of the message boundary events on the task token `token` now
@@ -354,6 +405,24 @@ fn catches_of(def: &ProcessDefinition) -> impl Iterator<Item = &MessageCatch> {
     })
 }
 
+/// The process-level message start event for message `name`, if any.
+fn message_start<'d>(
+    def: &'d ProcessDefinition,
+    name: &str,
+) -> Option<(&'d ElementId, &'d crate::bpmn::elements::MessageStart)> {
+    def.start_events().iter().find_map(|&n| {
+        let node = def.node(n);
+        match &node.kind {
+            NodeKind::StartEvent(s) => s
+                .message
+                .as_ref()
+                .filter(|m| m.name == name)
+                .map(|m| (&node.id, m)),
+            _ => None,
+        }
+    })
+}
+
 /// What a request must look like; `Err` is a 400 with what is wrong.
 fn check_request(msg: &PublishMessage) -> Result<Option<Duration>, Error> {
     let bad = |s: String| Err(Error::BadRequest(s));
@@ -451,8 +520,17 @@ impl Runtime {
         let (_, def) = self.latest_definition(app)?;
         let catches: Vec<&MessageCatch> =
             catches_of(&def).filter(|c| c.message == msg.name).collect();
-        if catches.is_empty() {
+        let starts = message_start(&def, &msg.name).map(|(e, m)| (e.clone(), m.clone()));
+        if catches.is_empty() && starts.is_none() {
             let mut known: Vec<String> = catches_of(&def).map(|c| c.message.clone()).collect();
+            known.extend(
+                def.start_events()
+                    .iter()
+                    .filter_map(|&n| match &def.node(n).kind {
+                        NodeKind::StartEvent(s) => s.message.as_ref().map(|m| m.name.clone()),
+                        _ => None,
+                    }),
+            );
             known.sort();
             known.dedup();
             return Err(Error::UnknownMessage {
@@ -465,6 +543,7 @@ impl Runtime {
             for data_type in catches
                 .iter()
                 .filter_map(|c| c.subscription.data_type.as_ref())
+                .chain(starts.iter().filter_map(|(_, s)| s.data_type.as_ref()))
             {
                 // The merged result is checked at correlation; here the fields alone, so that
                 // a message whose fields break the schema is never stored.
@@ -517,6 +596,40 @@ impl Runtime {
                 }
             }
             let Some((sub, instance)) = target else {
+                // Nobody waits: a message start event starts an instance, owned by the app's
+                // service owner.
+                if let Some((element, start)) = &starts {
+                    let Some(owner) = spec.service_owner.clone() else {
+                        return Err(Error::BadRequest(format!(
+                            "message start event `{element}`: app {app} has no service owner organisation to own the instances it starts"
+                        )));
+                    };
+                    let by = StartedBy {
+                        element: element.clone(),
+                        message_id: message_id.clone(),
+                        name: msg.name.clone(),
+                        correlation_key: msg.correlation_key.clone(),
+                        data: msg.data.clone(),
+                        data_type: start.data_type.clone(),
+                        fingerprint: print.clone(),
+                    };
+                    let req = super::CreateInstance {
+                        app: app.clone(),
+                        owner,
+                        actor: actor.clone(),
+                        data: std::collections::BTreeMap::new(),
+                        start_event: None,
+                        idempotency: None,
+                    };
+                    return match self.create_at(req, None, Some(&by)).await {
+                        Ok(created) => Ok(Published::Started {
+                            message_id,
+                            instance_id: created.instance.altinn_id(),
+                        }),
+                        Err(Error::Conflict) => self.raced(app, &by.message_id, &print),
+                        Err(e) => Err(e),
+                    };
+                }
                 let Some(ttl) = ttl else {
                     if !stale.is_empty() {
                         let mut txn = Txn::new();

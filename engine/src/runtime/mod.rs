@@ -18,7 +18,7 @@ mod event_gateway;
 mod gateway;
 mod inclusive;
 pub mod jobs;
-mod messages;
+pub(crate) mod messages;
 mod metrics;
 mod pending;
 mod pipeline;

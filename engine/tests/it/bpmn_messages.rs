@@ -281,3 +281,33 @@ fn an_event_based_gateway_is_followed_only_by_catch_events_and_receive_tasks() {
     );
     assert!(d.message.contains("`x`"), "{}", d.message);
 }
+
+#[test]
+fn a_message_start_event_names_a_message_with_a_name() {
+    let body = r#"<startEvent id="s">
+<messageEventDefinition messageRef="Nope"/>
+</startEvent>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="e"/>"#;
+    let text = with_messages(DECIDED, body);
+    let d = only(&rejected(&text), Code::UnknownMessage);
+    assert_at(&d, Code::UnknownMessage, "s", &text, r#"messageRef="Nope""#);
+    let text = with_messages(r#"<message id="Nope"/>"#, body);
+    let d = only(&rejected(&text), Code::MessageWithoutName);
+    assert_at(
+        &d,
+        Code::MessageWithoutName,
+        "Nope",
+        &text,
+        r#"<message id="Nope"/>"#,
+    );
+    // With a named message it compiles, and the API cannot start it (it is no none start).
+    let text = with_messages(DECIDED, &body.replace("Nope", "M"));
+    let compiled = compile(&text).unwrap_or_else(|r| panic!("{:#?}", r.diagnostics));
+    let def = &compiled.definition;
+    let NodeKind::StartEvent(s) = &def.node(def.node_by_id("s").unwrap()).kind else {
+        panic!()
+    };
+    assert!(!s.is_none());
+    assert_eq!(s.message.as_ref().unwrap().name, "caseDecided");
+}

@@ -506,3 +506,53 @@ async fn a_buffered_message_decides_an_event_based_gateway_at_once() {
     assert!(i.process.armed_timers().is_empty(), "no timer was armed");
     assert!(h.rt.store().next_due_timer().unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_message_start_event_starts_an_instance_owned_by_the_service_owner_once_per_id() {
+    let messages = r#"<message id="M" name="caseDecided">
+  <extensionElements><flyt:subscription correlationKey='"unused"' dataType="decision"/></extensionElements>
+</message>"#;
+    let body = format!(
+        r#"<startEvent id="s"><messageEventDefinition messageRef="M"/></startEvent>
+{}
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="after"/>
+<sequenceFlow id="f2" sourceRef="after" targetRef="e"/>"#,
+        user_task("after")
+    );
+    let owner = flyt_engine::model::InstanceOwner::new(
+        flyt_engine::model::Party::organisation("991825827").unwrap(),
+    );
+    let app = AppSpec::open(app_id()).with_service_owner(owner.party.clone());
+    let h = Harness::with(
+        &with_messages(messages, &body),
+        Store::memory(),
+        Registry::builder().build(),
+        app,
+    )
+    .await;
+    let answer =
+        h.rt.publish_message(&h.app, message("case-9", Some("start-1")), org())
+            .await
+            .unwrap();
+    let Published::Started { instance_id, .. } = &answer else {
+        panic!("{answer:?}")
+    };
+    let guid = instance_id.split('/').nth(1).unwrap();
+    let id: flyt_engine::ids::InstanceId = guid.parse().unwrap();
+    let i = h.rt.instance(id).unwrap();
+    assert_eq!(i.owner.party, owner.party);
+    assert_eq!(h.active(&i), vec!["after"]);
+    assert_eq!(
+        h.rt.data(id, &DataTypeId::new("decision")).unwrap(),
+        Some(json!({"decision": "granted", "comment": "ok"}))
+    );
+    // The same id again: the same answer, no second instance.
+    let again =
+        h.rt.publish_message(&h.app, message("case-9", Some("start-1")), org())
+            .await
+            .unwrap();
+    assert_eq!(again, answer);
+    let page = h.rt.list_instances(&h.app, None, None, 10).unwrap();
+    assert_eq!(page.instances.len(), 1);
+}

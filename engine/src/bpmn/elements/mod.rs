@@ -13,7 +13,7 @@ mod user_task;
 
 pub use events::{
     BoundaryEvent, EndEvent, ErrorBoundaryEvent, EscalationBoundaryEvent, EscalationThrow,
-    StartEvent, ThrowEvent, ThrownError, TimerCatchEvent,
+    MessageStart, StartEvent, ThrowEvent, ThrownError, TimerCatchEvent,
 };
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, InclusiveGateway, ParallelGateway};

@@ -36,6 +36,9 @@ pub(super) fn check(
                 diags.append(&mut found);
             }
         }
+        if let RawKind::StartEvent(crate::bpmn::raw::StartTrigger::Message(r)) = &node.kind {
+            check_message_start(process, node, r.as_ref(), diags);
+        }
         if let RawKind::MessageBoundary {
             message_ref,
             subscription,
@@ -280,5 +283,45 @@ pub(super) fn check_event_gateways(
                 );
             }
         }
+    }
+}
+
+/// A message start event names a `<bpmn:message>` with a name, and sits at the process level
+/// (a sub-process starts by its flow; a message-started event sub-process is not run yet).
+fn check_message_start(
+    process: &RawProcess,
+    node: &crate::bpmn::raw::RawNode,
+    message_ref: Option<&Ref>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let id = &node.id;
+    match message_ref.map(|r| (r, process.messages.get(&r.id))) {
+        None => diags.push(
+            Diagnostic::error(
+                Code::UnknownMessage,
+                node.pos,
+                format!("message start event `{id}` has no messageRef: it does not say which message starts an instance"),
+            )
+            .element(id)
+            .hint("declare <bpmn:message id=\"Message_x\" name=\"x\"/> beside the process and set messageRef=\"Message_x\""),
+        ),
+        Some((r, None)) => diags.push(
+            Diagnostic::error(
+                Code::UnknownMessage,
+                r.pos,
+                format!("message start event `{id}` names messageRef `{}`, which is no <bpmn:message> of these definitions", r.id),
+            )
+            .element(id),
+        ),
+        Some((r, Some(m))) if m.name.is_none() => diags.push(
+            Diagnostic::error(
+                Code::MessageWithoutName,
+                m.pos,
+                format!("message `{}` has no name, and message start event `{id}` starts on it: publishers address a message by its name", r.id),
+            )
+            .element(&r.id)
+            .hint("add name=\"...\" to the <bpmn:message>"),
+        ),
+        Some(_) => {}
     }
 }
