@@ -91,6 +91,16 @@ impl Published {
     }
 }
 
+/// How one correlation attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Moved,
+    /// Check 0 (the messageId record, or the buffered message) failed.
+    FirstCheckFailed,
+    /// The subscription or its instance changed meanwhile: read again.
+    Retry,
+}
+
 /// A message that starts an instance at a message start event (see
 /// `Runtime::create_at`).
 pub(crate) struct StartedBy {
@@ -140,6 +150,21 @@ pub(crate) fn subscriptions_of(instance: &Instance) -> Vec<SubscriptionRecord> {
         })
         .chain(boundaries)
         .collect()
+}
+
+/// The (name, key) of subscriptions open `after` that were not `before`, without repeats.
+pub(crate) fn opened(
+    before: &[SubscriptionRecord],
+    after: &[SubscriptionRecord],
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = after
+        .iter()
+        .filter(|s| !before.contains(s))
+        .map(|s| (s.message.clone(), s.correlation_key.clone()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The subscription writes of a transition: those `before` no longer open are deleted, new
@@ -664,7 +689,17 @@ impl Runtime {
                     txn.delete_subscription(s);
                 }
                 return match self.commit_txn(Kind::Move, txn, false).await {
-                    Ok(()) => Ok(answer),
+                    Ok(()) => {
+                        // A subscription that opened while this was being buffered (it read
+                        // no buffered message, this read no subscription) takes it now.
+                        if let Err(e) = self
+                            .deliver_buffered(app, &msg.name, &msg.correlation_key)
+                            .await
+                        {
+                            tracing::warn!(app = %app, error = %e, "could not deliver a buffered message");
+                        }
+                        Ok(answer)
+                    }
                     Err(CommitError::Conflict(_)) => self.raced(app, &message_id, &print),
                     Err(CommitError::Store(e)) => Err(e.into()),
                 };
@@ -673,65 +708,162 @@ impl Runtime {
                 message_id: message_id.clone(),
                 instance_id: instance.altinn_id(),
             };
-            let loaded = self.resolve(instance, None)?;
-            let def = loaded.def.clone();
-            let Some(node_idx) = def.node_by_id(sub.element.as_str()) else {
-                continue;
-            };
-            let (catch, boundary) = match &def.node(node_idx).kind {
-                NodeKind::MessageCatch(catch) => (catch, None),
-                NodeKind::MessageBoundary(b) => (&b.catch, Some(b)),
-                _ => continue,
-            };
-            let holder = loaded
-                .instance
-                .process
-                .tokens
-                .iter()
-                .find(|t| t.id == sub.token)
-                .cloned();
-            let Some(holder) = holder else {
-                continue;
-            };
-            let mut t = self.begin(loaded, actor.clone());
-            // Check 0: the messageId is new.
-            t.prelude
-                .put_publish_record(app, &message_id, &record(&answer));
-            for s in &stale {
-                t.prelude.delete_subscription(s);
-            }
-            t.take_message(
-                &sub.element,
-                catch,
-                &message_id,
-                &sub.correlation_key,
-                msg.data.as_ref(),
-            )?;
-            let scope = match boundary {
-                None => t.take_task_token(sub.token)?,
-                Some(b) if b.cancel_activity => {
-                    let attached = def.node(b.attached_to).id.clone();
-                    t.interrupt_for_message(&holder, &sub.element, &attached)?
-                }
-                // Non-interrupting: the task goes on, and so does its subscription.
-                Some(_) => holder.scope,
-            };
-            let out = def
-                .node(node_idx)
-                .outgoing
-                .iter()
-                .map(|&f| (f, Some(node_idx)))
-                .collect();
-            t.arrive(out, scope).await?;
-            t.check_written()?;
-            match self.commit(Kind::Move, t).await {
-                Ok(_) => return Ok(answer),
-                Err(CommitError::Conflict(0)) => return self.raced(app, &message_id, &print),
-                Err(CommitError::Conflict(_)) => continue,
-                Err(CommitError::Store(e)) => return Err(e.into()),
+            let first = record(&answer);
+            let step = self
+                .correlate_to(
+                    &sub,
+                    instance,
+                    |txn| {
+                        // Check 0: the messageId is new.
+                        txn.put_publish_record(app, &message_id, &first);
+                    },
+                    &stale,
+                    &message_id,
+                    msg.data.as_ref(),
+                    &actor,
+                    false,
+                )
+                .await?;
+            match step {
+                Step::Moved => return Ok(answer),
+                Step::FirstCheckFailed => return self.raced(app, &message_id, &print),
+                Step::Retry => continue,
             }
         }
         Err(Error::Conflict)
+    }
+
+    /// Moves `instance` for a message reaching its subscription `sub`, in one commit that
+    /// starts with `first` (check 0) and removes `stale` subscription records. `catches_only`:
+    /// a boundary event's subscription is not taken (a buffered message goes to catch events
+    /// and receive tasks).
+    #[allow(clippy::too_many_arguments)]
+    async fn correlate_to(
+        &self,
+        sub: &SubscriptionRecord,
+        instance: Instance,
+        first: impl FnOnce(&mut Txn),
+        stale: &[SubscriptionRecord],
+        message_id: &str,
+        data: Option<&Value>,
+        actor: &Actor,
+        catches_only: bool,
+    ) -> Result<Step, Error> {
+        let loaded = self.resolve(instance, None)?;
+        let def = loaded.def.clone();
+        let Some(node_idx) = def.node_by_id(sub.element.as_str()) else {
+            return Ok(Step::Retry);
+        };
+        let (catch, boundary) = match &def.node(node_idx).kind {
+            NodeKind::MessageCatch(catch) => (catch, None),
+            NodeKind::MessageBoundary(b) if !catches_only => (&b.catch, Some(b)),
+            _ => return Ok(Step::Retry),
+        };
+        let holder = loaded
+            .instance
+            .process
+            .tokens
+            .iter()
+            .find(|t| t.id == sub.token)
+            .cloned();
+        let Some(holder) = holder else {
+            return Ok(Step::Retry);
+        };
+        let mut t = self.begin(loaded, actor.clone());
+        first(&mut t.prelude);
+        for s in stale {
+            t.prelude.delete_subscription(s);
+        }
+        t.take_message(&sub.element, catch, message_id, &sub.correlation_key, data)?;
+        let scope = match boundary {
+            None => t.take_task_token(sub.token)?,
+            Some(b) if b.cancel_activity => {
+                let attached = def.node(b.attached_to).id.clone();
+                t.interrupt_for_message(&holder, &sub.element, &attached)?
+            }
+            // Non-interrupting: the task goes on, and so does its subscription.
+            Some(_) => holder.scope,
+        };
+        let out = def
+            .node(node_idx)
+            .outgoing
+            .iter()
+            .map(|&f| (f, Some(node_idx)))
+            .collect();
+        t.arrive(out, scope).await?;
+        t.check_written()?;
+        // Committed without the rescan of `Runtime::commit` (which would recurse here).
+        let (txn, _, jobs) = t.into_txn();
+        match self.commit_txn(Kind::Move, txn, !jobs.is_empty()).await {
+            Ok(()) => Ok(Step::Moved),
+            Err(CommitError::Conflict(0)) => Ok(Step::FirstCheckFailed),
+            Err(CommitError::Conflict(_)) => Ok(Step::Retry),
+            Err(CommitError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// Gives the oldest unexpired buffered message for (app, name, key) to the oldest open
+    /// catch subscription for them, if both exist: closes the race of a message buffered while
+    /// a subscription opened (each read before the other committed). Run after a message is
+    /// buffered and after a commit that opened subscriptions; returns whether one moved.
+    pub async fn deliver_buffered(
+        &self,
+        app: &AppId,
+        name: &str,
+        key: &str,
+    ) -> Result<bool, Error> {
+        for _ in 0..8 {
+            let now = self.inner.clock.now();
+            let Some((stored, message)) = self
+                .inner
+                .store
+                .buffered_for(app, name, key, 64)?
+                .into_iter()
+                .find(|(_, m)| m.expires > now)
+            else {
+                return Ok(false);
+            };
+            let mut target = None;
+            for sub in self.inner.store.subscriptions_for(app, name, key, 32)? {
+                if let Some(instance) = self.inner.store.instance(sub.instance)?
+                    && subscriptions_of(&instance).contains(&sub)
+                    && !instance.is_ended()
+                {
+                    target = Some((sub, instance));
+                    break;
+                }
+            }
+            let Some((sub, instance)) = target else {
+                return Ok(false);
+            };
+            let step = self
+                .correlate_to(
+                    &sub,
+                    instance,
+                    |txn| {
+                        txn.consume_buffered(&message, &stored);
+                    },
+                    &[],
+                    &message.message_id,
+                    message.data.as_ref(),
+                    &Actor::system("messages"),
+                    true,
+                )
+                .await?;
+            if step == Step::Moved {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// After a commit that opened subscriptions: a message buffered meanwhile is delivered.
+    pub(crate) async fn after_opening(&self, app: &AppId, opened: Vec<(String, String)>) {
+        for (name, key) in opened {
+            if let Err(e) = self.deliver_buffered(app, &name, &key).await {
+                tracing::warn!(app = %app, error = %e, "could not deliver a buffered message");
+            }
+        }
     }
 
     /// The first answer to `message_id` if it was published with the same content; an error if

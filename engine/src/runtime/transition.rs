@@ -610,6 +610,14 @@ impl<'a> Transition<'a> {
         Ok(scope)
     }
 
+    /// The (name, key) of the message subscriptions this transition opens.
+    pub(crate) fn opened_subscriptions(&self) -> Vec<(String, String)> {
+        super::messages::opened(
+            &self.subscribed,
+            &super::messages::subscriptions_of(&self.instance),
+        )
+    }
+
     /// Everything this transition writes, after its prelude: the instance (with the version
     /// check), history, data, and the jobs it created (the outbox). Returns the unit, the
     /// instance as committed, and the jobs.

@@ -556,3 +556,38 @@ async fn a_message_start_event_starts_an_instance_owned_by_the_service_owner_onc
     let page = h.rt.list_instances(&h.app, None, None, 10).unwrap();
     assert_eq!(page.instances.len(), 1);
 }
+
+#[tokio::test]
+async fn a_message_buffered_beside_a_waiting_subscription_is_delivered_by_the_rescan() {
+    // The state the race leaves: a subscription waits and a message for it sits in the buffer
+    // (the publish read no subscription, the opening transition read no buffered message).
+    let h = Harness::new(&waiting_process(FIXED_KEY)).await;
+    let i = h.create().await;
+    let now = flyt_engine::time::Clock::now(&h.clock);
+    let mut txn = flyt_engine::store::Txn::new();
+    txn.put_buffered(&flyt_engine::store::messages::BufferedMessage {
+        app: h.app.clone(),
+        message: "caseDecided".into(),
+        correlation_key: "case-1".into(),
+        message_id: "raced".into(),
+        data: Some(json!({"decision": "granted"})),
+        published: now,
+        expires: now.plus(Duration::from_secs(60)),
+    });
+    h.rt.store().commit(txn).await.unwrap();
+    let moved =
+        h.rt.deliver_buffered(&h.app, "caseDecided", "case-1")
+            .await
+            .unwrap();
+    assert!(moved);
+    assert_eq!(h.active(&h.rt.instance(i.id).unwrap()), vec!["after"]);
+    assert!(h.rt.store().buffered_of(&h.app, 10).unwrap().is_empty());
+    assert!(h.rt.message_subscriptions(&h.app, 10).unwrap().is_empty());
+    // Nothing left to deliver: a second rescan moves nothing.
+    assert!(
+        !h.rt
+            .deliver_buffered(&h.app, "caseDecided", "case-1")
+            .await
+            .unwrap()
+    );
+}
