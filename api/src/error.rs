@@ -83,6 +83,9 @@ pub enum ApiError {
     /// 404 `not-found`.
     #[error("{0}")]
     NotFound(String),
+    /// 404 with a specific code (`no-subscription`).
+    #[error("{message}")]
+    NotFoundAs { code: &'static str, message: String },
     /// 400 `bad-request`: a malformed request (path, query, header or body field).
     #[error("{message}")]
     BadRequest {
@@ -149,7 +152,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::NotFoundAs { .. } => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -175,7 +178,9 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::BadRequest { .. } => "bad-request",
             ApiError::PreconditionFailed { .. } => "precondition-failed",
-            ApiError::Conflict { code, .. } | ApiError::Unprocessable { code, .. } => code,
+            ApiError::Conflict { code, .. }
+            | ApiError::Unprocessable { code, .. }
+            | ApiError::NotFoundAs { code, .. } => code,
             ApiError::InvalidDefinition { .. } => "invalid-definition",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
@@ -412,6 +417,22 @@ impl From<EngineError> for ApiError {
             EngineError::HookFailed { .. } | EngineError::HookTimeout { .. } => {
                 ApiError::Internal(message)
             }
+            EngineError::CorrelationKey { .. } => conflict("correlation-key-invalid"),
+            EngineError::UnknownMessage { .. } => ApiError::Unprocessable {
+                code: "unknown-message",
+                message,
+                issues: Vec::new(),
+            },
+            EngineError::NoSubscription { .. } => ApiError::NotFoundAs {
+                code: "no-subscription",
+                message,
+            },
+            EngineError::MessageIdReused(_) => conflict("message-id-reused"),
+            EngineError::MessageTooLarge { .. } => ApiError::Unprocessable {
+                code: "message-too-large",
+                message,
+                issues: Vec::new(),
+            },
             EngineError::Store(e) => ApiError::StorageUnavailable(e.to_string()),
             EngineError::Internal(detail) => ApiError::Internal(detail),
         }
@@ -441,6 +462,14 @@ mod tests {
                 "insufficient-scope",
             ),
             (ApiError::NotFound("x".into()), 404, "not-found"),
+            (
+                ApiError::NotFoundAs {
+                    code: "no-subscription",
+                    message: "x".into(),
+                },
+                404,
+                "no-subscription",
+            ),
             (ApiError::bad_request(None, "x"), 400, "bad-request"),
             (
                 ApiError::PreconditionFailed {
@@ -674,6 +703,41 @@ mod tests {
                 "idempotency-key-reused",
             ),
             (EngineError::NoIncident, 409, "no-incident"),
+            (
+                EngineError::CorrelationKey {
+                    element: "c".into(),
+                    problem: "p".into(),
+                },
+                409,
+                "correlation-key-invalid",
+            ),
+            (
+                EngineError::UnknownMessage {
+                    app: "ttd/x".parse().unwrap(),
+                    name: "n".into(),
+                    known: vec![],
+                },
+                422,
+                "unknown-message",
+            ),
+            (
+                EngineError::NoSubscription {
+                    name: "n".into(),
+                    correlation_key: "k".into(),
+                },
+                404,
+                "no-subscription",
+            ),
+            (
+                EngineError::MessageIdReused("m".into()),
+                409,
+                "message-id-reused",
+            ),
+            (
+                EngineError::MessageTooLarge { size: 2, limit: 1 },
+                422,
+                "message-too-large",
+            ),
             (
                 EngineError::TooManyFiles {
                     data_type: "d".into(),

@@ -225,6 +225,9 @@ pub struct ProcessView {
     /// Active embedded sub-processes, outermost first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<ScopeView>,
+    /// Open message subscriptions: the message catches its tokens wait at.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub message_subscriptions: Vec<crate::routes::messages::SubscriptionView>,
     /// Instances other apps created for this one (from createInstance service tasks).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
@@ -266,6 +269,10 @@ impl ProcessView {
             })
             .unwrap_or_default();
         ProcessView {
+            message_subscriptions: flyt_engine::runtime::instance_subscriptions(instance)
+                .iter()
+                .map(crate::routes::messages::SubscriptionView::from)
+                .collect(),
             started: p.started.map(|t| t.to_rfc3339()),
             start_event: p.start_event.as_ref().map(|e| e.to_string()),
             current_task: p.current_task().map(TaskView::of),

@@ -139,7 +139,9 @@
       },
       { name: 'Owner', properties: [attr('from'), attr('organisationNumber'), attr('path'), attr('dataType')] },
       { name: 'Prefill', properties: [attr('from'), attr('value'), attr('to'), attr('dataType')] },
-      { name: 'Copy', properties: [attr('dataType')] }
+      { name: 'Copy', properties: [attr('dataType')] },
+      // <flyt:subscription correlationKey dataType/> on a bpmn:message or a message catch.
+      { name: 'Subscription', superClass: ['Element'], properties: [attr('correlationKey'), attr('dataType')] }
     ],
     enumerations: []
   };

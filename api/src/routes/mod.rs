@@ -8,6 +8,7 @@ pub mod files;
 pub mod health;
 pub mod instances;
 pub mod jobs;
+pub mod messages;
 pub mod process;
 pub mod timers;
 
@@ -58,6 +59,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(definitions::router())
         .merge(jobs::router())
         .merge(timers::router())
+        .merge(messages::router())
         .merge(apps::router());
     document_refusals(router.get_openapi_mut());
     router

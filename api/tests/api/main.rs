@@ -17,6 +17,7 @@ mod jobs_apps;
 mod limits;
 mod mass_assignment;
 mod media_types;
+mod messages;
 mod openapi;
 mod openapi_refusals;
 mod openapi_statuses;

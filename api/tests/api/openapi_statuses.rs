@@ -37,6 +37,19 @@ actions = ["read", "resume"]
 external = ["send-letter"]
 "#;
 
+const AWAITS_TOML: &str = r#"title = "Awaits a decision"
+[[data_types]]
+id = "decision"
+
+[[rules]]
+subjects = ["owner"]
+actions = ["read", "instantiate"]
+
+[[rules]]
+subjects = ["org:ttd"]
+actions = ["read", "publish", "resume"]
+"#;
+
 const RECEIPT_SCHEMA: &str = r#"{"type": "object", "required": ["trackingId"], "properties": {"trackingId": {"type": "string"}}}"#;
 
 /// A data task with a server action, then an external service task.
@@ -108,6 +121,14 @@ async fn world() -> (Server, tempfile::TempDir) {
     write(
         "ttd/loop",
         &[("app.toml", LOOP_TOML), ("process.bpmn", LOOP_BPMN)],
+    );
+    crate::messages::write_starts(dir.path());
+    write(
+        "ttd/awaits",
+        &[
+            ("app.toml", AWAITS_TOML),
+            ("process.bpmn", crate::messages::BPMN),
+        ],
     );
     write(
         "ttd/files",
@@ -284,6 +305,7 @@ fn valid_body(path: &str, op: &Value) -> Option<(Vec<u8>, &'static str)> {
             json!({"jobTypes": ["send-letter"], "maxJobs": 1, "lockDurationMs": 60_000, "workerId": "w"})
         }
         p if p.ends_with("/fail") => json!({"errorMessage": "x"}),
+        p if p.ends_with("/messages") => json!({"name": "caseDecided", "correlationKey": "k"}),
         _ => json!({}),
     };
     Some((body.to_string().into_bytes(), "application/json"))
@@ -369,6 +391,75 @@ async fn specific(s: &Server, method: &str, path: &str, status: u16) -> Option<R
                 }
                 _ => return None,
             }
+        }
+        ("post", "/{org}/{app}/messages", 201) => {
+            let ttd = s.org(TTD_ORGNO, Some("ttd"), &[]);
+            let body = json!({"name": "caseOpened", "correlationKey": "k"});
+            s.call(Method::POST, "/ttd/starts/messages", Some(&ttd), Some(body))
+                .await
+        }
+        ("post", "/{org}/{app}/messages", 200 | 202 | 403 | 409 | 422) => {
+            let ttd = s.org(TTD_ORGNO, Some("ttd"), &[]);
+            let unique = uuid::Uuid::now_v7().to_string();
+            let publish = |token: &str, body: Value| {
+                let token = token.to_string();
+                async move {
+                    s.call(
+                        Method::POST,
+                        "/ttd/awaits/messages",
+                        Some(&token),
+                        Some(body),
+                    )
+                    .await
+                }
+            };
+            match status {
+                200 => {
+                    let r = s
+                        .call(
+                            Method::POST,
+                            "/ttd/awaits/instances",
+                            Some(&alice),
+                            Some(json!({})),
+                        )
+                        .await;
+                    let key = r.body["id"].as_str().unwrap().to_string();
+                    publish(&ttd, json!({"name": "caseDecided", "correlationKey": key})).await
+                }
+                202 => {
+                    let body = json!({"name": "caseDecided", "correlationKey": unique, "timeToLive": "PT1M"});
+                    publish(&ttd, body).await
+                }
+                403 => {
+                    publish(
+                        &alice,
+                        json!({"name": "caseDecided", "correlationKey": "k"}),
+                    )
+                    .await
+                }
+                409 => {
+                    let first = json!({"name": "caseDecided", "correlationKey": "k", "messageId": unique, "timeToLive": "PT1M"});
+                    let r = publish(&ttd, first).await;
+                    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+                    let other = json!({"name": "caseDecided", "correlationKey": "other", "messageId": unique, "timeToLive": "PT1M"});
+                    publish(&ttd, other).await
+                }
+                _ => publish(&ttd, json!({"name": "nobodyWaits", "correlationKey": "k"})).await,
+            }
+        }
+        (
+            "get",
+            "/{org}/{app}/messages/subscriptions" | "/{org}/{app}/messages/buffered",
+            200 | 400 | 403,
+        ) => {
+            let ttd = s.org(TTD_ORGNO, Some("ttd"), &[]);
+            let uri = path.replace("{org}/{app}", "ttd/awaits");
+            let (uri, token) = match status {
+                200 => (uri, &ttd),
+                400 => (format!("{uri}?limit=lots"), &ttd),
+                _ => (uri, &alice),
+            };
+            s.call(Method::GET, &uri, Some(token), None).await
         }
         ("get", "/{org}/{app}/timers", 200 | 400 | 403) => {
             let ttd = s.org(TTD_ORGNO, Some("ttd"), &[]);

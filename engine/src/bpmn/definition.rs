@@ -102,19 +102,34 @@ impl ProcessDefinition {
             }
         }
         let link_targets = super::validate::link_targets(&process);
+        let messages = process.messages.clone();
         let mut nodes: Vec<Node> = process
             .nodes
             .into_iter()
             .enumerate()
             .map(|(i, raw)| {
                 let kind = match raw.kind {
-                    RawKind::StartEvent(trigger) => NodeKind::StartEvent(StartEvent {
-                        timer: match trigger {
-                            StartTrigger::Timer(timer) => Some(timer),
-                            StartTrigger::None
-                            | StartTrigger::Error(_)
-                            | StartTrigger::Escalation(_) => None,
+                    RawKind::StartEvent(trigger) => NodeKind::StartEvent(match trigger {
+                        StartTrigger::Timer(timer) => StartEvent {
+                            timer: Some(timer),
+                            message: None,
                         },
+                        StartTrigger::Message(r) => StartEvent {
+                            timer: None,
+                            message: r.and_then(|r| messages.get(&r.id)).and_then(|m| {
+                                Some(super::elements::MessageStart {
+                                    name: m.name.clone()?,
+                                    data_type: m
+                                        .subscription
+                                        .as_ref()
+                                        .and_then(|s| s.data_type.clone())
+                                        .map(crate::ids::DataTypeId::new),
+                                })
+                            }),
+                        },
+                        StartTrigger::None
+                        | StartTrigger::Error(_)
+                        | StartTrigger::Escalation(_) => StartEvent::default(),
                     }),
                     RawKind::EndEvent => NodeKind::EndEvent(EndEvent::default()),
                     RawKind::TerminateEnd => NodeKind::EndEvent(EndEvent {
@@ -216,6 +231,54 @@ impl ProcessDefinition {
                         }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
+                    RawKind::MessageCatch {
+                        message_ref,
+                        subscription,
+                        receive_task,
+                    } => {
+                        let catch = super::validate::MessageCatchRef {
+                            messages: &messages,
+                            id: &raw.id,
+                            pos: raw.pos,
+                            message_ref: message_ref.as_ref(),
+                            subscription: subscription.as_ref(),
+                            receive_task,
+                            boundary: false,
+                        };
+                        match catch.resolve(None) {
+                            Ok(m) => NodeKind::MessageCatch(m),
+                            // validate() refuses a catch that does not resolve.
+                            Err(_) => NodeKind::EndEvent(EndEvent::default()),
+                        }
+                    }
+                    RawKind::EventGateway => NodeKind::EventGateway,
+                    RawKind::MessageBoundary {
+                        attached_to,
+                        message_ref,
+                        subscription,
+                        cancel_activity,
+                    } => {
+                        let catch = super::validate::MessageCatchRef {
+                            messages: &messages,
+                            id: &raw.id,
+                            pos: raw.pos,
+                            message_ref: message_ref.as_ref(),
+                            subscription: subscription.as_ref(),
+                            receive_task: false,
+                            boundary: true,
+                        };
+                        match (attached(&attached_to), catch.resolve(None)) {
+                            (Some(attached_to), Ok(catch)) => {
+                                NodeKind::MessageBoundary(super::elements::MessageBoundaryEvent {
+                                    attached_to,
+                                    catch,
+                                    cancel_activity,
+                                })
+                            }
+                            // validate() refuses both.
+                            _ => NodeKind::EndEvent(EndEvent::default()),
+                        }
+                    }
                     // validate() refuses processes with unsupported elements.
                     RawKind::Unsupported => NodeKind::EndEvent(EndEvent::default()),
                 };

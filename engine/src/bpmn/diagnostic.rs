@@ -116,6 +116,20 @@ pub enum Code {
     /// A link throw event without exactly one link catch event of its name in its scope, or a
     /// link catch event with two of the same name.
     InvalidLink,
+    /// A `<bpmn:message>` a catching element uses has no `name`.
+    MessageWithoutName,
+    /// A message catch without `messageRef`, or whose `messageRef` names no `<bpmn:message>`.
+    UnknownMessage,
+    /// A message catch with no correlation key (neither its own `<flyt:subscription>` nor its
+    /// message's has a `correlationKey`).
+    MissingCorrelationKey,
+    /// A `correlationKey` that does not parse as an Altinn expression.
+    InvalidCorrelationKey,
+    /// A `dataType` the app does not declare (checked where the app is known: at deploy).
+    UnknownDataType,
+    /// An event-based gateway followed by something other than message or timer catch events
+    /// and receive tasks (each reached only from it), or with fewer than two of them.
+    InvalidEventGateway,
 }
 
 impl Code {
@@ -162,6 +176,12 @@ impl Code {
         Code::InvalidSubProcess,
         Code::UncaughtError,
         Code::InvalidLink,
+        Code::MessageWithoutName,
+        Code::UnknownMessage,
+        Code::MissingCorrelationKey,
+        Code::InvalidCorrelationKey,
+        Code::UnknownDataType,
+        Code::InvalidEventGateway,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -207,6 +227,12 @@ impl Code {
             Code::InvalidSubProcess => "invalid-sub-process",
             Code::UncaughtError => "uncaught-error",
             Code::InvalidLink => "invalid-link",
+            Code::MessageWithoutName => "message-without-name",
+            Code::UnknownMessage => "unknown-message",
+            Code::MissingCorrelationKey => "missing-correlation-key",
+            Code::InvalidCorrelationKey => "invalid-correlation-key",
+            Code::UnknownDataType => "unknown-data-type",
+            Code::InvalidEventGateway => "invalid-event-gateway",
         }
     }
 }

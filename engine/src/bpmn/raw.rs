@@ -22,6 +22,9 @@ pub(crate) enum StartTrigger {
     /// An `escalationEventDefinition`: the `<escalation>` its `escalationRef` names (none: every
     /// escalation).
     Escalation(Option<Ref>),
+    /// A `messageEventDefinition`: the `<bpmn:message>` its `messageRef` names (process level
+    /// only: publishing that message starts an instance).
+    Message(Option<Ref>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +90,22 @@ pub(crate) enum RawKind {
         escalation_ref: Option<Ref>,
         cancel_activity: bool,
     },
+    /// An intermediate message catch event or a receive task: the `<bpmn:message>` its
+    /// `messageRef` names, and its own `<flyt:subscription>` (which overrides the message's).
+    MessageCatch {
+        message_ref: Option<Ref>,
+        subscription: Option<RawSubscription>,
+        receive_task: bool,
+    },
+    /// An event-based gateway: the first of the catch events after it to fire wins.
+    EventGateway,
+    /// A message boundary event on a task: interrupting (the default) or not.
+    MessageBoundary {
+        attached_to: Ref,
+        message_ref: Option<Ref>,
+        subscription: Option<RawSubscription>,
+        cancel_activity: bool,
+    },
     /// An element flyt cannot execute. It stays in the graph so that references to it resolve,
     /// and it already has its `unsupported-element` diagnostic.
     Unsupported,
@@ -98,10 +117,27 @@ impl RawKind {
         match self {
             RawKind::Boundary { attached_to, .. }
             | RawKind::ErrorBoundary { attached_to, .. }
-            | RawKind::EscalationBoundary { attached_to, .. } => Some(attached_to),
+            | RawKind::EscalationBoundary { attached_to, .. }
+            | RawKind::MessageBoundary { attached_to, .. } => Some(attached_to),
             _ => None,
         }
     }
+}
+
+/// A `<flyt:subscription correlationKey="..." dataType="..."/>`, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawSubscription {
+    pub correlation_key: Option<String>,
+    pub data_type: Option<String>,
+    pub pos: Pos,
+}
+
+/// A root `<bpmn:message id name>` with its `<flyt:subscription>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawMessage {
+    pub name: Option<String>,
+    pub subscription: Option<RawSubscription>,
+    pub pos: Pos,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +187,8 @@ pub(crate) struct RawProcess {
     pub errors: std::collections::HashMap<String, String>,
     /// `<escalation id escalationCode>` of the definitions: id → code.
     pub escalations: std::collections::HashMap<String, String>,
+    /// `<message id name>` of the definitions: id → message.
+    pub messages: std::collections::HashMap<String, RawMessage>,
     /// Whether an unsupported element was found: graph checks that depend on the semantics of
     /// those elements (reachability, dead ends, joins) are then skipped.
     pub has_unsupported: bool,

@@ -17,9 +17,7 @@ const UNSUPPORTED_FLOW_NODES: &[&str] = &[
     "adHocSubProcess",
     "callActivity",
     "sendTask",
-    "receiveTask",
     "businessRuleTask",
-    "eventBasedGateway",
     "complexGateway",
     "choreographyTask",
     "callChoreography",
@@ -158,11 +156,13 @@ pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
             escalations.insert(id.to_string(), code.to_string());
         }
     }
+    let messages = super::read_messages::read_messages(root);
     for node in candidates {
         let mut process = read_process(node, &mut model.diagnostics);
         process.expression_language = expression_language.clone();
         process.errors = errors.clone();
         process.escalations = escalations.clone();
+        process.messages = messages.clone();
         model.processes.push(process);
     }
     message_flows(root, &mut model.diagnostics);
@@ -266,7 +266,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .hint(
             "flyt executes startEvent (none, timer), endEvent (none, terminate, error), task, \
              userTask, manualTask, serviceTask, exclusiveGateway, inclusiveGateway, \
-             parallelGateway, sequenceFlow, embedded subProcess, timer-, error- and escalation-started event subProcess, timer intermediateCatchEvent and \
+             parallelGateway, sequenceFlow, embedded subProcess, timer-, error- and escalation-started event subProcess, receiveTask, timer and message intermediateCatchEvent, timer \
              boundaryEvent, error boundaryEvent, link and escalation events, and none \
              intermediateThrowEvent",
         ),
@@ -376,6 +376,17 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 Some(def) if name == "startEvent" && def.name == "timerEventDefinition" => {
                     read_start_timer(node, def, diags)
                 }
+                Some(def) if name == "startEvent" && def.name == "messageEventDefinition" => {
+                    RawKind::StartEvent(StartTrigger::Message(
+                        def.attr("messageRef")
+                            .map(str::trim)
+                            .filter(|r| !r.is_empty())
+                            .map(|r| Ref {
+                                id: r.to_string(),
+                                pos: def.pos,
+                            }),
+                    ))
+                }
                 Some(def) => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
                 None if name == "startEvent" => RawKind::StartEvent(StartTrigger::None),
                 None if name == "endEvent" => RawKind::EndEvent,
@@ -444,6 +455,26 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 [def] if def.name == "linkEventDefinition" && name == "intermediateCatchEvent" => {
                     RawKind::LinkCatch {
                         name: link_name(node, def),
+                    }
+                }
+                [def]
+                    if def.name == "messageEventDefinition" && name == "intermediateCatchEvent" =>
+                {
+                    super::read_messages::message_catch(node, def, false)
+                }
+                [def] if def.name == "messageEventDefinition" && name == "boundaryEvent" => {
+                    match node.attr("attachedToRef").filter(|a| !a.trim().is_empty()) {
+                        Some(attached) => super::read_messages::message_boundary(
+                            node,
+                            def,
+                            Ref {
+                                id: attached.trim().to_string(),
+                                pos: node.pos,
+                            },
+                        ),
+                        None => {
+                            unsupported(node, format!("<{qname}> without attachedToRef"), diags)
+                        }
                     }
                 }
                 [def] if def.name == "timerEventDefinition" => {
@@ -539,6 +570,18 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 RawKind::SubProcess
             }
         }
+        "receiveTask" => {
+            let looped = node
+                .children
+                .iter()
+                .find(|c| c.ns == Ns::Bpmn && LOOP_CHARACTERISTICS.contains(&c.name.as_str()));
+            match looped {
+                Some(looped) => {
+                    unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
+                }
+                None => super::read_messages::message_catch(node, node, true),
+            }
+        }
         "exclusiveGateway" => RawKind::ExclusiveGateway(ExclusiveGateway {
             default: None, // resolved by the validator from `default`
             connected_data_type: gateway_data_type(node),
@@ -549,6 +592,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             connected_data_type: gateway_data_type(node),
         }),
         "parallelGateway" => RawKind::ParallelGateway,
+        "eventBasedGateway" => RawKind::EventGateway,
         other if UNSUPPORTED_FLOW_NODES.contains(&other) => {
             unsupported(node, format!("<{qname}>"), diags)
         }

@@ -220,6 +220,10 @@ impl DeployTarget for AppTarget<'_> {
         self.registry.decider(&self.app.id, gateway_id).is_some()
     }
 
+    fn has_data_type(&self, data_type: &str) -> Option<bool> {
+        Some(self.app.open_data_types || self.app.data_type(data_type).is_some())
+    }
+
     fn check_service_task(
         &self,
         element_id: &str,

@@ -63,6 +63,9 @@ pub enum EventType {
     /// A binary data element was deleted; `details` name it.
     #[serde(rename = "data_Deleted")]
     DataDeleted,
+    /// A published message reached a waiting message catch (details: message name, key, id).
+    #[serde(rename = "flyt_MessageCorrelated")]
+    MessageCorrelated,
 }
 
 impl EventType {
@@ -88,6 +91,7 @@ impl EventType {
             EventType::ServerAction => "flyt_ServerAction",
             EventType::DataCreated => "data_Created",
             EventType::DataDeleted => "data_Deleted",
+            EventType::MessageCorrelated => "flyt_MessageCorrelated",
         }
     }
 }

@@ -15,5 +15,7 @@ pub use history::{EventType, HistoryEvent};
 pub use instance::{DataElement, FileElement, Instance};
 pub use job::{Job, JobKind, JobState};
 pub use party::{InstanceOwner, Party};
-pub use process::{ArmedTimer, Incident, ProcessState, ScopeInstance, TaskInfo, Token, TokenAt};
+pub use process::{
+    ArmedMessage, ArmedTimer, Incident, ProcessState, ScopeInstance, TaskInfo, Token, TokenAt,
+};
 pub use schedule::{Schedule, ScheduleError};

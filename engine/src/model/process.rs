@@ -24,6 +24,19 @@ pub enum TokenAt {
         job: JobKey,
         due: Timestamp,
     },
+    /// Waiting at a message catch event or receive task for a message with this name and
+    /// correlation key (its subscription, stored under its own key family, opened `since`).
+    #[serde(rename_all = "camelCase")]
+    Message {
+        element: ElementId,
+        message: String,
+        correlation_key: String,
+        since: Timestamp,
+    },
+    /// Waiting at an event-based gateway for the first of the catch events after it: their
+    /// timers are the token's `timers`, their subscriptions its `messages`.
+    #[serde(rename_all = "camelCase")]
+    EventGateway { element: ElementId },
 }
 
 /// A timer armed while a token waits: a boundary event's on a task. Its due time lives in its
@@ -37,6 +50,17 @@ pub struct ArmedTimer {
     pub due: Timestamp,
 }
 
+/// A message boundary event's subscription, armed while its task is active.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmedMessage {
+    /// The boundary event.
+    pub element: ElementId,
+    pub message: String,
+    pub correlation_key: String,
+    pub since: Timestamp,
+}
+
 /// One active path through the process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Token {
@@ -46,6 +70,10 @@ pub struct Token {
     /// Boundary timers armed on the task this token waits at; disarmed when it leaves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<ArmedTimer>,
+    /// Message boundary events armed on the task this token waits at (their subscriptions);
+    /// closed when it leaves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<ArmedMessage>,
     /// The scope instance (an active sub-process) it is in; `None` at the process level, as for
     /// every token stored before sub-processes ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,7 +102,10 @@ impl Token {
     pub fn task(&self) -> Option<&TaskInfo> {
         match &self.at {
             TokenAt::UserTask { task } | TokenAt::ServiceTask { task, .. } => Some(task),
-            TokenAt::Join { .. } | TokenAt::Timer { .. } => None,
+            TokenAt::Join { .. }
+            | TokenAt::Timer { .. }
+            | TokenAt::Message { .. }
+            | TokenAt::EventGateway { .. } => None,
         }
     }
 }

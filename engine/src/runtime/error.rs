@@ -169,6 +169,31 @@ pub enum Error {
     /// 500: a bug inside the engine (a panic caught at a thread boundary); details logged.
     #[error("internal error: {0}")]
     Internal(String),
+    /// 409: a message catch's correlation key gave no usable key; nothing moved.
+    #[error("the correlation key of `{element}` cannot be computed: {problem}")]
+    CorrelationKey { element: String, problem: String },
+    /// 422: no message catch of the app's process waits for a message of this name.
+    #[error("no message catch of {app} waits for a message named `{name}` (it waits for: {})", if .known.is_empty() { "none".to_string() } else { .known.join(", ") })]
+    UnknownMessage {
+        app: AppId,
+        name: String,
+        known: Vec<String>,
+    },
+    /// 404: no subscription waits for this name and key, and the message has no `timeToLive`
+    /// to wait in; nothing was stored.
+    #[error(
+        "no subscription waits for message `{name}` with correlation key `{correlation_key}`, and it has no timeToLive to be buffered for"
+    )]
+    NoSubscription {
+        name: String,
+        correlation_key: String,
+    },
+    /// 409: the `messageId` was already published with other content.
+    #[error("messageId `{0}` was already published with other content")]
+    MessageIdReused(String),
+    /// 413: the message's `data` is larger than allowed; nothing was stored.
+    #[error("the message's data has {size} bytes; at most {limit}")]
+    MessageTooLarge { size: usize, limit: usize },
     /// 503: storage failed; nothing was changed.
     #[error("storage unavailable: {0}")]
     Store(#[from] StoreError),

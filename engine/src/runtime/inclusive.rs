@@ -21,7 +21,10 @@ use crate::model::{ProcessState, Token, TokenAt};
 fn element_of(token: &Token) -> &str {
     match &token.at {
         TokenAt::UserTask { task } | TokenAt::ServiceTask { task, .. } => task.element_id.as_str(),
-        TokenAt::Join { element, .. } | TokenAt::Timer { element, .. } => element.as_str(),
+        TokenAt::Join { element, .. }
+        | TokenAt::Timer { element, .. }
+        | TokenAt::Message { element, .. }
+        | TokenAt::EventGateway { element } => element.as_str(),
     }
 }
 

@@ -107,8 +107,13 @@ impl Runtime {
         kind: Kind,
         transition: Transition<'_>,
     ) -> Result<Instance, CommitError> {
+        let opened = transition.opened_subscriptions();
         let (txn, instance, jobs) = transition.into_txn();
         self.commit_txn(kind, txn, !jobs.is_empty()).await?;
+        // A message buffered while these subscriptions opened is delivered now.
+        if !opened.is_empty() {
+            self.after_opening(&instance.app, opened).await;
+        }
         Ok(instance)
     }
 

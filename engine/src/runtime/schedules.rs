@@ -119,6 +119,12 @@ pub(crate) fn schedules_for(
         let NodeKind::StartEvent(start) = &node.kind else {
             continue;
         };
+        if start.message.is_some() && app.service_owner.is_none() {
+            return Err(Error::BadRequest(format!(
+                "message start event `{}`: app {} has no service owner organisation to own the instances it starts (set `service_owner` in app.toml)",
+                node.id, app.id
+            )));
+        }
         let Some(timer) = &start.timer else { continue };
         if app.service_owner.is_none() {
             return Err(Error::BadRequest(format!(
@@ -216,7 +222,7 @@ impl Runtime {
             start_event: Some(s.element.to_string()),
             idempotency: None,
         };
-        match self.create_at(req, Some(tick.clone())).await {
+        match self.create_at(req, Some(tick.clone()), None).await {
             Ok(created) => {
                 tracing::info!(app = %s.app, element = %s.element, instance = %created.instance.id, "timer start event started an instance");
                 Ok(true)

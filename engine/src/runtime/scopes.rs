@@ -80,7 +80,10 @@ impl Transition<'_> {
                 continue;
             };
             let start = def.node(esp.start);
-            let NodeKind::StartEvent(StartEvent { timer: Some(timer) }) = &start.kind else {
+            let NodeKind::StartEvent(StartEvent {
+                timer: Some(timer), ..
+            }) = &start.kind
+            else {
                 continue;
             };
             let visits = self

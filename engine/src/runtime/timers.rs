@@ -265,6 +265,17 @@ impl Runtime {
             );
             match &node.kind {
                 NodeKind::TimerCatch(_) => {
+                    // After an event-based gateway the token holds this timer among the
+                    // gateway's others: only the others are disarmed (this one is deleted above).
+                    if let Some(token) = t
+                        .instance
+                        .process
+                        .tokens
+                        .iter_mut()
+                        .find(|x| x.id == holder.id)
+                    {
+                        token.timers.retain(|a| a.job != job.key);
+                    }
                     t.take_task_token(holder.id)?;
                 }
                 NodeKind::Boundary(boundary) if boundary.cancel_activity => {

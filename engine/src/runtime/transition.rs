@@ -72,6 +72,8 @@ pub(crate) struct Transition<'a> {
     pub engine_written: BTreeSet<DataTypeId>,
     steps: usize,
     last_end: Option<ElementId>,
+    /// The message subscriptions the instance held when read (`super::messages`).
+    subscribed: Vec<crate::store::messages::SubscriptionRecord>,
 }
 
 impl<'a> Transition<'a> {
@@ -85,6 +87,7 @@ impl<'a> Transition<'a> {
         now: Timestamp,
     ) -> Self {
         let Loaded { instance, def, app } = loaded;
+        let subscribed = super::messages::subscriptions_of(&instance);
         Transition {
             rt,
             def,
@@ -101,6 +104,7 @@ impl<'a> Transition<'a> {
             engine_written: BTreeSet::new(),
             steps: 0,
             last_end: None,
+            subscribed,
         }
     }
 
@@ -316,6 +320,23 @@ impl<'a> Transition<'a> {
                         scope,
                     );
                 }
+                NodeKind::MessageCatch(catch) => {
+                    if self.catch_message(target, catch, scope)? {
+                        onward(&mut queue, Some(target));
+                    }
+                }
+                NodeKind::EventGateway => {
+                    // A buffered message decides at once: the token goes on after its catch.
+                    if let Some(follower) = self.enter_event_gateway(target, scope)? {
+                        for &out in &def.node(follower).outgoing {
+                            queue.push_back(Arrival {
+                                flow: out,
+                                origin: Some(follower),
+                                scope,
+                            });
+                        }
+                    }
+                }
                 NodeKind::SubProcess(sub) => {
                     let inner = self.enter_scope(target, scope)?;
                     for &out in &def.node(sub.start).outgoing {
@@ -345,7 +366,8 @@ impl<'a> Transition<'a> {
                 | NodeKind::EventSubProcess(_)
                 | NodeKind::Boundary(_)
                 | NodeKind::ErrorBoundary(_)
-                | NodeKind::EscalationBoundary(_) => {}
+                | NodeKind::EscalationBoundary(_)
+                | NodeKind::MessageBoundary(_) => {}
             }
         }
         if self.instance.process.tokens.is_empty() && self.instance.process.ended.is_none() {
@@ -364,6 +386,7 @@ impl<'a> Transition<'a> {
             id,
             at,
             timers: Vec::new(),
+            messages: Vec::new(),
             scope,
         });
         id
@@ -473,6 +496,7 @@ impl<'a> Transition<'a> {
         let id = self.push_token(at, scope);
         self.record(EventType::StartTask, Some(node.id.clone()), None, None);
         self.arm_boundaries(target, id, visit)?;
+        self.arm_message_boundaries(target, id)?;
         let task_ref = TaskRef::of(node);
         self.run_hooks(HookPoint::TaskStarted(&task_ref)).await
     }
@@ -586,6 +610,14 @@ impl<'a> Transition<'a> {
         Ok(scope)
     }
 
+    /// The (name, key) of the message subscriptions this transition opens.
+    pub(crate) fn opened_subscriptions(&self) -> Vec<(String, String)> {
+        super::messages::opened(
+            &self.subscribed,
+            &super::messages::subscriptions_of(&self.instance),
+        )
+    }
+
     /// Everything this transition writes, after its prelude: the instance (with the version
     /// check), history, data, and the jobs it created (the outbox). Returns the unit, the
     /// instance as committed, and the jobs.
@@ -617,6 +649,8 @@ impl<'a> Transition<'a> {
             Some(v) => txn.update_instance(&self.instance, v),
         };
         txn.append_history(self.instance.id, &self.history);
+        let open = super::messages::subscriptions_of(&self.instance);
+        super::messages::write_difference(&mut txn, &self.subscribed, &open);
         let events = self.event_jobs();
         for job in self.new_jobs.iter().chain(events.iter()) {
             txn.create_job(job);

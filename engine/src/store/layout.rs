@@ -19,6 +19,9 @@
 //! | `X` | `X` job:16                                  | `CancelledJob` (a tombstone)   |
 //! | `x` | `x` keep_until:u64 job:16                   | empty (when a tombstone goes)  |
 //! | `S` | `S` app `\0` element                        | revisioned `Schedule` (timer start events) |
+//! | `m` | `m` app `\0` len name len key since:u64 instance:16 token:u32 | `SubscriptionRecord` ([`super::messages`]) |
+//! | `b` | `b` app `\0` len name len key published:u64 messageId | `BufferedMessage` |
+//! | `n` | `n` app `\0` messageId                      | `PublishRecord` (first answer) |
 //!
 //! Everything of one instance shares the prefix `I` + its id, so a transition's writes (the
 //! record, new history events, changed data) land on one or two adjacent B-tree leaves instead
@@ -110,7 +113,7 @@ pub fn schedules_of(app: Option<&AppId>) -> Vec<u8> {
     }
 }
 
-fn with_app(tag: u8, app: &AppId) -> Vec<u8> {
+pub(super) fn with_app(tag: u8, app: &AppId) -> Vec<u8> {
     let app = app.to_string();
     let mut key = Vec::with_capacity(app.len() + 2);
     key.push(tag);

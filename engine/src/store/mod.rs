@@ -14,6 +14,7 @@ pub mod sled_backend;
 pub use backend::*;
 pub mod codec;
 pub mod layout;
+pub mod messages;
 mod typed;
 
 pub use typed::{

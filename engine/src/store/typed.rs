@@ -639,6 +639,11 @@ impl Txn {
         self.unit.writes.is_empty()
     }
 
+    /// The raw unit, for the typed writes of other store modules (`super::messages`).
+    pub(super) fn unit_mut(&mut self) -> &mut Unit {
+        &mut self.unit
+    }
+
     /// Writes a new instance; fails if the id exists.
     pub fn create_instance(&mut self, instance: &Instance) -> &mut Self {
         let key = layout::instance(instance.id);

@@ -14,7 +14,12 @@ use std::time::Duration;
 const PEERS: &[(&str, &[&str])] = &[
     (
         "bpmn-elements/activity-execution.bpmn",
-        &["unsupported-element"],
+        &[
+            "invalid-boundary",
+            "missing-correlation-key",
+            "unknown-message",
+            "unsupported-element",
+        ],
     ),
     (
         "bpmn-elements/activity-lifecycle.bpmn",
@@ -122,7 +127,10 @@ const PEERS: &[(&str, &[&str])] = &[
         "bpmn-elements/join-inbound.bpmn",
         &["unsupported-element", "unsupported-script"],
     ),
-    ("bpmn-elements/lanes.bpmn", &["unsupported-element"]),
+    (
+        "bpmn-elements/lanes.bpmn",
+        &["missing-correlation-key", "unknown-message"],
+    ),
     ("bpmn-elements/link-event.bpmn", &["unsupported-script"]),
     ("bpmn-elements/loop.bpmn", &["unsupported-script"]),
     ("bpmn-elements/messageflow-target-process.bpmn", &[]),
@@ -199,7 +207,11 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-elements/two-executable-processes.bpmn", &[]),
     (
         "bpmn-elements/wait-activities.bpmn",
-        &["unsupported-element"],
+        &[
+            "missing-correlation-key",
+            "unknown-message",
+            "unsupported-element",
+        ],
     ),
     (
         "bpmn-engine/bound-error-and-timer.bpmn",
@@ -229,7 +241,10 @@ const PEERS: &[(&str, &[&str])] = &[
     ),
     ("bpmn-engine/issue-19.bpmn", &["unsupported-script"]),
     ("bpmn-engine/issue-4.bpmn", &[]),
-    ("bpmn-engine/lanes.bpmn", &["unsupported-element"]),
+    (
+        "bpmn-engine/lanes.bpmn",
+        &["missing-correlation-key", "unknown-message"],
+    ),
     ("bpmn-engine/loop.bpmn", &["unsupported-script"]),
     ("bpmn-engine/messaging.bpmn", &["unsupported-element"]),
     (

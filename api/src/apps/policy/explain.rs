@@ -32,7 +32,7 @@ fn aspect(p: &Predicate) -> Aspect {
     match p {
         Predicate::Subject(_) => Aspect::Who,
         Predicate::Action(_) | Predicate::AnyAction => Aspect::What,
-        Predicate::Place(_) => Aspect::Where,
+        Predicate::Place(_) | Predicate::Message(_) => Aspect::Where,
         Predicate::ThisApp | Predicate::Never(_) => Aspect::Mixed,
     }
 }
@@ -45,6 +45,7 @@ fn describe(p: &Predicate) -> String {
         Predicate::Place(Place::Task(t)) => format!("at task {t}"),
         Predicate::Place(Place::EndEvent(e)) => format!("after the process ended at {e}"),
         Predicate::ThisApp => "this app".into(),
+        Predicate::Message(m) => format!("message {m}"),
         Predicate::Never(why) => format!("never (not supported: {why})"),
     }
 }
@@ -139,12 +140,14 @@ mod tests {
                 actions: vec!["read".into(), "sign".into()],
                 tasks: vec!["Sign".into()],
                 effect: Effect::Permit,
+                messages: vec![],
             },
             Rule {
                 subjects: vec!["org:ttd".into()],
                 actions: vec!["*".into()],
                 tasks: vec![],
                 effect: Effect::Deny,
+                messages: vec![],
             },
         ])
         .unwrap();

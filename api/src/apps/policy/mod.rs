@@ -19,7 +19,8 @@
 //! | `scope:SCOPE`    | any token carrying SCOPE                                              |
 //!
 //! Actions: `read`, `write`, `instantiate`, `delete`, `complete`, `confirm`, `sign`, `reject`,
-//! `pay`, `deploy`, `resume`, or any custom task action; `*` means every action.
+//! `pay`, `deploy`, `resume`, `publish` (publishing messages to the app; a rule may limit it to
+//! `messages = ["name", ...]`), or any custom task action; `*` means every action.
 
 mod explain;
 pub mod xacml;
@@ -53,6 +54,9 @@ pub struct Rule {
     /// `permit` (default) or `deny`.
     #[serde(default, skip_serializing_if = "is_permit")]
     pub effect: Effect,
+    /// For `publish`: the message names the rule applies to; empty = every name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
 }
 
 /// A subject, parsed.
@@ -149,6 +153,8 @@ pub enum Predicate {
     /// A condition flyt cannot check (warned about at load): it never holds, so only a Permit
     /// can carry one (the rule grants less, never more).
     Never(String),
+    /// The name of the message being published (`publish`).
+    Message(String),
 }
 
 /// Every alternative (`AllOf`) is a conjunction of predicates; the group (`AnyOf`) holds when
@@ -173,6 +179,8 @@ struct Request<'a> {
     action: &'a str,
     owner: Option<&'a InstanceOwner>,
     place: Option<&'a str>,
+    /// The message name, for `publish`.
+    message: Option<&'a str>,
 }
 
 impl Predicate {
@@ -183,6 +191,7 @@ impl Predicate {
             Predicate::AnyAction | Predicate::ThisApp => true,
             Predicate::Place(Place::Task(t) | Place::EndEvent(t)) => r.place == Some(t.as_str()),
             Predicate::Never(_) => false,
+            Predicate::Message(m) => r.message == Some(m.as_str()),
         }
     }
 }
@@ -222,6 +231,14 @@ impl CompiledRule {
             })
             .collect();
         let mut target = vec![subjects, actions];
+        if !rule.messages.is_empty() {
+            target.push(
+                rule.messages
+                    .iter()
+                    .map(|m| vec![Predicate::Message(m.clone())])
+                    .collect(),
+            );
+        }
         if !rule.tasks.is_empty() {
             target.push(
                 rule.tasks
@@ -276,16 +293,32 @@ impl Policy {
         owner: Option<&InstanceOwner>,
         place: Option<&str>,
     ) -> bool {
-        let request = Request {
+        self.decide(&Request {
             caller,
             action,
             owner,
             place,
-        };
+            message: None,
+        })
+    }
+
+    /// Whether `caller` may publish message `name` to this app (action `publish`, and the
+    /// rule's `messages`, if it names any, include `name`).
+    pub fn allows_publish(&self, caller: &Caller, name: &str) -> bool {
+        self.decide(&Request {
+            caller,
+            action: "publish",
+            owner: None,
+            place: None,
+            message: Some(name),
+        })
+    }
+
+    fn decide(&self, request: &Request<'_>) -> bool {
         let applies = |effect: Effect| {
             self.rules
                 .iter()
-                .any(|r| r.effect == effect && r.applies(&request))
+                .any(|r| r.effect == effect && r.applies(request))
         };
         !applies(Effect::Deny) && applies(Effect::Permit)
     }
@@ -342,18 +375,21 @@ mod tests {
                 actions: vec!["read".into(), "write".into()],
                 tasks: vec![],
                 effect: Effect::Permit,
+                messages: vec![],
             },
             Rule {
                 subjects: vec!["role:DAGL".into()],
                 actions: vec!["read".into(), "sign".into()],
                 tasks: vec!["Sign".into()],
                 effect: Effect::Permit,
+                messages: vec![],
             },
             Rule {
                 subjects: vec!["org:ttd".into()],
                 actions: vec!["*".into()],
                 tasks: vec![],
                 effect: Effect::Permit,
+                messages: vec![],
             },
         ])
         .unwrap()
@@ -420,12 +456,14 @@ mod tests {
             actions: vec!["*".into()],
             tasks: vec![],
             effect: Effect::Permit,
+            messages: vec![],
         }];
         rules.push(Rule {
             subjects: vec!["role:regna".into()],
             actions: vec!["confirm".into()],
             tasks: vec!["Confirm".into()],
             effect: Effect::Deny,
+            messages: vec![],
         });
         let p = Policy::new(rules).unwrap();
         let company = InstanceOwner::new(Party::organisation("991825827").unwrap());
@@ -457,6 +495,7 @@ mod tests {
             actions: vec!["read".into()],
             tasks: vec![],
             effect: Effect::Permit,
+            messages: vec![],
         }])
         .unwrap_err();
         assert!(

@@ -9,12 +9,22 @@ use super::timer::Timer;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StartEvent {
     pub timer: Option<Timer>,
+    /// A message start event: publishing its message starts an instance.
+    pub message: Option<MessageStart>,
+}
+
+/// What a message start event starts on: the message's name, and the data type its `data` is
+/// merged into (the `dataType` of the message's `<flyt:subscription>`, if any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageStart {
+    pub name: String,
+    pub data_type: Option<crate::ids::DataTypeId>,
 }
 
 impl StartEvent {
     /// Whether the API may start instances here (a none start event).
     pub fn is_none(&self) -> bool {
-        self.timer.is_none()
+        self.timer.is_none() && self.message.is_none()
     }
 }
 

@@ -5,6 +5,7 @@ mod events;
 mod extension;
 mod gateways;
 mod links;
+pub mod message;
 mod service_task;
 mod sub_process;
 pub mod timer;
@@ -12,11 +13,12 @@ mod user_task;
 
 pub use events::{
     BoundaryEvent, EndEvent, ErrorBoundaryEvent, EscalationBoundaryEvent, EscalationThrow,
-    StartEvent, ThrowEvent, ThrownError, TimerCatchEvent,
+    MessageStart, StartEvent, ThrowEvent, ThrownError, TimerCatchEvent,
 };
 pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, InclusiveGateway, ParallelGateway};
 pub use links::{LinkCatch, LinkThrow};
+pub use message::{MessageBoundaryEvent, MessageCatch, Subscription};
 pub use service_task::ServiceTask;
 pub use sub_process::{EventSubProcess, SubProcess};
 pub use user_task::{Action, ActionKind, SignatureConfig, UserTask, UserTaskType};
@@ -79,6 +81,12 @@ pub enum NodeKind {
     LinkThrow(LinkThrow),
     /// A link catch event: a token passes through.
     LinkCatch(LinkCatch),
+    /// An intermediate message catch event or a receive task: waits for a message.
+    MessageCatch(MessageCatch),
+    /// A message boundary event on a task.
+    MessageBoundary(MessageBoundaryEvent),
+    /// An event-based gateway: its token waits for the first of the catch events after it.
+    EventGateway,
 }
 
 impl NodeKind {
@@ -102,6 +110,10 @@ impl NodeKind {
             NodeKind::EscalationBoundary(_) => "boundaryEvent",
             NodeKind::LinkThrow(_) => "intermediateThrowEvent",
             NodeKind::LinkCatch(_) => "intermediateCatchEvent",
+            NodeKind::MessageCatch(m) if m.receive_task => "receiveTask",
+            NodeKind::MessageCatch(_) => "intermediateCatchEvent",
+            NodeKind::MessageBoundary(_) => "boundaryEvent",
+            NodeKind::EventGateway => "eventBasedGateway",
         }
     }
 

@@ -122,6 +122,7 @@ impl Game<'_> {
                 RawKind::UserTask(_)
                     | RawKind::ServiceTask(_)
                     | RawKind::TimerCatch(_)
+                    | RawKind::MessageCatch { .. }
                     | RawKind::ThrowNone
             ) && self.index.outgoing[target].len() == 1
                 && !self.has_boundary(target);

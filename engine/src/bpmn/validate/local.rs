@@ -96,6 +96,8 @@ pub(crate) fn check(
                 | RawKind::UserTask(_)
                 | RawKind::ServiceTask(_)
                 | RawKind::TimerCatch(_)
+                | RawKind::MessageCatch { .. }
+                | RawKind::MessageBoundary { .. }
                 | RawKind::ThrowNone
                 | RawKind::LinkCatch { .. }
                 | RawKind::EscalationThrow { end: false, .. }
@@ -158,6 +160,9 @@ pub(crate) fn check(
                 );
             }
         }
+        if let RawKind::MessageBoundary { attached_to, .. } = &node.kind {
+            check_attachment(process, index, i, attached_to, diags);
+        }
         if let RawKind::EscalationThrow { escalation_ref, .. } = &node.kind {
             check_escalation_ref(process, node, escalation_ref.as_ref(), diags);
         }
@@ -219,6 +224,7 @@ pub(crate) fn check(
                 continue;
             }
             RawKind::ParallelGateway => "a parallel gateway, which takes every outgoing flow",
+            RawKind::EventGateway => "an event-based gateway, which the first event decides",
             _ => "an element that is not a gateway",
         };
         for &f in &index.outgoing[s] {
@@ -590,6 +596,10 @@ fn check_attachment(
                 target.kind,
                 RawKind::UserTask(_)
                     | RawKind::ServiceTask(_)
+                    | RawKind::MessageCatch {
+                        receive_task: true,
+                        ..
+                    }
                     | RawKind::SubProcess
                     | RawKind::Unsupported
             ) =>
@@ -604,7 +614,7 @@ fn check_attachment(
                     ),
                 )
                 .element(&node.id)
-                .hint("attach it to a user task, a service task or a sub-process"),
+                .hint("attach it to a user task, a service task, a receive task or a sub-process"),
             )
         }
         Some(_) => {}

@@ -19,6 +19,7 @@ mod graph;
 mod joins;
 mod links;
 mod local;
+mod messages;
 mod reading;
 mod refs;
 mod scopes;
@@ -45,6 +46,10 @@ pub trait DeployTarget {
     ) -> Vec<Diagnostic> {
         Vec::new()
     }
+    /// Whether the app declares this data type (`None`: unknown here, as in `flyt validate`).
+    fn has_data_type(&self, _data_type: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// Validates a raw process. Returns the definition only when there are no errors; the
@@ -64,6 +69,8 @@ pub(crate) fn validate(
     local::check(&process, &index, &conditions, target, full, diags);
     scopes::check(&process, &index, diags);
     links::check(&process, &index, diags);
+    messages::check(&process, target, diags);
+    messages::check_event_gateways(&process, &index, diags);
     // An event sub-process (not executed yet, so unsupported) may be what catches an error.
     if full {
         scopes::check_error_ends(&process, diags);
@@ -85,6 +92,7 @@ pub(crate) fn validate(
                     | super::raw::RawKind::EventSubProcess { .. }
                     | super::raw::RawKind::LinkThrow { .. }
                     | super::raw::RawKind::EscalationThrow { .. }
+                    | super::raw::RawKind::EventGateway
             )
         });
         // Nor does it model inclusive gateways (which take any set of their flows).
@@ -103,4 +111,5 @@ pub(crate) fn validate(
 }
 
 pub(crate) use links::targets as link_targets;
+pub(crate) use messages::Catch as MessageCatchRef;
 pub(crate) use refs::Index;

@@ -87,7 +87,10 @@ fn listed_flows(index: &Index, listed: &[Ref]) -> Vec<usize> {
 fn is_gateway(node: &RawNode) -> bool {
     matches!(
         node.kind,
-        RawKind::ExclusiveGateway(_) | RawKind::InclusiveGateway(_) | RawKind::ParallelGateway
+        RawKind::ExclusiveGateway(_)
+            | RawKind::InclusiveGateway(_)
+            | RawKind::ParallelGateway
+            | RawKind::EventGateway
     )
 }
 

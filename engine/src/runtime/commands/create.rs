@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 impl Runtime {
     /// Creates an instance and runs its process to the first wait state, in one commit.
     pub async fn create_instance(&self, req: CreateInstance) -> Result<Created, Error> {
-        self.create_at(req, None).await
+        self.create_at(req, None, None).await
     }
 
     /// Creates an instance; with a `tick`, the one a schedule's due tick starts, in the same
@@ -25,6 +25,7 @@ impl Runtime {
         &self,
         req: CreateInstance,
         tick: Option<Tick>,
+        message: Option<&crate::runtime::messages::StartedBy>,
     ) -> Result<Created, Error> {
         // Check: a replayed idempotency key answers with its instance.
         let app = self.app(&req.app)?;
@@ -36,6 +37,8 @@ impl Runtime {
         // Load: the latest definition and its start event.
         let (version, def) = self.latest_definition(&req.app)?;
         let start = match (&req.start_event, &tick) {
+            // A published message starts one at its message start event.
+            _ if message.is_some() => message.and_then(|m| def.node_by_id(m.element.as_str())),
             // A scheduled instance starts at its timer start event.
             (_, Some(tick)) => def.node_by_id(tick.schedule.element.as_str()),
             (None, None) => def
@@ -115,7 +118,10 @@ impl Runtime {
         let payload = tick
             .as_ref()
             .map(|tick| json!({ "tick": tick.schedule.due.to_rfc3339() }));
-        t.record(EventType::StartEvent, Some(start_id), None, payload);
+        t.record(EventType::StartEvent, Some(start_id.clone()), None, payload);
+        if let Some(m) = message {
+            t.start_by_message(&start_id, m);
+        }
         t.arm_event_subs(None)?;
         t.arrive(first, None).await?;
         // Hooks may have written data; it must satisfy the schemas too.
@@ -142,6 +148,8 @@ impl Runtime {
                 instance,
                 created: true,
             }),
+            // Check 0 of a message start: its messageId was published meanwhile.
+            Err(CommitError::Conflict(0)) if message.is_some() => Err(Error::Conflict),
             // A concurrent request with the same key won: answer as a replay of it.
             Err(CommitError::Conflict(_)) if req.idempotency.is_some() => {
                 if let Some((key, hash)) = &req.idempotency

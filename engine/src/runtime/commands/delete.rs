@@ -29,6 +29,12 @@ impl Runtime {
                 txn.delete_job(&job, rev);
             }
         }
+        // Its open message subscriptions go with it.
+        super::super::messages::write_difference(
+            &mut txn,
+            &super::super::messages::subscriptions_of(&instance),
+            &[],
+        );
         self.commit_txn(Kind::Move, txn, false).await?;
         // After the commit: a crash before this leaves unreferenced files for the sweep.
         if let Err(e) = self.inner.store.blobs().remove_instance(id) {
