@@ -116,6 +116,9 @@ pub enum Code {
     /// A link throw event without exactly one link catch event of its name in its scope, or a
     /// link catch event with two of the same name.
     InvalidLink,
+    /// A message throw (send task, message throw or end event) whose `flyt:sendMessage` is
+    /// missing or wrong: no target, a target not allowed, no message name, a bad correlation key.
+    InvalidMessageThrow,
 }
 
 impl Code {
@@ -162,6 +165,7 @@ impl Code {
         Code::InvalidSubProcess,
         Code::UncaughtError,
         Code::InvalidLink,
+        Code::InvalidMessageThrow,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -207,6 +211,7 @@ impl Code {
             Code::InvalidSubProcess => "invalid-sub-process",
             Code::UncaughtError => "uncaught-error",
             Code::InvalidLink => "invalid-link",
+            Code::InvalidMessageThrow => "invalid-message-throw",
         }
     }
 }

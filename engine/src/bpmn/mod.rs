@@ -17,6 +17,7 @@ mod limits;
 mod raw;
 pub mod reach;
 mod read;
+mod read_throw;
 mod source;
 mod validate;
 pub mod xml;

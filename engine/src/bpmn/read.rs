@@ -165,6 +165,7 @@ pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
         process.escalations = escalations.clone();
         model.processes.push(process);
     }
+    super::read_throw::name_messages(root, &mut model.processes);
     message_flows(root, &mut model.diagnostics);
     Ok(model)
 }
@@ -376,6 +377,9 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 Some(def) if name == "startEvent" && def.name == "timerEventDefinition" => {
                     read_start_timer(node, def, diags)
                 }
+                Some(def) if name != "startEvent" && def.name == "messageEventDefinition" => {
+                    super::read_throw::message_throw(node, Some(def))
+                }
                 Some(def) => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
                 None if name == "startEvent" => RawKind::StartEvent(StartTrigger::None),
                 None if name == "endEvent" => RawKind::EndEvent,
@@ -549,6 +553,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             connected_data_type: gateway_data_type(node),
         }),
         "parallelGateway" => RawKind::ParallelGateway,
+        "sendTask" => super::read_throw::message_throw(node, None),
         other if UNSUPPORTED_FLOW_NODES.contains(&other) => {
             unsupported(node, format!("<{qname}>"), diags)
         }
@@ -1043,6 +1048,7 @@ fn service(ext: TaskExtension) -> RawKind {
         actions: ext.actions,
         config: ext.config,
         flyt: ext.flyt,
+        throw: None,
     })
 }
 

@@ -17,6 +17,7 @@ mod error;
 mod gateway;
 mod inclusive;
 pub mod jobs;
+mod message_end;
 mod metrics;
 mod pending;
 mod pipeline;

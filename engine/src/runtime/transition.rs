@@ -71,7 +71,7 @@ pub(crate) struct Transition<'a> {
     /// data types and schemas.
     pub engine_written: BTreeSet<DataTypeId>,
     steps: usize,
-    last_end: Option<ElementId>,
+    pub(super) last_end: Option<ElementId>,
 }
 
 impl<'a> Transition<'a> {

@@ -14,11 +14,15 @@ use std::time::Duration;
 const PEERS: &[(&str, &[&str])] = &[
     (
         "bpmn-elements/activity-execution.bpmn",
-        &["unsupported-element"],
+        &["invalid-message-throw", "unsupported-element"], // message throws need flyt:sendMessage
     ),
     (
         "bpmn-elements/activity-lifecycle.bpmn",
-        &["unsupported-element", "unsupported-script"],
+        &[
+            "invalid-message-throw",
+            "unsupported-element",
+            "unsupported-script",
+        ],
     ),
     (
         "bpmn-elements/ad-hoc-subprocess.bpmn",
@@ -69,7 +73,7 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-elements/engine-issue-139.bpmn", &[]),
     (
         "bpmn-elements/engine-issue-180-message.bpmn",
-        &["unsupported-element"],
+        &["invalid-message-throw", "unsupported-element"],
     ),
     (
         "bpmn-elements/engine-issue-180-signal.bpmn",
@@ -126,7 +130,7 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-elements/link-event.bpmn", &["unsupported-script"]),
     ("bpmn-elements/loop.bpmn", &["unsupported-script"]),
     ("bpmn-elements/messageflow-target-process.bpmn", &[]),
-    ("bpmn-elements/messaging.bpmn", &["unsupported-element"]),
+    ("bpmn-elements/messaging.bpmn", &["invalid-message-throw"]), // was unsupported-element
     (
         "bpmn-elements/misp-loopback.bpmn",
         &["unsupported-element", "unsupported-script"],
@@ -231,7 +235,7 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-engine/issue-4.bpmn", &[]),
     ("bpmn-engine/lanes.bpmn", &["unsupported-element"]),
     ("bpmn-engine/loop.bpmn", &["unsupported-script"]),
-    ("bpmn-engine/messaging.bpmn", &["unsupported-element"]),
+    ("bpmn-engine/messaging.bpmn", &["invalid-message-throw"]), // was unsupported-element
     (
         "bpmn-engine/mother-of-all.bpmn",
         &["invalid-sub-process", "unsupported-script"],
