@@ -12,7 +12,7 @@
 //! 401 refreshes the token once, then raises an incident.
 
 pub mod config;
-mod schema_paths;
+pub(crate) mod schema_paths;
 
 use crate::token_client::{TokenClient, TokenError};
 use crate::{Completion, ConfigCheck, JobContext, ServiceTaskHandler, ServiceTaskOutcome};
