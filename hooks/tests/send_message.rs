@@ -130,11 +130,30 @@ async fn messages(
         .into_response()
 }
 
+/// App B's instance creation, for createInstance: records the request, answers 201.
+async fn instances(
+    State(receiver): State<Arc<Receiver>>,
+    Path((org, app)): Path<(String, String)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    receiver.seen.lock().push(Seen {
+        path: format!("/{org}/{app}/instances"),
+        claims: None,
+        body,
+    });
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({ "id": "50001/0d6a1f6e-7b4c-4f57-9d35-2b3a8f5a1c11" })),
+    )
+        .into_response()
+}
+
 /// Serves the authority and the receiver on one loopback port; returns its base URL.
 async fn serve(receiver: Arc<Receiver>) -> String {
     let router = axum::Router::new()
         .route("/token", post(token))
         .route("/{org}/{app}/messages", post(messages))
+        .route("/{org}/{app}/instances", post(instances))
         .with_state(receiver);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -215,8 +234,17 @@ async fn setup(base: &str, bpmn_text: &str, downstream: &[&str]) -> Result<Setup
         .iter()
         .map(|a| (a.parse().unwrap(), base.to_string()))
         .collect();
-    let handler = SendMessage::new(allow, Some(Arc::new(tokens)), Duration::from_secs(5)).unwrap();
+    let tokens = Arc::new(tokens);
+    let handler =
+        SendMessage::new(allow.clone(), Some(tokens.clone()), Duration::from_secs(5)).unwrap();
+    let create = flyt_hooks::create_instance::CreateInstance::new(
+        allow,
+        Some(tokens),
+        Duration::from_secs(5),
+    )
+    .unwrap();
     let registry = Registry::builder()
+        .service_task("createInstance", create)
         .service_task_with(
             "sendMessage",
             handler,
@@ -439,4 +467,73 @@ async fn deploy_refuses_a_target_off_the_allow_list_and_a_payload_field_the_data
         .unwrap()
         + 1;
     assert!(err.contains(&format!("line: {line}")), "line {line}: {err}");
+}
+
+/// createInstance can prefill B with an expression over A's instance: A's own id, which B's
+/// message end event later uses as the correlation key to answer A.
+#[tokio::test]
+async fn create_instance_prefills_an_expression_over_the_source_instance() {
+    let receiver = Arc::new(Receiver::default());
+    let base = serve(receiver.clone()).await;
+    let text = r#"<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:flyt="urn:flyt:bpmn:1" id="d" targetNamespace="urn:t">
+  <process id="p" isExecutable="true">
+    <startEvent id="start"/>
+    <serviceTask id="toCase" flyt:type="createInstance">
+      <extensionElements>
+        <flyt:createInstance target="acme/grant-application">
+          <flyt:prefill expression='["instanceContext", "instanceId"]' to="sourceInstance"/>
+          <flyt:prefill expression='["concat", "case of ", ["instanceContext", "appId"]]' to="note"/>
+        </flyt:createInstance>
+      </extensionElements>
+    </serviceTask>
+    <endEvent id="end"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="toCase"/>
+    <sequenceFlow id="f2" sourceRef="toCase" targetRef="end"/>
+  </process>
+</definitions>"#;
+    let s = setup(&base, text, &["acme/grant-application"])
+        .await
+        .unwrap();
+    let i = create(&s).await;
+    until(&s, &i, "the process to end", |x| x.process.ended.is_some()).await;
+    let seen = receiver.seen.lock().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/acme/grant-application/instances");
+    assert_eq!(seen[0].body["prefill"]["sourceInstance"], i.altinn_id());
+    assert_eq!(seen[0].body["prefill"]["note"], "case of acme/grant-case");
+    s.worker.stop(Duration::from_secs(2)).await;
+}
+
+#[test]
+fn a_prefill_expression_that_does_not_parse_is_refused_at_its_line() {
+    use flyt_engine::bpmn::{Options, compile};
+    let text = r#"<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:flyt="urn:flyt:bpmn:1" id="d" targetNamespace="urn:t">
+  <process id="p" isExecutable="true">
+    <startEvent id="start"/>
+    <serviceTask id="toCase" flyt:type="createInstance">
+      <extensionElements>
+        <flyt:createInstance target="acme/grant-application">
+          <flyt:prefill expression='["instanceContext"' to="sourceInstance"/>
+        </flyt:createInstance>
+      </extensionElements>
+    </serviceTask>
+    <endEvent id="end"/>
+    <sequenceFlow id="f1" sourceRef="start" targetRef="toCase"/>
+    <sequenceFlow id="f2" sourceRef="toCase" targetRef="end"/>
+  </process>
+</definitions>"#;
+    let compiled = compile(text.as_bytes(), &Options::default()).unwrap();
+    let node = compiled.definition.node_by_id("toCase").unwrap();
+    let task = compiled.definition.service_task(node).unwrap();
+    let err =
+        flyt_hooks::create_instance::config::parse("toCase", Default::default(), task).unwrap_err();
+    assert_eq!(err.len(), 1);
+    assert_eq!(err[0].line, 8);
+    assert!(
+        err[0].message.contains("prefill expression does not parse"),
+        "{}",
+        err[0].message
+    );
 }
