@@ -162,6 +162,7 @@ async fn explore(name: &str, bpmn: &str) {
         .service_task("fail", stub())
         .service_task("confirm", stub())
         .service_task("createInstance", stub())
+        .service_task("sendMessage", stub())
         .build();
     // A service owner for the instances of timer start events (`ttd/monthly-report`).
     let app = AppSpec::open(app_id())
