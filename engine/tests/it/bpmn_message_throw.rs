@@ -244,3 +244,36 @@ fn flyt_validate_does_not_ask_for_a_handler_of_message_throws() {
     let compiled = bpmn::compile(text.as_bytes(), &Options::default()).unwrap();
     assert!(compiled.warnings.is_empty(), "{:#?}", compiled.warnings);
 }
+
+#[test]
+fn a_boundary_event_on_a_message_throw_event_is_refused_but_one_on_a_send_task_is_not() {
+    let on = |element: &str, id: &str| {
+        doc(&format!(
+            r#"<startEvent id="start"/>
+{element}
+<boundaryEvent id="late" attachedToRef="{id}"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></boundaryEvent>
+<endEvent id="end"/>
+<sequenceFlow id="f1" sourceRef="start" targetRef="{id}"/>
+<sequenceFlow id="f2" sourceRef="{id}" targetRef="end"/>
+<sequenceFlow id="f3" sourceRef="late" targetRef="end"/>"#
+        ))
+    };
+    let event = on(
+        &format!(
+            r#"<intermediateThrowEvent id="tell">{CONFIG}<messageEventDefinition/></intermediateThrowEvent>"#
+        ),
+        "tell",
+    );
+    let d = only(&rejected(&event), Code::InvalidBoundary);
+    assert_at(&d, Code::InvalidBoundary, "late", &event, "<boundaryEvent");
+    assert!(
+        d.message.contains("intermediateThrowEvent"),
+        "{}",
+        d.message
+    );
+    let task = on(
+        &format!(r#"<sendTask id="send">{CONFIG}</sendTask>"#),
+        "send",
+    );
+    compile(&task).unwrap_or_else(|r| panic!("{:#?}", r.diagnostics));
+}

@@ -618,7 +618,8 @@ fn check_attachment(
             )
             .element(&node.id),
         ),
-        // An unsupported element has its own diagnostic already.
+        // An unsupported element has its own diagnostic already. A message throw event runs
+        // as a service task, but is an event: only a send task carries boundary events.
         Some(target)
             if !matches!(
                 target.kind,
@@ -626,7 +627,8 @@ fn check_attachment(
                     | RawKind::ServiceTask(_)
                     | RawKind::SubProcess
                     | RawKind::Unsupported
-            ) =>
+            ) || matches!(&target.kind, RawKind::ServiceTask(t)
+                    if t.throw.as_ref().is_some_and(|m| m.element != crate::bpmn::elements::ThrowElement::SendTask)) =>
         {
             diags.push(
                 Diagnostic::error(
