@@ -537,3 +537,27 @@ fn a_prefill_expression_that_does_not_parse_is_refused_at_its_line() {
         err[0].message
     );
 }
+
+#[tokio::test]
+async fn deploy_refuses_a_correlation_key_reading_a_field_the_data_has_not() {
+    let receiver = Arc::new(Receiver::default());
+    let base = serve(receiver).await;
+    let text = bpmn(&answer_end("", PAYLOAD), "").replace(
+        r#"correlationKey='["dataModel", "sourceInstance"]'"#,
+        r#"correlationKey='["dataModel", "sourceInstanceId"]'"#,
+    );
+    let err = setup(&base, &text, &["acme/grant-application"])
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.contains("correlationKey source `case.sourceInstanceId` does not exist"),
+        "{err}"
+    );
+    let line = text
+        .lines()
+        .position(|l| l.contains("<flyt:sendMessage"))
+        .unwrap()
+        + 1;
+    assert!(err.contains(&format!("line: {line}")), "line {line}: {err}");
+}

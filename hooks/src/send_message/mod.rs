@@ -363,11 +363,28 @@ impl ServiceTaskHandler for SendMessage {
                 }),
             );
         }
-        for m in &config.payload {
-            let PayloadSource::Data { data_type, path } = &m.from else {
-                continue;
-            };
-            let pos = Pos::new(m.line, 1);
+        // The payload's sources, and the correlation key's `dataModel` paths (at the line of
+        // <flyt:sendMessage>), must be fields of the sending app's data.
+        let mut sources: Vec<(Option<String>, String, Pos, &str)> = config
+            .payload
+            .iter()
+            .filter_map(|m| match &m.from {
+                PayloadSource::Data { data_type, path } => Some((
+                    data_type.clone(),
+                    path.clone(),
+                    Pos::new(m.line, 1),
+                    "payload",
+                )),
+                PayloadSource::Constant(_) => None,
+            })
+            .collect();
+        for r in config.correlation_key.data_model_refs() {
+            if !r.path.contains('[') {
+                sources.push((r.data_type, r.path, config.pos, "correlationKey"));
+            }
+        }
+        for (data_type, path, pos, what) in &sources {
+            let (data_type, path, pos, what) = (data_type, path.as_str(), *pos, *what);
             let dt = data_type
                 .clone()
                 .or_else(|| check.app.data_types.first().map(|d| d.id.to_string()));
@@ -393,7 +410,7 @@ impl ServiceTaskHandler for SendMessage {
                         Code::InvalidMessageThrow,
                         pos,
                         format!(
-                            "payload reads data type `{dt}`, which {} does not have",
+                            "{what} reads data type `{dt}`, which {} does not have",
                             check.app.id
                         ),
                     )
@@ -408,7 +425,7 @@ impl ServiceTaskHandler for SendMessage {
                             Diagnostic::error(
                                 Code::InvalidMessageThrow,
                                 pos,
-                                format!("payload source `{dt}.{path}` does not exist in its schema: {msg}"),
+                                format!("{what} source `{dt}.{path}` does not exist in its schema: {msg}"),
                             )
                             .element(check.element_id),
                         );
