@@ -134,9 +134,28 @@ impl TwoServers {
                 client_id: "acme-application".into(),
                 organisation_number: ACME.into(),
                 org_code: Some("acme".into()),
-                public_key_pem_file: public,
+                public_key_pem_file: public.clone(),
                 scopes: vec![b.instantiate_scope.clone()],
             });
+        // B answers A (its message end event sends caseDecided) with the service owner's
+        // token too: a second client of the same organisation, with the same key.
+        b.dev_authority
+            .clients
+            .push(crate::authority::ClientConfig {
+                client_id: "acme-case".into(),
+                organisation_number: ACME.into(),
+                org_code: Some("acme".into()),
+                public_key_pem_file: public.clone(),
+                scopes: vec![b.instantiate_scope.clone()],
+            });
+        b.downstream_local_apps = false;
+        b.downstream
+            .insert("acme/grant-application".into(), a_url.clone());
+        b.outgoing.token_endpoint = Some(format!("{issuer}/token"));
+        b.outgoing.audience = Some(issuer.clone());
+        b.outgoing.client_id = Some("acme-case".into());
+        b.outgoing.organisation_number = Some(ACME.into());
+        b.outgoing.private_key_file = Some(private.clone());
         tune(&mut b);
 
         let mut a = ServerConfig {
@@ -200,7 +219,7 @@ impl TwoServers {
 async fn demo(processes: &Path) -> Result<(), String> {
     let dir = tempfile_dir()?;
     crate::outln!(
-        "flyt demo: app A (acme/grant-application) creates prefilled instances of app B (acme/grant-case)"
+        "flyt demo: app A (acme/grant-application) creates a prefilled case in app B (acme/grant-case), which answers with the message caseDecided"
     );
     crate::outln!("data directories under {}", dir.display());
     let servers = TwoServers::start(processes, &dir, |_| {}).await?;
@@ -346,8 +365,8 @@ async fn flow(a: &str, b: &str, issuer: &str) -> Result<(), String> {
     };
     let (_, p) = call(http.get(format!("{url}/process")).bearer_auth(&alice)).await?;
     crate::outln!(
-        "   B created instance {b_id}; A recorded it in its history and moved to {}",
-        p["endEvent"]
+        "   B created instance {b_id} (prefilled with A's instance id); A recorded it in its history and waits at {}",
+        p["currentTask"]["elementId"]
     );
 
     step(
@@ -376,13 +395,14 @@ async fn flow(a: &str, b: &str, issuer: &str) -> Result<(), String> {
         crate::outln!("   {who}: {status}");
     }
 
-    step(8, "Carol processes the case");
+    step(8, "Carol decides the case: granted, with a note");
     let (_, _) = call(
         http.put(format!("{b_url}/data/case"))
             .bearer_auth(&carol)
             .json(&{
                 let mut d = data.clone();
                 d["decision"] = json!("granted");
+                d["note"] = json!("a good use of the fund");
                 d
             }),
     )
@@ -393,6 +413,46 @@ async fn flow(a: &str, b: &str, issuer: &str) -> Result<(), String> {
             .json(&json!({"action": "complete"})),
     )
     .await?;
-    crate::outln!("   {status}: B's instance ended at {}", p["endEvent"]);
+    crate::outln!(
+        "   {status}: B's instance is at its message end event {} (a durable job)",
+        p["currentTask"]["elementId"]
+    );
+
+    step(
+        9,
+        "B sends caseDecided to A (POST /acme/grant-application/messages, its own organisation token, a messageId derived from the job); A correlates it on its instance id",
+    );
+    let started = Instant::now();
+    let p = loop {
+        let (_, p) = call(http.get(format!("{url}/process")).bearer_auth(&alice)).await?;
+        if p["currentTask"]["elementId"] == "ConfirmGrant" {
+            break p;
+        }
+        let (_, bp) = call(http.get(format!("{b_url}/process")).bearer_auth(&carol)).await?;
+        if let Some(incident) = bp["incidents"].as_array().and_then(|i| i.first()) {
+            return Err(format!("B raised an incident: {incident}"));
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err(format!("A did not get B's decision within 30 s: {p}"));
+        }
+        tokio::task::yield_now().await;
+    };
+    let (_, decision) = call(http.get(format!("{url}/data/decision")).bearer_auth(&alice)).await?;
+    show("A's data `decision`, merged from the message", &decision);
+    crate::outln!(
+        "   A's gateway took the granted branch: task {}",
+        p["currentTask"]["elementId"]
+    );
+    let (_, bp) = call(http.get(format!("{b_url}/process")).bearer_auth(&carol)).await?;
+    crate::outln!("   B's instance ended at {}", bp["endEvent"]);
+
+    step(10, "Alice confirms the grant");
+    let (status, p) = call(
+        http.put(format!("{url}/process/next"))
+            .bearer_auth(&alice)
+            .json(&json!({"action": "confirm"})),
+    )
+    .await?;
+    crate::outln!("   {status}: A's instance ended at {}", p["endEvent"]);
     Ok(())
 }

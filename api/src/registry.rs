@@ -1,5 +1,5 @@
 //! The hook registry a server runs with: the developer's own registrations, then the built-in
-//! `createInstance` and `pdf` handlers, the logging hook, every app's external job types and webhooks.
+//! `createInstance`, `sendMessage` and `pdf` handlers, the logging hook, every app's external job types and webhooks.
 
 use crate::apps::App;
 use crate::config::ServerConfig;
@@ -28,9 +28,16 @@ pub(crate) fn assemble(
             .unwrap_or_default()
             .handler_config()
     };
+    let (create, send) = builtins;
     let task_type = flyt_hooks::create_instance::TASK_TYPE;
     if !registry.types().contains(task_type) {
-        registry = registry.service_task_with(task_type, builtins, settings(task_type));
+        registry = registry.service_task_with(task_type, create, settings(task_type));
+    }
+    // Message throws (send tasks, message throw and end events): the same allow-list and
+    // organisation token as createInstance.
+    let send_type = flyt_hooks::send_message::TASK_TYPE;
+    if !registry.types().contains(send_type) {
+        registry = registry.service_task_with(send_type, send, settings(send_type));
     }
     let pdf = flyt_hooks::pdf::TASK_TYPE;
     if !registry.types().contains(pdf) {
@@ -60,12 +67,19 @@ pub(crate) fn assemble(
     Ok(registry)
 }
 
-/// The built-in `createInstance` handler: the downstream allow-list, and the organisation token
-/// client from `[outgoing]` (defaulting to this server's development authority).
+/// The built-in `createInstance` and `sendMessage` handlers: the downstream allow-list, and the
+/// organisation token client from `[outgoing]` (defaulting to this server's development
+/// authority), shared by both.
 fn builtins(
     config: &ServerConfig,
     clock: Arc<dyn Clock>,
-) -> Result<flyt_hooks::create_instance::CreateInstance, StartError> {
+) -> Result<
+    (
+        flyt_hooks::create_instance::CreateInstance,
+        flyt_hooks::send_message::SendMessage,
+    ),
+    StartError,
+> {
     use flyt_hooks::token_client::{TokenClient, TokenClientConfig, token_http_client};
     let out = &config.outgoing;
     let timeout = Duration::from_millis(out.request_timeout_ms.unwrap_or(10_000));
@@ -112,8 +126,12 @@ fn builtins(
             .map_err(|e| StartError::Other(format!("downstream: {e}")))?;
         downstream.insert(id, url.clone());
     }
-    flyt_hooks::create_instance::CreateInstance::new(downstream, tokens, timeout)
-        .map_err(StartError::Other)
+    let send =
+        flyt_hooks::send_message::SendMessage::new(downstream.clone(), tokens.clone(), timeout)
+            .map_err(StartError::Other)?;
+    let create = flyt_hooks::create_instance::CreateInstance::new(downstream, tokens, timeout)
+        .map_err(StartError::Other)?;
+    Ok((create, send))
 }
 
 /// Registers every app's `[[webhooks]]`: a durable delivery (its own job type,

@@ -9,6 +9,8 @@
 //!   of app B with an organisation token);
 //! - [`logging`]: a hook that logs every hook point;
 //! - [`pdf`]: the `pdf` service task (a PDF receipt of the form data, as a file);
+//! - [`send_message`]: the `sendMessage` handler of message throws (send tasks, message throw
+//!   and end events): delivers a message to another app through the durable outbox;
 //! - [`token_client`]: the Maskinporten JWT-bearer token client;
 //! - [`webhooks`]: signed CloudEvent deliveries and the synchronous task-end veto.
 
@@ -16,8 +18,10 @@ pub use flyt_engine::hooks::*;
 
 pub mod create_instance;
 pub mod hook_fn;
+pub mod instance_expr;
 pub mod logging;
 pub mod pdf;
+pub mod send_message;
 pub mod token_client;
 pub mod webhooks;
 pub use hook_fn::{

@@ -23,8 +23,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// App A as it was before the round trip (it ends after its createInstance), for the tests of
+/// createInstance itself.
+pub fn one_way_apps() -> PathBuf {
+    repo().join("tests/fixtures/grant-application-one-way")
+}
+
 fn copy_app(from: &str, to: &Path) {
-    let src = repo().join("processes").join(from);
+    copy_app_from(&repo().join("processes"), from, to);
+}
+
+pub fn copy_app_from(root: &Path, from: &str, to: &Path) {
+    let src = root.join(from);
     let dst = to.join(from);
     std::fs::create_dir_all(&dst).unwrap();
     for entry in std::fs::read_dir(&src).unwrap() {
@@ -36,6 +46,7 @@ fn copy_app(from: &str, to: &Path) {
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub authority_port: u16,
+    pub a_port: u16,
     pub b_port: u16,
     pub authority: Option<Flyt>,
     pub a: Option<Flyt>,
@@ -48,11 +59,21 @@ pub struct Options {
 }
 
 impl Cluster {
-    /// Writes every config; starts nothing.
+    /// Writes every config; starts nothing. App A is the one-way copy (it ends after its
+    /// createInstance; `one_way_apps`); B is `processes/acme/grant-case`.
     pub fn new(options: Options) -> Cluster {
+        Self::build(options, false)
+    }
+
+    /// As `new`, with app A from `processes/`: it waits for B's decision (the round trip).
+    pub fn round_trip() -> Cluster {
+        Self::build(Options { b_denies_a: false }, true)
+    }
+
+    fn build(options: Options, round_trip: bool) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let (authority_port, b_port) = (free_port(), free_port());
+        let (authority_port, a_port, b_port) = (free_port(), free_port(), free_port());
         // A's client key pair, registered with the authority.
         let key = rsa::RsaPrivateKey::new(&mut rand_core(), 2048).unwrap();
         std::fs::write(
@@ -85,6 +106,12 @@ organisation_number = "{ACME_ORGNO}"
 org_code = "acme"
 public_key_pem_file = "{root}/client.pub.pem"
 scopes = ["altinn:serviceowner/instances.write"]
+[[dev_authority.clients]]
+client_id = "acme-case"
+organisation_number = "{ACME_ORGNO}"
+org_code = "acme"
+public_key_pem_file = "{root}/client.pub.pem"
+scopes = ["altinn:serviceowner/instances.write"]
 "#,
                 root = root.display()
             ),
@@ -92,11 +119,19 @@ scopes = ["altinn:serviceowner/instances.write"]
         .unwrap();
         let trust =
             format!("[[auth.issuers]]\nissuer = \"{issuer}\"\njwks_url = \"{issuer}/jwks\"\n");
-        copy_app("acme/grant-application", &root.join("a/processes"));
+        if round_trip {
+            copy_app("acme/grant-application", &root.join("a/processes"));
+        } else {
+            copy_app_from(
+                &one_way_apps(),
+                "acme/grant-application",
+                &root.join("a/processes"),
+            );
+        }
         std::fs::write(
             root.join("a/flyt.toml"),
             format!(
-                r#"listen = "127.0.0.1:0"
+                r#"listen = "127.0.0.1:{a_port}"
 processes_dir = "{root}/a/processes"
 downstream_local_apps = false
 [storage]
@@ -129,10 +164,30 @@ max_backoff_ms = 5000
             );
             std::fs::write(file, text).unwrap();
         }
+        // B answers A (the message end event Decided) with the service owner's token too.
         std::fs::write(
             root.join("b/flyt.toml"),
             format!(
-                "listen = \"127.0.0.1:{b_port}\"\nprocesses_dir = \"{root}/b/processes\"\n[storage]\nbackend = \"redb\"\ndata_dir = \"{root}/b/data\"\n{trust}",
+                r#"listen = "127.0.0.1:{b_port}"
+processes_dir = "{root}/b/processes"
+downstream_local_apps = false
+[storage]
+backend = "redb"
+data_dir = "{root}/b/data"
+[outgoing]
+token_endpoint = "{issuer}/token"
+audience = "{issuer}"
+client_id = "acme-case"
+organisation_number = "{ACME_ORGNO}"
+private_key_file = "{root}/client.pem"
+request_timeout_ms = 3000
+[downstream]
+"acme/grant-application" = "http://127.0.0.1:{a_port}"
+[service_tasks.sendMessage]
+max_attempts = 6
+initial_backoff_ms = 300
+max_backoff_ms = 5000
+{trust}"#,
                 root = root.display()
             ),
         )
@@ -140,6 +195,7 @@ max_backoff_ms = 5000
         Cluster {
             dir,
             authority_port,
+            a_port,
             b_port,
             authority: None,
             a: None,
@@ -168,6 +224,23 @@ max_backoff_ms = 5000
 
     pub fn start_b(&mut self) {
         self.b = Some(Flyt::start(&self.path("b"), &self.path("b/flyt.toml")));
+    }
+
+    pub fn start_b_with(&mut self, env: &[(&str, &str)]) {
+        self.b = Some(Flyt::start_with(
+            &self.path("b"),
+            &self.path("b/flyt.toml"),
+            env,
+        ));
+    }
+
+    /// A's process state until it waits at the receive task (its createInstance is done).
+    pub async fn wait_for_decision_wait(&self, url: &str, token: &str) -> Value {
+        flyt_tests::eventually("A to wait for the decision", WAIT, || async {
+            let p = self.process(url, token).await;
+            (p["currentTask"]["elementId"] == "AwaitDecision").then_some(p)
+        })
+        .await
     }
 
     pub fn a_url(&self) -> String {

@@ -14,6 +14,7 @@ mod hostile;
 mod monthly_report;
 mod multi_app;
 mod quickstart;
+mod round_trip;
 mod scopes;
 mod timers;
 mod webhooks;

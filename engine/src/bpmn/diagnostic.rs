@@ -130,6 +130,9 @@ pub enum Code {
     /// An event-based gateway followed by something other than message or timer catch events
     /// and receive tasks (each reached only from it), or with fewer than two of them.
     InvalidEventGateway,
+    /// A message throw (send task, message throw or end event) whose `flyt:sendMessage` is
+    /// missing or wrong: no target, a target not allowed, no message name, a bad correlation key.
+    InvalidMessageThrow,
 }
 
 impl Code {
@@ -182,6 +185,7 @@ impl Code {
         Code::InvalidCorrelationKey,
         Code::UnknownDataType,
         Code::InvalidEventGateway,
+        Code::InvalidMessageThrow,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -233,6 +237,7 @@ impl Code {
             Code::InvalidCorrelationKey => "invalid-correlation-key",
             Code::UnknownDataType => "unknown-data-type",
             Code::InvalidEventGateway => "invalid-event-gateway",
+            Code::InvalidMessageThrow => "invalid-message-throw",
         }
     }
 }

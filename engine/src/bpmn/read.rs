@@ -16,7 +16,6 @@ const UNSUPPORTED_FLOW_NODES: &[&str] = &[
     "transaction",
     "adHocSubProcess",
     "callActivity",
-    "sendTask",
     "businessRuleTask",
     "complexGateway",
     "choreographyTask",
@@ -165,6 +164,7 @@ pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
         process.messages = messages.clone();
         model.processes.push(process);
     }
+    super::read_throw::name_messages(root, &mut model.processes);
     message_flows(root, &mut model.diagnostics);
     Ok(model)
 }
@@ -387,6 +387,9 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                             }),
                     ))
                 }
+                Some(def) if name != "startEvent" && def.name == "messageEventDefinition" => {
+                    super::read_throw::message_throw(node, Some(def))
+                }
                 Some(def) => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
                 None if name == "startEvent" => RawKind::StartEvent(StartTrigger::None),
                 None if name == "endEvent" => RawKind::EndEvent,
@@ -593,6 +596,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
         }),
         "parallelGateway" => RawKind::ParallelGateway,
         "eventBasedGateway" => RawKind::EventGateway,
+        "sendTask" => super::read_throw::message_throw(node, None),
         other if UNSUPPORTED_FLOW_NODES.contains(&other) => {
             unsupported(node, format!("<{qname}>"), diags)
         }
@@ -1087,6 +1091,7 @@ fn service(ext: TaskExtension) -> RawKind {
         actions: ext.actions,
         config: ext.config,
         flyt: ext.flyt,
+        throw: None,
     })
 }
 

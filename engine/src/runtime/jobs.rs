@@ -320,8 +320,12 @@ impl Runtime {
                 .action
                 .clone()
                 .or_else(|| job.gateway_action.clone());
-            let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
-            t.arrive(out, scope).await?;
+            if matches!(&node.kind, NodeKind::ServiceTask(task) if task.is_message_end()) {
+                t.end_at_message_end(node_idx, scope).await?;
+            } else {
+                let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
+                t.arrive(out, scope).await?;
+            }
             // A handler's output must satisfy the data types' schemas like any other write.
             t.check_written()?;
             t.prelude.delete_job(&job, rev); // check 0: the lease is still ours

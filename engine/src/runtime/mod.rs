@@ -18,6 +18,7 @@ mod event_gateway;
 mod gateway;
 mod inclusive;
 pub mod jobs;
+mod message_end;
 pub(crate) mod messages;
 mod metrics;
 mod pending;

@@ -71,7 +71,7 @@ pub(crate) struct Transition<'a> {
     /// data types and schemas.
     pub engine_written: BTreeSet<DataTypeId>,
     steps: usize,
-    last_end: Option<ElementId>,
+    pub(super) last_end: Option<ElementId>,
     /// The message subscriptions the instance held when read (`super::messages`).
     subscribed: Vec<crate::store::messages::SubscriptionRecord>,
 }

@@ -16,14 +16,15 @@ const PEERS: &[(&str, &[&str])] = &[
         "bpmn-elements/activity-execution.bpmn",
         &[
             "invalid-boundary",
+            "invalid-message-throw",
             "missing-correlation-key",
+            "uncaught-error",
             "unknown-message",
-            "unsupported-element",
         ],
     ),
     (
         "bpmn-elements/activity-lifecycle.bpmn",
-        &["unsupported-element", "unsupported-script"],
+        &["invalid-message-throw", "unsupported-script"],
     ),
     (
         "bpmn-elements/ad-hoc-subprocess.bpmn",
@@ -74,7 +75,7 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-elements/engine-issue-139.bpmn", &[]),
     (
         "bpmn-elements/engine-issue-180-message.bpmn",
-        &["unsupported-element"],
+        &["invalid-message-throw", "unsupported-element"],
     ),
     (
         "bpmn-elements/engine-issue-180-signal.bpmn",
@@ -134,7 +135,7 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-elements/link-event.bpmn", &["unsupported-script"]),
     ("bpmn-elements/loop.bpmn", &["unsupported-script"]),
     ("bpmn-elements/messageflow-target-process.bpmn", &[]),
-    ("bpmn-elements/messaging.bpmn", &["unsupported-element"]),
+    ("bpmn-elements/messaging.bpmn", &["invalid-message-throw"]), // was unsupported-element
     (
         "bpmn-elements/misp-loopback.bpmn",
         &["unsupported-element", "unsupported-script"],
@@ -246,7 +247,7 @@ const PEERS: &[(&str, &[&str])] = &[
         &["missing-correlation-key", "unknown-message"],
     ),
     ("bpmn-engine/loop.bpmn", &["unsupported-script"]),
-    ("bpmn-engine/messaging.bpmn", &["unsupported-element"]),
+    ("bpmn-engine/messaging.bpmn", &["invalid-message-throw"]), // was unsupported-element
     (
         "bpmn-engine/mother-of-all.bpmn",
         &["invalid-sub-process", "unsupported-script"],

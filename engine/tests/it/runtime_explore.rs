@@ -12,7 +12,7 @@ use flyt_engine::bpmn::elements::timer::{TimerKind, TimerValue};
 use flyt_engine::hooks::{JobContext, Registry, ServiceTaskHandler, ServiceTaskOutcome};
 use flyt_engine::ids::DataTypeId;
 use flyt_engine::runtime::worker::Worker;
-use flyt_engine::runtime::{Error, WriteData};
+use flyt_engine::runtime::{Error, PublishMessage, WriteData, instance_subscriptions};
 use flyt_engine::store::Store;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -162,6 +162,7 @@ async fn explore(name: &str, bpmn: &str) {
         .service_task("fail", stub())
         .service_task("confirm", stub())
         .service_task("createInstance", stub())
+        .service_task("sendMessage", stub())
         .build();
     // A service owner for the instances of timer start events (`ttd/monthly-report`).
     let app = AppSpec::open(app_id())
@@ -188,6 +189,44 @@ async fn explore(name: &str, bpmn: &str) {
             }
             moves += 1;
             assert!(moves < 60, "{name}: instance {id} did not end in 60 moves");
+            // Waiting for a message (a receive task, e.g. the answer of another app): publish
+            // it, with random data for the conditions that read its data type.
+            if instance.process.user_task_tokens().next().is_none() {
+                let sub = instance_subscriptions(&instance).remove(0);
+                let node = def.node(def.node_by_id(sub.element.as_str()).unwrap());
+                let NodeKind::MessageCatch(catch) = &node.kind else {
+                    panic!(
+                        "{name}: {} waits for a message but is no catch",
+                        sub.element
+                    )
+                };
+                let mut data = serde_json::json!({});
+                if let Some(dt) = &catch.subscription.data_type {
+                    for (ref_dt, path, candidates) in &refs {
+                        if ref_dt == dt.as_str() {
+                            let value = candidates[rng.usize(..candidates.len())].clone();
+                            set_path(&mut data, path, value);
+                        }
+                    }
+                }
+                let published =
+                    h.rt.publish_message(
+                        &h.app,
+                        PublishMessage {
+                            name: sub.message.clone(),
+                            correlation_key: sub.correlation_key.clone(),
+                            message_id: None,
+                            data: Some(data),
+                            time_to_live: None,
+                        },
+                        user(),
+                    )
+                    .await;
+                if let Err(e) = published {
+                    panic!("{name}: publishing {} failed: {e}", sub.message);
+                }
+                continue;
+            }
             let (_, task) = instance
                 .process
                 .user_task_tokens()
@@ -284,9 +323,10 @@ fn taken_flows(
     for e in &history {
         let Some(el) = &e.element_id else { continue };
         match e.event_type.as_str() {
-            "process_StartEvent" | "process_EndTask" | "process_AbandonTask" => {
-                from = Some(el.to_string())
-            }
+            "process_StartEvent"
+            | "process_EndTask"
+            | "process_AbandonTask"
+            | "flyt_MessageCorrelated" => from = Some(el.to_string()),
             "process_StartTask" | "process_EndEvent" => {
                 if let Some(a) = from.take() {
                     paths(def, &a, el.as_str(), &mut taken);
@@ -336,7 +376,10 @@ async fn wait_for_user_task_or_end(
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let instance = h.rt.instance(id).unwrap();
-        if instance.is_ended() || instance.process.user_task_tokens().next().is_some() {
+        if instance.is_ended()
+            || instance.process.user_task_tokens().next().is_some()
+            || !instance_subscriptions(&instance).is_empty()
+        {
             return instance;
         }
         assert!(

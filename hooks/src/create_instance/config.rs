@@ -10,6 +10,8 @@
 //!       <flyt:prefill from="applicant.name" to="applicant.name"/>
 //!       <flyt:prefill dataType="model" from="amount" to="claim.amount"/>
 //!       <flyt:prefill value="from application A" to="source"/>
+//!       <!-- an expression over A's instance: A's own id, so that B can answer A -->
+//!       <flyt:prefill expression='["instanceContext", "instanceId"]' to="sourceInstance"/>
 //!       <!-- copy a whole data type of A to B, under the same name -->
 //!       <flyt:copy dataType="attachments"/>
 //!       <!-- B's 4xx answers raised as BPMN errors (an error boundary catches them); the
@@ -25,6 +27,7 @@
 use flyt_engine::bpmn::elements::ServiceTask;
 use flyt_engine::bpmn::xml::{Ns, XmlNode};
 use flyt_engine::bpmn::{Code, Diagnostic, Pos};
+use flyt_engine::expr::Expr;
 use flyt_engine::ids::AppId;
 use serde_json::Value;
 
@@ -50,6 +53,12 @@ pub enum Source {
         path: String,
     },
     Constant(Value),
+    /// An Altinn expression over A's instance, e.g. `["instanceContext", "instanceId"]` (so B
+    /// can answer A), evaluated when the request is made.
+    Expression {
+        expr: Expr,
+        text: String,
+    },
 }
 
 /// A downstream 4xx answer raised as a BPMN error.
@@ -252,19 +261,30 @@ fn mapping(node: &XmlNode) -> Result<Mapping, String> {
         .attr("to")
         .filter(|t| valid_path(t))
         .ok_or("<flyt:prefill> needs to=\"path.in.b\" (dot-separated names)")?;
-    let from = match (node.attr("from"), node.attr("value")) {
-        (Some(path), None) if valid_path(path) => Source::Data {
+    let from = match (
+        node.attr("from"),
+        node.attr("value"),
+        node.attr("expression"),
+    ) {
+        (Some(path), None, None) if valid_path(path) => Source::Data {
             data_type: node.attr("dataType").map(str::to_string),
             path: path.to_string(),
         },
-        (Some(path), None) => return Err(format!("prefill from=\"{path}\" is not a dot path")),
+        (Some(path), None, None) => {
+            return Err(format!("prefill from=\"{path}\" is not a dot path"));
+        }
         // A constant: JSON if it parses (numbers, booleans), else the string itself.
-        (None, Some(v)) => Source::Constant(
+        (None, Some(v), None) => Source::Constant(
             serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string())),
         ),
+        (None, None, Some(text)) => Source::Expression {
+            expr: Expr::parse(text)
+                .map_err(|e| format!("prefill expression does not parse: {e}"))?,
+            text: text.to_string(),
+        },
         _ => {
             return Err(
-                "<flyt:prefill> needs exactly one of from=\"path.in.a\" or value=\"...\"".into(),
+                "<flyt:prefill> needs exactly one of from=\"path.in.a\", value=\"...\" or expression='[...]'".into(),
             );
         }
     };

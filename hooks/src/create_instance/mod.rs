@@ -12,7 +12,7 @@
 //! 401 refreshes the token once, then raises an incident.
 
 pub mod config;
-mod schema_paths;
+pub(crate) mod schema_paths;
 
 use crate::token_client::{TokenClient, TokenError};
 use crate::{Completion, ConfigCheck, JobContext, ServiceTaskHandler, ServiceTaskOutcome};
@@ -113,6 +113,20 @@ fn request_body(ctx: &JobContext, config: &CreateInstanceConfig) -> Result<Value
         let value = match &m.from {
             Source::Constant(v) => Some(v.clone()),
             Source::Data { data_type, path } => read(ctx, data_type.as_deref(), path).cloned(),
+            Source::Expression { expr, text } => {
+                let eval = crate::instance_expr::InstanceExprContext {
+                    instance: &ctx.instance,
+                    data: &ctx.data,
+                    app: &ctx.app_spec,
+                };
+                match expr.eval(&eval) {
+                    Ok(Value::Null) => None,
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        return Err(format!("prefill expression {text} of `{}`: {e}", m.to));
+                    }
+                }
+            }
         };
         // A missing source field is left out rather than sent as null.
         if let Some(v) = value {
@@ -367,7 +381,7 @@ impl ServiceTaskHandler for CreateInstance {
                 Source::Data { data_type, path } => {
                     Some((source_type(data_type), path.clone(), m.line))
                 }
-                Source::Constant(_) => None,
+                Source::Constant(_) | Source::Expression { .. } => None,
             })
             .collect();
         if let OwnerSpec::FromData { data_type, path } = &config.owner {

@@ -6,6 +6,7 @@ mod extension;
 mod gateways;
 mod links;
 pub mod message;
+pub mod message_throw;
 mod service_task;
 mod sub_process;
 pub mod timer;
@@ -19,6 +20,7 @@ pub use extension::Extension;
 pub use gateways::{ExclusiveGateway, InclusiveGateway, ParallelGateway};
 pub use links::{LinkCatch, LinkThrow};
 pub use message::{MessageBoundaryEvent, MessageCatch, Subscription};
+pub use message_throw::{MessageThrow, ThrowElement};
 pub use service_task::ServiceTask;
 pub use sub_process::{EventSubProcess, SubProcess};
 pub use user_task::{Action, ActionKind, SignatureConfig, UserTask, UserTaskType};
@@ -96,7 +98,10 @@ impl NodeKind {
             NodeKind::StartEvent(_) => "startEvent",
             NodeKind::EndEvent(_) => "endEvent",
             NodeKind::UserTask(_) => "userTask",
-            NodeKind::ServiceTask(_) => "serviceTask",
+            NodeKind::ServiceTask(t) => t
+                .throw
+                .as_ref()
+                .map_or("serviceTask", |m| m.element.element_name()),
             NodeKind::ExclusiveGateway(_) => "exclusiveGateway",
             NodeKind::InclusiveGateway(_) => "inclusiveGateway",
             NodeKind::ParallelGateway(_) => "parallelGateway",

@@ -14,4 +14,16 @@ pub struct ServiceTask {
     pub config: Extension,
     /// flyt extension elements (e.g. `flyt:createInstance`).
     pub flyt: Extension,
+    /// Set on a message throw (send task, message intermediate throw or end event), which runs
+    /// as a service task of type `sendMessage`.
+    pub throw: Option<super::MessageThrow>,
+}
+
+impl ServiceTask {
+    /// A message end event: once its job completes, the token ends there.
+    pub fn is_message_end(&self) -> bool {
+        self.throw
+            .as_ref()
+            .is_some_and(|t| t.element == super::ThrowElement::EndEvent)
+    }
 }

@@ -37,6 +37,9 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                 | RawKind::EscalationThrow { end: true, .. } => {
                     graph.add_edge(NodeIndex::new(i), NodeIndex::new(s), ());
                 }
+                RawKind::ServiceTask(ref t) if t.is_message_end() => {
+                    graph.add_edge(NodeIndex::new(i), NodeIndex::new(s), ());
+                }
                 _ => {}
             }
         }
@@ -95,7 +98,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                 | RawKind::TerminateEnd
                 | RawKind::ErrorEnd { .. }
                 | RawKind::EscalationThrow { end: true, .. }
-        );
+        ) || matches!(&node.kind, RawKind::ServiceTask(t) if t.is_message_end());
         if end && node.scope.is_none() {
             let mut dfs = Dfs::new(reversed, NodeIndex::new(i));
             while let Some(v) = dfs.next(reversed) {

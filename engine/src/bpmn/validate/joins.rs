@@ -171,6 +171,7 @@ impl Game<'_> {
             rest.remove(pos);
             match self.process.nodes[target].kind {
                 RawKind::EndEvent => out.push(rest),
+                RawKind::ServiceTask(ref t) if t.is_message_end() => out.push(rest),
                 // Every token of the process ends.
                 RawKind::TerminateEnd => out.push(Vec::new()),
                 _ => {

@@ -88,6 +88,14 @@ pub(crate) fn check(
                     .element(&node.id),
                 )
             }
+            RawKind::ServiceTask(t) if t.is_message_end() && !outgoing.is_empty() => diags.push(
+                Diagnostic::error(
+                    Code::MisplacedFlow,
+                    node.pos,
+                    format!("end event `{}` has an outgoing sequence flow", node.id),
+                )
+                .element(&node.id),
+            ),
             _ => {}
         }
         let single_exit = matches!(
@@ -498,6 +506,32 @@ fn check_service_task(
     target: Option<&dyn DeployTarget>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    if let Some(throw) = &task.throw {
+        // A message throw: its configuration is flyt's own, checked here; the server's
+        // handler then checks the target against its allow-list and the payload's fields.
+        let parsed = crate::bpmn::elements::message_throw::parse(id, pos, throw, &task.flyt);
+        let ok = parsed.is_ok();
+        if let Err(problems) = parsed {
+            diags.extend(problems);
+        }
+        if let Some(target) = target {
+            if !target.has_service_task_handler(task_type_of(task)) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::UnregisteredServiceTask,
+                        pos,
+                        format!(
+                            "`{id}` sends a message, but this server has no `sendMessage` handler"
+                        ),
+                    )
+                    .element(id),
+                );
+            } else if ok {
+                diags.extend(target.check_service_task(id, pos, task));
+            }
+        }
+        return;
+    }
     let Some(task_type) = task.task_type.as_deref() else {
         let message = format!("service task `{id}` names no task type, so no handler can run it");
         let hint = "add <altinn:taskExtension><altinn:taskType>...</altinn:taskType></altinn:taskExtension> or flyt:type=\"...\"";
@@ -590,7 +624,8 @@ fn check_attachment(
             )
             .element(&node.id),
         ),
-        // An unsupported element has its own diagnostic already.
+        // An unsupported element has its own diagnostic already. A message throw event runs
+        // as a service task, but is an event: only a send task carries boundary events.
         Some(target)
             if !matches!(
                 target.kind,
@@ -602,7 +637,8 @@ fn check_attachment(
                     }
                     | RawKind::SubProcess
                     | RawKind::Unsupported
-            ) =>
+            ) || matches!(&target.kind, RawKind::ServiceTask(t)
+                    if t.throw.as_ref().is_some_and(|m| m.element != crate::bpmn::elements::ThrowElement::SendTask)) =>
         {
             diags.push(
                 Diagnostic::error(
@@ -657,4 +693,8 @@ fn check_escalation_ref(
             .hint("declare <bpmn:escalation id=\"...\" escalationCode=\"...\"/> beside the process, or leave escalationRef out"),
         );
     }
+}
+
+fn task_type_of(task: &super::super::elements::ServiceTask) -> &str {
+    task.task_type.as_deref().unwrap_or_default()
 }

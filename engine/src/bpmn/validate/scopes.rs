@@ -91,14 +91,16 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
             .map(|n| n.id.as_str())
             .collect();
         let ends = process.nodes.iter().any(|n| {
+            let message_end = matches!(&n.kind, RawKind::ServiceTask(t) if t.is_message_end());
             n.scope == Some(s)
-                && matches!(
-                    n.kind,
-                    RawKind::EndEvent
-                        | RawKind::TerminateEnd
-                        | RawKind::ErrorEnd { .. }
-                        | RawKind::EscalationThrow { end: true, .. }
-                )
+                && (message_end
+                    || matches!(
+                        n.kind,
+                        RawKind::EndEvent
+                            | RawKind::TerminateEnd
+                            | RawKind::ErrorEnd { .. }
+                            | RawKind::EscalationThrow { end: true, .. }
+                    ))
         });
         let timed = process.nodes.iter().find(|n| {
             n.scope == Some(s) && matches!(n.kind, RawKind::StartEvent(StartTrigger::Timer(_)))
@@ -156,7 +158,8 @@ fn check_event_sub(process: &RawProcess, index: &Index, s: usize, diags: &mut Ve
                     | RawKind::TerminateEnd
                     | RawKind::ErrorEnd { .. }
                     | RawKind::EscalationThrow { end: true, .. }
-            ) || (n.kind == RawKind::Unsupported && n.qname.ends_with("endEvent")))
+            ) || (n.kind == RawKind::Unsupported && n.qname.ends_with("endEvent"))
+                || matches!(&n.kind, RawKind::ServiceTask(t) if t.is_message_end()))
     });
     let problem = match starts.as_slice() {
         _ if !index.incoming[s].is_empty() => Some("has an incoming sequence flow".to_string()),
