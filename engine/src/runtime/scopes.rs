@@ -462,7 +462,7 @@ impl Runtime {
         if !esp.interrupting
             && let Some(next) = Timer::next_tick(&armed_of(job), now)
         {
-            let key = JobKey::new_random();
+            let key = JobKey::new_time_ordered();
             t.new_jobs
                 .push(timer_job(&t, key, &start_node.id, job.visit, &next));
             if let Some(timers) = t.scope_timers(enclosing) {
@@ -529,7 +529,7 @@ impl Runtime {
         } else {
             let next = Timer::next_tick(&armed_of(job), now);
             let again = next.map(|next| {
-                let key = JobKey::new_random();
+                let key = JobKey::new_time_ordered();
                 (
                     timer_job(&t, key, &node.id, job.visit, &next),
                     key,

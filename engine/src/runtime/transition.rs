@@ -448,7 +448,7 @@ impl<'a> Transition<'a> {
             None => TokenAt::UserTask { task },
             Some(task_type) => {
                 let config = self.rt.registry.handler_config(&task_type);
-                let key = JobKey::new_random();
+                let key = JobKey::new_time_ordered();
                 self.new_jobs.push(Job {
                     key,
                     app: self.instance.app.clone(),
@@ -660,7 +660,7 @@ impl<'a> Transition<'a> {
                     }
                 });
                 jobs.push(Job {
-                    key: JobKey::new_random(),
+                    key: JobKey::new_time_ordered(),
                     app: self.instance.app.clone(),
                     instance: self.instance.id,
                     element_id: event
