@@ -72,6 +72,9 @@ pub(crate) struct Transition<'a> {
     pub engine_written: BTreeSet<DataTypeId>,
     steps: usize,
     last_end: Option<ElementId>,
+    /// The last end event reached inside a scope: the process's end event when the process
+    /// ends with that scope (an event sub-process, or a sub-process with no outgoing flow).
+    last_inner_end: Option<ElementId>,
 }
 
 impl<'a> Transition<'a> {
@@ -101,6 +104,7 @@ impl<'a> Transition<'a> {
             engine_written: BTreeSet::new(),
             steps: 0,
             last_end: None,
+            last_inner_end: None,
         }
     }
 
@@ -245,6 +249,8 @@ impl<'a> Transition<'a> {
                 NodeKind::EndEvent(end) => {
                     if scope.is_none() {
                         self.last_end = Some(node.id.clone());
+                    } else {
+                        self.last_inner_end = Some(node.id.clone());
                     }
                     if end.terminate {
                         // Every other token of the scope ends here too (of the process, at
@@ -481,7 +487,10 @@ impl<'a> Transition<'a> {
         // The process-level event sub-processes can no longer start.
         let timers = std::mem::take(&mut self.instance.process.timers);
         self.disarm(&timers)?;
-        let end = self.last_end.clone();
+        let end = self
+            .last_end
+            .clone()
+            .or_else(|| self.last_inner_end.clone());
         self.instance.process.ended = Some(self.now);
         self.instance.process.end_event = end.clone();
         self.record(EventType::EndEvent, end, None, None);

@@ -101,6 +101,11 @@ async fn an_interrupting_timer_event_sub_process_ends_the_process_tokens_and_rep
 
     let i = h.next(i.id, None, Some("chase")).await.unwrap();
     assert!(i.process.ended.is_some(), "{:?}", i.process);
+    assert_eq!(
+        i.process.end_event.as_ref().map(|e| e.as_str()),
+        Some("te"),
+        "the event sub-process's end event ended the process"
+    );
     assert!(i.process.scopes.is_empty());
     let events = h.events(i.id);
     for want in [
