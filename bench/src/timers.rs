@@ -6,7 +6,10 @@
 //! filling goes through the runtime (64 drivers, one create transition each), not a bulk path.
 //! Then:
 //! - `timers-pending`: bytes on disk per timer, and a real `flyt serve` process opened on the
-//!   store: its start-up time (spawn to `/health/ready` answering 200) and resident memory.
+//!   store: its start-up time (spawn to `/health/ready` answering 200) and resident memory. The
+//!   filling closed the store cleanly, so this open trusts its clean-close stamp; the server is
+//!   then killed (SIGKILL) and started again, which measures the start-up after a crash (redb's
+//!   full check and repair, which grow with the store).
 //! - `timers-fire`: a server in this process over the same store with the same manual clock;
 //!   the clock is moved past the due time and the worker fires every timer (one durable
 //!   transition each) while `clients` REST clients create and read instances of the same app;
@@ -94,6 +97,14 @@ pub async fn run(dir: &Path, n: usize, clients: usize) -> Result<Vec<Row>, Strin
         v.clone(),
         "server start-up (to ready)",
         startup.as_secs_f64(),
+        "s",
+    ));
+    let (after_crash, _) = serve_process(&apps, &data).await?;
+    rows.push(Row::new(
+        "timers-pending",
+        v.clone(),
+        "start-up after a SIGKILL",
+        after_crash.as_secs_f64(),
         "s",
     ));
     rows.push(Row::new(

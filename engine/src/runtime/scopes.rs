@@ -465,7 +465,7 @@ impl Runtime {
         if !esp.interrupting
             && let Some(next) = Timer::next_tick(&armed_of(job), now)
         {
-            let key = JobKey::new_random();
+            let key = JobKey::new_time_ordered();
             t.new_jobs
                 .push(timer_job(&t, key, &start_node.id, job.visit, &next));
             if let Some(timers) = t.scope_timers(enclosing) {
@@ -532,7 +532,7 @@ impl Runtime {
         } else {
             let next = Timer::next_tick(&armed_of(job), now);
             let again = next.map(|next| {
-                let key = JobKey::new_random();
+                let key = JobKey::new_time_ordered();
                 (
                     timer_job(&t, key, &node.id, job.visit, &next),
                     key,
@@ -610,14 +610,16 @@ pub(super) enum Catcher {
 
 /// The event sub-process directly in `scope` (a sub-process; `None`: the process level) whose
 /// error start event catches `code`: the one naming the code wins over one that catches every
-/// code.
+/// code. `thrown_in` (the event sub-process the error was thrown in, if any) is not offered it.
 fn error_event_sub(
     def: &ProcessDefinition,
     scope: Option<NodeIdx>,
     code: Option<&str>,
+    thrown_in: Option<NodeIdx>,
 ) -> Option<NodeIdx> {
     let esps = def.event_sub_processes(scope);
-    catcher_of(esps.iter().copied(), code, |e| match &def.node(e).kind {
+    let offered = esps.iter().copied().filter(|&e| Some(e) != thrown_in);
+    catcher_of(offered, code, |e| match &def.node(e).kind {
         NodeKind::EventSubProcess(x) => x.error.as_ref().map(|c| c.as_deref()),
         _ => None,
     })
@@ -639,7 +641,9 @@ fn escalation_event_sub(
 
 /// The nearest catcher of `code` around scope instance `scope` (itself included), innermost
 /// first: in each scope instance, an error event sub-process inside it, then an error boundary
-/// event on its sub-process; at last an error event sub-process of the process.
+/// event on its sub-process; at last an error event sub-process of the process. An error thrown
+/// inside an event sub-process is never offered to that same event sub-process (it would
+/// interrupt and restart itself): it goes on outwards.
 pub(super) fn error_catcher(
     def: &ProcessDefinition,
     process: &ProcessState,
@@ -647,17 +651,23 @@ pub(super) fn error_catcher(
     code: Option<&str>,
 ) -> Option<Catcher> {
     let mut at = scope;
+    // The event sub-process whose scope instance the walk just left.
+    let mut left: Option<NodeIdx> = None;
     // Each step goes to an enclosing scope instance; the bound guards a corrupted record.
     for _ in 0..=process.scopes.len() {
         let Some(id) = at else {
-            return error_event_sub(def, None, code).map(|esp| Catcher::EventSub {
+            return error_event_sub(def, None, code, left).map(|esp| Catcher::EventSub {
                 enclosing: None,
                 esp,
             });
         };
         let instance = process.scopes.iter().find(|x| x.id == id)?;
+        let thrown_in = left.take();
         if let Some(sub) = def.node_by_id(instance.element.as_str()) {
-            if let Some(esp) = error_event_sub(def, Some(sub), code) {
+            if matches!(def.node(sub).kind, NodeKind::EventSubProcess(_)) {
+                left = Some(sub);
+            }
+            if let Some(esp) = error_event_sub(def, Some(sub), code, thrown_in) {
                 return Some(Catcher::EventSub {
                     enclosing: Some(id),
                     esp,

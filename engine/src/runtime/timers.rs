@@ -87,7 +87,7 @@ impl Transition<'_> {
                 problem: "the timer has no value".into(),
             });
         };
-        let key = JobKey::new_random();
+        let key = JobKey::new_time_ordered();
         self.new_jobs
             .push(timer_job(self, key, element, visit, &armed));
         self.record(
@@ -320,7 +320,7 @@ impl Runtime {
                     if let Some(token) = token {
                         token.timers.retain(|a| a.job != job.key);
                         if let Some(next) = next {
-                            let key = JobKey::new_random();
+                            let key = JobKey::new_time_ordered();
                             let again = timer_job(&t, key, &node.id, job.visit, &next);
                             t.new_jobs.push(again);
                             if let Some(token) = t

@@ -74,6 +74,9 @@ pub(crate) struct Transition<'a> {
     pub(super) last_end: Option<ElementId>,
     /// The message subscriptions the instance held when read (`super::messages`).
     subscribed: Vec<crate::store::messages::SubscriptionRecord>,
+    /// The last end event reached inside a scope: the process's end event when the process
+    /// ends with that scope (an event sub-process, or a sub-process with no outgoing flow).
+    last_inner_end: Option<ElementId>,
 }
 
 impl<'a> Transition<'a> {
@@ -105,6 +108,7 @@ impl<'a> Transition<'a> {
             steps: 0,
             last_end: None,
             subscribed,
+            last_inner_end: None,
         }
     }
 
@@ -249,6 +253,8 @@ impl<'a> Transition<'a> {
                 NodeKind::EndEvent(end) => {
                     if scope.is_none() {
                         self.last_end = Some(node.id.clone());
+                    } else {
+                        self.last_inner_end = Some(node.id.clone());
                     }
                     if end.terminate {
                         // Every other token of the scope ends here too (of the process, at
@@ -471,7 +477,7 @@ impl<'a> Transition<'a> {
             None => TokenAt::UserTask { task },
             Some(task_type) => {
                 let config = self.rt.registry.handler_config(&task_type);
-                let key = JobKey::new_random();
+                let key = JobKey::new_time_ordered();
                 self.new_jobs.push(Job {
                     key,
                     app: self.instance.app.clone(),
@@ -505,7 +511,10 @@ impl<'a> Transition<'a> {
         // The process-level event sub-processes can no longer start.
         let timers = std::mem::take(&mut self.instance.process.timers);
         self.disarm(&timers)?;
-        let end = self.last_end.clone();
+        let end = self
+            .last_end
+            .clone()
+            .or_else(|| self.last_inner_end.clone());
         self.instance.process.ended = Some(self.now);
         self.instance.process.end_event = end.clone();
         self.record(EventType::EndEvent, end, None, None);
@@ -694,7 +703,7 @@ impl<'a> Transition<'a> {
                     }
                 });
                 jobs.push(Job {
-                    key: JobKey::new_random(),
+                    key: JobKey::new_time_ordered(),
                     app: self.instance.app.clone(),
                     instance: self.instance.id,
                     element_id: event

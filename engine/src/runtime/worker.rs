@@ -4,9 +4,9 @@
 //! It waits on the clock (so a manual clock drives retries in tests), on a notification from
 //! commits that create jobs, and on a poll interval as a backstop.
 //!
-//! Timers have a loop of their own ([`fire_timers`]) over their own due queue: it fires up to
-//! `timer_batch` due timers at once without leasing them (see `timer_firing`), so that many
-//! firings share one group commit, and a million timers falling due together neither wait
+//! Timers have a loop of their own ([`fire_timers`]) over their own due queue: it keeps up to
+//! `timer_batch` due timers firing at once without leasing them (see `timer_firing`), so that
+//! many firings share one group commit, and a million timers falling due together neither wait
 //! behind service tasks' jobs nor hold them up.
 
 use super::Error;
@@ -144,10 +144,20 @@ async fn run(rt: Runtime, mut stop: watch::Receiver<bool>) {
         .await;
 }
 
-/// Fires due timers, `timer_batch` at once, each its own commit: the batch's commits are
-/// queued together and the group committer writes them with one fsync.
+/// Fires due timers, up to `timer_batch` at once, each its own commit: commits queued together
+/// are written by the group committer with one fsync.
+///
+/// The window is kept full rather than fired in rounds: when half of it has finished, the due
+/// queue is read again and the window topped up (timers already in flight are skipped), so the
+/// committer always has firings queued instead of idling while a round's last commit is written
+/// and the next round is read and computed.
 async fn fire_timers(rt: Runtime, mut stop: watch::Receiver<bool>) {
-    let batch = rt.inner.config.timer_batch.max(1);
+    let window = rt.inner.config.timer_batch.max(1);
+    let mut firing: tokio::task::JoinSet<(JobKey, Firing)> = tokio::task::JoinSet::new();
+    let mut in_flight: HashSet<JobKey> = HashSet::new();
+    // Every firing that finished last time must be retried (storage failing): wait before
+    // reading the due queue again rather than retrying in a tight loop.
+    let mut back_off = false;
     loop {
         if *stop.borrow() {
             break;
@@ -157,30 +167,64 @@ async fn fire_timers(rt: Runtime, mut stop: watch::Receiver<bool>) {
         notified.as_mut().enable();
         let clock = rt.inner.clock.clone();
         let now = clock.now();
-        let mut progressed = false;
-        match rt.inner.store.due_timers(now, batch) {
-            Ok(due) if !due.is_empty() => {
-                let mut firing = tokio::task::JoinSet::new();
-                for (_, key) in due {
-                    let rt = rt.clone();
-                    firing.spawn(async move { rt.fire_due_timer(key).await });
-                }
-                while let Some(done) = firing.join_next().await {
-                    match done {
-                        Ok(Firing::Fired(_) | Firing::Refused) => progressed = true,
-                        // Someone else fired or disarmed it: nothing to retry.
-                        Ok(Firing::NotDue | Firing::Retry) => {}
-                        Err(e) => tracing::error!(error = %e, "a timer firing task failed"),
+        if !back_off && in_flight.len() <= window / 2 {
+            match rt.inner.store.due_timers(now, window + in_flight.len()) {
+                Ok(due) => {
+                    for (_, key) in due {
+                        if in_flight.len() >= window {
+                            break;
+                        }
+                        if in_flight.insert(key) {
+                            let rt = rt.clone();
+                            firing.spawn(async move {
+                                // A panic is a firing to retry, so its key leaves the window.
+                                let outcome = AssertUnwindSafe(rt.fire_due_timer(key))
+                                    .catch_unwind()
+                                    .await
+                                    .unwrap_or_else(|_| {
+                                        tracing::error!(job = %key, "a timer firing panicked");
+                                        Firing::Retry
+                                    });
+                                (key, outcome)
+                            });
+                        }
                     }
                 }
+                Err(e) => tracing::error!(error = %e, "job worker cannot read due timers"),
             }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "job worker cannot read due timers"),
         }
-        if progressed {
-            // More may be due: look again at once.
+        if !firing.is_empty() {
+            let first = tokio::select! {
+                done = firing.join_next() => done,
+                // (Only while the worker's handle exists: a dropped one never signals.)
+                _ = stop.changed(), if stop.has_changed().is_ok() => continue,
+            };
+            let mut retried = 0;
+            let mut finished = 0;
+            let mut settle = |done: Option<Result<(JobKey, Firing), tokio::task::JoinError>>| {
+                match done {
+                    Some(Ok((key, outcome))) => {
+                        in_flight.remove(&key);
+                        finished += 1;
+                        if outcome == Firing::Retry {
+                            retried += 1;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        // Cancelled with the runtime (a panic is caught inside the task).
+                        tracing::error!(error = %e, "a timer firing task failed");
+                    }
+                    None => {}
+                }
+            };
+            settle(first);
+            while let Some(done) = firing.try_join_next() {
+                settle(Some(done));
+            }
+            back_off = finished > 0 && retried == finished;
             continue;
         }
+        back_off = false;
         // Nothing due, or every firing must be retried (storage failing): wait for the next
         // due time, a commit that arms a timer, or the poll interval.
         let poll = rt.inner.config.worker_poll;
@@ -194,6 +238,8 @@ async fn fire_timers(rt: Runtime, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => {}
         }
     }
+    // Let the firings in flight finish (Worker::stop bounds the wait): each is one commit.
+    while firing.join_next().await.is_some() {}
 }
 
 async fn lease(rt: &Runtime, key: JobKey, worker: &str) -> Option<LeasedJob> {

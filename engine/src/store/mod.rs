@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod blobs;
+mod clean_close;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
 pub mod group;

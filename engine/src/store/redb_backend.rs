@@ -12,7 +12,10 @@
 //!   with [`BackendError::Corrupt`]; it must never be replaced by a fresh empty store. redb's
 //!   plain open trusts a cleanly closed file and may *panic* on one altered outside redb, so we
 //!   open with `set_check_integrity_on_open(true)` (every committed page's checksum is verified:
-//!   roughly 0.2 s per 300 MB on a warm page cache) and also catch any panic of the open;
+//!   roughly 0.2 s per 300 MB on a warm page cache) and also catch any panic of the open. The
+//!   one exception is a file provably untouched since flyt closed it cleanly (its clean-close
+//!   stamp, see [`super::clean_close`]): redb's plain open trusts it, so that start-up does not
+//!   grow with the store;
 //! - a database already open (in this process or another) is [`BackendError::Locked`].
 //!
 //! `close` really releases the file (redb's `Database::close`), so the same path can be opened
@@ -21,7 +24,7 @@
 use std::fmt;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::RwLock;
@@ -43,6 +46,8 @@ pub struct RedbBackend {
     /// `None` once closed.
     db: RwLock<Option<Database>>,
     path: String,
+    /// The file, for its clean-close stamp.
+    file: PathBuf,
 }
 
 impl fmt::Debug for RedbBackend {
@@ -61,7 +66,9 @@ impl RedbBackend {
         let shown = path.display().to_string();
         let mut builder = Builder::new();
         builder.set_cache_size(cache_bytes);
-        builder.set_check_integrity_on_open(true);
+        // Taken (and removed) before redb writes to the file.
+        let untouched = super::clean_close::take(path);
+        builder.set_check_integrity_on_open(!untouched);
         let repair_path = shown.clone();
         let logged = AtomicBool::new(false);
         builder.set_repair_callback(move |_session| {
@@ -84,6 +91,7 @@ impl RedbBackend {
         let backend = Self {
             db: RwLock::new(Some(db)),
             path: shown,
+            file: path.to_path_buf(),
         };
         backend.create_table()?;
         Ok(backend)
@@ -338,7 +346,10 @@ impl Backend for RedbBackend {
         let Some(db) = self.db.write().take() else {
             return Ok(());
         };
-        db.close()
-            .map_err(|e| BackendError::Io(format!("closing the redb store at {}: {e}", self.path)))
+        db.close().map_err(|e| {
+            BackendError::Io(format!("closing the redb store at {}: {e}", self.path))
+        })?;
+        super::clean_close::write(&self.file);
+        Ok(())
     }
 }

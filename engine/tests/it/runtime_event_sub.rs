@@ -101,6 +101,11 @@ async fn an_interrupting_timer_event_sub_process_ends_the_process_tokens_and_rep
 
     let i = h.next(i.id, None, Some("chase")).await.unwrap();
     assert!(i.process.ended.is_some(), "{:?}", i.process);
+    assert_eq!(
+        i.process.end_event.as_ref().map(|e| e.as_str()),
+        Some("te"),
+        "the event sub-process's end event ended the process"
+    );
     assert!(i.process.scopes.is_empty());
     let events = h.events(i.id);
     for want in [
@@ -376,6 +381,102 @@ async fn an_error_end_event_is_caught_by_an_event_sub_process_of_its_sub_process
         .filter(|e| want.contains(&e.as_str()))
         .collect();
     assert_eq!(seen, want, "{events:?}");
+}
+
+/// Inside `sub`, the error event sub-process `onMissing` catches every error; its own task
+/// `fix` leads to an error end event throwing `MISSING` again. That error is not offered to
+/// `onMissing` itself (it would interrupt and restart itself): the error boundary on `sub`
+/// catches it.
+fn error_inside_the_catcher() -> String {
+    doc(&format!(
+        r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  {}
+  <endEvent id="fail"><errorEventDefinition errorRef="Missing"/></endEvent>
+  <sequenceFlow id="s1" sourceRef="ss" targetRef="work"/>
+  <sequenceFlow id="s2" sourceRef="work" targetRef="fail"/>
+  <subProcess id="onMissing" triggeredByEvent="true">
+    <startEvent id="ms"><errorEventDefinition/></startEvent>
+    {}
+    <endEvent id="again"><errorEventDefinition errorRef="Missing"/></endEvent>
+    <sequenceFlow id="m1" sourceRef="ms" targetRef="fix"/>
+    <sequenceFlow id="m2" sourceRef="fix" targetRef="again"/>
+  </subProcess>
+</subProcess>
+<boundaryEvent id="caught" attachedToRef="sub"><errorEventDefinition errorRef="Missing"/></boundaryEvent>
+{}
+<endEvent id="e"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="e2"/>
+<sequenceFlow id="f3" sourceRef="caught" targetRef="handled"/>
+<sequenceFlow id="f4" sourceRef="handled" targetRef="e"/>"#,
+        data_task("work"),
+        data_task("fix"),
+        data_task("handled")
+    ))
+    .replace(
+        "</definitions>",
+        r#"<error id="Missing" errorCode="MISSING"/></definitions>"#,
+    )
+}
+
+#[tokio::test]
+async fn an_error_thrown_inside_an_event_sub_process_goes_past_it_to_the_next_catcher() {
+    let h = harness(&error_inside_the_catcher()).await;
+    let i = h.create().await;
+    assert_eq!(h.active(&i), ["work"]);
+    let i = h.next(i.id, None, Some("work")).await.unwrap();
+    assert_eq!(h.active(&i), ["fix"], "{:?}", i.process);
+    assert_eq!(scopes(&i), ["sub", "onMissing"]);
+
+    let i = h.next(i.id, None, Some("fix")).await.unwrap();
+    assert_eq!(
+        h.active(&i),
+        ["handled"],
+        "caught by the boundary on sub, not by onMissing again: {:?}",
+        i.process
+    );
+    assert!(i.process.scopes.is_empty());
+    let events = h.events(i.id);
+    let entered = events
+        .iter()
+        .filter(|e| e.as_str() == "flyt_ScopeEntered onMissing")
+        .count();
+    assert_eq!(entered, 1, "{events:?}");
+    assert!(
+        events.contains(&"flyt_ErrorCaught caught".to_string()),
+        "{events:?}"
+    );
+    let i = h.next(i.id, None, Some("handled")).await.unwrap();
+    assert_eq!(i.process.end_event.as_ref().map(|e| e.as_str()), Some("e"));
+}
+
+#[test]
+fn an_error_end_event_only_its_own_event_sub_process_would_catch_is_refused_at_its_line() {
+    let text = error_inside_the_catcher().replace(
+        r#"<boundaryEvent id="caught" attachedToRef="sub"><errorEventDefinition errorRef="Missing"/></boundaryEvent>"#,
+        "",
+    );
+    let text = text
+        .replace(
+            r#"<sequenceFlow id="f3" sourceRef="caught" targetRef="handled"/>"#,
+            "",
+        )
+        .replace(
+            r#"<sequenceFlow id="f4" sourceRef="handled" targetRef="e"/>"#,
+            "",
+        );
+    let diags = rejected(&text);
+    let d = only(&diags, Code::UncaughtError);
+    assert_at(
+        &d,
+        Code::UncaughtError,
+        "again",
+        &text,
+        r#"<endEvent id="again">"#,
+    );
 }
 
 #[tokio::test]

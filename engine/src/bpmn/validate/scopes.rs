@@ -249,12 +249,15 @@ pub(crate) fn check_error_ends(process: &RawProcess, diags: &mut Vec<Diagnostic>
                 _ => false,
             })
         };
-        // An event sub-process directly in `scope` with an error start event catching the code.
-        let started = |scope: Option<usize>| {
+        // An event sub-process directly in `scope` with an error start event catching the code,
+        // other than `thrown_in` (an error thrown inside an event sub-process is not offered to
+        // it: it goes on outwards).
+        let started = |scope: Option<usize>, thrown_in: Option<usize>| {
             process.nodes.iter().any(|n| match &n.kind {
                 RawKind::StartEvent(StartTrigger::Error(r)) => {
                     n.scope.is_some_and(|e| {
-                        process.nodes[e].scope == scope
+                        Some(e) != thrown_in
+                            && process.nodes[e].scope == scope
                             && matches!(process.nodes[e].kind, RawKind::EventSubProcess { .. })
                     }) && match r {
                         None => true,
@@ -267,14 +270,20 @@ pub(crate) fn check_error_ends(process: &RawProcess, diags: &mut Vec<Diagnostic>
             })
         };
         let mut at = node.scope;
-        let mut caught = started(None);
+        // The event sub-process the walk just left.
+        let mut left = None;
+        let mut caught = false;
         // Scopes nest strictly (a sub-process's inside follows it in the list), so this ends.
         while let Some(s) = at {
-            if started(Some(s)) || catches(&process.nodes[s].id) {
+            if started(Some(s), left) || catches(&process.nodes[s].id) {
                 caught = true;
                 break;
             }
+            left = matches!(process.nodes[s].kind, RawKind::EventSubProcess { .. }).then_some(s);
             at = process.nodes[s].scope;
+        }
+        if !caught {
+            caught = started(None, left);
         }
         if !caught {
             diags.push(
