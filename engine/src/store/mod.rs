@@ -8,6 +8,8 @@ pub mod contract;
 pub mod group;
 pub mod memory;
 pub mod open;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod redb_backend;
 pub mod sled_backend;
 
