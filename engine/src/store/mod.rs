@@ -5,6 +5,7 @@ pub mod backend;
 pub mod blobs;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
+pub mod copy;
 pub mod group;
 pub mod memory;
 pub mod open;

@@ -419,6 +419,9 @@ async fn range_once(
     Ok(Ok(entries))
 }
 
+/// A key and its value.
+type Row<'a> = (&'a [u8], &'a [u8]);
+
 /// Step 1 to 3 of a batch (module docs) inside `tx`; the caller commits.
 async fn apply_in(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -475,7 +478,7 @@ async fn apply_in(
     }
 
     // 3. The final state of every written key, per table.
-    let mut puts: BTreeMap<Table, Vec<(&[u8], &[u8])>> = BTreeMap::new();
+    let mut puts: BTreeMap<Table, Vec<Row<'_>>> = BTreeMap::new();
     let mut deletes: BTreeMap<Table, Vec<&[u8]>> = BTreeMap::new();
     for (key, value) in written {
         match value {
@@ -613,6 +616,14 @@ impl Backend for PostgresBackend {
                 }
             }
         })
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn ping(&self) -> Result<(), BackendError> {
+        PostgresBackend::ping(self)
     }
 
     fn close(&self) -> Result<(), BackendError> {

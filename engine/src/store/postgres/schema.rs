@@ -341,7 +341,7 @@ pub const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS flyt_schema_migra
     applied_at timestamptz NOT NULL DEFAULT now())";
 
 /// Serialises migrations of several nodes starting at once (`pg_advisory_xact_lock` key).
-pub const MIGRATION_LOCK: i64 = 0x666c_7974_6d69_67; // "flytmig"
+pub const MIGRATION_LOCK: i64 = 0x0066_6c79_746d_6967; // "flytmig"
 
 #[cfg(test)]
 mod tests {
