@@ -15,5 +15,6 @@ mod monthly_report;
 mod multi_app;
 mod quickstart;
 mod scopes;
+mod several_nodes;
 mod timers;
 mod webhooks;

@@ -87,6 +87,12 @@ impl TempDatabase {
         &self.name
     }
 
+    /// Runs SQL on the admin database (the server's other database: this one may be refusing
+    /// connections).
+    pub fn execute_admin(&self, sql: &str) -> Result<(), String> {
+        admin(sql.to_string())
+    }
+
     /// Runs SQL on this database (tests that look at the schema or kill connections).
     pub fn execute(&self, sql: &str) -> Result<(), String> {
         let mut config: tokio_postgres::Config = self.url.parse().map_err(|e| format!("{e}"))?;
