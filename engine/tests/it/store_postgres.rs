@@ -208,3 +208,69 @@ async fn a_redb_store_copied_to_postgres_continues_there_and_reads_as_sql() {
     worker.stop(Duration::from_secs(5)).await;
     h.rt.store().shutdown();
 }
+
+/// A node paused past its lease (as by SIGSTOP) cannot apply its late result: two runtimes on
+/// one database, one clock each moved together. While A holds the lease B cannot take the job;
+/// after it runs out B takes it (attempt 2) and completes it; A's late completion is refused,
+/// and the task ended once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_paused_past_its_lease_cannot_complete_the_job_late() {
+    let Some(db) = TempDatabase::create("a_node_paused_past_its_lease") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let node = || Store::open_postgres(db.url(), true, dir.path(), GroupConfig::default()).unwrap();
+    let a = Harness::with(&process(), node(), registry(), AppSpec::open(app_id())).await;
+    let b = Harness::with(&process(), node(), registry(), AppSpec::open(app_id())).await;
+    let instance = a.create().await.id;
+    a.next(instance, None, None).await.unwrap(); // at `send`; no worker runs
+    let job = {
+        let i = b.rt.instance(instance).unwrap();
+        let (_, _, key) = i.process.job_tokens().next().unwrap();
+        key
+    };
+    let lease = Duration::from_secs(30);
+    let late =
+        a.rt.lease_job(job, false, "node-a", lease)
+            .await
+            .unwrap()
+            .expect("A leases the job");
+    assert!(
+        b.rt.lease_job(job, false, "node-b", lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "B cannot take a live lease"
+    );
+    for h in [&a, &b] {
+        h.clock.advance(Duration::from_secs(31));
+    }
+    let current =
+        b.rt.lease_job(job, false, "node-b", lease)
+            .await
+            .unwrap()
+            .expect("B takes the expired lease");
+    assert_eq!(current.job.attempts, 2);
+    b.rt.complete_job(&current, flyt_engine::hooks::Completion::default())
+        .await
+        .unwrap();
+    assert!(
+        a.rt.complete_job(&late, flyt_engine::hooks::Completion::default())
+            .await
+            .is_err(),
+        "A's late completion is refused"
+    );
+    let ends =
+        b.rt.history(instance)
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e.event_type == flyt_engine::model::EventType::EndTask
+                    && e.element_id.as_ref().is_some_and(|x| x.as_str() == "send")
+            })
+            .count();
+    assert_eq!(ends, 1, "the task ended once");
+    assert_eq!(b.active(&b.rt.instance(instance).unwrap()), ["done"]);
+    a.rt.store().shutdown();
+    b.rt.store().shutdown();
+}
