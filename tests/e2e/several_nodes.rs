@@ -260,6 +260,12 @@ async fn nodes_answer_503_while_the_database_is_gone_and_finish_everything_after
          WHERE datname = '{name}' AND pid <> pg_backend_pid()"
     ))
     .unwrap();
+    // pg_terminate_backend only signals: wait until the sessions are really gone.
+    eventually("the sessions to end", Duration::from_secs(30), || {
+        let sessions = db.sessions().unwrap();
+        async move { (sessions == 0).then_some(()) }
+    })
+    .await;
     for base in &bases {
         let r = http()
             .get(format!("{base}/health/ready"))

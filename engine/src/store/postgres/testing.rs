@@ -93,6 +93,33 @@ impl TempDatabase {
         admin(sql.to_string())
     }
 
+    /// How many sessions are connected to this database now (asked on the admin database).
+    pub fn sessions(&self) -> Result<u64, String> {
+        let name = self.name.clone();
+        std::thread::spawn(move || {
+            runtime().block_on(async move {
+                let mut config: tokio_postgres::Config =
+                    admin_url().parse().map_err(|e| format!("{e}"))?;
+                config.connect_timeout(Duration::from_secs(3));
+                let (client, connection) =
+                    config.connect(NoTls).await.map_err(|e| e.to_string())?;
+                let task = tokio::spawn(connection);
+                let row = client
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                        &[&name],
+                    )
+                    .await
+                    .map_err(|e| e.to_string());
+                drop(client);
+                let _ = task.await;
+                Ok(u64::try_from(row?.get::<_, i64>(0)).unwrap_or(0))
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the admin thread panicked".into()))
+    }
+
     /// Runs SQL on this database (tests that look at the schema or kill connections).
     pub fn execute(&self, sql: &str) -> Result<(), String> {
         let mut config: tokio_postgres::Config = self.url.parse().map_err(|e| format!("{e}"))?;
