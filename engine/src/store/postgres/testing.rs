@@ -93,7 +93,8 @@ impl TempDatabase {
         admin(sql.to_string())
     }
 
-    /// How many sessions are connected to this database now (asked on the admin database).
+    /// How many client sessions are connected to this database now (asked on the admin
+    /// database; autovacuum workers are not clients).
     pub fn sessions(&self) -> Result<u64, String> {
         let name = self.name.clone();
         std::thread::spawn(move || {
@@ -106,7 +107,8 @@ impl TempDatabase {
                 let task = tokio::spawn(connection);
                 let row = client
                     .query_one(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                        "SELECT count(*) FROM pg_stat_activity \
+                         WHERE datname = $1 AND backend_type = 'client backend'",
                         &[&name],
                     )
                     .await
