@@ -16,16 +16,25 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Where state is kept.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// `redb` (default: durable on every commit, passed the crash test, fastest here), `sled`,
-    /// or `memory` (nothing survives a restart).
+    /// `memory` (nothing survives a restart), or `postgres` (several nodes on one database,
+    /// at `url`).
     pub backend: BackendKind,
-    /// Default `data`.
+    /// Default `data`. With `postgres`, only files (binary data elements) and the development
+    /// authority's keys live here.
     pub data_dir: PathBuf,
     /// Page cache of the storage engine, MiB. Default 64.
     pub cache_mb: usize,
+    /// The PostgreSQL connection string (`postgres://user:password@host:5432/db` or
+    /// `host=… user=… dbname=…`), for `backend = "postgres"`; also from `FLYT_DATABASE_URL`
+    /// (or `FLYT_STORAGE__URL`). Never logged with its password.
+    pub url: Option<String>,
+    /// Apply pending PostgreSQL schema migrations at start-up. Default true; with false the
+    /// server refuses a database whose schema is behind (run `flyt store migrate`).
+    pub migrate: bool,
 }
 
 impl Default for StorageConfig {
@@ -34,8 +43,54 @@ impl Default for StorageConfig {
             backend: BackendKind::Redb,
             data_dir: PathBuf::from("data"),
             cache_mb: 64,
+            url: None,
+            migrate: true,
         }
     }
+}
+
+/// Never prints the database password.
+impl std::fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageConfig")
+            .field("backend", &self.backend)
+            .field("data_dir", &self.data_dir)
+            .field("cache_mb", &self.cache_mb)
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("migrate", &self.migrate)
+            .finish()
+    }
+}
+
+impl StorageConfig {
+    /// The PostgreSQL connection string, or an error naming the setting.
+    pub fn postgres_url(&self) -> Result<&str, String> {
+        self.url.as_deref().ok_or_else(|| {
+            "storage.backend = \"postgres\" needs storage.url (or FLYT_DATABASE_URL)".to_string()
+        })
+    }
+}
+
+/// A connection string with its password replaced by `***` (both URL and key=value forms).
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((userinfo, host)) = rest.split_once('@') {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            return format!("{scheme}://{user}{hidden}@{host}");
+        }
+        return url.to_string();
+    }
+    url.split_whitespace()
+        .map(|part| {
+            if part.starts_with("password=") {
+                "password=***"
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Limits that keep the server responsive under pressure.
@@ -283,17 +338,22 @@ impl ServerConfig {
                 toml::Table::try_from(ServerConfig::development()).map_err(|e| e.to_string())?
             }
         };
+        let mut database_url = None;
         for (key, raw) in env {
             let Some(rest) = key.strip_prefix("FLYT_") else {
                 continue;
             };
+            if rest == "DATABASE_URL" {
+                database_url = Some(raw);
+                continue;
+            }
             if RESERVED_ENV.contains(&rest) {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
             set_path(&mut value, &path, scalar(&raw)).map_err(|e| format!("{key}: {e}"))?;
         }
-        let config: ServerConfig =
+        let mut config: ServerConfig =
             toml::Value::Table(value)
                 .try_into()
                 .map_err(|e: toml::de::Error| {
@@ -303,11 +363,17 @@ impl ServerConfig {
                             .unwrap_or_default()
                     )
                 })?;
+        if config.storage.url.is_none() {
+            config.storage.url = database_url;
+        }
         config.check()?;
         Ok(config)
     }
 
     fn check(&self) -> Result<(), String> {
+        if self.storage.backend == BackendKind::Postgres {
+            self.storage.postgres_url()?;
+        }
         for (app, url) in &self.downstream {
             app.parse::<flyt_engine::ids::AppId>()
                 .map_err(|e| format!("downstream: {e}"))?;
@@ -384,6 +450,9 @@ pub const RESERVED_ENV: &[&str] = &[
     "REQUIRE_BROWSER",   // tests: fail instead of skip without chromium and playwright-core
     "REQUIRE_PDFTOTEXT", // tests: fail instead of skip without poppler-utils
     "CRASH_SEED",        // the crash test's seed
+    "DATABASE_URL",      // storage.url (read by name, so it may hold a password)
+    "REQUIRE_POSTGRES",  // tests: fail instead of skip without PostgreSQL
+    "TEST_POSTGRES_URL", // tests: the PostgreSQL they create their databases on
 ];
 
 fn scalar(raw: &str) -> toml::Value {
@@ -426,6 +495,39 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_takes_its_url_from_the_environment_and_never_shows_the_password() {
+        let env = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let missing = ServerConfig::load(None, env(&[("FLYT_STORAGE__BACKEND", "postgres")]));
+        assert!(missing.unwrap_err().contains("storage.url"));
+        let config = ServerConfig::load(
+            None,
+            env(&[
+                ("FLYT_STORAGE__BACKEND", "postgres"),
+                ("FLYT_DATABASE_URL", "postgres://flyt:s3cret@db:5432/flyt"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.storage.url.as_deref(),
+            Some("postgres://flyt:s3cret@db:5432/flyt")
+        );
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("flyt:***@db"),
+            "{shown}"
+        );
+        assert_eq!(
+            redact_url("host=db user=flyt password=s3cret dbname=flyt"),
+            "host=db user=flyt password=*** dbname=flyt"
+        );
+    }
 
     #[test]
     fn no_file_is_development_mode() {

@@ -139,6 +139,20 @@ impl ServerBuilder {
         let store = match (self.store, config.storage.backend) {
             (Some(store), _) => store,
             (None, flyt_engine::store::open::BackendKind::Memory) => Store::memory(),
+            (None, flyt_engine::store::open::BackendKind::Postgres) => {
+                let url = config.storage.postgres_url().map_err(StartError::Other)?;
+                tracing::info!(
+                    database = %crate::config::redact_url(url),
+                    "storage: PostgreSQL"
+                );
+                Store::open_postgres(
+                    url,
+                    config.storage.migrate,
+                    &config.storage.data_dir.join("store"),
+                    GroupConfig::default(),
+                )
+                .map_err(StartError::Store)?
+            }
             (None, kind) => Store::open(
                 kind,
                 &config.storage.data_dir.join("store"),

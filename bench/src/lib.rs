@@ -59,7 +59,8 @@ pub struct BenchArgs {
     /// Timers for `timers`. Default 1,000,000.
     #[arg(long)]
     pub timers: Option<usize>,
-    /// Backends for `in-process` (repeatable; default all three).
+    /// Backends for `in-process` (repeatable; default memory, redb, sled) and `rest` (redb or
+    /// postgres, the database in `FLYT_DATABASE_URL`; default redb).
     #[arg(long = "backend")]
     pub backends: Vec<flyt_engine::store::open::BackendKind>,
     /// Where the stores go (default: a temporary folder, removed afterwards).
@@ -197,7 +198,7 @@ async fn scenarios(args: &BenchArgs, dir: &Path) -> Result<Vec<Row>, String> {
         } else {
             args.instances.unwrap_or(20_000)
         };
-        rows.extend(rest::run(&args.processes, dir, n, args.clients).await?);
+        rows.extend(rest::run(&args.processes, dir, n, args.clients, &args.backends).await?);
     }
     if want(Scenario::MultiApp) {
         let n = if args.smoke {

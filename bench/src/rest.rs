@@ -1,5 +1,7 @@
 //! The approval process through the HTTP API: real JWT authentication, K concurrent clients on
-//! loopback, durable storage (redb: a 2xx means the transition is on disk).
+//! loopback, durable storage (redb: a 2xx means the transition is on disk; postgres, with
+//! `--backend postgres` and the database in `FLYT_DATABASE_URL`: a 2xx means it is committed
+//! there).
 
 use super::{Row, ms, percentiles};
 use flyt_api::config::ServerConfig;
@@ -14,10 +16,37 @@ pub async fn run(
     dir: &Path,
     n: usize,
     clients: usize,
+    only: &[BackendKind],
+) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    for kind in [BackendKind::Redb, BackendKind::Postgres] {
+        let wanted = if only.is_empty() {
+            kind == BackendKind::Redb
+        } else {
+            only.contains(&kind)
+        };
+        if wanted {
+            rows.extend(run_on(kind, processes, dir, n, clients).await?);
+        }
+    }
+    Ok(rows)
+}
+
+async fn run_on(
+    kind: BackendKind,
+    processes: &Path,
+    dir: &Path,
+    n: usize,
+    clients: usize,
 ) -> Result<Vec<Row>, String> {
     let mut config = ServerConfig::development();
     config.processes_dir = processes.to_path_buf();
-    config.storage.backend = BackendKind::Redb;
+    config.storage.backend = kind;
+    if kind == BackendKind::Postgres {
+        config.storage.url = Some(std::env::var("FLYT_DATABASE_URL").map_err(|_| {
+            "rest --backend postgres: set FLYT_DATABASE_URL to an (empty) database".to_string()
+        })?);
+    }
     config.storage.data_dir = dir.join("rest");
     config.limits.concurrency = 100_000;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -86,7 +115,7 @@ pub async fn run(
     let _ = stop.send(true);
     let _ = serving.await;
     let (p50, p99, max) = percentiles(&mut all);
-    let v = format!("redb, {clients} clients");
+    let v = format!("{kind}, {clients} clients");
     Ok(vec![
         Row::new("rest", v.clone(), "instances/s", n as f64 / elapsed, "1/s"),
         Row::new(

@@ -73,6 +73,22 @@ pub enum StoreAction {
     /// Give space the store no longer uses back to the file system (redb's file never shrinks
     /// by itself). The server must be stopped: the store is locked while it runs.
     Compact,
+    /// Apply pending PostgreSQL schema migrations (they only add; nothing is dropped).
+    Migrate {
+        /// The database (default: storage.url of the config, or FLYT_DATABASE_URL).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Copy a stopped server's redb store into PostgreSQL: every key, then counts and a
+    /// checksum compared on both sides. Safe to rerun.
+    Copy {
+        /// The redb data directory (holding `store/flyt.redb`, or `flyt.redb` itself).
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL connection string (default: FLYT_DATABASE_URL).
+        #[arg(long, env = "FLYT_DATABASE_URL", hide_env_values = true)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +138,14 @@ pub fn main() -> ExitCode {
             action: StoreAction::Compact,
             config,
         } => compact(config),
+        Command::Store {
+            action: StoreAction::Migrate { url },
+            config,
+        } => crate::store_cmd::migrate(url, config),
+        Command::Store {
+            action: StoreAction::Copy { from, to },
+            ..
+        } => crate::store_cmd::copy(&from, &to),
         Command::Bench(args) => flyt_bench::run(args),
         Command::Demo { processes } => with_runtime(async move {
             let filter = tracing_subscriber::EnvFilter::try_from_env("FLYT_LOG")
@@ -157,7 +181,7 @@ fn with_runtime(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     }
 }
 
-fn load_config(explicit: Option<PathBuf>) -> Result<ServerConfig, String> {
+pub(crate) fn load_config(explicit: Option<PathBuf>) -> Result<ServerConfig, String> {
     ServerConfig::for_command(explicit)
 }
 
@@ -329,6 +353,10 @@ fn compact(config: Option<PathBuf>) -> ExitCode {
     let kind = config.storage.backend;
     if kind == BackendKind::Memory {
         eprintln!("flyt store compact: the memory backend keeps nothing on disk");
+        return ExitCode::from(2);
+    }
+    if kind == BackendKind::Postgres {
+        eprintln!("flyt store compact: PostgreSQL gives space back with VACUUM (autovacuum)");
         return ExitCode::from(2);
     }
     if kind == BackendKind::Sled {

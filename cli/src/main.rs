@@ -3,6 +3,7 @@
 
 mod apps_check;
 mod cli;
+mod store_cmd;
 
 // The engine allocates many small, short-lived objects (XML trees, JSON values, history events);
 // mimalloc serves them markedly faster than the system allocator (see BENCHMARKS.md).

@@ -16,5 +16,6 @@ mod multi_app;
 mod quickstart;
 mod round_trip;
 mod scopes;
+mod several_nodes;
 mod timers;
 mod webhooks;

@@ -23,17 +23,30 @@ pub async fn live() -> &'static str {
 }
 
 #[utoipa::path(get, path = "/health/ready", tag = "health",
-    responses((status = 200, description = "accepting requests"), (status = 503, body = Problem, description = "starting or shutting down")))]
+    responses((status = 200, description = "accepting requests"), (status = 503, body = Problem, description = "starting or shutting down, or the database cannot be reached")))]
 pub async fn ready(State(state): State<AppState>) -> axum::response::Response {
-    if state.is_ready() {
-        (StatusCode::OK, "ready").into_response()
+    let detail = if !state.is_ready() {
+        Some("the server is starting or shutting down".to_string())
     } else {
+        // A shared store (PostgreSQL) may be unreachable while the process is fine; embedded
+        // stores always answer.
+        let store = state.runtime().store().clone();
+        match tokio::task::spawn_blocking(move || store.ping()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "not ready: the store does not answer");
+                Some("the database cannot be reached".to_string())
+            }
+            Err(_) => Some("the store check failed".to_string()),
+        }
+    };
+    if let Some(detail) = detail {
         // problem+json, as documented (it was plain text).
         let body = serde_json::json!({
             "type": "https://flyt.invalid/problems/not-ready",
             "title": "Service Unavailable",
             "status": 503,
-            "detail": "the server is starting or shutting down",
+            "detail": detail,
             "code": "not-ready",
         });
         (
@@ -42,6 +55,8 @@ pub async fn ready(State(state): State<AppState>) -> axum::response::Response {
             body.to_string(),
         )
             .into_response()
+    } else {
+        (StatusCode::OK, "ready").into_response()
     }
 }
 

@@ -220,7 +220,13 @@ impl Definitions {
         store: &Store,
         app: &AppId,
     ) -> Result<(u32, Arc<ProcessDefinition>), Error> {
-        let cached = self.latest.read().get(app).copied();
+        // Several nodes on one store: another node may have deployed since, so the head is
+        // read every time (one point read); the parsed versions stay cached.
+        let cached = if store.is_shared() {
+            None
+        } else {
+            self.latest.read().get(app).copied()
+        };
         let version = match cached {
             Some(v) => v,
             None => {

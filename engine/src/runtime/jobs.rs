@@ -448,10 +448,15 @@ impl Runtime {
             let Some((rev, job)) = self.inner.store.job(key)? else {
                 continue;
             };
-            let JobState::Leased { worker, .. } = &job.state else {
+            let JobState::Leased { worker, until, .. } = &job.state else {
                 continue;
             };
             if worker.ends_with(&self.inner.boot_id) {
+                continue;
+            }
+            // On a store shared by several nodes, an unexpired lease may be another live node's:
+            // it is left to run out (then the job is due again and any node takes it).
+            if self.inner.store.is_shared() && *until > now {
                 continue;
             }
             let mut next = job.clone();

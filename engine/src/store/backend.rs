@@ -121,7 +121,8 @@ pub enum BackendError {
     },
     #[error("storage I/O error: {0}")]
     Io(String),
-    /// Injected by tests (disk full, write failure); never produced by real backends.
+    /// Injected by tests (disk full, write failure); from the PostgreSQL backend, the database
+    /// cannot be reached (the API answers 503 until it can again).
     #[error("storage unavailable: {0}")]
     Unavailable(String),
 }
@@ -147,6 +148,18 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Makes everything durable and releases files (on shutdown). Idempotent.
     fn close(&self) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    /// Whether other processes (other flyt nodes) write to the same store at the same time, so
+    /// that nothing read may be cached as the latest (definition heads) and another process's
+    /// unexpired job leases are live. PostgreSQL: true; the embedded stores: false.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Whether the store answers now (`/health/ready`). Embedded stores always do.
+    fn ping(&self) -> Result<(), BackendError> {
         Ok(())
     }
 

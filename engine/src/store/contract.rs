@@ -95,7 +95,12 @@ pub const DISK: &[(&str, Property)] = &[
 /// Runs every property for `kind`, each in a directory from `fresh_dir` (which must be new and
 /// empty each time).
 pub fn run_all(kind: BackendKind, fresh_dir: &mut dyn FnMut() -> PathBuf) {
-    let disk = if kind.is_persistent() { DISK } else { &[] };
+    let disk = match kind {
+        BackendKind::Memory => &[],
+        // A database, not files: only the reopen property applies.
+        BackendKind::Postgres => &DISK[..1],
+        BackendKind::Sled | BackendKind::Redb => DISK,
+    };
     for (name, property) in COMMON.iter().chain(disk) {
         let dir = fresh_dir();
         eprintln!("store contract: {kind} {name}");
@@ -106,8 +111,18 @@ pub fn run_all(kind: BackendKind, fresh_dir: &mut dyn FnMut() -> PathBuf) {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
+/// Where a PostgreSQL property finds its (fresh) database's connection string: the test writes
+/// it into the property's directory, since a database is not a directory.
+pub const POSTGRES_URL_FILE: &str = "postgres.url";
+
 /// Opens the backend of `kind` in `dir` (panics on failure).
 pub fn open(kind: BackendKind, dir: &Path) -> Arc<dyn Backend> {
+    if kind == BackendKind::Postgres {
+        let url = std::fs::read_to_string(dir.join(POSTGRES_URL_FILE))
+            .unwrap_or_else(|e| panic!("{POSTGRES_URL_FILE} in {}: {e}", dir.display()));
+        return super::open::open_postgres(url.trim(), true)
+            .unwrap_or_else(|e| panic!("opening the postgres store: {e}"));
+    }
     open_backend(kind, dir, CACHE_BYTES)
         .unwrap_or_else(|e| panic!("opening the {kind} store in {}: {e}", dir.display()))
 }

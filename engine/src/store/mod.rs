@@ -6,9 +6,12 @@ pub mod blobs;
 mod clean_close;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
+pub mod copy;
 pub mod group;
 pub mod memory;
 pub mod open;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod redb_backend;
 pub mod sled_backend;
 

@@ -27,16 +27,24 @@ pub enum BackendKind {
     Sled,
     /// redb 4, in `dir/flyt.redb`.
     Redb,
+    /// PostgreSQL at `storage.url` (several nodes on one database; [`super::postgres`]).
+    Postgres,
 }
 
 impl BackendKind {
-    pub const ALL: [BackendKind; 3] = [BackendKind::Memory, BackendKind::Sled, BackendKind::Redb];
+    pub const ALL: [BackendKind; 4] = [
+        BackendKind::Memory,
+        BackendKind::Sled,
+        BackendKind::Redb,
+        BackendKind::Postgres,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             BackendKind::Memory => "memory",
             BackendKind::Sled => "sled",
             BackendKind::Redb => "redb",
+            BackendKind::Postgres => "postgres",
         }
     }
 
@@ -52,9 +60,9 @@ impl fmt::Display for BackendKind {
     }
 }
 
-/// A backend name that is not `memory`, `sled` or `redb`.
+/// A backend name that is not `memory`, `sled`, `redb` or `postgres`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown storage backend `{0}` (expected memory, sled or redb)")]
+#[error("unknown storage backend `{0}` (expected memory, sled, redb or postgres)")]
 pub struct UnknownBackendKind(pub String);
 
 impl FromStr for BackendKind {
@@ -70,22 +78,29 @@ impl FromStr for BackendKind {
 }
 
 /// Where a backend of this kind keeps its data inside `dir` (`None` for memory): a file for redb,
-/// a directory for sled.
+/// a directory for sled (`None` for postgres too: its data is in the database).
 pub fn store_path(kind: BackendKind, dir: &Path) -> Option<PathBuf> {
     match kind {
-        BackendKind::Memory => None,
+        BackendKind::Memory | BackendKind::Postgres => None,
         BackendKind::Sled => Some(dir.join("sled")),
         BackendKind::Redb => Some(dir.join("flyt.redb")),
     }
 }
 
 /// Opens (creating if needed) the backend of this kind in `dir`, which is created if missing.
-/// `cache_bytes` sizes the backend's page cache. Memory ignores both.
+/// `cache_bytes` sizes the backend's page cache. Memory ignores both. PostgreSQL needs a
+/// connection string: [`open_postgres`].
 pub fn open_backend(
     kind: BackendKind,
     dir: &Path,
     cache_bytes: usize,
 ) -> Result<Arc<dyn Backend>, BackendError> {
+    if kind == BackendKind::Postgres {
+        return Err(BackendError::Io(
+            "the postgres backend is opened with its connection string (storage.url), not a directory"
+                .into(),
+        ));
+    }
     let Some(path) = store_path(kind, dir) else {
         return Ok(Arc::new(MemoryBackend::new()));
     };
@@ -96,10 +111,27 @@ pub fn open_backend(
         ))
     })?;
     Ok(match kind {
-        BackendKind::Memory => Arc::new(MemoryBackend::new()),
+        BackendKind::Memory | BackendKind::Postgres => Arc::new(MemoryBackend::new()),
         BackendKind::Sled => Arc::new(SledBackend::open(&path, cache_bytes)?),
         BackendKind::Redb => Arc::new(RedbBackend::open(&path, cache_bytes)?),
     })
+}
+
+/// Opens the PostgreSQL backend at `url` (migrating its schema when `migrate`), or says that
+/// this build has no PostgreSQL support (the `postgres` feature of `flyt-engine`).
+pub fn open_postgres(url: &str, migrate: bool) -> Result<Arc<dyn Backend>, BackendError> {
+    #[cfg(feature = "postgres")]
+    {
+        let options = super::postgres::PostgresOptions::new(url).with_migrate(migrate);
+        Ok(Arc::new(super::postgres::PostgresBackend::open(&options)?))
+    }
+    #[cfg(not(feature = "postgres"))]
+    {
+        let _ = (url, migrate);
+        Err(BackendError::Io(
+            "this flyt was built without PostgreSQL support (the `postgres` feature)".into(),
+        ))
+    }
 }
 
 /// The message of a caught panic, for turning a panic inside a storage library into an error.

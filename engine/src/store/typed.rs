@@ -172,6 +172,30 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the PostgreSQL store at `url` ([`super::postgres`]), migrating its schema first
+    /// when `migrate`; files (binary data elements) stay on disk under `dir/blobs`.
+    pub fn open_postgres(
+        url: &str,
+        migrate: bool,
+        dir: &Path,
+        config: GroupConfig,
+    ) -> Result<Store, StoreError> {
+        let backend = super::open::open_postgres(url, migrate)?;
+        let mut store = Self::with_backend(backend, config, "postgres")?;
+        store.blobs = Arc::new(Blobs::at(dir.join("blobs")));
+        Ok(store)
+    }
+
+    /// Whether other nodes share this store ([`Backend::shared`]).
+    pub fn is_shared(&self) -> bool {
+        self.backend.shared()
+    }
+
+    /// Whether the store answers now ([`Backend::ping`]).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        Ok(self.backend.ping()?)
+    }
+
     /// Gives unused space back to the file system ([`Backend::compact`]); waits for commits in
     /// progress and holds off new ones meanwhile. Meant for maintenance with the server stopped.
     pub fn compact(&self) -> Result<(), StoreError> {

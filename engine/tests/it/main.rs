@@ -34,3 +34,4 @@ mod runtime_timer_firing;
 mod runtime_timer_start;
 mod runtime_timers;
 mod store_contract;
+mod store_postgres;

@@ -7,6 +7,16 @@ use flyt_engine::store::open::BackendKind;
 
 use flyt_engine::store::contract;
 
+fn run_postgres(name: &str, property: fn(BackendKind, &Path)) {
+    use flyt_engine::store::postgres::testing::TempDatabase;
+    let Some(db) = TempDatabase::create(&format!("store contract postgres {name}")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(contract::POSTGRES_URL_FILE), db.url()).unwrap();
+    property(BackendKind::Postgres, dir.path());
+}
+
 fn run(kind: BackendKind, property: fn(BackendKind, &Path)) {
     let dir = tempfile::tempdir().unwrap();
     property(kind, dir.path());
@@ -65,6 +75,19 @@ macro_rules! tests {
     };
 }
 
+/// Like `tests!`, each property on a database of its own (skipped, said plainly, without a
+/// server unless `FLYT_REQUIRE_POSTGRES=1`).
+macro_rules! postgres_tests {
+    ($($property:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $property() {
+                super::run_postgres(stringify!($property), super::contract::$property);
+            }
+        )*
+    };
+}
+
 macro_rules! names {
     ($($property:ident),* $(,)?) => {
         &[$(stringify!($property)),*]
@@ -83,6 +106,13 @@ mod sled {
 mod redb {
     with_common! { tests! { Redb; } }
     with_disk! { tests! { Redb; } }
+}
+
+/// On the machine's PostgreSQL (`FLYT_TEST_POSTGRES_URL`), each property in a database of its
+/// own; a database is not files, so of the disk properties only the reopen one applies.
+mod postgres {
+    with_common! { postgres_tests! {} }
+    postgres_tests! { survives_close_and_reopen }
 }
 
 /// The lists above and the suite's own lists agree, so no property is silently skipped.

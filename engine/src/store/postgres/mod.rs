@@ -1,0 +1,633 @@
+//! The PostgreSQL backend: several flyt nodes on one database.
+//!
+//! **Bridging.** [`Backend`] is synchronous (the group committer is a thread; reads come from
+//! request handlers). This backend owns a small tokio runtime of its own (`flyt-pg` threads) on
+//! which the connection pool (deadpool-postgres over tokio-postgres) lives; each call is spawned
+//! there and the caller waits for it, inside `block_in_place` when it is a worker of a
+//! multi-threaded tokio runtime, so a server's workers are never blocked unannounced.
+//!
+//! **One batch, one transaction.** `apply` runs a whole group-commit batch in ONE `SERIALIZABLE`
+//! transaction and a handful of round trips, whatever the number of units:
+//! 1. the current values of every key any unit checks: one `SELECT … WHERE k = ANY($1)` per table;
+//! 2. the units are evaluated in order in memory against those values and the writes of
+//!    earlier units (exactly [`Check::holds`], as every backend), which gives each unit's outcome
+//!    and the final state of every written key;
+//! 3. one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE` and one `DELETE … = ANY($1)` per
+//!    table, pipelined; then `COMMIT`.
+//!
+//! Under `SERIALIZABLE` the reads of step 1 are predicate-locked, so another node changing a
+//! checked key (or inserting an absent one) between our read and our commit makes one of the
+//! two transactions fail with SQLSTATE 40001 (or 40P01 on a deadlock); the batch is then retried
+//! from step 1, so its outcomes are always those of a serial order. That is the optimistic
+//! version check across nodes, and it runs unchanged on CockroachDB, which only has
+//! `SERIALIZABLE`.
+//!
+//! **Failure.** A database that cannot be reached gives [`BackendError::Unavailable`] within the
+//! pool's timeouts (the API answers 503); connections the server closed are dropped by the pool
+//! and replaced on the next call, so the node recovers by itself. A connection lost *during*
+//! `COMMIT` leaves the outcome unknown to this node (as for any client of any database): the
+//! batch is reported failed; the units' optimistic checks make a retry by the caller safe.
+//!
+//! The schema is in [`schema`]; values are stored byte-exact, with derived columns beside them
+//! ([`derive`]).
+
+pub mod derive;
+pub mod schema;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Timeouts};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{IsolationLevel, NoTls};
+
+use super::backend::{Backend, BackendError, Check, CheckFailed, Entry, Unit, Write};
+use schema::{MIGRATION_LOCK, MIGRATIONS, MIGRATIONS_TABLE, Table};
+
+const NAME: &str = "postgres";
+
+/// How often a batch is retried after a serialization failure or deadlock before giving up.
+const MAX_ATTEMPTS: u32 = 20;
+
+/// How to reach the database.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct PostgresOptions {
+    /// `postgres://user:password@host:port/db` or `host=… user=… dbname=…`.
+    pub url: String,
+    /// Connections in the pool. Default 16.
+    pub pool_size: usize,
+    /// Longest wait for a connection (connecting or from the pool) before the call fails as
+    /// unavailable. Default 2 s.
+    pub connect_timeout: Duration,
+    /// Apply pending migrations when opening. Default true; with false, a database whose
+    /// schema is behind is refused (run `flyt store migrate`).
+    pub migrate: bool,
+}
+
+impl PostgresOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        PostgresOptions {
+            url: url.into(),
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(2),
+            migrate: true,
+        }
+    }
+
+    pub fn with_migrate(mut self, migrate: bool) -> Self {
+        self.migrate = migrate;
+        self
+    }
+
+    pub fn with_pool_size(mut self, pool_size: usize) -> Self {
+        self.pool_size = pool_size.max(1);
+        self
+    }
+}
+
+/// Never prints the password.
+impl fmt::Debug for PostgresOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresOptions")
+            .field("url", &redact(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("migrate", &self.migrate)
+            .finish()
+    }
+}
+
+/// The connection string with any password replaced by `***`, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match url.parse::<tokio_postgres::Config>() {
+        Ok(config) => {
+            let hosts: Vec<String> = config
+                .get_hosts()
+                .iter()
+                .map(|h| match h {
+                    tokio_postgres::config::Host::Tcp(host) => host.clone(),
+                    tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+                })
+                .collect();
+            let port = config.get_ports().first().copied().unwrap_or(5432);
+            format!(
+                "postgres://{}{}@{}:{port}/{}",
+                config.get_user().unwrap_or(""),
+                if config.get_password().is_some() {
+                    ":***"
+                } else {
+                    ""
+                },
+                hosts.join(","),
+                config.get_dbname().unwrap_or("")
+            )
+        }
+        Err(_) => "(an unparsable PostgreSQL connection string)".to_string(),
+    }
+}
+
+/// The PostgreSQL backend.
+pub struct PostgresBackend {
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    pool: Pool,
+    shown: Arc<str>,
+}
+
+impl fmt::Debug for PostgresBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresBackend")
+            .field("database", &self.shown)
+            .finish()
+    }
+}
+
+impl Drop for PostgresBackend {
+    fn drop(&mut self) {
+        self.pool.close();
+        // Allowed from inside another runtime, unlike dropping a runtime.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl PostgresBackend {
+    /// Connects, checks the schema version (applying migrations when `options.migrate`), and
+    /// returns the backend. A database that cannot be reached is `Unavailable`; a schema newer
+    /// than this build, or behind it without `migrate`, is `WrongFormat`.
+    pub fn open(options: &PostgresOptions) -> Result<Self, BackendError> {
+        let shown: Arc<str> = redact(&options.url).into();
+        let mut config: tokio_postgres::Config = options.url.parse().map_err(|e| {
+            BackendError::Io(format!(
+                "storage.url is not a PostgreSQL connection string: {e}"
+            ))
+        })?;
+        config.connect_timeout(options.connect_timeout);
+        if config.get_application_name().is_none() {
+            config.application_name("flyt");
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("flyt-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| BackendError::Io(format!("starting the PostgreSQL runtime: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let timeouts = Timeouts {
+            wait: Some(options.connect_timeout),
+            create: Some(options.connect_timeout),
+            recycle: Some(options.connect_timeout),
+        };
+        let pool = {
+            let _guard = runtime.enter();
+            Pool::builder(manager)
+                .max_size(options.pool_size.max(1))
+                .timeouts(timeouts)
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .build()
+                .map_err(|e| BackendError::Io(format!("building the PostgreSQL pool: {e}")))?
+        };
+        let backend = PostgresBackend {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+            pool,
+            shown,
+        };
+        let found = backend.schema_version()?;
+        let expected = schema::current_version();
+        if found > expected || (found < expected && !options.migrate) {
+            return Err(BackendError::WrongFormat {
+                path: format!(
+                    "{} (schema; {})",
+                    backend.shown,
+                    if found > expected {
+                        "written by a newer flyt"
+                    } else {
+                        "run `flyt store migrate`"
+                    }
+                ),
+                found: u32::try_from(found).unwrap_or(0),
+                expected: u32::try_from(expected).unwrap_or(0),
+            });
+        }
+        if found < expected {
+            backend.migrate()?;
+        }
+        Ok(backend)
+    }
+
+    /// The connection string with the password hidden.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// The schema version the database has (0: none yet).
+    pub fn schema_version(&self) -> Result<i32, BackendError> {
+        let (pool, shown) = (self.pool.clone(), self.shown.clone());
+        self.run(async move {
+            let client = pool.get().await.map_err(|e| pool_error(&shown, e))?;
+            let exists: bool = client
+                .query_one(
+                    "SELECT to_regclass('flyt_schema_migrations') IS NOT NULL",
+                    &[],
+                )
+                .await
+                .map_err(|e| db_error(&shown, e))?
+                .get(0);
+            if !exists {
+                return Ok(0);
+            }
+            let version: Option<i32> = client
+                .query_one("SELECT max(version) FROM flyt_schema_migrations", &[])
+                .await
+                .map_err(|e| db_error(&shown, e))?
+                .get(0);
+            Ok(version.unwrap_or(0))
+        })
+    }
+
+    /// Applies every migration the database lacks, each in its own transaction, under an
+    /// advisory lock so that nodes starting together apply each once. Returns those applied.
+    pub fn migrate(&self) -> Result<Vec<i32>, BackendError> {
+        let (pool, shown) = (self.pool.clone(), self.shown.clone());
+        self.run(async move {
+            let mut client = pool.get().await.map_err(|e| pool_error(&shown, e))?;
+            let err = |e| db_error(&shown, e);
+            let mut applied = Vec::new();
+            for migration in MIGRATIONS {
+                let tx = client.transaction().await.map_err(err)?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                    .await
+                    .map_err(err)?;
+                tx.batch_execute(MIGRATIONS_TABLE).await.map_err(err)?;
+                let done = tx
+                    .query_opt(
+                        "SELECT 1 FROM flyt_schema_migrations WHERE version = $1",
+                        &[&migration.version],
+                    )
+                    .await
+                    .map_err(err)?
+                    .is_some();
+                if !done {
+                    tx.batch_execute(migration.sql).await.map_err(err)?;
+                    tx.execute(
+                        "INSERT INTO flyt_schema_migrations (version, description) VALUES ($1, $2)",
+                        &[&migration.version, &migration.description],
+                    )
+                    .await
+                    .map_err(err)?;
+                    applied.push(migration.version);
+                }
+                tx.commit().await.map_err(err)?;
+            }
+            if !applied.is_empty() {
+                tracing::info!(database = %shown, ?applied, "PostgreSQL schema migrated");
+            }
+            Ok(applied)
+        })
+    }
+
+    /// Whether the database answers now (for `/health/ready`).
+    pub fn ping(&self) -> Result<(), BackendError> {
+        let (pool, shown) = (self.pool.clone(), self.shown.clone());
+        self.run(async move {
+            let client = pool.get().await.map_err(|e| pool_error(&shown, e))?;
+            client
+                .simple_query("SELECT 1")
+                .await
+                .map_err(|e| db_error(&shown, e))?;
+            Ok(())
+        })
+    }
+
+    /// Runs `future` on the backend's runtime and waits for it; a panic inside is re-raised
+    /// here (the group committer's panic policy depends on seeing it).
+    fn run<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = Result<T, BackendError>> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let task = self.handle.spawn(future);
+        let wait = move || futures::executor::block_on(task);
+        let joined = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        };
+        match joined {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(BackendError::Unavailable(format!(
+                "the PostgreSQL task stopped: {e}"
+            ))),
+        }
+    }
+}
+
+/// A pool error: the database could not be reached in time.
+fn pool_error(shown: &str, e: deadpool_postgres::PoolError) -> BackendError {
+    BackendError::Unavailable(format!("cannot reach PostgreSQL at {shown}: {e}"))
+}
+
+/// A database error: connection trouble is `Unavailable`, the rest `Io`.
+fn db_error(shown: &str, e: tokio_postgres::Error) -> BackendError {
+    match e.code() {
+        None => BackendError::Unavailable(format!("PostgreSQL at {shown}: {e}")),
+        Some(code) if code.code().starts_with("08") || code.code().starts_with("57P") => {
+            BackendError::Unavailable(format!("PostgreSQL at {shown}: {e}"))
+        }
+        Some(_) => BackendError::Io(format!("PostgreSQL at {shown}: {e}")),
+    }
+}
+
+fn retryable(e: &tokio_postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+/// Whether a read may be tried again on a fresh connection (the one it had was closed).
+fn closed(e: &tokio_postgres::Error) -> bool {
+    e.is_closed() || e.code().is_some_and(|c| c.code().starts_with("57P"))
+}
+
+async fn get_once(
+    pool: &Pool,
+    shown: &str,
+    key: &[u8],
+) -> Result<Result<Option<Vec<u8>>, tokio_postgres::Error>, BackendError> {
+    let client = pool.get().await.map_err(|e| pool_error(shown, e))?;
+    let sql = format!("SELECT v FROM {} WHERE k = $1", Table::of(key).name());
+    let statement = match client.prepare_cached(&sql).await {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(client
+        .query_opt(&statement, &[&key])
+        .await
+        .map(|row| row.map(|r| r.get(0))))
+}
+
+async fn range_once(
+    pool: &Pool,
+    shown: &str,
+    start: &[u8],
+    end: &[u8],
+    limit: usize,
+) -> Result<Result<Vec<Entry>, tokio_postgres::Error>, BackendError> {
+    let client = pool.get().await.map_err(|e| pool_error(shown, e))?;
+    let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+    let queries = Table::ALL
+        .into_iter()
+        .filter(|t| t.may_hold(start, end))
+        .map(|table| {
+            let client = &client;
+            async move {
+                let sql = format!(
+                    "SELECT k, v FROM {} WHERE k >= $1 AND k < $2 ORDER BY k LIMIT $3",
+                    table.name()
+                );
+                let statement = client.prepare_cached(&sql).await?;
+                client.query(&statement, &[&start, &end, &limit_sql]).await
+            }
+        });
+    let mut entries: Vec<Entry> = match futures::future::try_join_all(queries).await {
+        Ok(rows) => rows
+            .into_iter()
+            .flatten()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect(),
+        Err(e) => return Ok(Err(e)),
+    };
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    entries.truncate(limit);
+    Ok(Ok(entries))
+}
+
+/// A key and its value.
+type Row<'a> = (&'a [u8], &'a [u8]);
+
+/// Step 1 to 3 of a batch (module docs) inside `tx`; the caller commits.
+async fn apply_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    units: &[Unit],
+) -> Result<Vec<Result<(), CheckFailed>>, tokio_postgres::Error> {
+    // 1. Current values of every checked key.
+    let mut checked: BTreeMap<Table, Vec<&[u8]>> = BTreeMap::new();
+    for check in units.iter().flat_map(|u| &u.checks) {
+        checked
+            .entry(Table::of(check.key()))
+            .or_default()
+            .push(check.key());
+    }
+    let reads = checked.iter().map(|(table, keys)| async move {
+        let sql = format!("SELECT k, v FROM {} WHERE k = ANY($1)", table.name());
+        let statement = tx.prepare_cached(&sql).await?;
+        tx.query(&statement, &[keys]).await
+    });
+    let mut current: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    for rows in futures::future::try_join_all(reads).await? {
+        for row in rows {
+            current.insert(row.get(0), row.get(1));
+        }
+    }
+
+    // 2. The units in order, in memory.
+    let mut written: BTreeMap<&[u8], Option<&[u8]>> = BTreeMap::new();
+    let mut outcomes = Vec::with_capacity(units.len());
+    for unit in units {
+        let value_of = |key: &[u8]| match written.get(key) {
+            Some(value) => *value,
+            None => current.get(key).map(Vec::as_slice),
+        };
+        let failed = unit
+            .checks
+            .iter()
+            .position(|c: &Check| !c.holds(value_of(c.key())));
+        if let Some(check) = failed {
+            outcomes.push(Err(CheckFailed { check }));
+            continue;
+        }
+        for write in &unit.writes {
+            match write {
+                Write::Put(key, value) => {
+                    super::backend::before_write(key);
+                    written.insert(key, Some(value));
+                }
+                Write::Delete(key) => {
+                    written.insert(key, None);
+                }
+            }
+        }
+        outcomes.push(Ok(()));
+    }
+
+    // 3. The final state of every written key, per table.
+    let mut puts: BTreeMap<Table, Vec<Row<'_>>> = BTreeMap::new();
+    let mut deletes: BTreeMap<Table, Vec<&[u8]>> = BTreeMap::new();
+    for (key, value) in written {
+        match value {
+            Some(value) => puts.entry(Table::of(key)).or_default().push((key, value)),
+            None => deletes.entry(Table::of(key)).or_default().push(key),
+        }
+    }
+    let upserts = puts.into_iter().map(|(table, rows)| async move {
+        let keys: Vec<&[u8]> = rows.iter().map(|(k, _)| *k).collect();
+        let values: Vec<&[u8]> = rows.iter().map(|(_, v)| *v).collect();
+        let mut derived: Vec<Vec<Option<String>>> = vec![Vec::new(); table.columns().len()];
+        for (key, value) in &rows {
+            for (i, column) in derive::columns(table, key, value).into_iter().enumerate() {
+                derived[i].push(column);
+            }
+        }
+        let statement = tx.prepare_cached(&upsert_sql(table)).await?;
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&keys, &values];
+        params.extend(derived.iter().map(|c| c as &(dyn ToSql + Sync)));
+        tx.execute(&statement, &params).await
+    });
+    let removals = deletes.into_iter().map(|(table, keys)| async move {
+        let sql = format!("DELETE FROM {} WHERE k = ANY($1)", table.name());
+        let statement = tx.prepare_cached(&sql).await?;
+        tx.execute(&statement, &[&keys]).await
+    });
+    futures::future::try_join(
+        futures::future::try_join_all(upserts),
+        futures::future::try_join_all(removals),
+    )
+    .await?;
+    Ok(outcomes)
+}
+
+/// `INSERT … SELECT FROM unnest(…) ON CONFLICT (k) DO UPDATE` for one table.
+fn upsert_sql(table: Table) -> String {
+    let columns = table.columns();
+    let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+    let mut sql = format!("INSERT INTO {} (k, v", table.name());
+    for name in &names {
+        sql.push_str(", ");
+        sql.push_str(name);
+    }
+    sql.push_str(") SELECT u.k, u.v");
+    for column in columns {
+        sql.push_str(", ");
+        sql.push_str(column.cast);
+    }
+    sql.push_str(" FROM unnest($1::bytea[], $2::bytea[]");
+    for i in 0..columns.len() {
+        sql.push_str(&format!(", ${}::text[]", i + 3));
+    }
+    sql.push_str(") AS u(k, v");
+    for name in &names {
+        sql.push_str(", ");
+        sql.push_str(name);
+    }
+    sql.push_str(") ON CONFLICT (k) DO UPDATE SET v = excluded.v");
+    for name in &names {
+        sql.push_str(&format!(", {name} = excluded.{name}"));
+    }
+    sql
+}
+
+impl Backend for PostgresBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+        let (pool, shown, key) = (self.pool.clone(), self.shown.clone(), key.to_vec());
+        self.run(async move {
+            for _ in 0..2 {
+                match get_once(&pool, &shown, &key).await? {
+                    Ok(value) => return Ok(value),
+                    Err(e) if closed(&e) => continue,
+                    Err(e) => return Err(db_error(&shown, e)),
+                }
+            }
+            Err(BackendError::Unavailable(format!(
+                "PostgreSQL at {shown} closed the connection twice"
+            )))
+        })
+    }
+
+    fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError> {
+        if start >= end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (pool, shown) = (self.pool.clone(), self.shown.clone());
+        let (start, end) = (start.to_vec(), end.to_vec());
+        self.run(async move {
+            for _ in 0..2 {
+                match range_once(&pool, &shown, &start, &end, limit).await? {
+                    Ok(entries) => return Ok(entries),
+                    Err(e) if closed(&e) => continue,
+                    Err(e) => return Err(db_error(&shown, e)),
+                }
+            }
+            Err(BackendError::Unavailable(format!(
+                "PostgreSQL at {shown} closed the connection twice"
+            )))
+        })
+    }
+
+    fn apply(&self, units: &[Unit]) -> Result<Vec<Result<(), CheckFailed>>, BackendError> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (pool, shown, units) = (self.pool.clone(), self.shown.clone(), units.to_vec());
+        self.run(async move {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let mut client = pool.get().await.map_err(|e| pool_error(&shown, e))?;
+                let tx = client
+                    .build_transaction()
+                    .isolation_level(IsolationLevel::Serializable)
+                    .start()
+                    .await
+                    .map_err(|e| db_error(&shown, e))?;
+                let result = match apply_in(&tx, &units).await {
+                    Ok(outcomes) => tx.commit().await.map(|()| outcomes),
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(outcomes) => return Ok(outcomes),
+                    Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => {
+                        tracing::debug!(attempt, error = %e, "PostgreSQL batch retried");
+                        // A little jitter so that two nodes do not collide again in step.
+                        let pause = fastrand::u64(0..(1u64 << attempt.min(6)));
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
+                    }
+                    Err(e) => return Err(db_error(&shown, e)),
+                }
+            }
+        })
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn ping(&self) -> Result<(), BackendError> {
+        PostgresBackend::ping(self)
+    }
+
+    fn close(&self) -> Result<(), BackendError> {
+        self.pool.close();
+        Ok(())
+    }
+}

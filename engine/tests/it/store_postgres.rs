@@ -1,0 +1,276 @@
+//! The PostgreSQL backend beyond the contract: two backends (two nodes) on one database racing
+//! for one record, the schema an operator queries, and a redb store copied over and continued.
+//! Each test creates a database of its own and drops it; without a server they say plainly that
+//! they were skipped (with `FLYT_REQUIRE_POSTGRES=1` they fail).
+
+use crate::rt::*;
+use crate::support::doc;
+use async_trait::async_trait;
+use flyt_engine::app::AppSpec;
+use flyt_engine::hooks::{JobContext, Registry, ServiceTaskHandler, ServiceTaskOutcome};
+use flyt_engine::ids::InstanceId;
+use flyt_engine::runtime::worker::Worker;
+use flyt_engine::store::backend::{Backend, Check, Unit};
+use flyt_engine::store::copy::copy_all;
+use flyt_engine::store::open::{BackendKind, open_postgres};
+use flyt_engine::store::postgres::testing::TempDatabase;
+use flyt_engine::store::{Store, group::GroupConfig};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+fn process() -> String {
+    doc(r#"<startEvent id="start"/>
+<task id="fill"><extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></extensionElements></task>
+<serviceTask id="send" flyt:type="send"/>
+<task id="done"><extensionElements><altinn:taskExtension><altinn:taskType>feedback</altinn:taskType></altinn:taskExtension></extensionElements></task>
+<endEvent id="end"/>
+<sequenceFlow id="f1" sourceRef="start" targetRef="fill"/>
+<sequenceFlow id="f2" sourceRef="fill" targetRef="send"/>
+<sequenceFlow id="f3" sourceRef="send" targetRef="done"/>
+<sequenceFlow id="f4" sourceRef="done" targetRef="end"/>"#)
+}
+
+struct Done;
+
+#[async_trait]
+impl ServiceTaskHandler for Done {
+    async fn execute(&self, _ctx: JobContext) -> ServiceTaskOutcome {
+        ServiceTaskOutcome::done()
+    }
+}
+
+fn registry() -> Registry {
+    Registry::builder()
+        .service_task("send", Arc::new(Done))
+        .build()
+}
+
+/// Polls (yielding, never sleeping) until `check` holds; fails after 20 s of real time.
+async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::task::yield_now().await;
+    }
+}
+
+#[test]
+fn two_nodes_racing_for_one_record_have_exactly_one_winner() {
+    let Some(db) = TempDatabase::create("two_nodes_racing_for_one_record") else {
+        return;
+    };
+    let nodes: Vec<Arc<dyn Backend>> = (0..2)
+        .map(|_| open_postgres(db.url(), true).unwrap())
+        .collect();
+    let mut seed = Unit::new();
+    seed.put(b"Jrecord".to_vec(), b"\x01rev0".to_vec());
+    assert_eq!(nodes[0].apply(&[seed]).unwrap(), vec![Ok(())]);
+    for round in 0..5 {
+        let barrier = Arc::new(Barrier::new(16));
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let (node, barrier) = (nodes[t % 2].clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut unit = Unit::new();
+                    unit.check(Check::Prefix {
+                        key: b"Jrecord".to_vec(),
+                        prefix: format!("\x01rev{round}").into_bytes(),
+                    })
+                    .put(
+                        b"Jrecord".to_vec(),
+                        format!("\x01rev{}", round + 1).into_bytes(),
+                    );
+                    // An absent-checked key too: only the winner may create it.
+                    unit.check(Check::Absent(format!("Kclaim{round}").into_bytes()))
+                        .put(format!("Kclaim{round}").into_bytes(), vec![t as u8]);
+                    barrier.wait();
+                    node.apply(&[unit]).unwrap().remove(0).is_ok()
+                })
+            })
+            .collect();
+        let wins = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|won| *won)
+            .count();
+        assert_eq!(wins, 1, "round {round}: exactly one writer wins");
+    }
+    assert_eq!(
+        nodes[1].get(b"Jrecord").unwrap().as_deref(),
+        Some(&b"\x01rev5"[..])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redb_store_copied_to_postgres_continues_there_and_reads_as_sql() {
+    let Some(db) = TempDatabase::create("a_redb_store_copied_to_postgres") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // On redb: instances at a user task, at a service task (its job queued: no worker runs),
+    // at the last task, and ended.
+    let (at_fill, at_send, at_done, ended): (InstanceId, InstanceId, InstanceId, InstanceId);
+    {
+        let store = Store::open(
+            BackendKind::Redb,
+            dir.path(),
+            8 << 20,
+            GroupConfig::default(),
+        )
+        .unwrap();
+        let h = Harness::with(&process(), store, registry(), AppSpec::open(app_id())).await;
+        at_fill = h.create().await.id;
+        let worker = Worker::spawn(h.rt.clone());
+        let (a, b) = (h.create().await.id, h.create().await.id);
+        for id in [a, b] {
+            h.next(id, None, None).await.unwrap();
+            eventually("the send job on redb", || {
+                h.rt.instance(id).ok().filter(|i| h.active(i) == ["done"])
+            })
+            .await;
+        }
+        worker.stop(Duration::from_secs(5)).await;
+        h.next(b, None, None).await.unwrap();
+        at_send = h.create().await.id;
+        h.next(at_send, None, None).await.unwrap();
+        (at_done, ended) = (a, b);
+        h.rt.store().shutdown();
+    }
+
+    // The copy: every key, verified; a rerun is harmless.
+    let source = Store::open(
+        BackendKind::Redb,
+        dir.path(),
+        8 << 20,
+        GroupConfig::default(),
+    )
+    .unwrap();
+    let target = open_postgres(db.url(), true).unwrap();
+    let first = copy_all(&**source.backend(), &*target).unwrap();
+    assert_eq!(copy_all(&**source.backend(), &*target).unwrap(), first);
+    assert!(first.keys > 10, "{first:?}");
+    source.shutdown();
+    drop(target);
+
+    // The schema an operator reads.
+    let at_task = db
+        .query_strings(
+            "SELECT instance_id::text FROM flyt_instances \
+             WHERE app = 'ttd/test' AND elements ? 'fill'",
+        )
+        .unwrap();
+    assert_eq!(at_task, vec![Some(at_fill.to_string())]);
+    let ended_rows = db
+        .query_strings("SELECT instance_id::text FROM flyt_instances WHERE ended")
+        .unwrap();
+    assert_eq!(ended_rows, vec![Some(ended.to_string())]);
+    let queued = db
+        .query_strings("SELECT instance_id::text FROM flyt_jobs WHERE state = 'queued'")
+        .unwrap();
+    assert_eq!(queued, vec![Some(at_send.to_string())]);
+    let history = db
+        .query_strings(&format!(
+            "SELECT e->>'eventType' FROM flyt_history, jsonb_array_elements(events) e \
+             WHERE instance_id = '{ended}' ORDER BY seq, (e->>'seq')::int"
+        ))
+        .unwrap();
+    assert!(
+        history.first() == Some(&Some("process_StartEvent".to_string()))
+            && history.last() == Some(&Some("process_EndEvent".to_string())),
+        "{history:?}"
+    );
+
+    // Continued on PostgreSQL: the queued job runs, the others move on, all end.
+    let store = Store::open_postgres(db.url(), true, dir.path(), GroupConfig::default()).unwrap();
+    let h = Harness::with(&process(), store, registry(), AppSpec::open(app_id())).await;
+    let worker = Worker::spawn(h.rt.clone());
+    h.next(at_fill, None, None).await.unwrap();
+    for id in [at_fill, at_send] {
+        eventually("the send job on PostgreSQL", || {
+            h.rt.instance(id).ok().filter(|i| h.active(i) == ["done"])
+        })
+        .await;
+    }
+    for id in [at_fill, at_send, at_done] {
+        h.next(id, None, None).await.unwrap();
+    }
+    for id in [at_fill, at_send, at_done, ended] {
+        let instance = h.rt.instance(id).unwrap();
+        assert!(instance.is_ended(), "{id} ended");
+        let history = h.rt.history(id).unwrap();
+        for (i, event) in history.iter().enumerate() {
+            assert_eq!(event.seq as usize, i, "{id}: history contiguous");
+        }
+    }
+    worker.stop(Duration::from_secs(5)).await;
+    h.rt.store().shutdown();
+}
+
+/// A node paused past its lease (as by SIGSTOP) cannot apply its late result: two runtimes on
+/// one database, one clock each moved together. While A holds the lease B cannot take the job;
+/// after it runs out B takes it (attempt 2) and completes it; A's late completion is refused,
+/// and the task ended once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_paused_past_its_lease_cannot_complete_the_job_late() {
+    let Some(db) = TempDatabase::create("a_node_paused_past_its_lease") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let node = || Store::open_postgres(db.url(), true, dir.path(), GroupConfig::default()).unwrap();
+    let a = Harness::with(&process(), node(), registry(), AppSpec::open(app_id())).await;
+    let b = Harness::with(&process(), node(), registry(), AppSpec::open(app_id())).await;
+    let instance = a.create().await.id;
+    a.next(instance, None, None).await.unwrap(); // at `send`; no worker runs
+    let job = {
+        let i = b.rt.instance(instance).unwrap();
+        let (_, _, key) = i.process.job_tokens().next().unwrap();
+        key
+    };
+    let lease = Duration::from_secs(30);
+    let late =
+        a.rt.lease_job(job, false, "node-a", lease)
+            .await
+            .unwrap()
+            .expect("A leases the job");
+    assert!(
+        b.rt.lease_job(job, false, "node-b", lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "B cannot take a live lease"
+    );
+    for h in [&a, &b] {
+        h.clock.advance(Duration::from_secs(31));
+    }
+    let current =
+        b.rt.lease_job(job, false, "node-b", lease)
+            .await
+            .unwrap()
+            .expect("B takes the expired lease");
+    assert_eq!(current.job.attempts, 2);
+    b.rt.complete_job(&current, flyt_engine::hooks::Completion::default())
+        .await
+        .unwrap();
+    assert!(
+        a.rt.complete_job(&late, flyt_engine::hooks::Completion::default())
+            .await
+            .is_err(),
+        "A's late completion is refused"
+    );
+    let ends =
+        b.rt.history(instance)
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e.event_type == flyt_engine::model::EventType::EndTask
+                    && e.element_id.as_ref().is_some_and(|x| x.as_str() == "send")
+            })
+            .count();
+    assert_eq!(ends, 1, "the task ended once");
+    assert_eq!(b.active(&b.rt.instance(instance).unwrap()), ["done"]);
+    a.rt.store().shutdown();
+    b.rt.store().shutdown();
+}
