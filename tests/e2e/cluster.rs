@@ -238,7 +238,10 @@ max_backoff_ms = 5000
     pub async fn wait_for_decision_wait(&self, url: &str, token: &str) -> Value {
         flyt_tests::eventually("A to wait for the decision", WAIT, || async {
             let p = self.process(url, token).await;
-            (p["currentTask"]["elementId"] == "AwaitDecision").then_some(p)
+            let waiting = p["messageSubscriptions"]
+                .as_array()
+                .is_some_and(|subs| subs.iter().any(|s| s["elementId"] == "AwaitDecision"));
+            waiting.then_some(p)
         })
         .await
     }

@@ -85,14 +85,14 @@ async fn sent_message(b_url: &str, carol: &str) -> Value {
     sent[0].clone()
 }
 
-/// How often A's receive task ended (each end is one correlation that moved A).
+/// How often a message correlated at A's receive task (each is one correlation that moved A).
 async fn correlations(url: &str, alice: &str) -> usize {
     let history = get(&format!("{url}/process/history"), alice).await;
     history["processHistory"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["elementId"] == "AwaitDecision" && e["eventType"] == "process_EndTask")
+        .filter(|e| e["elementId"] == "AwaitDecision" && e["eventType"] == "flyt_MessageCorrelated")
         .count()
 }
 
