@@ -134,12 +134,29 @@
           attr('target'),
           child('owner', 'Owner'),
           { name: 'prefill', type: 'Prefill', isMany: true },
-          { name: 'copy', type: 'Copy', isMany: true }
+          { name: 'copy', type: 'Copy', isMany: true },
+          { name: 'onError', type: 'OnError', isMany: true }
         ]
       },
       { name: 'Owner', properties: [attr('from'), attr('organisationNumber'), attr('path'), attr('dataType')] },
-      { name: 'Prefill', properties: [attr('from'), attr('value'), attr('to'), attr('dataType')] },
+      { name: 'Prefill', properties: [attr('from'), attr('value'), attr('expression'), attr('to'), attr('dataType')] },
       { name: 'Copy', properties: [attr('dataType')] },
+      // <flyt:onError status="404" errorCode="..."/>: a downstream's 4xx answer as a BPMN error.
+      { name: 'OnError', properties: [attr('status'), attr('errorCode')] },
+      // <flyt:sendMessage> on a send task or a message throw/end event (the message outbox).
+      {
+        name: 'SendMessage',
+        superClass: ['Element'],
+        properties: [
+          attr('target'),
+          attr('name'),
+          attr('correlationKey'),
+          attr('timeToLive'),
+          { name: 'payload', type: 'Payload', isMany: true },
+          { name: 'onError', type: 'OnError', isMany: true }
+        ]
+      },
+      { name: 'Payload', properties: [attr('from'), attr('value'), attr('to'), attr('dataType')] },
       // <flyt:subscription correlationKey dataType/> on a bpmn:message or a message catch.
       { name: 'Subscription', superClass: ['Element'], properties: [attr('correlationKey'), attr('dataType')] }
     ],
