@@ -20,6 +20,7 @@ pub mod create_instance;
 pub mod hook_fn;
 pub mod instance_expr;
 pub mod logging;
+mod outgoing;
 pub mod pdf;
 pub mod send_message;
 pub mod token_client;

@@ -25,6 +25,8 @@
 //! The target's URL is never in the file: it comes from the server's downstream allow-list.
 
 use flyt_engine::bpmn::elements::ServiceTask;
+pub use flyt_engine::bpmn::elements::on_error::OnErrorRule as OnError;
+use flyt_engine::bpmn::elements::on_error::on_error_of;
 use flyt_engine::bpmn::xml::{Ns, XmlNode};
 use flyt_engine::bpmn::{Code, Diagnostic, Pos};
 use flyt_engine::expr::Expr;
@@ -59,32 +61,6 @@ pub enum Source {
         expr: Expr,
         text: String,
     },
-}
-
-/// A downstream 4xx answer raised as a BPMN error.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OnError {
-    pub status: u16,
-    /// Matches the problem's `code` too, when set.
-    pub code: Option<String>,
-    /// Matches the problem's `type` too, when set.
-    pub problem_type: Option<String>,
-    pub error_code: String,
-}
-
-impl OnError {
-    pub fn matches(&self, status: u16, problem: Option<&Value>) -> bool {
-        let field = |name: &str| problem.and_then(|p| p.get(name)).and_then(Value::as_str);
-        self.status == status
-            && self
-                .code
-                .as_deref()
-                .is_none_or(|c| field("code") == Some(c))
-            && self
-                .problem_type
-                .as_deref()
-                .is_none_or(|t| field("type") == Some(t))
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -227,33 +203,6 @@ pub fn parse(
         }),
         _ => Err(problems),
     }
-}
-
-/// `<flyt:onError status="4xx" [code=".."] [type=".."] errorCode=".."/>`. 401, 408 and 429 are
-/// not errors of the request (a token is refreshed, the call retried), so they cannot be mapped.
-fn on_error_of(node: &XmlNode) -> Result<OnError, String> {
-    let status = node
-        .attr("status")
-        .ok_or("<flyt:onError> needs status=\"4xx\"")?;
-    let status: u16 = status
-        .trim()
-        .parse()
-        .ok()
-        .filter(|s| (400..500).contains(s) && ![401, 408, 429].contains(s))
-        .ok_or_else(|| {
-            format!("<flyt:onError> status `{status}` is not a 4xx answer flyt gives up on (400-499 but 401, 408, 429)")
-        })?;
-    let error_code = node
-        .attr("errorCode")
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .ok_or("<flyt:onError> needs errorCode=\"...\" (the BPMN error to raise)")?;
-    Ok(OnError {
-        status,
-        code: node.attr("code").map(str::to_string),
-        problem_type: node.attr("type").map(str::to_string),
-        error_code: error_code.to_string(),
-    })
 }
 
 fn mapping(node: &XmlNode) -> Result<Mapping, String> {

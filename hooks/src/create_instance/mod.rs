@@ -14,6 +14,7 @@
 pub mod config;
 pub(crate) mod schema_paths;
 
+use crate::outgoing::{Outgoing, problem_of, retry_after};
 use crate::token_client::{TokenClient, TokenError};
 use crate::{Completion, ConfigCheck, JobContext, ServiceTaskHandler, ServiceTaskOutcome};
 use async_trait::async_trait;
@@ -31,18 +32,9 @@ use std::time::Duration;
 pub const TASK_TYPE: &str = "createInstance";
 
 /// The `createInstance` handler.
+#[derive(Debug)]
 pub struct CreateInstance {
-    downstream: Arc<BTreeMap<AppId, String>>,
-    tokens: Option<Arc<TokenClient>>,
-    http: reqwest::Client,
-}
-
-impl std::fmt::Debug for CreateInstance {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreateInstance")
-            .field("downstream", &self.downstream)
-            .finish()
-    }
+    out: Outgoing,
 }
 
 impl CreateInstance {
@@ -54,16 +46,8 @@ impl CreateInstance {
         tokens: Option<Arc<TokenClient>>,
         request_timeout: Duration,
     ) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(request_timeout)
-            .connect_timeout(request_timeout.min(Duration::from_secs(5)))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| e.to_string())?;
         Ok(CreateInstance {
-            downstream: Arc::new(downstream),
-            tokens,
-            http,
+            out: Outgoing::new(downstream, tokens, request_timeout)?,
         })
     }
 }
@@ -149,38 +133,9 @@ fn request_body(ctx: &JobContext, config: &CreateInstanceConfig) -> Result<Value
     Ok(body)
 }
 
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let value = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
 /// B's problem detail, for the incident.
 async fn problem(response: reqwest::Response) -> String {
     problem_of(response).await.1
-}
-
-/// B's problem (when its body is JSON) and its detail.
-async fn problem_of(response: reqwest::Response) -> (Option<Value>, String) {
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    let parsed = serde_json::from_str::<Value>(&text).ok();
-    let detail = parsed
-        .as_ref()
-        .map(|v| {
-            let code = v.get("code").and_then(Value::as_str).unwrap_or("");
-            let detail = v
-                .get("detail")
-                .and_then(Value::as_str)
-                .or_else(|| v.get("title").and_then(Value::as_str))
-                .unwrap_or("");
-            format!("{code}: {detail}")
-        })
-        .unwrap_or_else(|| text.chars().take(300).collect());
-    (parsed, format!("{status}: {detail}"))
 }
 
 impl CreateInstance {
@@ -191,7 +146,8 @@ impl CreateInstance {
         key: &str,
         body: &Value,
     ) -> Result<reqwest::Response, reqwest::Error> {
-        self.http
+        self.out
+            .http
             .post(url)
             .bearer_auth(token)
             .header("Idempotency-Key", key)
@@ -220,7 +176,7 @@ impl ServiceTaskHandler for CreateInstance {
                 ));
             }
         };
-        let Some(base) = self.downstream.get(&config.target) else {
+        let Some(base) = self.out.downstream.get(&config.target) else {
             return ServiceTaskOutcome::fail(format!(
                 "{} is not on this server's downstream allow-list",
                 config.target
@@ -236,7 +192,7 @@ impl ServiceTaskHandler for CreateInstance {
             Ok(b) => b,
             Err(e) => return ServiceTaskOutcome::fail(e),
         };
-        let Some(tokens) = &self.tokens else {
+        let Some(tokens) = &self.out.tokens else {
             return ServiceTaskOutcome::fail(
                 "this server has no organisation credentials for outgoing calls (configure [outgoing])",
             );
@@ -350,8 +306,13 @@ impl ServiceTaskHandler for CreateInstance {
         let mut problems = Vec::new();
         let node = check.task.flyt.get("createInstance");
         let at = node.map_or(check.pos, |n| n.pos);
-        if !self.downstream.contains_key(&config.target) {
-            let allowed: Vec<String> = self.downstream.keys().map(ToString::to_string).collect();
+        if !self.out.downstream.contains_key(&config.target) {
+            let allowed: Vec<String> = self
+                .out
+                .downstream
+                .keys()
+                .map(ToString::to_string)
+                .collect();
             problems.push(
                 Diagnostic::error(
                     Code::InvalidServiceTaskConfig,

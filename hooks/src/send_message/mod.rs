@@ -17,6 +17,7 @@
 //! receiver's problem detail, or, mapped by a `<flyt:onError>`, the BPMN error it names.
 
 use crate::instance_expr::{InstanceExprContext, eval_string};
+use crate::outgoing::{Outgoing, problem_of, retry_after};
 use crate::token_client::{TokenClient, TokenError};
 use crate::{Completion, ConfigCheck, JobContext, ServiceTaskHandler, ServiceTaskOutcome};
 use async_trait::async_trait;
@@ -35,18 +36,9 @@ use std::time::Duration;
 pub const TASK_TYPE: &str = SEND_MESSAGE_TYPE;
 
 /// The `sendMessage` handler.
+#[derive(Debug)]
 pub struct SendMessage {
-    downstream: Arc<BTreeMap<AppId, String>>,
-    tokens: Option<Arc<TokenClient>>,
-    http: reqwest::Client,
-}
-
-impl std::fmt::Debug for SendMessage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SendMessage")
-            .field("downstream", &self.downstream)
-            .finish()
-    }
+    out: Outgoing,
 }
 
 impl SendMessage {
@@ -58,16 +50,8 @@ impl SendMessage {
         tokens: Option<Arc<TokenClient>>,
         request_timeout: Duration,
     ) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(request_timeout)
-            .connect_timeout(request_timeout.min(Duration::from_secs(5)))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| e.to_string())?;
         Ok(SendMessage {
-            downstream: Arc::new(downstream),
-            tokens,
-            http,
+            out: Outgoing::new(downstream, tokens, request_timeout)?,
         })
     }
 }
@@ -141,35 +125,6 @@ pub fn request_body(ctx: &JobContext, config: &SendMessageConfig) -> Result<Valu
     Ok(body)
 }
 
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let value = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// The receiver's problem (when its body is JSON) and a one-line detail for the incident.
-async fn problem_of(response: reqwest::Response) -> (Option<Value>, String) {
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    let parsed = serde_json::from_str::<Value>(&text).ok();
-    let detail = parsed
-        .as_ref()
-        .map(|v| {
-            let code = v.get("code").and_then(Value::as_str).unwrap_or("");
-            let detail = v
-                .get("detail")
-                .and_then(Value::as_str)
-                .or_else(|| v.get("title").and_then(Value::as_str))
-                .unwrap_or("");
-            format!("{code}: {detail}")
-        })
-        .unwrap_or_else(|| text.chars().take(300).collect());
-    (parsed, format!("{status}: {detail}"))
-}
-
 #[async_trait]
 impl ServiceTaskHandler for SendMessage {
     async fn execute(&self, ctx: JobContext) -> ServiceTaskOutcome {
@@ -194,7 +149,7 @@ impl ServiceTaskHandler for SendMessage {
                 ));
             }
         };
-        let Some(base) = self.downstream.get(&config.target) else {
+        let Some(base) = self.out.downstream.get(&config.target) else {
             return ServiceTaskOutcome::fail(format!(
                 "{} is not on this server's downstream allow-list",
                 config.target
@@ -210,7 +165,7 @@ impl ServiceTaskHandler for SendMessage {
             Ok(b) => b,
             Err(e) => return ServiceTaskOutcome::fail(e),
         };
-        let Some(tokens) = &self.tokens else {
+        let Some(tokens) = &self.out.tokens else {
             return ServiceTaskOutcome::fail(
                 "this server has no organisation credentials for outgoing calls (configure [outgoing])",
             );
@@ -233,6 +188,7 @@ impl ServiceTaskHandler for SendMessage {
                 }
             };
             let sent = self
+                .out
                 .http
                 .post(&url)
                 .bearer_auth(&token)
@@ -344,8 +300,13 @@ impl ServiceTaskHandler for SendMessage {
                 Err(d) => return d,
             };
         let mut problems = Vec::new();
-        if !self.downstream.contains_key(&config.target) {
-            let allowed: Vec<String> = self.downstream.keys().map(ToString::to_string).collect();
+        if !self.out.downstream.contains_key(&config.target) {
+            let allowed: Vec<String> = self
+                .out
+                .downstream
+                .keys()
+                .map(ToString::to_string)
+                .collect();
             problems.push(
                 Diagnostic::error(
                     Code::InvalidMessageThrow,

@@ -23,6 +23,7 @@
 //! is sent; its value as a string is the key. `timeToLive` (ISO 8601 duration, default `PT1H`)
 //! is how long the receiver buffers the message when no subscription waits for it yet.
 
+pub use super::on_error::{OnErrorRule, on_error_of};
 use super::timer::IsoDuration;
 use crate::bpmn::xml::{Ns, XmlNode};
 use crate::bpmn::{Code, Diagnostic, Pos};
@@ -83,30 +84,6 @@ pub struct PayloadMapping {
     /// The key (a dot path) in the message's `data`.
     pub to: String,
     pub line: u32,
-}
-
-/// A 4xx answer of the receiver raised as a BPMN error (as `createInstance`'s `flyt:onError`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct OnErrorRule {
-    pub status: u16,
-    pub code: Option<String>,
-    pub problem_type: Option<String>,
-    pub error_code: String,
-}
-
-impl OnErrorRule {
-    pub fn matches(&self, status: u16, problem: Option<&Value>) -> bool {
-        let field = |name: &str| problem.and_then(|p| p.get(name)).and_then(Value::as_str);
-        self.status == status
-            && self
-                .code
-                .as_deref()
-                .is_none_or(|c| field("code") == Some(c))
-            && self
-                .problem_type
-                .as_deref()
-                .is_none_or(|t| field("type") == Some(t))
-    }
 }
 
 /// A parsed `<flyt:sendMessage>`.
@@ -308,30 +285,5 @@ fn mapping(node: &XmlNode) -> Result<PayloadMapping, String> {
         from,
         to: to.to_string(),
         line: node.pos.line,
-    })
-}
-
-fn on_error_of(node: &XmlNode) -> Result<OnErrorRule, String> {
-    let status = node
-        .attr("status")
-        .ok_or("<flyt:onError> needs status=\"4xx\"")?;
-    let status: u16 = status
-        .trim()
-        .parse()
-        .ok()
-        .filter(|s| (400..500).contains(s) && ![401, 408, 429].contains(s))
-        .ok_or_else(|| {
-            format!("<flyt:onError> status `{status}` is not a 4xx answer flyt gives up on (400-499 but 401, 408, 429)")
-        })?;
-    let error_code = node
-        .attr("errorCode")
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .ok_or("<flyt:onError> needs errorCode=\"...\" (the BPMN error to raise)")?;
-    Ok(OnErrorRule {
-        status,
-        code: node.attr("code").map(str::to_string),
-        problem_type: node.attr("type").map(str::to_string),
-        error_code: error_code.to_string(),
     })
 }

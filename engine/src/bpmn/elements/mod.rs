@@ -7,6 +7,7 @@ mod gateways;
 mod links;
 pub mod message;
 pub mod message_throw;
+pub mod on_error;
 mod service_task;
 mod sub_process;
 pub mod timer;
