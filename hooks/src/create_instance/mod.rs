@@ -14,8 +14,8 @@
 pub mod config;
 pub(crate) mod schema_paths;
 
-use crate::outgoing::{Outgoing, problem_of, retry_after};
-use crate::token_client::{TokenClient, TokenError};
+use crate::outgoing::{Call, Outgoing};
+use crate::token_client::TokenClient;
 use crate::{Completion, ConfigCheck, JobContext, ServiceTaskHandler, ServiceTaskOutcome};
 use async_trait::async_trait;
 use config::{CreateInstanceConfig, OwnerSpec, Source};
@@ -133,30 +133,6 @@ fn request_body(ctx: &JobContext, config: &CreateInstanceConfig) -> Result<Value
     Ok(body)
 }
 
-/// B's problem detail, for the incident.
-async fn problem(response: reqwest::Response) -> String {
-    problem_of(response).await.1
-}
-
-impl CreateInstance {
-    async fn call(
-        &self,
-        url: &str,
-        token: &str,
-        key: &str,
-        body: &Value,
-    ) -> Result<reqwest::Response, reqwest::Error> {
-        self.out
-            .http
-            .post(url)
-            .bearer_auth(token)
-            .header("Idempotency-Key", key)
-            .json(body)
-            .send()
-            .await
-    }
-}
-
 #[async_trait]
 impl ServiceTaskHandler for CreateInstance {
     async fn execute(&self, ctx: JobContext) -> ServiceTaskOutcome {
@@ -176,126 +152,47 @@ impl ServiceTaskHandler for CreateInstance {
                 ));
             }
         };
-        let Some(base) = self.out.downstream.get(&config.target) else {
-            return ServiceTaskOutcome::fail(format!(
-                "{} is not on this server's downstream allow-list",
-                config.target
-            ));
-        };
-        let url = format!(
-            "{}/{}/{}/instances",
-            base.trim_end_matches('/'),
-            config.target.org(),
-            config.target.app()
-        );
         let body = match request_body(&ctx, &config) {
             Ok(b) => b,
             Err(e) => return ServiceTaskOutcome::fail(e),
         };
-        let Some(tokens) = &self.out.tokens else {
-            return ServiceTaskOutcome::fail(
-                "this server has no organisation credentials for outgoing calls (configure [outgoing])",
-            );
+        let call = Call {
+            target: &config.target,
+            path: "instances",
+            idempotency_key: &ctx.idempotency_key,
+            body: &body,
+            accepted: 200..=201,
+            on_error: &config.on_error,
+            refused: "refused to create the instance".to_string(),
         };
-        let mut refreshed = false;
-        loop {
-            let token = match tokens.token().await {
-                Ok(t) => t,
-                Err(TokenError::Transient(e)) => {
-                    return ServiceTaskOutcome::retry(format!("token endpoint: {e}"));
-                }
-                Err(TokenError::Rejected(e)) => {
-                    return ServiceTaskOutcome::fail(format!(
-                        "the authority refused our token request: {e}"
-                    ));
-                }
-                Err(TokenError::Config(e)) => {
-                    return ServiceTaskOutcome::fail(format!("outgoing credentials: {e}"));
-                }
-            };
-            let response = match self.call(&url, &token, &ctx.idempotency_key, &body).await {
-                Ok(r) => r,
-                Err(e) if e.is_timeout() => {
-                    return ServiceTaskOutcome::retry(format!(
-                        "{} did not answer in time",
-                        config.target
-                    ));
-                }
-                Err(e) => {
-                    return ServiceTaskOutcome::retry(format!(
-                        "{} is unreachable: {}",
-                        config.target,
-                        e.without_url()
-                    ));
-                }
-            };
-            let status = response.status().as_u16();
-            match status {
-                200 | 201 => {
-                    // Crash tests: B has created the instance, A has not recorded it yet.
-                    flyt_engine::failpoint!("create_instance.after_response");
-                    let location = response
-                        .headers()
-                        .get(reqwest::header::LOCATION)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
-                    let created: Value = match response.json().await {
-                        Ok(v) => v,
-                        Err(e) => {
-                            return ServiceTaskOutcome::retry(format!(
-                                "unreadable answer from {}: {e}",
-                                config.target
-                            ));
-                        }
-                    };
-                    let id = created.get("id").cloned().unwrap_or(Value::Null);
-                    let completion = Completion {
-                        details: Some(json!({
-                            "createdInstance": { "app": config.target.to_string(), "id": id, "url": location }
-                        })),
-                        ..Completion::default()
-                    };
-                    return ServiceTaskOutcome::Completed(completion);
-                }
-                401 if !refreshed => {
-                    // The token may have been revoked or rotated: get a fresh one, once.
-                    tokens.invalidate(&token);
-                    refreshed = true;
-                }
-                401 => {
-                    return ServiceTaskOutcome::fail(format!(
-                        "{} refused a fresh organisation token: {}",
-                        config.target,
-                        problem(response).await
-                    ));
-                }
-                408 | 429 | 500..=599 => {
-                    let wait = retry_after(&response);
-                    let reason = format!("{} answered {}", config.target, problem(response).await);
-                    return match wait {
-                        Some(after) => ServiceTaskOutcome::RetryAfter { after, reason },
-                        None => ServiceTaskOutcome::retry(reason),
-                    };
-                }
-                _ => {
-                    let (body, detail) = problem_of(response).await;
-                    let message =
-                        format!("{} refused to create the instance: {detail}", config.target);
-                    // Mapped to a BPMN error: an error boundary on the task catches it.
-                    if let Some(rule) = config
-                        .on_error
-                        .iter()
-                        .find(|r| r.matches(status, body.as_ref()))
-                    {
-                        return ServiceTaskOutcome::Error {
-                            code: rule.error_code.clone(),
-                            message,
-                        };
-                    }
-                    return ServiceTaskOutcome::fail(message);
-                }
+        let response = match self.out.post(call).await {
+            Ok(r) => r,
+            Err(outcome) => return outcome,
+        };
+        // Crash tests: B has created the instance, A has not recorded it yet.
+        flyt_engine::failpoint!("create_instance.after_response");
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let created: Value = match response.json().await {
+            Ok(v) => v,
+            Err(e) => {
+                return ServiceTaskOutcome::retry(format!(
+                    "unreadable answer from {}: {e}",
+                    config.target
+                ));
             }
-        }
+        };
+        let id = created.get("id").cloned().unwrap_or(Value::Null);
+        let completion = Completion {
+            details: Some(json!({
+                "createdInstance": { "app": config.target.to_string(), "id": id, "url": location }
+            })),
+            ..Completion::default()
+        };
+        ServiceTaskOutcome::Completed(completion)
     }
 
     fn check_config(&self, check: &ConfigCheck<'_>) -> Vec<Diagnostic> {
@@ -306,30 +203,12 @@ impl ServiceTaskHandler for CreateInstance {
         let mut problems = Vec::new();
         let node = check.task.flyt.get("createInstance");
         let at = node.map_or(check.pos, |n| n.pos);
-        if !self.out.downstream.contains_key(&config.target) {
-            let allowed: Vec<String> = self
-                .out
-                .downstream
-                .keys()
-                .map(ToString::to_string)
-                .collect();
-            problems.push(
-                Diagnostic::error(
-                    Code::InvalidServiceTaskConfig,
-                    at,
-                    format!(
-                        "target `{}` of `{}` is not on this server's downstream allow-list",
-                        config.target, check.element_id
-                    ),
-                )
-                .element(check.element_id)
-                .hint(if allowed.is_empty() {
-                    "the allow-list ([downstream] in the server config) is empty".to_string()
-                } else {
-                    format!("allowed: {}", allowed.join(", "))
-                }),
-            );
-        }
+        problems.extend(self.out.check_target(
+            &config.target,
+            check.element_id,
+            Code::InvalidServiceTaskConfig,
+            at,
+        ));
         // A's side: the data types and, where schemas exist, the paths.
         let source_type = |dt: &Option<String>| {
             dt.clone()

@@ -17,8 +17,8 @@
 //! receiver's problem detail, or, mapped by a `<flyt:onError>`, the BPMN error it names.
 
 use crate::instance_expr::{InstanceExprContext, eval_string};
-use crate::outgoing::{Outgoing, problem_of, retry_after};
-use crate::token_client::{TokenClient, TokenError};
+use crate::outgoing::{Call, Outgoing};
+use crate::token_client::TokenClient;
 use crate::{Completion, ConfigCheck, JobContext, ServiceTaskHandler, ServiceTaskOutcome};
 use async_trait::async_trait;
 use flyt_engine::bpmn::elements::message_throw::{
@@ -149,132 +149,44 @@ impl ServiceTaskHandler for SendMessage {
                 ));
             }
         };
-        let Some(base) = self.out.downstream.get(&config.target) else {
-            return ServiceTaskOutcome::fail(format!(
-                "{} is not on this server's downstream allow-list",
-                config.target
-            ));
-        };
-        let url = format!(
-            "{}/{}/{}/messages",
-            base.trim_end_matches('/'),
-            config.target.org(),
-            config.target.app()
-        );
         let body = match request_body(&ctx, &config) {
             Ok(b) => b,
             Err(e) => return ServiceTaskOutcome::fail(e),
         };
-        let Some(tokens) = &self.out.tokens else {
-            return ServiceTaskOutcome::fail(
-                "this server has no organisation credentials for outgoing calls (configure [outgoing])",
-            );
-        };
         let id = message_id(&ctx);
-        let mut refreshed = false;
-        loop {
-            let token = match tokens.token().await {
-                Ok(t) => t,
-                Err(TokenError::Transient(e)) => {
-                    return ServiceTaskOutcome::retry(format!("token endpoint: {e}"));
-                }
-                Err(TokenError::Rejected(e)) => {
-                    return ServiceTaskOutcome::fail(format!(
-                        "the authority refused our token request: {e}"
-                    ));
-                }
-                Err(TokenError::Config(e)) => {
-                    return ServiceTaskOutcome::fail(format!("outgoing credentials: {e}"));
-                }
-            };
-            let sent = self
-                .out
-                .http
-                .post(&url)
-                .bearer_auth(&token)
-                .header("Idempotency-Key", &id)
-                .json(&body)
-                .send()
-                .await;
-            let response = match sent {
-                Ok(r) => r,
-                Err(e) if e.is_timeout() => {
-                    return ServiceTaskOutcome::retry(format!(
-                        "{} did not answer in time",
-                        config.target
-                    ));
-                }
-                Err(e) => {
-                    return ServiceTaskOutcome::retry(format!(
-                        "{} is unreachable: {}",
-                        config.target,
-                        e.without_url()
-                    ));
-                }
-            };
-            let status = response.status().as_u16();
-            match status {
-                200..=202 => {
-                    // Crash tests: the receiver has the message, the sender has not recorded it.
-                    flyt_engine::failpoint!("send_message.after_response");
-                    let answer: Value = response.json().await.unwrap_or(Value::Null);
-                    let mut message = json!({
-                        "app": config.target.to_string(),
-                        "name": config.name,
-                        "messageId": id,
-                        "correlationKey": body["correlationKey"],
-                        "status": status,
-                    });
-                    for field in ["outcome", "instanceId", "bufferedUntil"] {
-                        if let Some(v) = answer.get(field) {
-                            message[field] = v.clone();
-                        }
-                    }
-                    return ServiceTaskOutcome::Completed(Completion {
-                        details: Some(json!({ "sentMessage": message })),
-                        ..Completion::default()
-                    });
-                }
-                401 if !refreshed => {
-                    tokens.invalidate(&token);
-                    refreshed = true;
-                }
-                401 => {
-                    let (_, detail) = problem_of(response).await;
-                    return ServiceTaskOutcome::fail(format!(
-                        "{} refused a fresh organisation token: {detail}",
-                        config.target
-                    ));
-                }
-                408 | 429 | 500..=599 => {
-                    let wait = retry_after(&response);
-                    let (_, detail) = problem_of(response).await;
-                    let reason = format!("{} answered {detail}", config.target);
-                    return match wait {
-                        Some(after) => ServiceTaskOutcome::RetryAfter { after, reason },
-                        None => ServiceTaskOutcome::retry(reason),
-                    };
-                }
-                _ => {
-                    let (problem, detail) = problem_of(response).await;
-                    let message = format!(
-                        "{} refused the message `{}`: {detail}",
-                        config.target, config.name
-                    );
-                    if let Some(rule) = config
-                        .on_error
-                        .iter()
-                        .find(|r| r.matches(status, problem.as_ref()))
-                    {
-                        return ServiceTaskOutcome::Error {
-                            code: rule.error_code.clone(),
-                            message,
-                        };
-                    }
-                    return ServiceTaskOutcome::fail(message);
-                }
+        let call = Call {
+            target: &config.target,
+            path: "messages",
+            idempotency_key: &id,
+            body: &body,
+            accepted: 200..=202,
+            on_error: &config.on_error,
+            refused: format!("refused the message `{}`", config.name),
+        };
+        let response = match self.out.post(call).await {
+            Ok(r) => r,
+            Err(outcome) => return outcome,
+        };
+        let status = response.status().as_u16();
+        // Crash tests: the receiver has the message, the sender has not recorded it.
+        flyt_engine::failpoint!("send_message.after_response");
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let mut message = json!({
+            "app": config.target.to_string(),
+            "name": config.name,
+            "messageId": id,
+            "correlationKey": body["correlationKey"],
+            "status": status,
+        });
+        for field in ["outcome", "instanceId", "bufferedUntil"] {
+            if let Some(v) = answer.get(field) {
+                message[field] = v.clone();
             }
         }
+        ServiceTaskOutcome::Completed(Completion {
+            details: Some(json!({ "sentMessage": message })),
+            ..Completion::default()
+        })
     }
 
     /// At deploy: the target must be on the allow-list, and the payload's sources must be
@@ -300,30 +212,12 @@ impl ServiceTaskHandler for SendMessage {
                 Err(d) => return d,
             };
         let mut problems = Vec::new();
-        if !self.out.downstream.contains_key(&config.target) {
-            let allowed: Vec<String> = self
-                .out
-                .downstream
-                .keys()
-                .map(ToString::to_string)
-                .collect();
-            problems.push(
-                Diagnostic::error(
-                    Code::InvalidMessageThrow,
-                    config.pos,
-                    format!(
-                        "target `{}` of `{}` is not on this server's downstream allow-list",
-                        config.target, check.element_id
-                    ),
-                )
-                .element(check.element_id)
-                .hint(if allowed.is_empty() {
-                    "the allow-list ([downstream] in the server config) is empty".to_string()
-                } else {
-                    format!("allowed: {}", allowed.join(", "))
-                }),
-            );
-        }
+        problems.extend(self.out.check_target(
+            &config.target,
+            check.element_id,
+            Code::InvalidMessageThrow,
+            config.pos,
+        ));
         // The payload's sources, and the correlation key's `dataModel` paths (at the line of
         // <flyt:sendMessage>), must be fields of the sending app's data.
         let mut sources: Vec<(Option<String>, String, Pos, &str)> = config
