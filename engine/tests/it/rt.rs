@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use flyt_engine::app::AppSpec;
-use flyt_engine::hooks::Registry;
+use flyt_engine::hooks::{HandlerConfig, Registry};
 use flyt_engine::ids::{AppId, InstanceId};
 use flyt_engine::model::{Actor, Instance, InstanceOwner, Party};
 use flyt_engine::runtime::{CreateInstance, Error, Next, Runtime, RuntimeConfig};
@@ -23,6 +23,15 @@ pub fn app_id() -> AppId {
 
 pub fn user() -> Actor {
     Actor::user("01017012345")
+}
+
+/// The elements of the instance's active scopes (embedded and event sub-processes).
+pub fn scope_elements(i: &Instance) -> Vec<String> {
+    i.process
+        .scopes
+        .iter()
+        .map(|s| s.element.to_string())
+        .collect()
 }
 
 pub fn owner() -> InstanceOwner {
@@ -94,6 +103,34 @@ impl Harness {
                 on_behalf_of: None,
             })
             .await
+    }
+
+    /// A harness whose app has the external job type `never`, which no worker in these tests
+    /// runs: a service task of that type keeps its token where it is.
+    pub async fn with_idle_job_type(bpmn: &str) -> Harness {
+        let registry = Registry::builder()
+            .external_service_task("never", HandlerConfig::default())
+            .build();
+        Self::with(bpmn, Store::memory(), registry, AppSpec::open(app_id())).await
+    }
+
+    /// The instance once its active tasks are exactly `want` (in any order); fails after 10 s.
+    pub async fn until_active(&self, id: InstanceId, want: &[&str]) -> Instance {
+        let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let i = self.rt.instance(id).unwrap();
+            if self.active(&i) == want {
+                return i;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waiting for {want:?}: {:?}",
+                i.process
+            );
+            tokio::task::yield_now().await;
+        }
     }
 
     pub fn active(&self, instance: &Instance) -> Vec<String> {

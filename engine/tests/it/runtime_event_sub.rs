@@ -4,51 +4,11 @@
 //! disarmed when the process ends first, and the validation rules (line-exact).
 
 use crate::rt::*;
-use crate::support::{assert_at, doc, only, rejected};
-use flyt_engine::app::AppSpec;
+use crate::support::{assert_at, data_task, doc, only, rejected};
 use flyt_engine::bpmn::Code;
-use flyt_engine::hooks::{HandlerConfig, Registry};
-use flyt_engine::model::{Instance, ProcessState};
+use flyt_engine::model::ProcessState;
 use flyt_engine::runtime::worker::Worker;
-use flyt_engine::store::Store;
-use std::time::{Duration, Instant};
-
-fn data_task(id: &str) -> String {
-    format!(
-        r#"<task id="{id}"><extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></extensionElements></task>"#
-    )
-}
-
-fn scopes(i: &Instance) -> Vec<String> {
-    i.process
-        .scopes
-        .iter()
-        .map(|s| s.element.to_string())
-        .collect()
-}
-
-async fn harness(bpmn: &str) -> Harness {
-    let registry = Registry::builder()
-        .external_service_task("never", HandlerConfig::default())
-        .build();
-    Harness::with(bpmn, Store::memory(), registry, AppSpec::open(app_id())).await
-}
-
-async fn until(h: &Harness, id: flyt_engine::ids::InstanceId, want: &[&str]) -> Instance {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let i = h.rt.instance(id).unwrap();
-        if h.active(&i) == want {
-            return i;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "waiting for {want:?}: {:?}",
-            i.process
-        );
-        tokio::task::yield_now().await;
-    }
-}
+use std::time::Duration;
 
 /// `work` (a user task) and `more` (a service task no one runs) in parallel; the process-level
 /// event sub-process `timeout` starts after `value`, interrupting or not, and runs `chase`.
@@ -80,7 +40,8 @@ fn process_level(interrupting: bool, value: &str) -> String {
 
 #[tokio::test]
 async fn an_interrupting_timer_event_sub_process_ends_the_process_tokens_and_replaces_its_end() {
-    let h = harness(&process_level(true, "<timeDuration>PT1H</timeDuration>")).await;
+    let h = Harness::with_idle_job_type(&process_level(true, "<timeDuration>PT1H</timeDuration>"))
+        .await;
     let worker = Worker::spawn(h.rt.clone());
     let i = h.create().await;
     assert_eq!(h.active(&i), ["more", "work"]);
@@ -89,8 +50,8 @@ async fn an_interrupting_timer_event_sub_process_ends_the_process_tokens_and_rep
     let more_job = i.process.job_tokens().next().unwrap().2;
 
     h.clock.advance(Duration::from_secs(3600));
-    let i = until(&h, i.id, &["chase"]).await;
-    assert_eq!(scopes(&i), ["timeout"]);
+    let i = h.until_active(i.id, &["chase"]).await;
+    assert_eq!(scope_elements(&i), ["timeout"]);
     assert_eq!(i.process.tokens.len(), 1);
     assert_eq!(i.process.tokens[0].scope, Some(i.process.scopes[0].id));
     assert!(i.process.armed_timers().is_empty());
@@ -123,7 +84,8 @@ async fn an_interrupting_timer_event_sub_process_ends_the_process_tokens_and_rep
 
 #[tokio::test]
 async fn a_process_that_ends_first_disarms_its_event_sub_process_timer() {
-    let h = harness(&process_level(true, "<timeDuration>PT1H</timeDuration>")).await;
+    let h = Harness::with_idle_job_type(&process_level(true, "<timeDuration>PT1H</timeDuration>"))
+        .await;
     let i = h.create().await;
     let timer = i.process.timers[0].job;
     let i = h.next(i.id, None, Some("work")).await.unwrap();
@@ -175,7 +137,7 @@ fn remind_inside() -> String {
 #[tokio::test]
 async fn a_non_interrupting_timer_event_sub_process_runs_beside_its_scope_and_is_disarmed_with_it()
 {
-    let h = harness(&remind_inside()).await;
+    let h = Harness::with_idle_job_type(&remind_inside()).await;
     let worker = Worker::spawn(h.rt.clone());
     let i = h.create().await;
     assert_eq!(h.active(&i), ["work"]);
@@ -183,8 +145,8 @@ async fn a_non_interrupting_timer_event_sub_process_runs_beside_its_scope_and_is
     assert_eq!(i.process.scopes[0].timers.len(), 1, "armed on entry");
 
     h.clock.advance(Duration::from_secs(3600));
-    let i = until(&h, i.id, &["chase", "work"]).await;
-    assert_eq!(scopes(&i), ["sub", "remind"]);
+    let i = h.until_active(i.id, &["chase", "work"]).await;
+    assert_eq!(scope_elements(&i), ["sub", "remind"]);
     assert_eq!(i.process.scopes[1].parent, Some(i.process.scopes[0].id));
     assert_eq!(
         i.process.scopes[0].timers.len(),
@@ -197,7 +159,7 @@ async fn a_non_interrupting_timer_event_sub_process_runs_beside_its_scope_and_is
     // The inside ends first: the sub-process waits for its event sub-process.
     let i = h.next(i.id, None, Some("work")).await.unwrap();
     assert_eq!(h.active(&i), ["chase"]);
-    assert_eq!(scopes(&i), ["sub", "remind"]);
+    assert_eq!(scope_elements(&i), ["sub", "remind"]);
     let i = h.next(i.id, None, Some("chase")).await.unwrap();
     assert_eq!(h.active(&i), ["done"]);
     assert!(i.process.scopes.is_empty());
@@ -349,14 +311,14 @@ fn error_inside() -> String {
 
 #[tokio::test]
 async fn an_error_end_event_is_caught_by_an_event_sub_process_of_its_sub_process() {
-    let h = harness(&error_inside()).await;
+    let h = Harness::with_idle_job_type(&error_inside()).await;
     let i = h.create().await;
     assert_eq!(h.active(&i), ["more", "work"]);
     let more_job = i.process.job_tokens().next().unwrap().2;
 
     let i = h.next(i.id, None, Some("work")).await.unwrap();
     assert_eq!(h.active(&i), ["fix"], "{:?}", i.process);
-    assert_eq!(scopes(&i), ["sub", "onMissing"]);
+    assert_eq!(scope_elements(&i), ["sub", "onMissing"]);
     assert!(
         h.rt.store().job(more_job).unwrap().is_none(),
         "job cancelled"
@@ -424,12 +386,12 @@ fn error_inside_the_catcher() -> String {
 
 #[tokio::test]
 async fn an_error_thrown_inside_an_event_sub_process_goes_past_it_to_the_next_catcher() {
-    let h = harness(&error_inside_the_catcher()).await;
+    let h = Harness::with_idle_job_type(&error_inside_the_catcher()).await;
     let i = h.create().await;
     assert_eq!(h.active(&i), ["work"]);
     let i = h.next(i.id, None, Some("work")).await.unwrap();
     assert_eq!(h.active(&i), ["fix"], "{:?}", i.process);
-    assert_eq!(scopes(&i), ["sub", "onMissing"]);
+    assert_eq!(scope_elements(&i), ["sub", "onMissing"]);
 
     let i = h.next(i.id, None, Some("fix")).await.unwrap();
     assert_eq!(
@@ -496,7 +458,7 @@ async fn a_service_task_error_is_caught_by_a_process_level_event_sub_process() {
 </subProcess>"#,
         data_task("fix")
     ));
-    let h = harness(&text).await;
+    let h = Harness::with_idle_job_type(&text).await;
     let i = h.create().await;
     let job = i.process.job_tokens().next().unwrap().2;
     let leased =
@@ -511,7 +473,7 @@ async fn a_service_task_error_is_caught_by_a_process_level_event_sub_process() {
     assert_eq!(thrown, flyt_engine::runtime::Thrown::Caught);
     let i = h.rt.instance(i.id).unwrap();
     assert_eq!(h.active(&i), ["fix"]);
-    assert_eq!(scopes(&i), ["onAny"]);
+    assert_eq!(scope_elements(&i), ["onAny"]);
     assert!(i.process.incidents.is_empty());
     assert!(h.rt.store().job(job).unwrap().is_none(), "job removed");
     let i = h.next(i.id, None, Some("fix")).await.unwrap();
@@ -588,14 +550,18 @@ fn escalation_inside(interrupting: bool) -> String {
 
 #[tokio::test]
 async fn a_non_interrupting_escalation_event_sub_process_runs_beside_the_throwing_token() {
-    let h = harness(&escalation_inside(false)).await;
+    let h = Harness::with_idle_job_type(&escalation_inside(false)).await;
     let i = h.create().await;
     let i = h.next(i.id, None, Some("work")).await.unwrap();
     assert_eq!(h.active(&i), ["assist", "finish"], "{:?}", i.process);
-    assert_eq!(scopes(&i), ["sub", "helper"]);
+    assert_eq!(scope_elements(&i), ["sub", "helper"]);
     let i = h.next(i.id, None, Some("finish")).await.unwrap();
     assert_eq!(h.active(&i), ["assist"]);
-    assert_eq!(scopes(&i), ["sub", "helper"], "the sub-process waits");
+    assert_eq!(
+        scope_elements(&i),
+        ["sub", "helper"],
+        "the sub-process waits"
+    );
     let i = h.next(i.id, None, Some("assist")).await.unwrap();
     assert_eq!(h.active(&i), ["done"]);
     assert!(i.process.scopes.is_empty());
@@ -613,11 +579,11 @@ async fn a_non_interrupting_escalation_event_sub_process_runs_beside_the_throwin
 
 #[tokio::test]
 async fn an_interrupting_escalation_event_sub_process_ends_the_throwing_token() {
-    let h = harness(&escalation_inside(true)).await;
+    let h = Harness::with_idle_job_type(&escalation_inside(true)).await;
     let i = h.create().await;
     let i = h.next(i.id, None, Some("work")).await.unwrap();
     assert_eq!(h.active(&i), ["assist"], "{:?}", i.process);
-    assert_eq!(scopes(&i), ["sub", "helper"]);
+    assert_eq!(scope_elements(&i), ["sub", "helper"]);
     let i = h.next(i.id, None, Some("assist")).await.unwrap();
     assert_eq!(h.active(&i), ["done"]);
     assert!(i.process.scopes.is_empty());

@@ -2,17 +2,11 @@
 //! tasks, and which pool of a collaboration runs.
 
 use crate::rt::*;
-use crate::support::doc;
+use crate::support::{data_task, doc};
 use flyt_engine::bpmn::{self, Options};
 use flyt_engine::model::{Instance, JobKind};
 use flyt_engine::runtime::worker::Worker;
 use std::time::Duration;
-
-fn data_task(id: &str) -> String {
-    format!(
-        r#"<task id="{id}"><extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></extensionElements></task>"#
-    )
-}
 
 /// A fork: one branch waits at `slow` (with a deadline timer), the other at `quick`, which leads
 /// through a milestone (a none throw event) to a terminate end event.

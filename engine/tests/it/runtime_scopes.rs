@@ -3,29 +3,15 @@
 //! inside moving on in its scope, and the validation rules of scopes (line-exact).
 
 use crate::rt::*;
-use crate::support::{assert_at, doc, only, rejected};
+use crate::support::{assert_at, data_task, doc, only, rejected};
 use flyt_engine::app::AppSpec;
 use flyt_engine::bpmn::Code;
 use flyt_engine::hooks::Completion;
 use flyt_engine::hooks::{HandlerConfig, Registry};
-use flyt_engine::model::{Instance, JobKind, ProcessState, TokenAt};
+use flyt_engine::model::{JobKind, ProcessState, TokenAt};
 use flyt_engine::runtime::worker::Worker;
 use flyt_engine::store::Store;
 use std::time::{Duration, Instant};
-
-fn data_task(id: &str) -> String {
-    format!(
-        r#"<task id="{id}"><extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></extensionElements></task>"#
-    )
-}
-
-fn scopes(i: &Instance) -> Vec<String> {
-    i.process
-        .scopes
-        .iter()
-        .map(|s| s.element.to_string())
-        .collect()
-}
 
 /// `review` inside `inner` inside `outer`, then `archive` after `outer`.
 fn nested() -> String {
@@ -59,7 +45,7 @@ async fn a_token_enters_nested_sub_processes_and_leaves_when_the_last_inner_toke
     let h = Harness::new(&nested()).await;
     let i = h.create().await;
     assert_eq!(h.active(&i), ["review"]);
-    assert_eq!(scopes(&i), ["outer", "inner"]);
+    assert_eq!(scope_elements(&i), ["outer", "inner"]);
     let (outer, inner) = (&i.process.scopes[0], &i.process.scopes[1]);
     assert_eq!(outer.parent, None);
     assert_eq!(inner.parent, Some(outer.id));
@@ -130,7 +116,7 @@ async fn a_sub_process_waits_for_every_branch_inside_and_a_second_entry_is_a_new
     let first = i.process.scopes[0].id;
     let i = h.next(i.id, None, Some("a")).await.unwrap();
     assert_eq!(h.active(&i), ["b"], "one branch still runs inside");
-    assert_eq!(scopes(&i), ["sub"]);
+    assert_eq!(scope_elements(&i), ["sub"]);
     let i = h.next(i.id, None, Some("b")).await.unwrap();
     assert_eq!(h.active(&i), ["again"]);
     assert!(i.process.scopes.is_empty());
@@ -186,16 +172,7 @@ fn terminate_inside() -> String {
 
 #[tokio::test]
 async fn a_terminate_end_event_inside_a_sub_process_ends_only_its_scope() {
-    let registry = Registry::builder()
-        .external_service_task("never", HandlerConfig::default())
-        .build();
-    let h = Harness::with(
-        &terminate_inside(),
-        Store::memory(),
-        registry,
-        AppSpec::open(app_id()),
-    )
-    .await;
+    let h = Harness::with_idle_job_type(&terminate_inside()).await;
     let i = h.create().await;
     assert_eq!(h.active(&i), ["quick", "slow", "watch"]);
     let slow_job = i.process.job_tokens().next().unwrap().2;
@@ -372,33 +349,11 @@ fn sub_with_deadline(cancel: bool, value: &str) -> String {
     ))
 }
 
-async fn harness_with_worker_type(bpmn: &str) -> Harness {
-    let registry = Registry::builder()
-        .external_service_task("never", HandlerConfig::default())
-        .build();
-    Harness::with(bpmn, Store::memory(), registry, AppSpec::open(app_id())).await
-}
-
-async fn until(h: &Harness, id: flyt_engine::ids::InstanceId, want: &[&str]) -> Instance {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let i = h.rt.instance(id).unwrap();
-        if h.active(&i) == want {
-            return i;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "waiting for {want:?}: {:?}",
-            i.process
-        );
-        tokio::task::yield_now().await;
-    }
-}
-
 #[tokio::test]
 async fn an_interrupting_timer_on_a_sub_process_ends_everything_inside_in_one_commit() {
-    let h = harness_with_worker_type(&sub_with_deadline(true, "<timeDuration>P1D</timeDuration>"))
-        .await;
+    let h =
+        Harness::with_idle_job_type(&sub_with_deadline(true, "<timeDuration>P1D</timeDuration>"))
+            .await;
     let worker = Worker::spawn(h.rt.clone());
     let i = h.create().await;
     assert_eq!(h.active(&i), ["more", "work"]);
@@ -408,7 +363,7 @@ async fn an_interrupting_timer_on_a_sub_process_ends_everything_inside_in_one_co
     let more_job = i.process.job_tokens().next().unwrap().2;
 
     h.clock.advance(Duration::from_secs(86_400));
-    let i = until(&h, i.id, &["chase"]).await;
+    let i = h.until_active(i.id, &["chase"]).await;
     assert!(i.process.scopes.is_empty());
     assert!(i.process.armed_timers().is_empty());
     assert!(
@@ -438,11 +393,12 @@ async fn an_interrupting_timer_on_a_sub_process_ends_everything_inside_in_one_co
 #[tokio::test]
 async fn a_non_interrupting_timer_cycle_on_a_sub_process_adds_a_token_per_tick_and_stops_with_it() {
     let h =
-        harness_with_worker_type(&sub_with_deadline(false, "<timeCycle>R2/PT1H</timeCycle>")).await;
+        Harness::with_idle_job_type(&sub_with_deadline(false, "<timeCycle>R2/PT1H</timeCycle>"))
+            .await;
     let worker = Worker::spawn(h.rt.clone());
     let i = h.create().await;
     h.clock.advance(Duration::from_secs(3600));
-    let i = until(&h, i.id, &["chase", "more", "work"]).await;
+    let i = h.until_active(i.id, &["chase", "more", "work"]).await;
     assert_eq!(i.process.scopes.len(), 1, "the sub-process goes on");
     assert_eq!(
         i.process.scopes[0].timers.len(),
@@ -537,7 +493,7 @@ fn nested_error_catcher() -> String {
 
 #[tokio::test]
 async fn an_error_inside_nested_sub_processes_is_caught_by_the_nearest_boundary_naming_its_code() {
-    let h = harness_with_worker_type(&nested_error_catcher()).await;
+    let h = Harness::with_idle_job_type(&nested_error_catcher()).await;
     let i = h.create().await;
     assert_eq!(h.active(&i), ["more", "work"]);
     let job = i.process.job_tokens().next().unwrap().2;

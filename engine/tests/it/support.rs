@@ -11,6 +11,13 @@ pub const HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 pub const TAIL: &str = "</process>\n</definitions>\n";
 
 /// A whole BPMN document around `body` (the process's children, one element per line).
+/// A `<task>` with Altinn's `data` task type: a user task the tests move with `next`.
+pub fn data_task(id: &str) -> String {
+    format!(
+        r#"<task id="{id}"><extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></extensionElements></task>"#
+    )
+}
+
 pub fn doc(body: &str) -> String {
     format!("{HEAD}{}\n{TAIL}", body.trim_matches('\n'))
 }
