@@ -200,6 +200,43 @@ impl Transition<'_> {
         Ok(())
     }
 
+    /// An event sub-process `esp` of scope instance `enclosing` (`None`: the process) catches an
+    /// error or escalation thrown inside that scope: when it interrupts, nothing of the scope
+    /// still queued moves on; it starts (`start_event_sub`), the catch is recorded at its start
+    /// event as `caught` with `details`, and its start event's flows are queued inside it.
+    fn catch_in_event_sub(
+        &mut self,
+        esp: NodeIdx,
+        enclosing: Option<u32>,
+        interrupting: bool,
+        caught: EventType,
+        details: serde_json::Value,
+        queue: &mut VecDeque<Arrival>,
+    ) -> Result<(), Error> {
+        if interrupting {
+            let process = &self.instance.process;
+            queue.retain(|a| match enclosing {
+                None => false,
+                Some(s) => !process.scope_within(a.scope, s),
+            });
+        }
+        let inner = self.start_event_sub(esp, enclosing)?;
+        let def = self.def.clone();
+        let NodeKind::EventSubProcess(e) = &def.node(esp).kind else {
+            return Ok(());
+        };
+        let start = def.node(e.start);
+        self.record(caught, Some(start.id.clone()), None, Some(details));
+        for &flow in &start.outgoing {
+            queue.push_back(Arrival {
+                flow,
+                origin: None,
+                scope: Some(inner),
+            });
+        }
+        Ok(())
+    }
+
     /// An error end event `at` in scope instance `scope` throws `code`: the nearest enclosing
     /// sub-process's error boundary event catching it ends that sub-process (everything inside,
     /// including what is still queued) and its token leaves by the boundary's flow. Validation
@@ -221,30 +258,8 @@ impl Transition<'_> {
         let def = self.def.clone();
         let caught = error_catcher(&def, &self.instance.process, scope, code);
         if let Some(Catcher::EventSub { enclosing, esp }) = caught {
-            // An error start event: nothing of the enclosing scope still queued moves on.
-            let process = &self.instance.process;
-            queue.retain(|a| match enclosing {
-                None => false,
-                Some(s) => !process.scope_within(a.scope, s),
-            });
-            let inner = self.start_event_sub(esp, enclosing)?;
-            let NodeKind::EventSubProcess(e) = &def.node(esp).kind else {
-                return Ok(());
-            };
-            let start = def.node(e.start);
-            self.record(
-                EventType::ErrorCaught,
-                Some(start.id.clone()),
-                None,
-                Some(details),
-            );
-            for &flow in &start.outgoing {
-                queue.push_back(Arrival {
-                    flow,
-                    origin: None,
-                    scope: Some(inner),
-                });
-            }
+            // An error start event always interrupts.
+            self.catch_in_event_sub(esp, enclosing, true, EventType::ErrorCaught, details, queue)?;
             return Ok(());
         }
         let Some(Catcher::Boundary {
@@ -335,29 +350,16 @@ impl Transition<'_> {
             let NodeKind::EventSubProcess(e) = &def.node(esp).kind else {
                 return Ok(true);
             };
-            if e.interrupting {
-                let process = &self.instance.process;
-                queue.retain(|a| match enclosing {
-                    None => false,
-                    Some(s) => !process.scope_within(a.scope, s),
-                });
-            }
-            let inner = self.start_event_sub(esp, enclosing)?;
-            let start = def.node(e.start);
-            self.record(
+            let interrupting = e.interrupting;
+            self.catch_in_event_sub(
+                esp,
+                enclosing,
+                interrupting,
                 EventType::EscalationCaught,
-                Some(start.id.clone()),
-                None,
-                Some(details),
-            );
-            for &flow in &start.outgoing {
-                queue.push_back(Arrival {
-                    flow,
-                    origin: None,
-                    scope: Some(inner),
-                });
-            }
-            return Ok(!e.interrupting);
+                details,
+                queue,
+            )?;
+            return Ok(!interrupting);
         }
         let Some((caught_in, parent, boundary)) = found else {
             return Ok(true);
