@@ -62,3 +62,39 @@ impl Caller {
         }
     }
 }
+
+impl Caller {
+    /// Whether this caller is a task's assignee: the person; the organisation's own token or a
+    /// person holding a role for it; a person holding the role for the owning organisation.
+    pub fn is_assignee(&self, assignee: &flyt_engine::model::Assignee) -> bool {
+        use flyt_engine::model::Assignee;
+        match (assignee, self) {
+            (Assignee::Person { person_number }, Caller::User(u)) => {
+                &u.person_number == person_number
+            }
+            (
+                Assignee::Organisation {
+                    organisation_number,
+                },
+                Caller::Organisation(o),
+            ) => &o.organisation_number == organisation_number,
+            (
+                Assignee::Organisation {
+                    organisation_number,
+                },
+                Caller::User(u),
+            ) => u
+                .roles
+                .get(organisation_number)
+                .is_some_and(|r| !r.is_empty()),
+            (
+                Assignee::Role {
+                    role,
+                    organisation_number: Some(org),
+                },
+                Caller::User(u),
+            ) => u.roles.get(org).is_some_and(|r| r.contains(role)),
+            _ => false,
+        }
+    }
+}

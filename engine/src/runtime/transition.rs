@@ -77,6 +77,9 @@ pub(crate) struct Transition<'a> {
     /// The last end event reached inside a scope: the process's end event when the process
     /// ends with that scope (an event sub-process, or a sub-process with no outgoing flow).
     last_inner_end: Option<ElementId>,
+    /// The index of the multi-instance inner instance `enter_task` is starting
+    /// (`super::multi_instance`).
+    pub(super) entering_inner: Option<u32>,
 }
 
 impl<'a> Transition<'a> {
@@ -109,6 +112,7 @@ impl<'a> Transition<'a> {
             last_end: None,
             subscribed,
             last_inner_end: None,
+            entering_inner: None,
         }
     }
 
@@ -196,8 +200,7 @@ impl<'a> Transition<'a> {
         flows: Vec<(FlowIdx, Option<NodeIdx>)>,
         scope: Option<u32>,
     ) -> Result<(), Error> {
-        let def = self.def.clone();
-        let mut queue: VecDeque<Arrival> = flows
+        let queue: VecDeque<Arrival> = flows
             .into_iter()
             .map(|(flow, origin)| Arrival {
                 flow,
@@ -205,6 +208,12 @@ impl<'a> Transition<'a> {
                 scope,
             })
             .collect();
+        self.arrive_all(queue).await
+    }
+
+    /// [`arrive`](Self::arrive) for arrivals that may be in different scope instances.
+    pub(super) async fn arrive_all(&mut self, mut queue: VecDeque<Arrival>) -> Result<(), Error> {
+        let def = self.def.clone();
         let limit = self.rt.config.max_automatic_steps;
         loop {
             let Some(Arrival {
@@ -246,6 +255,11 @@ impl<'a> Transition<'a> {
                 }
             };
             match &node.kind {
+                NodeKind::UserTask(_) | NodeKind::ServiceTask(_) | NodeKind::SubProcess(_)
+                    if node.multi.is_some() =>
+                {
+                    self.enter_multi_instance(target, scope, &mut queue).await?;
+                }
                 NodeKind::EndEvent(end) if end.throws.is_some() => {
                     let code = end.throws.as_ref().and_then(|e| e.code.clone());
                     self.throw_error_end(&node.id, code.as_deref(), scope, &mut queue)?;
@@ -444,7 +458,7 @@ impl<'a> Transition<'a> {
     }
 
     /// A token reaches a task: it waits there (user task) or on a new job (service task).
-    async fn enter_task(
+    pub(super) async fn enter_task(
         &mut self,
         target: NodeIdx,
         service_type: Option<String>,
@@ -464,6 +478,8 @@ impl<'a> Transition<'a> {
         let visits = self.instance.visits.entry(node.id.to_string()).or_insert(0);
         *visits += 1;
         let visit = *visits;
+        let inner = self.entering_inner.take();
+        let assignee = self.assignee_of(target, scope, inner)?;
         let process = &mut self.instance.process;
         process.flow += 1;
         let task = TaskInfo {
@@ -472,6 +488,7 @@ impl<'a> Transition<'a> {
             element_id: node.id.clone(),
             name: node.name.clone(),
             altinn_task_type: node.altinn_task_type().map(str::to_string),
+            assignee,
         };
         let at = match service_type {
             None => TokenAt::UserTask { task },
@@ -501,8 +518,14 @@ impl<'a> Transition<'a> {
         };
         let id = self.push_token(at, scope);
         self.record(EventType::StartTask, Some(node.id.clone()), None, None);
-        self.arm_boundaries(target, id, visit)?;
-        self.arm_message_boundaries(target, id)?;
+        match (inner, scope) {
+            // An inner instance of a multi-instance task: its boundary events are on the body.
+            (Some(index), Some(body)) => self.register_inner(body, index, id),
+            _ => {
+                self.arm_boundaries(target, id, visit)?;
+                self.arm_message_boundaries(target, id)?;
+            }
+        }
         let task_ref = TaskRef::of(node);
         self.run_hooks(HookPoint::TaskStarted(&task_ref)).await
     }
