@@ -622,6 +622,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             .collect()
     };
     // Multi-instance: user and service tasks and embedded sub-processes (not message throws).
+    // A call activity joins them here once it runs (`runtime::multi_instance::start_inner`).
     let multi_instance_activity = matches!(&kind, RawKind::UserTask(_) | RawKind::SubProcess)
         || matches!(&kind, RawKind::ServiceTask(t) if t.throw.is_none());
     let multi = if multi_instance_activity {

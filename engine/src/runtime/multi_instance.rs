@@ -54,7 +54,14 @@ impl EvalContext for InnerContext<'_> {
 impl Transition<'_> {
     /// Evaluates `expr` with the instance's data and `variables` (the inner instance's).
     pub(super) fn eval_with(&mut self, expr: &Expr, variables: &Value) -> Result<Value, String> {
-        let data = if expr.data_model_refs().is_empty() {
+        // Only an expression reading the instance's data loads (and copies) it: an assignee
+        // read from the item, evaluated once per inner instance, must not copy the collection
+        // each time.
+        let reads_data = expr
+            .data_model_refs()
+            .iter()
+            .any(|r| r.data_type.as_deref() != Some(VARIABLES));
+        let data = if !reads_data {
             Default::default()
         } else {
             self.data.load_all().map_err(|e| e.to_string())?;
@@ -165,6 +172,11 @@ impl Transition<'_> {
                 let task_type = task.task_type.clone().unwrap_or_default();
                 self.enter_task(target, Some(task_type), Some(body)).await
             }
+            // Call activities (issue 17, second part) plug in here: an arm that starts the
+            // child instance for item `index` and records it with `register_inner`; its
+            // completion then calls `inner_completed` as `leave_task` does. The reader's
+            // `multi_instance_activity` (bpmn/read.rs) and the match arm in
+            // `Transition::arrive_all` name the kinds that may be multi-instance.
             _ => self.start_inner_scope(target, body, index, queue),
         }
     }
@@ -201,6 +213,7 @@ impl Transition<'_> {
             .process
             .tokens
             .iter()
+            .rev() // just pushed
             .find(|t| t.id == id)
             .and_then(|t| t.task())
             .and_then(|t| t.assignee.clone());

@@ -395,3 +395,62 @@ async fn an_interrupting_boundary_timer_on_a_multi_instance_task_ends_every_inne
     assert_eq!(h.active(&after), ["chase"]);
     assert!(after.process.scopes.is_empty());
 }
+
+#[tokio::test]
+async fn an_assignee_is_resolved_when_its_task_starts_and_a_bad_one_refuses_the_move() {
+    use flyt_engine::model::{InstanceOwner, Party};
+    use flyt_engine::runtime::CreateInstance;
+    let xml = |assignee: &str| {
+        doc(&format!(
+            r#"<startEvent id="s"/>
+<userTask id="approve"><extensionElements>{assignee}</extensionElements></userTask>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="approve"/>
+<sequenceFlow id="f2" sourceRef="approve" targetRef="e"/>"#
+        ))
+    };
+    let create = |h: &Harness, owner: Party, data: serde_json::Value| {
+        let rt = h.rt.clone();
+        let app = h.app.clone();
+        async move {
+            rt.create_instance(CreateInstance {
+                app,
+                owner: InstanceOwner::new(owner),
+                actor: user(),
+                data: BTreeMap::from([(DataTypeId::new("model"), data)]),
+                start_event: None,
+                idempotency: None,
+            })
+            .await
+        }
+    };
+    let org = Party::organisation("991825827").unwrap();
+    let h = Harness::new(&xml(r#"<flyt:assignee role="DAGL"/>"#)).await;
+    let i = create(&h, org.clone(), json!({})).await.unwrap().instance;
+    assert_eq!(
+        i.process.active_tasks().next().unwrap().assignee,
+        Some(Assignee::Role {
+            role: "DAGL".into(),
+            organisation_number: Some("991825827".into())
+        })
+    );
+    let h = Harness::new(&xml(
+        r#"<flyt:assignee organisation='["dataModel", "auditor", "model"]'/>"#,
+    ))
+    .await;
+    let i = create(&h, org.clone(), json!({ "auditor": "999888777" }))
+        .await
+        .unwrap()
+        .instance;
+    assert_eq!(
+        i.process.active_tasks().next().unwrap().assignee,
+        Some(Assignee::Organisation {
+            organisation_number: "999888777".into()
+        })
+    );
+    // No number to assign to: the move that starts the task is refused.
+    match create(&h, org, json!({ "auditor": ["a", "b"] })).await {
+        Err(Error::Assignment { element, .. }) => assert_eq!(element, "approve"),
+        other => panic!("expected Assignment, got {other:?}"),
+    }
+}
