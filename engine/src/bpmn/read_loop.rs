@@ -247,3 +247,34 @@ pub(crate) fn misplaced_assignee(node: &XmlNode, diags: &mut Vec<Diagnostic>) {
         .hint("assign the user task where the person acts (a <bpmn:userTask> or an Altinn <bpmn:task>)"),
     );
 }
+
+/// A message boundary event on a multi-instance task is not run (its subscription would be
+/// the whole's, which flyt does not arm; on a sub-process it is refused already): an error
+/// where the boundary is written.
+pub(crate) fn check_boundaries(process: &super::raw::RawProcess, diags: &mut Vec<Diagnostic>) {
+    use super::raw::RawKind;
+    for node in &process.nodes {
+        let RawKind::MessageBoundary { attached_to, .. } = &node.kind else {
+            continue;
+        };
+        let looped = process.nodes.iter().any(|n| {
+            n.id == attached_to.id
+                && n.multi.is_some()
+                && matches!(n.kind, RawKind::UserTask(_) | RawKind::ServiceTask(_))
+        });
+        if looped {
+            diags.push(
+                Diagnostic::error(
+                    Code::InvalidBoundary,
+                    node.pos,
+                    format!(
+                        "message boundary event `{}` is on the multi-instance activity `{}`: flyt does not run message boundaries there",
+                        node.id, attached_to.id
+                    ),
+                )
+                .element(node.id.clone())
+                .hint("a timer or error boundary event on it applies to every inner instance"),
+            );
+        }
+    }
+}

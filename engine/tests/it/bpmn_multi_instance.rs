@@ -193,3 +193,28 @@ fn an_assignment_naming_several_kinds_or_a_bad_expression_is_an_error_where_it_i
     }
     compile(&task(r#"<flyt:assignee role="DAGL"/>"#)).expect("a role compiles");
 }
+
+#[test]
+fn a_message_boundary_on_a_multi_instance_task_is_refused_where_it_is_written() {
+    use crate::bpmn_messages::{DECIDED, with_messages};
+    let body = r#"<startEvent id="s"/>
+<userTask id="sign">
+  <multiInstanceLoopCharacteristics><loopCardinality>2</loopCardinality></multiInstanceLoopCharacteristics>
+</userTask>
+<boundaryEvent id="b" attachedToRef="sign"><messageEventDefinition messageRef="M"/></boundaryEvent>
+<endEvent id="e"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sign"/>
+<sequenceFlow id="f2" sourceRef="sign" targetRef="e"/>
+<sequenceFlow id="f3" sourceRef="b" targetRef="e2"/>"#;
+    let text = with_messages(DECIDED, body);
+    let d = only(&rejected(&text), Code::InvalidBoundary);
+    assert_at(
+        &d,
+        Code::InvalidBoundary,
+        "b",
+        &text,
+        r#"<boundaryEvent id="b""#,
+    );
+    assert!(d.message.contains("multi-instance"), "{}", d.message);
+}
