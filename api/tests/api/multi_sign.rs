@@ -132,3 +132,57 @@ async fn three_signers_each_sign_their_own_task_and_the_contract_goes_on_after_t
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(r.body["ended"].is_string(), "{}", r.text);
 }
+
+/// A deploy whose collection does not parse, or that assigns a service task, is refused with
+/// each problem's code, element and line; nothing is deployed.
+#[tokio::test]
+async fn a_deploy_with_a_bad_collection_or_a_misplaced_assignee_is_refused_line_exact() {
+    let s = Server::start().await;
+    let designer = s.org(TTD_ORGNO, Some("ttd"), &[]);
+    let xml = [("content-type", "application/xml")];
+    let file =
+        std::fs::read_to_string(processes_dir().join("ttd/multi-sign/process.bpmn")).unwrap();
+    let broken = file
+        .replace(
+            r#"collection='["dataModel", "signers", "contract"]'"#,
+            r#"collection='["dataModel", "signers"'"#,
+        )
+        .replace(
+            r#"<bpmn:task id="Archive" name="Archive the signed contract">"#,
+            r#"<bpmn:serviceTask id="Archive" flyt:type="pdf"><bpmn:extensionElements><flyt:assignee role="DAGL"/></bpmn:extensionElements>"#,
+        )
+        .replace(
+            "<bpmn:outgoing>Flow_archive_end</bpmn:outgoing>\n    </bpmn:task>",
+            "<bpmn:outgoing>Flow_archive_end</bpmn:outgoing>\n    </bpmn:serviceTask>",
+        );
+    let line_of = |needle: &str| {
+        broken
+            .lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i as u64 + 1)
+            .unwrap()
+    };
+    let r = s
+        .send(
+            Method::PUT,
+            "/ttd/multi-sign/process/definition",
+            Some(&designer),
+            Some(broken.clone().into_bytes()),
+            &xml,
+        )
+        .await;
+    refused(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid-definition");
+    let issues = r.body["issues"].as_array().unwrap();
+    let find = |code: &str| {
+        issues
+            .iter()
+            .find(|i| i["code"] == code)
+            .unwrap_or_else(|| panic!("no {code}: {}", r.text))
+    };
+    let collection = find("invalid-multi-instance");
+    assert_eq!(collection["elementId"], "Sign");
+    assert_eq!(collection["line"], line_of("<flyt:multiInstance"));
+    let assignee = find("invalid-assignment");
+    assert_eq!(assignee["elementId"], "Archive");
+    assert_eq!(assignee["line"], line_of("<flyt:assignee role"));
+}
