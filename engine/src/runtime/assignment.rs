@@ -69,7 +69,7 @@ impl Transition<'_> {
 
     /// The multi-instance variables visible in scope instance `scope`: of inner instance
     /// `inner` when `scope` is a body, else of the nearest enclosing inner scope instance.
-    fn inner_variables(&self, scope: Option<u32>, inner: Option<u32>) -> Value {
+    pub(super) fn inner_variables(&self, scope: Option<u32>, inner: Option<u32>) -> Value {
         let process = &self.instance.process;
         let variables = |body: &crate::model::ScopeInstance, index: u32| {
             let element_variable = self

@@ -80,6 +80,9 @@ pub(crate) struct Transition<'a> {
     /// The index of the multi-instance inner instance `enter_task` is starting
     /// (`super::multi_instance`).
     pub(super) entering_inner: Option<u32>,
+    /// The scope instance of the arrival being moved (gateways read the multi-instance
+    /// variables of the inner instance it is in).
+    pub(super) arriving_scope: Option<u32>,
 }
 
 impl<'a> Transition<'a> {
@@ -113,6 +116,7 @@ impl<'a> Transition<'a> {
             subscribed,
             last_inner_end: None,
             entering_inner: None,
+            arriving_scope: None,
         }
     }
 
@@ -227,6 +231,7 @@ impl<'a> Transition<'a> {
                 let Some((join, scope)) = self.fire_inclusive_join() else {
                     break;
                 };
+                self.arriving_scope = scope;
                 for out in gateway::decide_inclusive(self, join, None)? {
                     queue.push_back(Arrival {
                         flow: out,
@@ -237,6 +242,7 @@ impl<'a> Transition<'a> {
                 continue;
             };
             let target = def.flow(flow).target;
+            self.arriving_scope = scope;
             self.steps += 1;
             if self.steps > limit {
                 return Err(Error::LoopGuard {

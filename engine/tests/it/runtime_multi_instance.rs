@@ -454,3 +454,33 @@ async fn an_assignee_is_resolved_when_its_task_starts_and_a_bad_one_refuses_the_
         other => panic!("expected Assignment, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_gateway_inside_an_inner_sub_process_reads_the_inner_instances_variables() {
+    let xml = doc(&format!(
+        r#"<startEvent id="s"/>
+<subProcess id="review">
+  <multiInstanceLoopCharacteristics>
+    <extensionElements><flyt:multiInstance collection='["dataModel", "signers", "model"]' elementVariable="signer"/></extensionElements>
+  </multiInstanceLoopCharacteristics>
+  <startEvent id="rs"/>
+  <exclusiveGateway id="first" default="r3"/>
+  {}
+  {}
+  <endEvent id="re"/>
+  <sequenceFlow id="r1" sourceRef="rs" targetRef="first"/>
+  <sequenceFlow id="r2" sourceRef="first" targetRef="lead"><conditionExpression>["equals", ["dataModel", "index", "multiInstance"], 0]</conditionExpression></sequenceFlow>
+  <sequenceFlow id="r3" sourceRef="first" targetRef="other"/>
+  <sequenceFlow id="r4" sourceRef="lead" targetRef="re"/>
+  <sequenceFlow id="r5" sourceRef="other" targetRef="re"/>
+</subProcess>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="review"/>
+<sequenceFlow id="f2" sourceRef="review" targetRef="e"/>"#,
+        data_task("lead"),
+        data_task("other")
+    ));
+    let h = Harness::new(&xml).await;
+    let i = h.create_with(signers(3)).await;
+    assert_eq!(h.active(&i), ["lead", "other", "other"]);
+}
