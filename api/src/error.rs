@@ -77,6 +77,10 @@ pub enum ApiError {
     /// 403 `forbidden`: authenticated, but the app's policy does not grant this.
     #[error("{0}")]
     Forbidden(String),
+    /// 403 `not-assignee`: the policy lets the caller act, but the task is assigned to
+    /// someone else (`<flyt:assignee>`); the message names the task and its assignee.
+    #[error("{0}")]
+    NotAssignee(String),
     /// 403 `insufficient-scope`: the token lacks a required scope.
     #[error("the token lacks the scope `{0}`")]
     InsufficientScope(String),
@@ -151,7 +155,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::NotAssignee(_) | ApiError::InsufficientScope(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound(_) | ApiError::NotFoundAs { .. } => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
@@ -174,6 +180,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated(_) => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotAssignee(_) => "not-assignee",
             ApiError::InsufficientScope(_) => "insufficient-scope",
             ApiError::NotFound(_) => "not-found",
             ApiError::BadRequest { .. } => "bad-request",
@@ -398,6 +405,11 @@ impl From<EngineError> for ApiError {
             EngineError::DataLocked { .. } => conflict("data-locked"),
             EngineError::ServiceTaskRunning { .. } => conflict("service-task-running"),
             EngineError::Timer { .. } => conflict("timer-invalid"),
+            EngineError::MultiInstance { .. } => conflict("multi-instance-invalid"),
+            EngineError::Assignment { .. } => conflict("assignee-invalid"),
+            EngineError::InnerInstanceRequired { .. } => {
+                ApiError::bad_request(Some("innerInstance".to_string()), message)
+            }
             EngineError::StartsOnSchedule { .. } => conflict("starts-on-schedule"),
             EngineError::TooManyFiles { .. } => conflict("max-count-exceeded"),
             EngineError::WrongDataKind { .. } => {
@@ -456,6 +468,7 @@ mod tests {
                 "unauthenticated",
             ),
             (ApiError::Forbidden("no".into()), 403, "forbidden"),
+            (ApiError::NotAssignee("no".into()), 403, "not-assignee"),
             (
                 ApiError::InsufficientScope("s".into()),
                 403,
@@ -577,6 +590,30 @@ mod tests {
                 EngineError::TaskRequired { active: vec![] },
                 400,
                 "bad-request",
+            ),
+            (
+                EngineError::InnerInstanceRequired {
+                    task: "t".into(),
+                    active: vec![0, 1],
+                },
+                400,
+                "bad-request",
+            ),
+            (
+                EngineError::MultiInstance {
+                    element: "t".into(),
+                    problem: "p".into(),
+                },
+                409,
+                "multi-instance-invalid",
+            ),
+            (
+                EngineError::Assignment {
+                    element: "t".into(),
+                    problem: "p".into(),
+                },
+                409,
+                "assignee-invalid",
             ),
             (
                 EngineError::TaskNotActive {

@@ -19,6 +19,7 @@ pub mod disposition;
 pub mod error;
 pub mod extract;
 pub mod files;
+pub mod inner_views;
 pub mod metrics;
 pub mod middleware;
 pub mod registry;

@@ -136,6 +136,16 @@ pub struct TaskView {
     /// For a service task: its job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job: Option<JobView>,
+    /// Who may act on it (`<flyt:assignee>`), on top of the app's policy: `{"kind": "person",
+    /// "personNumber"}`, `{"kind": "organisation", "organisationNumber"}` or `{"kind": "role",
+    /// "role", "organisationNumber"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub assignee: Option<flyt_engine::model::Assignee>,
+    /// For an inner instance of a multi-instance task: its index in the collection (send it
+    /// as `innerInstance` to `next` to act on this one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inner_instance: Option<u32>,
 }
 
 impl TaskView {
@@ -152,7 +162,20 @@ impl TaskView {
             read: None,
             write: None,
             job: None,
+            assignee: task.assignee.clone(),
+            inner_instance: None,
         }
+    }
+
+    /// The view of `task`, with its inner instance index when it is one.
+    pub fn of_in(process: &flyt_engine::model::ProcessState, task: &TaskInfo) -> Self {
+        let mut view = TaskView::of(task);
+        view.inner_instance = process
+            .tokens
+            .iter()
+            .find(|t| t.task().is_some_and(|x| x.flow == task.flow))
+            .and_then(|t| process.inner_index(t.id));
+        view
     }
 }
 
@@ -180,6 +203,9 @@ pub struct ScopeView {
     /// The sub-process it is nested in, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// A multi-instance activity's body: its inner instances.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_instance: Option<crate::inner_views::MultiInstanceView>,
 }
 
 /// An incident: a service task out of attempts. `POST .../process/resume` retries it.
@@ -275,10 +301,10 @@ impl ProcessView {
                 .collect(),
             started: p.started.map(|t| t.to_rfc3339()),
             start_event: p.start_event.as_ref().map(|e| e.to_string()),
-            current_task: p.current_task().map(TaskView::of),
+            current_task: p.current_task().map(|t| TaskView::of_in(p, t)),
             ended: p.ended.map(|t| t.to_rfc3339()),
             end_event: p.end_event.as_ref().map(|e| e.to_string()),
-            active_tasks: p.active_tasks().map(TaskView::of).collect(),
+            active_tasks: p.active_tasks().map(|t| TaskView::of_in(p, t)).collect(),
             incidents: p.incidents.iter().map(IncidentView::from).collect(),
             timers: p
                 .armed_timers()
@@ -306,6 +332,10 @@ impl ProcessView {
                             .find(|y| y.id == parent)
                             .map(|y| y.element.to_string())
                     }),
+                    multi_instance: x
+                        .multi
+                        .as_deref()
+                        .map(crate::inner_views::MultiInstanceView::from),
                 })
                 .collect(),
             created_instances,

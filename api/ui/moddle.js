@@ -158,7 +158,12 @@
       },
       { name: 'Payload', properties: [attr('from'), attr('value'), attr('to'), attr('dataType')] },
       // <flyt:subscription correlationKey dataType/> on a bpmn:message or a message catch.
-      { name: 'Subscription', superClass: ['Element'], properties: [attr('correlationKey'), attr('dataType')] }
+      { name: 'Subscription', superClass: ['Element'], properties: [attr('correlationKey'), attr('dataType')] },
+      // <flyt:multiInstance collection elementVariable/> in a multiInstanceLoopCharacteristics'
+      // extensionElements: what a multi-instance activity runs over.
+      { name: 'MultiInstance', superClass: ['Element'], properties: [attr('collection'), attr('elementVariable')] },
+      // <flyt:assignee person|organisation|role/> on a user task: who may act on it.
+      { name: 'Assignee', superClass: ['Element'], properties: [attr('person'), attr('organisation'), attr('role')] }
     ],
     enumerations: []
   };

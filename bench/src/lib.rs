@@ -5,7 +5,8 @@
 //! with real JWTs and durable storage), `multi-app` (A → B creations across two servers),
 //! `definitions` (parse and validate a generated 10,000-element definition), `footprint` (disk
 //! and memory with many parked instances), `fsync` (this machine's fsync rate), `timers` (many
-//! pending timers, then all of them firing at once under a REST load), or `all`.
+//! pending timers, then all of them firing at once under a REST load), `multi-instance` (a
+//! parallel multi-instance task over 1,000 items: create, complete all, stored size), or `all`.
 //!
 //! `flyt bench peer` is the driver for the peer benchmark kit, with the kit's own flags: see
 //! [`peer`].
@@ -16,6 +17,7 @@ mod fsync;
 mod generate;
 mod in_process;
 mod multi_app;
+mod multi_instance;
 pub mod peer;
 mod rest;
 mod timers;
@@ -38,6 +40,9 @@ pub enum Scenario {
     /// Pending timers (disk, a server's start-up and memory over them) and firing them all at
     /// once under a REST load: `timers-pending` and `timers-fire`.
     Timers,
+    /// A parallel multi-instance task over `--inner` items (default 1,000) on one instance:
+    /// the create, completing every inner instance, the record's size.
+    MultiInstance,
     /// The peer-benchmark driver: `flyt bench peer --bpmn=FILE --process=ID ...` (the kit's
     /// flags, see BENCHMARKS.md); not part of `all`.
     Peer,
@@ -59,6 +64,9 @@ pub struct BenchArgs {
     /// Timers for `timers`. Default 1,000,000.
     #[arg(long)]
     pub timers: Option<usize>,
+    /// Inner instances for `multi-instance`. Default 1,000.
+    #[arg(long)]
+    pub inner: Option<usize>,
     /// Backends for `in-process` (repeatable; default memory, redb, sled) and `rest` (redb or
     /// postgres, the database in `FLYT_DATABASE_URL`; default redb).
     #[arg(long = "backend")]
@@ -223,6 +231,14 @@ async fn scenarios(args: &BenchArgs, dir: &Path) -> Result<Vec<Row>, String> {
             args.timers.unwrap_or(1_000_000)
         };
         rows.extend(timers::run(dir, n, args.clients).await?);
+    }
+    if want(Scenario::MultiInstance) {
+        let n = if args.smoke {
+            20
+        } else {
+            args.inner.unwrap_or(1_000)
+        };
+        rows.extend(multi_instance::run(dir, n).await?);
     }
     Ok(rows)
 }

@@ -13,6 +13,7 @@ mod files;
 mod hostile;
 mod monthly_report;
 mod multi_app;
+mod multi_sign;
 mod quickstart;
 mod round_trip;
 mod scopes;

@@ -10,6 +10,7 @@ pub mod instances;
 pub mod jobs;
 pub mod messages;
 pub mod process;
+pub mod tasks;
 pub mod timers;
 
 use crate::apps::App;
@@ -59,6 +60,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(definitions::router())
         .merge(jobs::router())
         .merge(timers::router())
+        .merge(tasks::router())
         .merge(messages::router())
         .merge(apps::router());
     document_refusals(router.get_openapi_mut());

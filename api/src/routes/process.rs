@@ -136,6 +136,11 @@ pub struct NextRequest {
     /// recorded in a signature. The person must hold a role for it (403 otherwise).
     #[serde(default)]
     pub action_on_behalf_of: Option<String>,
+    /// The inner instance (its index, `innerInstance` in the process state) of a
+    /// multi-instance task to act on. Without it, of several inner instances of the task the
+    /// one assigned to the caller is taken (400 `innerInstance` when that is not one).
+    #[serde(default)]
+    pub inner_instance: Option<u32>,
 }
 
 #[utoipa::path(put, path = "/{org}/{app}/instances/{party_id}/{instance_guid}/process/next", tag = "process",
@@ -164,7 +169,10 @@ pub async fn next(
         on_behalf_of: body.action_on_behalf_of.clone(),
     };
     // The engine plans the move; exactly that task and action are authorised, then executed.
-    let plan = match state.runtime().plan_next(&instance, &req) {
+    let plan = match state
+        .runtime()
+        .plan_next_inner(&instance, &req, body.inner_instance)
+    {
         Ok(plan) => plan,
         Err(e) => {
             // Only a caller who may read the instance learns why it cannot move.
@@ -182,6 +190,20 @@ pub async fn next(
     {
         let first = plan.authorize.first().map_or("write", String::as_str);
         state.authorize(&app, &caller, first, owner, Some(&plan.task))?;
+    }
+    // Assignment is on top of the policy: both must let the caller act.
+    if let Some(assignee) = &plan.assignee
+        && !caller.is_assignee(assignee)
+    {
+        let inner = plan
+            .inner
+            .map(|i| format!(" (inner instance {i})"))
+            .unwrap_or_default();
+        return Err(ApiError::NotAssignee(format!(
+            "task `{}`{inner} is assigned to {}; this caller is not its assignee",
+            plan.task,
+            assignee.describe()
+        )));
     }
     if let Some(org) = &req.on_behalf_of
         && !acts_for(&caller, org)

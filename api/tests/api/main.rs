@@ -18,6 +18,7 @@ mod limits;
 mod mass_assignment;
 mod media_types;
 mod messages;
+mod multi_sign;
 mod openapi;
 mod openapi_refusals;
 mod openapi_statuses;

@@ -52,6 +52,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/{org}/{app}/process/definition"),
     ("post", "/{org}/{app}/process/definition/validate"),
     ("get", "/{org}/{app}/timers"),
+    ("get", "/{org}/{app}/tasks/mine"),
     ("post", "/{org}/{app}/messages"),
     ("get", "/{org}/{app}/messages/subscriptions"),
     ("get", "/{org}/{app}/messages/buffered"),

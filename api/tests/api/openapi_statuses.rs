@@ -470,6 +470,13 @@ async fn specific(s: &Server, method: &str, path: &str, status: u16) -> Option<R
             };
             s.call(Method::GET, uri, Some(token), None).await
         }
+        ("get", "/{org}/{app}/tasks/mine", 200 | 400) => {
+            let uri = match status {
+                200 => "/ttd/letters/tasks/mine",
+                _ => "/ttd/letters/tasks/mine?continuationToken=x",
+            };
+            s.call(Method::GET, uri, Some(&alice), None).await
+        }
         ("get", "/{org}/{app}/instances", 200) => {
             s.call(Method::GET, "/ttd/approval/instances", Some(&alice), None)
                 .await

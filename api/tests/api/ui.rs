@@ -54,7 +54,8 @@ async fn apps_are_listed_for_any_authenticated_caller() {
             "ttd/altinn-template-demo",
             "ttd/approval",
             "ttd/case-deadline",
-            "ttd/monthly-report"
+            "ttd/monthly-report",
+            "ttd/multi-sign"
         ]
     );
     // An app in Altinn's own layout: its title and data types come from applicationmetadata.json.

@@ -291,6 +291,7 @@ impl ProcessDefinition {
                     outgoing: renumber(&index.outgoing[i]),
                     boundaries: Vec::new(),
                     scope: raw.scope.map(|s| NodeIdx(idx(s))),
+                    multi: raw.multi.map(Box::new),
                 }
             })
             .collect();

@@ -133,6 +133,12 @@ pub enum Code {
     /// A message throw (send task, message throw or end event) whose `flyt:sendMessage` is
     /// missing or wrong: no target, a target not allowed, no message name, a bad correlation key.
     InvalidMessageThrow,
+    /// A multi-instance activity whose collection or completion condition is missing or does
+    /// not parse, or that uses a loop form flyt does not read.
+    InvalidMultiInstance,
+    /// A `<flyt:assignee>` that is wrong (none or several of person, organisation and role, an
+    /// expression that does not parse) or written on something other than a user task.
+    InvalidAssignment,
 }
 
 impl Code {
@@ -186,6 +192,8 @@ impl Code {
         Code::UnknownDataType,
         Code::InvalidEventGateway,
         Code::InvalidMessageThrow,
+        Code::InvalidMultiInstance,
+        Code::InvalidAssignment,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -238,6 +246,8 @@ impl Code {
             Code::UnknownDataType => "unknown-data-type",
             Code::InvalidEventGateway => "invalid-event-gateway",
             Code::InvalidMessageThrow => "invalid-message-throw",
+            Code::InvalidMultiInstance => "invalid-multi-instance",
+            Code::InvalidAssignment => "invalid-assignment",
         }
     }
 }

@@ -17,6 +17,7 @@ mod limits;
 mod raw;
 pub mod reach;
 mod read;
+mod read_loop;
 mod read_messages;
 mod read_throw;
 mod source;

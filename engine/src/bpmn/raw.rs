@@ -155,6 +155,8 @@ pub(crate) struct RawNode {
     /// The sub-process it is written in (an index into the process's nodes); `None` at the
     /// process level.
     pub scope: Option<usize>,
+    /// Its multi-instance characteristics (already read and parsed).
+    pub multi: Option<super::elements::MultiInstance>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -73,10 +73,9 @@ const IGNORED_ACTIVITY_CHILDREN: &[&str] = &[
     "categoryValueRef",
 ];
 
-const LOOP_CHARACTERISTICS: &[&str] = &[
-    "standardLoopCharacteristics",
-    "multiInstanceLoopCharacteristics",
-];
+/// A loop flyt does not run (a multi-instance activity, `multiInstanceLoopCharacteristics`, it
+/// does: `read_loop`).
+const STANDARD_LOOP: &str = "standardLoopCharacteristics";
 
 /// The raw model of a file: its executable processes (in file order), and what reading already
 /// found wrong.
@@ -225,7 +224,10 @@ fn read_scope(
         let name = child.name.as_str();
         // A sub-process is also an activity: its own incoming/outgoing lists, data associations
         // and the like are not flow elements of its inside.
-        let activity_child = scope.is_some() && IGNORED_ACTIVITY_CHILDREN.contains(&name);
+        // Its multi-instance characteristics are read with it (`read_loop`).
+        let activity_child = scope.is_some()
+            && (IGNORED_ACTIVITY_CHILDREN.contains(&name)
+                || name == "multiInstanceLoopCharacteristics");
         if IGNORED_PROCESS_CHILDREN.contains(&name) || activity_child {
             continue;
         }
@@ -401,7 +403,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             let looped = node
                 .children
                 .iter()
-                .find(|c| c.ns == Ns::Bpmn && LOOP_CHARACTERISTICS.contains(&c.name.as_str()));
+                .find(|c| c.ns == Ns::Bpmn && c.name == STANDARD_LOOP);
             if let Some(looped) = looped {
                 unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
             } else if node.attr("isForCompensation") == Some("true") {
@@ -530,7 +532,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             let looped = node
                 .children
                 .iter()
-                .find(|c| c.ns == Ns::Bpmn && LOOP_CHARACTERISTICS.contains(&c.name.as_str()));
+                .find(|c| c.ns == Ns::Bpmn && c.name == STANDARD_LOOP);
             if node.attr("triggeredByEvent") == Some("true") {
                 let starts = || {
                     node.children
@@ -577,7 +579,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             let looped = node
                 .children
                 .iter()
-                .find(|c| c.ns == Ns::Bpmn && LOOP_CHARACTERISTICS.contains(&c.name.as_str()));
+                .find(|c| c.ns == Ns::Bpmn && c.name.ends_with("LoopCharacteristics"));
             match looped {
                 Some(looped) => {
                     unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
@@ -619,6 +621,28 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             })
             .collect()
     };
+    // Multi-instance: user and service tasks and embedded sub-processes (not message throws).
+    // A call activity joins them here once it runs (`runtime::multi_instance::start_inner`).
+    let multi_instance_activity = matches!(&kind, RawKind::UserTask(_) | RawKind::SubProcess)
+        || matches!(&kind, RawKind::ServiceTask(t) if t.throw.is_none());
+    let multi = if multi_instance_activity {
+        super::read_loop::multi_instance(node, diags)
+    } else {
+        None
+    };
+    // Wrong multi-instance characteristics (reported): nothing says how often it runs, so
+    // neither it nor its inside is checked further, as for an unsupported element.
+    let kind = if multi_instance_activity
+        && multi.is_none()
+        && super::read_loop::loop_of(node).is_some()
+    {
+        RawKind::Unsupported
+    } else {
+        kind
+    };
+    if !matches!(&kind, RawKind::UserTask(_) | RawKind::Unsupported) {
+        super::read_loop::misplaced_assignee(node, diags);
+    }
     // A sub-process's children are its inside, read by `read_scope`.
     if !matches!(
         kind,
@@ -626,6 +650,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
     ) {
         for child in &node.children {
             let known = IGNORED_ACTIVITY_CHILDREN.contains(&child.name.as_str())
+                || (child.name == "multiInstanceLoopCharacteristics" && multi_instance_activity)
                 || child.name.ends_with("EventDefinition")
                 || child.name == "conditionExpression";
             if child.ns == Ns::Bpmn && !known {
@@ -656,6 +681,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             pos: node.pos,
         }),
         scope: None,
+        multi,
     })
 }
 
@@ -1008,6 +1034,7 @@ fn read_task(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> RawKind {
                 task_type,
                 actions: ext.actions,
                 signature: signature_config(&ext.config, id, diags),
+                assignee: super::read_loop::assignee(&ext.flyt, id, diags),
                 config: ext.config,
                 flyt: ext.flyt,
             }),
@@ -1037,6 +1064,7 @@ fn read_task(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> RawKind {
             task_type: UserTaskType::Generic,
             actions: ext.actions,
             signature: signature_config(&ext.config, id, diags),
+            assignee: super::read_loop::assignee(&ext.flyt, id, diags),
             config: ext.config,
             flyt: ext.flyt,
         }),

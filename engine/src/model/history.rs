@@ -66,6 +66,10 @@ pub enum EventType {
     /// A published message reached a waiting message catch (details: message name, key, id).
     #[serde(rename = "flyt_MessageCorrelated")]
     MessageCorrelated,
+    /// An inner instance of a multi-instance activity completed (details: the body's scope
+    /// instance, the inner instance's index).
+    #[serde(rename = "flyt_InnerInstanceCompleted")]
+    InnerInstanceCompleted,
 }
 
 impl EventType {
@@ -92,6 +96,7 @@ impl EventType {
             EventType::DataCreated => "data_Created",
             EventType::DataDeleted => "data_Deleted",
             EventType::MessageCorrelated => "flyt_MessageCorrelated",
+            EventType::InnerInstanceCompleted => "flyt_InnerInstanceCompleted",
         }
     }
 }

@@ -5,6 +5,7 @@ mod cancelled;
 mod history;
 mod instance;
 mod job;
+mod multi_instance;
 mod party;
 mod process;
 mod schedule;
@@ -14,6 +15,7 @@ pub use cancelled::CancelledJob;
 pub use history::{EventType, HistoryEvent};
 pub use instance::{DataElement, FileElement, Instance};
 pub use job::{Job, JobKind, JobState};
+pub use multi_instance::{Assignee, InnerInstance, InnerState, MultiInstanceBody};
 pub use party::{InstanceOwner, Party};
 pub use process::{
     ArmedMessage, ArmedTimer, Incident, ProcessState, ScopeInstance, TaskInfo, Token, TokenAt,

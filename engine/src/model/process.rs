@@ -96,6 +96,10 @@ pub struct ScopeInstance {
     /// sub-processes in it; disarmed when it completes or is interrupted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<ArmedTimer>,
+    /// A multi-instance activity's body: its inner instances (tokens at the task, or scope
+    /// instances of the sub-process) are inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi: Option<Box<super::MultiInstanceBody>>,
 }
 
 impl Token {
@@ -122,6 +126,9 @@ pub struct TaskInfo {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub altinn_task_type: Option<String>,
+    /// Who may act on it (`<flyt:assignee>`), on top of the app's policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<super::Assignee>,
 }
 
 /// A service task that ran out of attempts; `resume` clears it and retries.
@@ -186,6 +193,39 @@ impl ProcessState {
 }
 
 impl ProcessState {
+    /// The multi-instance body scope instance `scope` is an inner instance of: its parent, when
+    /// that is the body of the same element.
+    pub fn body_of_inner(&self, scope: &ScopeInstance) -> Option<&ScopeInstance> {
+        let parent = self.scopes.iter().find(|x| Some(x.id) == scope.parent)?;
+        (parent.multi.is_some() && parent.element == scope.element).then_some(parent)
+    }
+
+    /// The inner instance index of task token `token`, when it is an inner instance of a
+    /// multi-instance task (or waits inside one: a task in an inner sub-process).
+    pub fn inner_index(&self, token: u32) -> Option<u32> {
+        let scope = self.tokens.iter().find(|t| t.id == token)?.scope;
+        let mut inner = token;
+        let mut at = scope;
+        // Each step goes to an enclosing scope instance; the bound guards a corrupted record.
+        for _ in 0..=self.scopes.len() {
+            let x = self.scopes.iter().find(|x| Some(x.id) == at)?;
+            if let Some(found) = x.multi.as_ref().and_then(|m| m.inner_by_id(inner)) {
+                return Some(found.index);
+            }
+            inner = x.id;
+            at = x.parent;
+        }
+        None
+    }
+
+    /// Scope instance `id` when it is the body of a multi-instance activity of `element`.
+    pub fn body(&self, id: Option<u32>, element: &ElementId) -> Option<&ScopeInstance> {
+        let id = id?;
+        self.scopes
+            .iter()
+            .find(|x| x.id == id && x.multi.is_some() && &x.element == element)
+    }
+
     /// Whether scope instance `scope` is `within` or nested (at any depth) inside it.
     pub fn scope_within(&self, scope: Option<u32>, within: u32) -> bool {
         let mut at = scope;

@@ -65,7 +65,12 @@ impl Runtime {
             };
             // The task's own boundary first, then those of the sub-processes around it, innermost
             // first (`None`: the task's own).
-            let caught = match super::scopes::error_boundary(&def, task, Some(code)) {
+            // A multi-instance task's boundary is on its body: found as a sub-process's.
+            let own = def.node(task).multi.is_none();
+            let caught = match own
+                .then(|| super::scopes::error_boundary(&def, task, Some(code)))
+                .flatten()
+            {
                 Some(b) => Some(Catcher::Boundary { b }),
                 None => super::scopes::error_catcher(
                     &def,

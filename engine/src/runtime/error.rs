@@ -108,6 +108,18 @@ pub enum Error {
         data_type: String,
         signature: String,
     },
+    /// 409: a multi-instance activity's collection or completion condition could not be
+    /// evaluated, or gave the wrong kind of value; nothing moved.
+    #[error("multi-instance activity `{element}`: {problem}")]
+    MultiInstance { element: String, problem: String },
+    /// 409: a user task's assignee expression gave no person or organisation number; nothing
+    /// moved.
+    #[error("the assignee of `{element}` cannot be resolved: {problem}")]
+    Assignment { element: String, problem: String },
+    /// 400: several inner instances of a multi-instance task are active and none is assigned
+    /// to the caller alone; name one with `innerInstance`.
+    #[error("{} inner instances of `{task}` are active (indexes {}); say which one with innerInstance", .active.len(), .active.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    InnerInstanceRequired { task: String, active: Vec<u32> },
     /// 409: a timer's value (an expression over the data) gave no valid due time; nothing moved.
     #[error("the timer of `{element}` cannot be armed: {problem}")]
     Timer { element: String, problem: String },

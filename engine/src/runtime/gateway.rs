@@ -94,11 +94,16 @@ fn evaluate(
         BTreeMap::new()
     };
 
-    let ctx = Context {
-        gateway_action: work.gateway_action.as_deref(),
-        data: &data,
-        default_type: default_type.as_ref(),
-        instance: &work.instance,
+    // Inside an inner instance of a multi-instance sub-process, conditions read its variables.
+    let variables = work.inner_variables(work.arriving_scope, None);
+    let ctx = super::multi_instance::InnerContext {
+        base: Context {
+            gateway_action: work.gateway_action.as_deref(),
+            data: &data,
+            default_type: default_type.as_ref(),
+            instance: &work.instance,
+        },
+        variables: &variables,
     };
     let mut results = Vec::with_capacity(node.outgoing.len());
     let mut matched = Vec::new();

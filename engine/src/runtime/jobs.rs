@@ -323,8 +323,7 @@ impl Runtime {
             if matches!(&node.kind, NodeKind::ServiceTask(task) if task.is_message_end()) {
                 t.end_at_message_end(node_idx, scope).await?;
             } else {
-                let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
-                t.arrive(out, scope).await?;
+                t.leave_task(node_idx, token, scope).await?;
             }
             // A handler's output must satisfy the data types' schemas like any other write.
             t.check_written()?;

@@ -7,6 +7,7 @@
 //! hooks run. Service tasks run as jobs after the commit (see [`jobs`] and [`worker`]).
 
 mod activation;
+pub(crate) mod assignment;
 mod backoff;
 mod bpmn_errors;
 mod commands;
@@ -21,6 +22,7 @@ pub mod jobs;
 mod message_end;
 pub(crate) mod messages;
 mod metrics;
+mod multi_instance;
 mod pending;
 mod pipeline;
 mod schedules;

@@ -29,6 +29,27 @@ impl Transition<'_> {
     pub(super) fn enter_scope(&mut self, sub: NodeIdx, parent: Option<u32>) -> Result<u32, Error> {
         let def = self.def.clone();
         let node = def.node(sub);
+        // An inner instance of a multi-instance sub-process: its boundary events are on the
+        // body (the whole), not on each inner instance.
+        let inner = self.instance.process.body(parent, &node.id).is_some();
+        let (id, visit) = self.push_scope(sub, parent, None);
+        if !inner {
+            self.arm_scope_boundaries(sub, id, visit)?;
+        }
+        self.arm_event_subs(Some(id))?;
+        Ok(id)
+    }
+
+    /// A new scope instance of `element` in `parent` (a multi-instance body when `multi` is
+    /// given), recorded; returns its id and the element's visit.
+    pub(super) fn push_scope(
+        &mut self,
+        element: NodeIdx,
+        parent: Option<u32>,
+        multi: Option<Box<crate::model::MultiInstanceBody>>,
+    ) -> (u32, u32) {
+        let def = self.def.clone();
+        let node = def.node(element);
         let visits = self.instance.visits.entry(node.id.to_string()).or_insert(0);
         *visits += 1;
         let visit = *visits;
@@ -41,6 +62,7 @@ impl Transition<'_> {
             parent,
             entered: self.now,
             timers: Vec::new(),
+            multi,
         });
         self.record(
             EventType::ScopeEntered,
@@ -48,6 +70,18 @@ impl Transition<'_> {
             None,
             Some(json!({ "scope": id })),
         );
+        (id, visit)
+    }
+
+    /// Arms the boundary timers of `element` on its scope instance `id`.
+    pub(super) fn arm_scope_boundaries(
+        &mut self,
+        element: NodeIdx,
+        id: u32,
+        visit: u32,
+    ) -> Result<(), Error> {
+        let def = self.def.clone();
+        let node = def.node(element);
         for &b in &node.boundaries {
             let boundary = def.node(b);
             if let NodeKind::Boundary(timer) = &boundary.kind {
@@ -57,8 +91,7 @@ impl Transition<'_> {
                 }
             }
         }
-        self.arm_event_subs(Some(id))?;
-        Ok(id)
+        Ok(())
     }
 
     /// Arms the timer start events of the event sub-processes directly in scope instance
@@ -183,6 +216,16 @@ impl Transition<'_> {
             let Some(node) = def.node_by_id(done.element.as_str()) else {
                 return Ok(());
             };
+            if let Some(body) = done.parent
+                && self
+                    .instance
+                    .process
+                    .body(Some(body), &done.element)
+                    .is_some()
+            {
+                // An inner instance of a multi-instance sub-process: the body goes on.
+                return self.inner_scope_completed(node, body, s, queue);
+            }
             let outgoing = &def.node(node).outgoing;
             for &flow in outgoing {
                 queue.push_back(Arrival {
@@ -339,7 +382,9 @@ impl Transition<'_> {
                             _ => None,
                         },
                     );
-                if let Some(b) = boundary {
+                if let Some(b) = boundary
+                    && process.body_of_inner(instance).is_none()
+                {
                     found = Some((instance.id, instance.parent, b));
                     break;
                 }
@@ -675,7 +720,10 @@ pub(super) fn error_catcher(
                     esp,
                 });
             }
-            if let Some(b) = error_boundary(def, sub, code) {
+            // An inner instance's boundary events are its body's: found at the next step.
+            if let Some(b) = error_boundary(def, sub, code)
+                && process.body_of_inner(instance).is_none()
+            {
                 return Some(Catcher::Boundary {
                     scope: id,
                     boundary: b,

@@ -77,6 +77,12 @@ pub(crate) struct Transition<'a> {
     /// The last end event reached inside a scope: the process's end event when the process
     /// ends with that scope (an event sub-process, or a sub-process with no outgoing flow).
     last_inner_end: Option<ElementId>,
+    /// The index of the multi-instance inner instance `enter_task` is starting
+    /// (`super::multi_instance`).
+    pub(super) entering_inner: Option<u32>,
+    /// The scope instance of the arrival being moved (gateways read the multi-instance
+    /// variables of the inner instance it is in).
+    pub(super) arriving_scope: Option<u32>,
 }
 
 impl<'a> Transition<'a> {
@@ -109,6 +115,8 @@ impl<'a> Transition<'a> {
             last_end: None,
             subscribed,
             last_inner_end: None,
+            entering_inner: None,
+            arriving_scope: None,
         }
     }
 
@@ -196,8 +204,7 @@ impl<'a> Transition<'a> {
         flows: Vec<(FlowIdx, Option<NodeIdx>)>,
         scope: Option<u32>,
     ) -> Result<(), Error> {
-        let def = self.def.clone();
-        let mut queue: VecDeque<Arrival> = flows
+        let queue: VecDeque<Arrival> = flows
             .into_iter()
             .map(|(flow, origin)| Arrival {
                 flow,
@@ -205,6 +212,12 @@ impl<'a> Transition<'a> {
                 scope,
             })
             .collect();
+        self.arrive_all(queue).await
+    }
+
+    /// [`arrive`](Self::arrive) for arrivals that may be in different scope instances.
+    pub(super) async fn arrive_all(&mut self, mut queue: VecDeque<Arrival>) -> Result<(), Error> {
+        let def = self.def.clone();
         let limit = self.rt.config.max_automatic_steps;
         loop {
             let Some(Arrival {
@@ -218,6 +231,7 @@ impl<'a> Transition<'a> {
                 let Some((join, scope)) = self.fire_inclusive_join() else {
                     break;
                 };
+                self.arriving_scope = scope;
                 for out in gateway::decide_inclusive(self, join, None)? {
                     queue.push_back(Arrival {
                         flow: out,
@@ -228,6 +242,7 @@ impl<'a> Transition<'a> {
                 continue;
             };
             let target = def.flow(flow).target;
+            self.arriving_scope = scope;
             self.steps += 1;
             if self.steps > limit {
                 return Err(Error::LoopGuard {
@@ -246,6 +261,11 @@ impl<'a> Transition<'a> {
                 }
             };
             match &node.kind {
+                NodeKind::UserTask(_) | NodeKind::ServiceTask(_) | NodeKind::SubProcess(_)
+                    if node.multi.is_some() =>
+                {
+                    self.enter_multi_instance(target, scope, &mut queue).await?;
+                }
                 NodeKind::EndEvent(end) if end.throws.is_some() => {
                     let code = end.throws.as_ref().and_then(|e| e.code.clone());
                     self.throw_error_end(&node.id, code.as_deref(), scope, &mut queue)?;
@@ -444,7 +464,7 @@ impl<'a> Transition<'a> {
     }
 
     /// A token reaches a task: it waits there (user task) or on a new job (service task).
-    async fn enter_task(
+    pub(super) async fn enter_task(
         &mut self,
         target: NodeIdx,
         service_type: Option<String>,
@@ -464,6 +484,8 @@ impl<'a> Transition<'a> {
         let visits = self.instance.visits.entry(node.id.to_string()).or_insert(0);
         *visits += 1;
         let visit = *visits;
+        let inner = self.entering_inner.take();
+        let assignee = self.assignee_of(target, scope, inner)?;
         let process = &mut self.instance.process;
         process.flow += 1;
         let task = TaskInfo {
@@ -472,6 +494,7 @@ impl<'a> Transition<'a> {
             element_id: node.id.clone(),
             name: node.name.clone(),
             altinn_task_type: node.altinn_task_type().map(str::to_string),
+            assignee,
         };
         let at = match service_type {
             None => TokenAt::UserTask { task },
@@ -501,8 +524,14 @@ impl<'a> Transition<'a> {
         };
         let id = self.push_token(at, scope);
         self.record(EventType::StartTask, Some(node.id.clone()), None, None);
-        self.arm_boundaries(target, id, visit)?;
-        self.arm_message_boundaries(target, id)?;
+        match (inner, scope) {
+            // An inner instance of a multi-instance task: its boundary events are on the body.
+            (Some(index), Some(body)) => self.register_inner(body, index, id),
+            _ => {
+                self.arm_boundaries(target, id, visit)?;
+                self.arm_message_boundaries(target, id)?;
+            }
+        }
         let task_ref = TaskRef::of(node);
         self.run_hooks(HookPoint::TaskStarted(&task_ref)).await
     }

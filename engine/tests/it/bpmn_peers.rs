@@ -62,7 +62,7 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-elements/data-store-reference.bpmn", &[]),
     (
         "bpmn-elements/end-compensate.bpmn",
-        &["unsupported-element"],
+        &["invalid-multi-instance", "unsupported-element"],
     ),
     (
         "bpmn-elements/engine-issue-105_1.bpmn",
@@ -136,13 +136,10 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-elements/loop.bpmn", &["unsupported-script"]),
     ("bpmn-elements/messageflow-target-process.bpmn", &[]),
     ("bpmn-elements/messaging.bpmn", &["invalid-message-throw"]), // was unsupported-element
-    (
-        "bpmn-elements/misp-loopback.bpmn",
-        &["unsupported-element", "unsupported-script"],
-    ),
+    ("bpmn-elements/misp-loopback.bpmn", &["unsupported-script"]),
     (
         "bpmn-elements/misp-parallel-loopback.bpmn",
-        &["unsupported-element", "unsupported-script"],
+        &["unsupported-script"],
     ),
     (
         "bpmn-elements/mother-of-all.bpmn",
@@ -229,7 +226,7 @@ const PEERS: &[(&str, &[&str])] = &[
         "bpmn-engine/conditional-bound-js-event.bpmn",
         &["unsupported-element"],
     ),
-    ("bpmn-engine/diagram_1.bpmn", &["unsupported-element"]),
+    ("bpmn-engine/diagram_1.bpmn", &[]),
     ("bpmn-engine/forms.bpmn", &[]),
     ("bpmn-engine/issue-139.bpmn", &[]),
     (
@@ -238,7 +235,11 @@ const PEERS: &[(&str, &[&str])] = &[
     ),
     (
         "bpmn-engine/issue-187.bpmn",
-        &["unsupported-element", "unsupported-script"],
+        &[
+            "invalid-multi-instance",
+            "unsupported-element",
+            "unsupported-script",
+        ],
     ),
     ("bpmn-engine/issue-19.bpmn", &["unsupported-script"]),
     ("bpmn-engine/issue-4.bpmn", &[]),

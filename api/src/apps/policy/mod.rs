@@ -16,6 +16,7 @@
 //! | `org:CODE`       | an organisation token whose org code is CODE (a service owner)        |
 //! | `orgno:NUMBER`   | an organisation token for organisation NUMBER                         |
 //! | `person:NUMBER`  | that person                                                           |
+//! | `person`         | any person (a user token): with `<flyt:assignee>`, the one assigned   |
 //! | `scope:SCOPE`    | any token carrying SCOPE                                              |
 //!
 //! Actions: `read`, `write`, `instantiate`, `delete`, `complete`, `confirm`, `sign`, `reject`,
@@ -92,10 +93,11 @@ impl Subject {
             "role" => need(value).map(Subject::Role),
             "org" => need(value).map(Subject::OrgCode),
             "orgno" => need(value).map(Subject::OrgNumber),
+            "person" if value.is_empty() => Ok(Subject::AnyPerson),
             "person" => need(value).map(Subject::Person),
             "scope" => need(value).map(Subject::Scope),
             _ => Err(format!(
-                "unknown subject `{s}`; use owner, owner:person, role:CODE, org:CODE, orgno:NUMBER, person:NUMBER or scope:SCOPE"
+                "unknown subject `{s}`; use owner, owner:person, role:CODE, org:CODE, orgno:NUMBER, person, person:NUMBER or scope:SCOPE"
             )),
         }
     }

@@ -1,18 +1,21 @@
 //! The executable elements of a process, one kind per file behind the closed [`NodeKind`] enum:
 //! a new kind is a new file plus the match arms the compiler asks for.
 
+mod assignment;
 mod events;
 mod extension;
 mod gateways;
 mod links;
 pub mod message;
 pub mod message_throw;
+pub mod multi_instance;
 pub mod on_error;
 mod service_task;
 mod sub_process;
 pub mod timer;
 mod user_task;
 
+pub use assignment::AssigneeRule;
 pub use events::{
     BoundaryEvent, EndEvent, ErrorBoundaryEvent, EscalationBoundaryEvent, EscalationThrow,
     MessageStart, StartEvent, ThrowEvent, ThrownError, TimerCatchEvent,
@@ -22,6 +25,7 @@ pub use gateways::{ExclusiveGateway, InclusiveGateway, ParallelGateway};
 pub use links::{LinkCatch, LinkThrow};
 pub use message::{MessageBoundaryEvent, MessageCatch, Subscription};
 pub use message_throw::{MessageThrow, ThrowElement};
+pub use multi_instance::{Items, MultiInstance};
 pub use service_task::ServiceTask;
 pub use sub_process::{EventSubProcess, SubProcess};
 pub use user_task::{Action, ActionKind, SignatureConfig, UserTask, UserTaskType};
@@ -151,6 +155,8 @@ pub struct Node {
     pub boundaries: Vec<NodeIdx>,
     /// The sub-process it is inside; `None` at the process level.
     pub scope: Option<NodeIdx>,
+    /// Its multi-instance characteristics: it runs once per item of a collection.
+    pub multi: Option<Box<MultiInstance>>,
 }
 
 impl Node {

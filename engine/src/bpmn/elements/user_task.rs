@@ -85,6 +85,8 @@ pub struct UserTask {
     pub signature: Option<SignatureConfig>,
     /// flyt extension elements.
     pub flyt: Extension,
+    /// `<flyt:assignee>`: who may act on it, on top of the app's policy.
+    pub assignee: Option<super::AssigneeRule>,
 }
 
 impl UserTask {

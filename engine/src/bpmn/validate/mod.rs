@@ -71,6 +71,7 @@ pub(crate) fn validate(
     links::check(&process, &index, diags);
     messages::check(&process, target, diags);
     messages::check_event_gateways(&process, &index, diags);
+    super::read_loop::check_boundaries(&process, diags);
     // An event sub-process (not executed yet, so unsupported) may be what catches an error.
     if full {
         scopes::check_error_ends(&process, diags);

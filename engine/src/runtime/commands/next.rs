@@ -9,7 +9,8 @@ use super::{Next, check_data};
 use crate::bpmn::ProcessDefinition;
 use crate::bpmn::elements::{NodeIdx, NodeKind, UserTaskType};
 use crate::hooks::TaskRef;
-use crate::model::{EventType, Instance, JobState};
+use crate::model::{Actor, Assignee, EventType, Instance, JobState};
+use crate::runtime::assignment::assigned_to;
 use crate::runtime::pipeline::Kind;
 use crate::runtime::transition::HookPoint;
 use crate::runtime::{Error, Runtime};
@@ -36,6 +37,10 @@ pub struct NextPlan {
     pub step: NextStep,
     /// Only the app's service owner moves this task (a `feedback` task waits for it).
     pub service_owner_only: bool,
+    /// Who the task is assigned to: the API checks the caller is (on top of the policy).
+    pub assignee: Option<Assignee>,
+    /// The inner instance's index, when the task is one of a multi-instance task's.
+    pub inner: Option<u32>,
 }
 
 /// What a planned `next` does.
@@ -70,6 +75,18 @@ impl Runtime {
     /// or the only active user task, or the only service task) and what the action does there,
     /// refused when the task does not take that action. Writes nothing.
     pub fn plan_next(&self, instance: &Instance, req: &Next) -> Result<NextPlan, Error> {
+        self.plan_next_inner(instance, req, None)
+    }
+
+    /// [`plan_next`](Self::plan_next) naming the inner instance (by index) of a multi-instance
+    /// task. Without one, of several inner instances of the task the one assigned to the
+    /// caller (by person or organisation number) is picked.
+    pub fn plan_next_inner(
+        &self,
+        instance: &Instance,
+        req: &Next,
+        inner: Option<u32>,
+    ) -> Result<NextPlan, Error> {
         if let Some(expected) = req.expected_version
             && expected != instance.version
         {
@@ -83,7 +100,7 @@ impl Runtime {
         }
         let (task, action) = (req.task.as_deref(), req.action.as_deref());
         let def = self.definition(&instance.app, instance.definition_version)?;
-        let (token, element) = pick_task(instance, task, action, &def)?;
+        let (token, element) = pick_task(instance, task, action, &def, inner, &req.actor)?;
         let node = node_of(&def, &element, instance)?;
         let not_allowed = |action: &str, allowed: Vec<String>| Error::ActionNotAllowed {
             action: action.to_string(),
@@ -132,6 +149,13 @@ impl Runtime {
                 });
             }
         };
+        let assignee = instance
+            .process
+            .tokens
+            .iter()
+            .find(|t| t.id == token)
+            .and_then(|t| t.task())
+            .and_then(|t| t.assignee.clone());
         Ok(NextPlan {
             token,
             task: element,
@@ -139,6 +163,8 @@ impl Runtime {
             authorize,
             step,
             service_owner_only,
+            assignee,
+            inner: instance.process.inner_index(token),
         })
     }
 
@@ -238,8 +264,7 @@ impl Runtime {
         t.record(event, Some(node.id.clone()), plan.action.clone(), None);
         // As Altinn: the action as sent, or null; gateways match no `gatewayAction` on null.
         t.gateway_action = plan.action.clone();
-        let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
-        t.arrive(out, scope).await?;
+        t.leave_task(node_idx, plan.token, scope).await?;
         t.check_written()?;
         if let Some((rev, job)) = &cancelled_job {
             // A worker holding the job loses its lease: its completion finds no token and drops it.
@@ -344,12 +369,15 @@ pub(super) fn pick_task(
     task: Option<&str>,
     action: Option<&str>,
     def: &ProcessDefinition,
+    inner: Option<u32>,
+    actor: &Actor,
 ) -> Result<(u32, String), Error> {
     let users: Vec<(u32, String)> = instance
         .process
         .user_task_tokens()
         .map(|(t, info)| (t.id, info.element_id.to_string()))
         .collect();
+    let users = own_inner(instance, users, task, inner, actor)?;
     // A service task takes the actions it lists, and `write` (or none) to run it again.
     let service_listing = |element: &str| match action {
         None | Some(RETRY_ACTION) => true,
@@ -403,4 +431,72 @@ pub(super) fn pick_task(
             }),
         },
     }
+}
+
+/// Narrows the user tasks to act on when inner instances of a multi-instance task are among
+/// them: to inner instance `inner` when named, else, of several at one task, to the one
+/// assigned to `actor` (several and none of them the caller's: the caller must name one).
+fn own_inner(
+    instance: &Instance,
+    users: Vec<(u32, String)>,
+    task: Option<&str>,
+    inner: Option<u32>,
+    actor: &Actor,
+) -> Result<Vec<(u32, String)>, Error> {
+    let process = &instance.process;
+    let named = |e: &str| task.is_none_or(|t| t == e);
+    if let Some(index) = inner {
+        let found: Vec<(u32, String)> = users
+            .into_iter()
+            .filter(|(t, e)| named(e) && process.inner_index(*t) == Some(index))
+            .collect();
+        if found.is_empty() {
+            return Err(Error::TaskNotActive {
+                task: format!("{} (inner instance {index})", task.unwrap_or("any task")),
+                active: process
+                    .active_tasks()
+                    .map(|t| t.element_id.to_string())
+                    .collect(),
+            });
+        }
+        return Ok(found);
+    }
+    let candidates: Vec<&(u32, String)> = users.iter().filter(|(_, e)| named(e)).collect();
+    let inner_at: Vec<(u32, &str, u32)> = candidates
+        .iter()
+        .filter_map(|(t, e)| process.inner_index(*t).map(|i| (*t, e.as_str(), i)))
+        .collect();
+    if candidates.len() < 2 {
+        return Ok(users);
+    }
+    let assignee_of = |token: u32| {
+        process
+            .tokens
+            .iter()
+            .find(|t| t.id == token)
+            .and_then(|t| t.task())
+            .and_then(|t| t.assignee.as_ref())
+    };
+    let mine: Vec<(u32, String)> = candidates
+        .iter()
+        .filter(|(t, _)| assignee_of(*t).is_some_and(|a| assigned_to(a, actor)))
+        .map(|c| (*c).clone())
+        .collect();
+    if mine.len() == 1 {
+        return Ok(mine);
+    }
+    if inner_at.len() < 2 {
+        return Ok(users);
+    }
+    // Several inner instances of one task and none (or several) of them the caller's.
+    if let [(_, first, _), rest @ ..] = inner_at.as_slice()
+        && rest.iter().all(|(_, e, _)| e == first)
+        && inner_at.len() == candidates.len()
+    {
+        return Err(Error::InnerInstanceRequired {
+            task: first.to_string(),
+            active: inner_at.iter().map(|(_, _, i)| *i).collect(),
+        });
+    }
+    Ok(users)
 }

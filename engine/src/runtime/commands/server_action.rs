@@ -21,7 +21,7 @@ impl Runtime {
     ) -> Result<(Instance, Value), Error> {
         let loaded = self.load(id, None)?;
         let def = loaded.def.clone();
-        let (_, element) = pick_task(&loaded.instance, task, None, &def)?;
+        let (_, element) = pick_task(&loaded.instance, task, None, &def, None, &actor)?;
         let node = def.node_by_id(&element).map(|n| def.node(n));
         let listed = matches!(node.map(|n| &n.kind), Some(NodeKind::UserTask(t)) if t.has_server_action(action));
         let handler = self
