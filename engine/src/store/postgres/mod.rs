@@ -39,6 +39,7 @@ pub mod derive;
 pub mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -49,7 +50,6 @@ use std::task::Poll;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Timeouts};
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
@@ -111,7 +111,12 @@ impl fmt::Debug for PostgresOptions {
 
 /// The connection string with any password replaced by `***`, for logs and errors.
 pub fn redact(url: &str) -> String {
-    match url.parse::<tokio_postgres::Config>() {
+    let plain = tls::split(url).map(|(rest, _)| rest);
+    match plain
+        .as_deref()
+        .unwrap_or(url)
+        .parse::<tokio_postgres::Config>()
+    {
         Ok(config) => {
             let hosts: Vec<String> = config
                 .get_hosts()
@@ -170,11 +175,14 @@ impl PostgresBackend {
     /// than this build, or behind it without `migrate`, is `WrongFormat`.
     pub fn open(options: &PostgresOptions) -> Result<Self, BackendError> {
         let shown: Arc<str> = redact(&options.url).into();
-        let mut config: tokio_postgres::Config = options.url.parse().map_err(|e| {
+        let (url, tls) = tls::split(&options.url).map_err(BackendError::Io)?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             BackendError::Io(format!(
                 "storage.url is not a PostgreSQL connection string: {e}"
             ))
         })?;
+        config.ssl_mode(tls.driver_mode());
+        let connector = tls::connector(&tls).map_err(BackendError::Io)?;
         config.connect_timeout(options.connect_timeout);
         if config.get_application_name().is_none() {
             config.application_name("flyt");
@@ -187,7 +195,7 @@ impl PostgresBackend {
             .map_err(|e| BackendError::Io(format!("starting the PostgreSQL runtime: {e}")))?;
         let manager = Manager::from_config(
             config,
-            NoTls,
+            connector,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -345,13 +353,32 @@ impl PostgresBackend {
 
 /// A pool error: the database could not be reached in time.
 fn pool_error(shown: &str, e: deadpool_postgres::PoolError) -> BackendError {
-    BackendError::Unavailable(format!("cannot reach PostgreSQL at {shown}: {e}"))
+    BackendError::Unavailable(format!(
+        "cannot reach PostgreSQL at {shown}: {}",
+        causes(&e)
+    ))
+}
+
+/// An error with its causes (the driver's own message leaves out why, e.g. why a TLS handshake
+/// failed: "server does not support TLS", "certificate not valid for name …").
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// A database error: connection trouble is `Unavailable`, the rest `Io`.
 fn db_error(shown: &str, e: tokio_postgres::Error) -> BackendError {
     match e.code() {
-        None => BackendError::Unavailable(format!("PostgreSQL at {shown}: {e}")),
+        None => BackendError::Unavailable(format!("PostgreSQL at {shown}: {}", causes(&e))),
         Some(code) if code.code().starts_with("08") || code.code().starts_with("57P") => {
             BackendError::Unavailable(format!("PostgreSQL at {shown}: {e}"))
         }
