@@ -471,3 +471,49 @@ async fn a_mapped_4xx_from_b_is_a_bpmn_error_that_the_boundary_catches() {
         "{issue}"
     );
 }
+
+/// Issue 19: A on PostgreSQL, B on redb. The same flow; A's instance is then a row of A's
+/// database (read as SQL), B's instance is B's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_on_postgres_creates_one_instance_of_b_on_redb() {
+    let Some(db) = flyt_engine::store::postgres::testing::TempDatabase::create("multi_app_a_on_pg")
+    else {
+        return;
+    };
+    let mut c = Cluster::new(Options { b_denies_a: false });
+    c.start_authority();
+    c.start_b();
+    c.start_a(&[
+        ("FLYT_STORAGE__BACKEND", "postgres"),
+        ("FLYT_DATABASE_URL", db.url()),
+    ]);
+    let alice = c.user(ALICE, &[]).await;
+    let carol = c.user(CAROL, &["991825827:DAGL"]).await;
+    let url = c.submit_application(&alice).await;
+    let ended = wait_for_end(&c, &url, &alice).await;
+    assert_eq!(ended["endEvent"], "End");
+    let b_id = ended["createdInstances"][0]["createdInstance"]["id"]
+        .as_str()
+        .expect("A records B's instance")
+        .to_string();
+    let cases = c.b_instances(&carol).await;
+    assert_eq!(cases.len(), 1, "{cases:#?}");
+    assert_eq!(cases[0]["id"], b_id.as_str());
+    // A kept its state in PostgreSQL: its ended instance, its createInstance job done.
+    assert_eq!(
+        db.query_strings(
+            "SELECT count(*)::text FROM flyt_instances \
+             WHERE app = 'acme/grant-application' AND ended"
+        )
+        .unwrap(),
+        [Some("1".to_string())]
+    );
+    assert_eq!(
+        db.query_strings(
+            "SELECT count(*)::text FROM flyt_jobs WHERE state IN ('queued', 'leased', 'incident')"
+        )
+        .unwrap(),
+        [Some("0".to_string())],
+        "no job left behind"
+    );
+}

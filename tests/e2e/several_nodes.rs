@@ -163,19 +163,31 @@ async fn assert_all_ended(base: &str, cases: &[(String, bool)], ttd: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_finish_cases_with_timers_through_a_sigkill() {
-    let Some(db) = TempDatabase::create("three_nodes_finish_cases_with_timers") else {
-        return;
-    };
+/// Instances whose history is not numbered 0, 1, … without gaps or repeats (read as SQL from
+/// the history table's `events`, one row per transition).
+fn gapped_histories(db: &TempDatabase) -> Vec<Option<String>> {
+    db.query_strings(
+        "SELECT instance_id::text FROM ( \
+           SELECT h.instance_id, count(*) AS n, count(DISTINCT (e->>'seq')::int) AS d, \
+                  min((e->>'seq')::int) AS lo, max((e->>'seq')::int) AS hi \
+           FROM flyt_history h, jsonb_array_elements(CASE jsonb_typeof(h.events) \
+             WHEN 'array' THEN h.events ELSE jsonb_build_array(h.events) END) e \
+           GROUP BY h.instance_id) s \
+         WHERE lo <> 0 OR hi <> n - 1 OR d <> n",
+    )
+    .unwrap()
+}
+
+/// Scenario 1 (and 4 on a database that is SERIALIZABLE by default): 30 cases created through
+/// all three nodes, every other one left to its deadline (a few seconds ahead); node 3 is
+/// SIGKILLed after the first third and restarted at the end. Every case ends, every timer fires
+/// once, every history is numbered without gaps.
+async fn cases_finish_through_a_sigkill(db: &TempDatabase) {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &db);
+    let config = config(dir.path(), db);
     let (mut nodes, bases) = three_nodes(dir.path(), &config);
     let owner = user_token(&bases[0], OWNER, &[]).await;
     let ttd = org_token(&bases[1], TTD_ORGNO, Some("ttd"), "").await;
-
-    // 30 cases created through all three nodes, every other one left to its deadline (a few
-    // seconds ahead); node 3 is SIGKILLed after the first third and restarted at the end.
     let mut cases = Vec::new();
     for i in 0..30usize {
         if i == 10 {
@@ -196,6 +208,35 @@ async fn three_nodes_finish_cases_with_timers_through_a_sigkill() {
     nodes[2] = start(dir.path(), &config, &bases[2]);
     finish_all(&bases, &cases, &ttd).await;
     assert_all_ended(&bases[2], &cases, &ttd).await;
+    assert_eq!(gapped_histories(db), Vec::<Option<String>>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_finish_cases_with_timers_through_a_sigkill() {
+    let Some(db) = TempDatabase::create("three_nodes_finish_cases_with_timers") else {
+        return;
+    };
+    cases_finish_through_a_sigkill(&db).await;
+}
+
+/// Scenario 4: the same where every transaction is SERIALIZABLE by the database's default (as
+/// on CockroachDB), so reads outside a batch take part in serialization too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_finish_through_a_sigkill_on_a_serializable_database() {
+    let Some(db) = TempDatabase::create("three_nodes_serializable_by_default") else {
+        return;
+    };
+    db.execute_admin(&format!(
+        "ALTER DATABASE {} SET default_transaction_isolation = 'serializable'",
+        db.name()
+    ))
+    .unwrap();
+    assert_eq!(
+        db.query_strings("SHOW default_transaction_isolation")
+            .unwrap(),
+        [Some("serializable".to_string())]
+    );
+    cases_finish_through_a_sigkill(&db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

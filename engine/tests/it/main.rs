@@ -37,3 +37,4 @@ mod runtime_timer_start;
 mod runtime_timers;
 mod store_contract;
 mod store_postgres;
+mod store_postgres_tls;

@@ -7,13 +7,17 @@
 //! multi-threaded tokio runtime, so a server's workers are never blocked unannounced.
 //!
 //! **One batch, one transaction.** `apply` runs a whole group-commit batch in ONE `SERIALIZABLE`
-//! transaction and a handful of round trips, whatever the number of units:
-//! 1. the current values of every key any unit checks: one `SELECT … WHERE k = ANY($1)` per table;
+//! transaction and two round trips, whatever the number of units:
+//! 1. `BEGIN` and the current values of every key any unit checks, pipelined: one
+//!    `SELECT … WHERE k = ANY($1)` per table;
 //! 2. the units are evaluated in order in memory against those values and the writes of
 //!    earlier units (exactly [`Check::holds`], as every backend), which gives each unit's outcome
 //!    and the final state of every written key;
 //! 3. one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE` and one `DELETE … = ANY($1)` per
-//!    table, pipelined; then `COMMIT`.
+//!    table, pipelined with the `COMMIT` behind them ([`attempt`] says why that is safe).
+//!
+//! Reads outside a batch are one statement each; a range reads only the tables its keys can be
+//! in ([`Table::for_range`]).
 //!
 //! Under `SERIALIZABLE` the reads of step 1 are predicate-locked, so another node changing a
 //! checked key (or inserting an absent one) between our read and our commit makes one of the
@@ -35,17 +39,19 @@ pub mod derive;
 pub mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Timeouts};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{IsolationLevel, NoTls};
 
 use super::backend::{Backend, BackendError, Check, CheckFailed, Entry, Unit, Write};
 use schema::{MIGRATION_LOCK, MIGRATIONS, MIGRATIONS_TABLE, Table};
@@ -105,7 +111,12 @@ impl fmt::Debug for PostgresOptions {
 
 /// The connection string with any password replaced by `***`, for logs and errors.
 pub fn redact(url: &str) -> String {
-    match url.parse::<tokio_postgres::Config>() {
+    let plain = tls::split(url).map(|(rest, _)| rest);
+    match plain
+        .as_deref()
+        .unwrap_or(url)
+        .parse::<tokio_postgres::Config>()
+    {
         Ok(config) => {
             let hosts: Vec<String> = config
                 .get_hosts()
@@ -164,11 +175,14 @@ impl PostgresBackend {
     /// than this build, or behind it without `migrate`, is `WrongFormat`.
     pub fn open(options: &PostgresOptions) -> Result<Self, BackendError> {
         let shown: Arc<str> = redact(&options.url).into();
-        let mut config: tokio_postgres::Config = options.url.parse().map_err(|e| {
+        let (url, tls) = tls::split(&options.url).map_err(BackendError::Io)?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             BackendError::Io(format!(
                 "storage.url is not a PostgreSQL connection string: {e}"
             ))
         })?;
+        config.ssl_mode(tls.driver_mode());
+        let connector = tls::connector(&tls).map_err(BackendError::Io)?;
         config.connect_timeout(options.connect_timeout);
         if config.get_application_name().is_none() {
             config.application_name("flyt");
@@ -181,7 +195,7 @@ impl PostgresBackend {
             .map_err(|e| BackendError::Io(format!("starting the PostgreSQL runtime: {e}")))?;
         let manager = Manager::from_config(
             config,
-            NoTls,
+            connector,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -339,13 +353,32 @@ impl PostgresBackend {
 
 /// A pool error: the database could not be reached in time.
 fn pool_error(shown: &str, e: deadpool_postgres::PoolError) -> BackendError {
-    BackendError::Unavailable(format!("cannot reach PostgreSQL at {shown}: {e}"))
+    BackendError::Unavailable(format!(
+        "cannot reach PostgreSQL at {shown}: {}",
+        causes(&e)
+    ))
+}
+
+/// An error with its causes (the driver's own message leaves out why, e.g. why a TLS handshake
+/// failed: "server does not support TLS", "certificate not valid for name …").
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// A database error: connection trouble is `Unavailable`, the rest `Io`.
 fn db_error(shown: &str, e: tokio_postgres::Error) -> BackendError {
     match e.code() {
-        None => BackendError::Unavailable(format!("PostgreSQL at {shown}: {e}")),
+        None => BackendError::Unavailable(format!("PostgreSQL at {shown}: {}", causes(&e))),
         Some(code) if code.code().starts_with("08") || code.code().starts_with("57P") => {
             BackendError::Unavailable(format!("PostgreSQL at {shown}: {e}"))
         }
@@ -392,20 +425,17 @@ async fn range_once(
 ) -> Result<Result<Vec<Entry>, tokio_postgres::Error>, BackendError> {
     let client = pool.get().await.map_err(|e| pool_error(shown, e))?;
     let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
-    let queries = Table::ALL
-        .into_iter()
-        .filter(|t| t.may_hold(start, end))
-        .map(|table| {
-            let client = &client;
-            async move {
-                let sql = format!(
-                    "SELECT k, v FROM {} WHERE k >= $1 AND k < $2 ORDER BY k LIMIT $3",
-                    table.name()
-                );
-                let statement = client.prepare_cached(&sql).await?;
-                client.query(&statement, &[&start, &end, &limit_sql]).await
-            }
-        });
+    let queries = Table::for_range(start, end).into_iter().map(|table| {
+        let client = &client;
+        async move {
+            let sql = format!(
+                "SELECT k, v FROM {} WHERE k >= $1 AND k < $2 ORDER BY k LIMIT $3",
+                table.name()
+            );
+            let statement = client.prepare_cached(&sql).await?;
+            client.query(&statement, &[&start, &end, &limit_sql]).await
+        }
+    });
     let mut entries: Vec<Entry> = match futures::future::try_join_all(queries).await {
         Ok(rows) => rows
             .into_iter()
@@ -422,9 +452,22 @@ async fn range_once(
 /// A key and its value.
 type Row<'a> = (&'a [u8], &'a [u8]);
 
-/// Step 1 to 3 of a batch (module docs) inside `tx`; the caller commits.
-async fn apply_in(
-    tx: &deadpool_postgres::Transaction<'_>,
+const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+
+/// A statement in flight.
+type Pending<'a> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
+
+/// One attempt at a batch (module docs, steps 1 to 3) on `client`, in two round trips: `BEGIN`
+/// travels with the reads, the writes with `COMMIT`. On an error the transaction may still be
+/// open: the caller rolls it back.
+///
+/// Statements are prepared first (cached after a connection's first batch), so that every
+/// statement of a round trip is sent the moment its future is first polled, in order. A write
+/// that fails before it is sent (ready at its first poll) stops the attempt before `COMMIT`
+/// goes out; one that fails at the server aborts the transaction, and the `COMMIT` behind it
+/// then rolls back. Either way nothing of the batch is applied.
+async fn attempt(
+    client: &deadpool_postgres::Client,
     units: &[Unit],
 ) -> Result<Vec<Result<(), CheckFailed>>, tokio_postgres::Error> {
     // 1. Current values of every checked key.
@@ -435,15 +478,27 @@ async fn apply_in(
             .or_default()
             .push(check.key());
     }
-    let reads = checked.iter().map(|(table, keys)| async move {
+    let mut reads = Vec::with_capacity(checked.len());
+    for (table, keys) in &checked {
         let sql = format!("SELECT k, v FROM {} WHERE k = ANY($1)", table.name());
-        let statement = tx.prepare_cached(&sql).await?;
-        tx.query(&statement, &[keys]).await
-    });
+        reads.push((client.prepare_cached(&sql).await?, keys));
+    }
     let mut current: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
-    for rows in futures::future::try_join_all(reads).await? {
-        for row in rows {
-            current.insert(row.get(0), row.get(1));
+    let begun = !reads.is_empty();
+    if begun {
+        let queries = reads
+            .iter()
+            .map(|(statement, keys)| async move { client.query(statement, &[*keys]).await });
+        let (begin, rows) = futures::future::join(
+            client.batch_execute(BEGIN),
+            futures::future::join_all(queries),
+        )
+        .await;
+        begin?;
+        for rows in rows {
+            for row in rows? {
+                current.insert(row.get(0), row.get(1));
+            }
         }
     }
 
@@ -477,7 +532,7 @@ async fn apply_in(
         outcomes.push(Ok(()));
     }
 
-    // 3. The final state of every written key, per table.
+    // 3. The final state of every written key, per table, then COMMIT.
     let mut puts: BTreeMap<Table, Vec<Row<'_>>> = BTreeMap::new();
     let mut deletes: BTreeMap<Table, Vec<&[u8]>> = BTreeMap::new();
     for (key, value) in written {
@@ -486,7 +541,9 @@ async fn apply_in(
             None => deletes.entry(Table::of(key)).or_default().push(key),
         }
     }
-    let upserts = puts.into_iter().map(|(table, rows)| async move {
+    let mut upserts = Vec::with_capacity(puts.len());
+    for (table, rows) in puts {
+        let statement = client.prepare_cached(&upsert_sql(table)).await?;
         let keys: Vec<&[u8]> = rows.iter().map(|(k, _)| *k).collect();
         let values: Vec<&[u8]> = rows.iter().map(|(_, v)| *v).collect();
         let mut derived: Vec<Vec<Option<String>>> = vec![Vec::new(); table.columns().len()];
@@ -495,21 +552,46 @@ async fn apply_in(
                 derived[i].push(column);
             }
         }
-        let statement = tx.prepare_cached(&upsert_sql(table)).await?;
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&keys, &values];
-        params.extend(derived.iter().map(|c| c as &(dyn ToSql + Sync)));
-        tx.execute(&statement, &params).await
-    });
-    let removals = deletes.into_iter().map(|(table, keys)| async move {
+        upserts.push((statement, keys, values, derived));
+    }
+    let mut removals = Vec::with_capacity(deletes.len());
+    for (table, keys) in deletes {
         let sql = format!("DELETE FROM {} WHERE k = ANY($1)", table.name());
-        let statement = tx.prepare_cached(&sql).await?;
-        tx.execute(&statement, &[&keys]).await
-    });
-    futures::future::try_join(
-        futures::future::try_join_all(upserts),
-        futures::future::try_join_all(removals),
+        removals.push((client.prepare_cached(&sql).await?, keys));
+    }
+    let mut writes: Vec<Pending<'_>> = Vec::new();
+    if !begun {
+        writes.push(Box::pin(async move {
+            client.batch_execute(BEGIN).await.map(|()| 0)
+        }));
+    }
+    for (statement, keys, values, derived) in &upserts {
+        writes.push(Box::pin(async move {
+            let mut params: Vec<&(dyn ToSql + Sync)> = vec![keys, values];
+            params.extend(derived.iter().map(|c| c as &(dyn ToSql + Sync)));
+            client.execute(statement, &params).await
+        }));
+    }
+    for (statement, keys) in &removals {
+        writes.push(Box::pin(
+            async move { client.execute(statement, &[keys]).await },
+        ));
+    }
+    let mut sent = Vec::with_capacity(writes.len());
+    for mut write in writes {
+        match futures::poll!(&mut write) {
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Ready(Ok(_)) => {}
+            Poll::Pending => sent.push(write),
+        }
+    }
+    let (written, committed) = futures::future::join(
+        futures::future::try_join_all(sent),
+        client.batch_execute("COMMIT"),
     )
-    .await?;
+    .await;
+    written?;
+    committed?;
     Ok(outcomes)
 }
 
@@ -590,26 +672,21 @@ impl Backend for PostgresBackend {
         }
         let (pool, shown, units) = (self.pool.clone(), self.shown.clone(), units.to_vec());
         self.run(async move {
-            let mut attempt = 0;
+            let mut tries = 0;
             loop {
-                attempt += 1;
-                let mut client = pool.get().await.map_err(|e| pool_error(&shown, e))?;
-                let tx = client
-                    .build_transaction()
-                    .isolation_level(IsolationLevel::Serializable)
-                    .start()
-                    .await
-                    .map_err(|e| db_error(&shown, e))?;
-                let result = match apply_in(&tx, &units).await {
-                    Ok(outcomes) => tx.commit().await.map(|()| outcomes),
-                    Err(e) => Err(e),
-                };
+                tries += 1;
+                let client = pool.get().await.map_err(|e| pool_error(&shown, e))?;
+                let result = attempt(&client, &units).await;
+                if result.is_err() && !client.is_closed() {
+                    // Ends a transaction the error left open; a no-op after COMMIT.
+                    let _ = client.batch_execute("ROLLBACK").await;
+                }
                 match result {
                     Ok(outcomes) => return Ok(outcomes),
-                    Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => {
-                        tracing::debug!(attempt, error = %e, "PostgreSQL batch retried");
+                    Err(e) if retryable(&e) && tries < MAX_ATTEMPTS => {
+                        tracing::debug!(attempt = tries, error = %e, "PostgreSQL batch retried");
                         // A little jitter so that two nodes do not collide again in step.
-                        let pause = fastrand::u64(0..(1u64 << attempt.min(6)));
+                        let pause = fastrand::u64(0..(1u64 << tries.min(6)));
                         tokio::time::sleep(Duration::from_millis(pause)).await;
                     }
                     Err(e) => return Err(db_error(&shown, e)),

@@ -12,6 +12,9 @@
 //! Keys that belong to no known family (tests, tags added later by a newer build) land in
 //! `flyt_kv`, which has no derived columns, so nothing is ever refused or lost.
 
+use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
+
 use crate::store::layout;
 
 /// A table of one key family.
@@ -134,6 +137,42 @@ impl Table {
             None => true,
             Some(tag) => start < [tag + 1].as_slice() && end > [tag].as_slice(),
         }
+    }
+
+    /// The tables a range query over `start..end` (`start < end`) must read: only those the
+    /// keys in the range can be routed to by [`Table::of`], so a job scan or an instance's
+    /// history is one statement, not one per table plus `flyt_kv`.
+    pub fn for_range(start: &[u8], end: &[u8]) -> Vec<Table> {
+        let common = start.iter().zip(end).take_while(|(a, b)| a == b).count();
+        let mut tables = BTreeSet::new();
+        let tags = if common >= 1 {
+            start[0]..=start[0]
+        } else {
+            byte_span(start, end, 0, &mut tables)
+        };
+        for tag in tags {
+            if tag != layout::INSTANCE {
+                tables.insert(Table::of(&[tag]));
+            } else if common >= 17 {
+                // The id is fixed; the byte after it picks the table.
+                let subtags = if common >= 18 {
+                    start[17]..=start[17]
+                } else {
+                    byte_span(start, end, 17, &mut tables)
+                };
+                for subtag in subtags {
+                    tables.extend(match subtag {
+                        layout::INSTANCE_RECORD => &[Table::Instances, Table::Kv][..],
+                        layout::HISTORY => &[Table::History],
+                        layout::DATA => &[Table::Data],
+                        _ => &[Table::Kv],
+                    });
+                }
+            } else {
+                tables.extend([Table::Instances, Table::History, Table::Data, Table::Kv]);
+            }
+        }
+        tables.into_iter().collect()
     }
 
     /// The derived columns, in the order [`super::derive::columns`] fills them.
@@ -284,6 +323,36 @@ impl Table {
     }
 }
 
+/// The bytes keys in `start..end` can have at `at`, where `start` and `end` agree on every
+/// byte before it and differ at it. A key ending before `at` (`start` itself) is in `flyt_kv`
+/// or the table of its tag: `tables` gets `Kv`, the conservative choice for it.
+fn byte_span(
+    start: &[u8],
+    end: &[u8],
+    at: usize,
+    tables: &mut BTreeSet<Table>,
+) -> RangeInclusive<u8> {
+    let low = match start.get(at) {
+        Some(&b) => b,
+        None => {
+            tables.insert(Table::of(start));
+            tables.insert(Table::Kv);
+            0
+        }
+    };
+    // `end` itself is excluded: a key with `end[at]` there is in the range only if longer.
+    let high = end.get(at).copied().unwrap_or(0);
+    if end.len() == at + 1 {
+        match high.checked_sub(1) {
+            Some(high) if high >= low => low..=high,
+            #[allow(clippy::reversed_empty_ranges)]
+            _ => 1..=0,
+        }
+    } else {
+        low..=high
+    }
+}
+
 /// One schema change. Migrations only add; none drops or rewrites data.
 #[derive(Debug)]
 pub struct Migration {
@@ -377,5 +446,58 @@ mod tests {
         assert!(Table::Instances.may_hold(b"I", b"J"));
         assert!(!Table::Instances.may_hold(b"J", b"K"));
         assert!(Table::Kv.may_hold(b"J", b"K"));
+    }
+
+    #[test]
+    fn a_range_reads_only_the_tables_its_keys_can_be_in() {
+        let id = crate::ids::InstanceId::new_random();
+        let end = |k: &[u8]| {
+            let mut e = k.to_vec();
+            *e.last_mut().unwrap() += 1;
+            e
+        };
+        let history = layout::history_of(id);
+        assert_eq!(Table::for_range(&history, &end(&history)), [Table::History]);
+        let one = layout::history(id, 3);
+        assert_eq!(Table::for_range(&one, &end(&one)), [Table::History]);
+        let data = layout::data_of(id);
+        assert_eq!(Table::for_range(&data, &end(&data)), [Table::Data]);
+        // The whole instance: its record, history, data, and other sub-keys in flyt_kv.
+        let whole = &history[..17];
+        assert_eq!(
+            Table::for_range(whole, &[whole, &[u8::MAX]].concat()),
+            [Table::Instances, Table::History, Table::Data, Table::Kv]
+        );
+        let jobs = [layout::JOB];
+        assert_eq!(Table::for_range(&jobs, &[layout::JOB + 1]), [Table::Jobs]);
+        assert_eq!(
+            Table::for_range(&[layout::JOB, 7], &[layout::JOB + 1, 0]),
+            [Table::Jobs, Table::Idempotency]
+        );
+        // Every key a range can hold is in one of the tables it reads.
+        let keys = [
+            layout::instance(id),
+            layout::history(id, 0),
+            data.clone(),
+            [whole, &[7u8][..]].concat(),
+            whole.to_vec(),
+            vec![layout::JOB, 1],
+            vec![layout::JOB + 1],
+            b"k1".to_vec(),
+            Vec::new(),
+        ];
+        for a in &keys {
+            for b in &keys {
+                if a < b {
+                    let tables = Table::for_range(a, b);
+                    for k in keys.iter().filter(|k| a <= *k && *k < b) {
+                        assert!(tables.contains(&Table::of(k)), "{a:?}..{b:?}: {k:?}");
+                    }
+                }
+            }
+        }
+        // A tag of no table (messages, say) is only in flyt_kv; no common prefix: all.
+        assert_eq!(Table::for_range(b"k1", b"k2"), [Table::Kv]);
+        assert_eq!(Table::for_range(&[0], &[u8::MAX]).len(), Table::ALL.len());
     }
 }
