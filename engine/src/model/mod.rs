@@ -16,6 +16,7 @@ pub use instance::{DataElement, FileElement, Instance};
 pub use job::{Job, JobKind, JobState};
 pub use party::{InstanceOwner, Party};
 pub use process::{
-    ArmedMessage, ArmedTimer, Incident, ProcessState, ScopeInstance, TaskInfo, Token, TokenAt,
+    ArmedMessage, ArmedTimer, Incident, PROCESS_LEVEL, ProcessState, ScopeInstance, TaskInfo,
+    Token, TokenAt,
 };
 pub use schedule::{Schedule, ScheduleError};
