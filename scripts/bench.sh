@@ -14,4 +14,6 @@ $flyt bench in-process --instances 50000 --clients 64 --json "$out/in-process.js
 $flyt bench in-process --instances 50000 --clients 256 --backend redb --json "$out/in-process-256.json"
 $flyt bench rest --instances 50000 --clients 64 --json "$out/rest.json"
 $flyt bench multi-app --instances 2000 --clients 32 --json "$out/multi-app.json"
+$flyt bench messages --instances 50000 --clients 64 --json "$out/messages.json"
+$flyt bench round-trip --instances 2000 --clients 32 --json "$out/round-trip.json"
 $flyt bench footprint --parked 1000000 --json "$out/footprint.json"

@@ -6,7 +6,9 @@
 //! `definitions` (parse and validate a generated 10,000-element definition), `footprint` (disk
 //! and memory with many parked instances), `fsync` (this machine's fsync rate), `timers` (many
 //! pending timers, then all of them firing at once under a REST load), `multi-instance` (a
-//! parallel multi-instance task over 1,000 items: create, complete all, stored size), or `all`.
+//! parallel multi-instance task over 1,000 items: create, complete all, stored size), `messages`
+//! (message correlations over REST to waiting receive tasks), `round-trip` (A → B → A loops
+//! across two servers), or `all`.
 //!
 //! `flyt bench peer` is the driver for the peer benchmark kit, with the kit's own flags: see
 //! [`peer`].
@@ -16,10 +18,12 @@ mod footprint;
 mod fsync;
 mod generate;
 mod in_process;
+mod messages;
 mod multi_app;
 mod multi_instance;
 pub mod peer;
 mod rest;
+mod round_trip;
 mod timers;
 
 use clap::{Args, ValueEnum};
@@ -43,6 +47,11 @@ pub enum Scenario {
     /// A parallel multi-instance task over `--inner` items (default 1,000) on one instance:
     /// the create, completing every inner instance, the record's size.
     MultiInstance,
+    /// Message correlations over authenticated REST, each to a waiting receive task.
+    Messages,
+    /// A → B → A loops across two servers: A creates B's case, B's decision comes back to A as
+    /// a message.
+    RoundTrip,
     /// The peer-benchmark driver: `flyt bench peer --bpmn=FILE --process=ID ...` (the kit's
     /// flags, see BENCHMARKS.md); not part of `all`.
     Peer,
@@ -52,7 +61,8 @@ pub enum Scenario {
 pub struct BenchArgs {
     #[arg(value_enum)]
     pub scenario: Scenario,
-    /// Instances per run (in-process, rest, multi-app). Default 20,000 (rest: 20,000; multi-app: 2,000).
+    /// Instances per run (in-process, rest, multi-app, messages, round-trip). Default 20,000
+    /// (multi-app and round-trip: 2,000).
     #[arg(long)]
     pub instances: Option<usize>,
     /// Concurrent drivers / HTTP clients. Default 64.
@@ -215,6 +225,22 @@ async fn scenarios(args: &BenchArgs, dir: &Path) -> Result<Vec<Row>, String> {
             args.instances.unwrap_or(2_000)
         };
         rows.extend(multi_app::run(&args.processes, dir, n, args.clients).await?);
+    }
+    if want(Scenario::Messages) {
+        let n = if args.smoke {
+            100
+        } else {
+            args.instances.unwrap_or(20_000)
+        };
+        rows.extend(messages::run(dir, n, args.clients).await?);
+    }
+    if want(Scenario::RoundTrip) {
+        let n = if args.smoke {
+            10
+        } else {
+            args.instances.unwrap_or(2_000)
+        };
+        rows.extend(round_trip::run(&args.processes, dir, n, args.clients).await?);
     }
     if want(Scenario::Footprint) {
         let n = if args.smoke {

@@ -6,27 +6,32 @@ use flyt_api::demo::TwoServers;
 use flyt_engine::runtime::Metrics;
 use serde_json::json;
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-pub async fn run(
-    processes: &Path,
-    dir: &Path,
-    n: usize,
-    clients: usize,
-) -> Result<Vec<Row>, String> {
-    let servers = TwoServers::start(processes, &dir.join("multi-app"), |c| {
+/// The two servers as both multi-app benchmarks start them: redb, no request limit.
+pub(crate) async fn start(root: &Path, processes: &Path) -> Result<TwoServers, String> {
+    TwoServers::start(processes, root, |c| {
         c.limits.concurrency = 100_000;
         c.storage.backend = flyt_engine::store::open::BackendKind::Redb;
     })
-    .await?;
-    let http = reqwest::Client::builder()
+    .await
+}
+
+pub(crate) fn http() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+/// `clients` users each create and submit their share of `n` applications in A (create, then
+/// `next` twice), which queues A's createInstance job for each.
+pub(crate) async fn submit(servers: &TwoServers, n: usize, clients: usize) -> Result<(), String> {
+    let http = http()?;
     let issuer = servers.issuer.clone();
     let clients = clients.max(1);
     let per = n.div_ceil(clients);
-    let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
         let (http, a, issuer) = (http.clone(), servers.a_url.clone(), issuer.clone());
@@ -55,21 +60,41 @@ pub async fn run(
     for t in tasks {
         t.await.map_err(|e| e.to_string())??;
     }
-    let submitted = started.elapsed().as_secs_f64();
-    // Wait for A's jobs to create every B instance.
+    Ok(())
+}
+
+/// Waits (at most 600 s) until `counter` reaches `n`.
+pub(crate) async fn until_count(counter: &AtomicU64, n: usize, what: &str) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let done = Metrics::get(&servers.a.runtime().metrics().jobs_completed) as usize;
+        let done = Metrics::get(counter) as usize;
         if done >= n {
-            break;
+            return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!(
-                "only {done} of {n} B instances were created in 600 s"
-            ));
+            return Err(format!("only {done} of {n} {what} in 600 s"));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+pub async fn run(
+    processes: &Path,
+    dir: &Path,
+    n: usize,
+    clients: usize,
+) -> Result<Vec<Row>, String> {
+    let servers = start(&dir.join("multi-app"), processes).await?;
+    let started = Instant::now();
+    submit(&servers, n, clients).await?;
+    let submitted = started.elapsed().as_secs_f64();
+    // Wait for A's jobs to create every B instance.
+    until_count(
+        &servers.a.runtime().metrics().jobs_completed,
+        n,
+        "B instances were created",
+    )
+    .await?;
     let elapsed = started.elapsed().as_secs_f64();
     let created = Metrics::get(&servers.b.runtime().metrics().instances_created) as usize;
     servers.stop().await;
@@ -78,7 +103,7 @@ pub async fn run(
             "B created {created} instances for {n} applications"
         ));
     }
-    let v = format!("redb, {clients} users");
+    let v = format!("redb, {} users", clients.max(1));
     Ok(vec![
         Row::new(
             "multi-app",

@@ -27,6 +27,8 @@ fn every_benchmark_scenario_runs() {
         "footprint",
         "timers-pending",
         "timers-fire",
+        "messages",
+        "round-trip",
     ] {
         let rows: Vec<_> = results
             .iter()

@@ -34,8 +34,8 @@ pub struct PublishRequest {
     pub name: String,
     /// The correlation key: the value the waiting catch's `correlationKey` expression gave.
     pub correlation_key: String,
-    /// Makes publishing idempotent: the same id with the same content returns the first answer;
-    /// with other content it is 409. Default: a new id.
+    /// Makes publishing idempotent per receiving app (whoever publishes): the same id with the
+    /// same content returns the first answer; with other content it is 409. Default: a new id.
     pub message_id: Option<String>,
     /// A JSON object merged into the catch's `dataType` (top-level keys overwrite).
     #[schema(value_type = Option<Object>)]
@@ -66,7 +66,8 @@ pub struct PublishedView {
 pub struct SubscriptionView {
     pub message: String,
     pub correlation_key: String,
-    /// The catching element (message catch event or receive task).
+    /// The catching element (message catch event, receive task, message boundary event, or
+    /// the message start event of an event sub-process).
     pub element_id: String,
     /// The instance's guid.
     pub instance_guid: String,

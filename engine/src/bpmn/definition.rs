@@ -103,6 +103,25 @@ impl ProcessDefinition {
         }
         let link_targets = super::validate::link_targets(&process);
         let messages = process.messages.clone();
+        // Each event sub-process's message trigger: its start event's catch.
+        let mut esp_message: Vec<Option<super::elements::MessageCatch>> =
+            vec![None; process.nodes.len()];
+        for raw in &process.nodes {
+            if let (RawKind::StartEvent(StartTrigger::Message(r, own)), Some(s)) =
+                (&raw.kind, raw.scope)
+            {
+                let catch = super::validate::MessageCatchRef {
+                    messages: &messages,
+                    id: &raw.id,
+                    pos: raw.pos,
+                    message_ref: r.as_ref(),
+                    subscription: own.as_ref(),
+                    kind: super::validate::CatchKind::EventSubStart,
+                };
+                // validate() refuses a trigger that does not resolve.
+                esp_message[s] = catch.resolve(None).ok();
+            }
+        }
         let mut nodes: Vec<Node> = process
             .nodes
             .into_iter()
@@ -114,15 +133,20 @@ impl ProcessDefinition {
                             timer: Some(timer),
                             message: None,
                         },
-                        StartTrigger::Message(r) => StartEvent {
+                        // An event sub-process's message start is its trigger (above).
+                        StartTrigger::Message(..) if raw.scope.is_some() => StartEvent::default(),
+                        StartTrigger::Message(r, own) => StartEvent {
                             timer: None,
                             message: r.and_then(|r| messages.get(&r.id)).and_then(|m| {
                                 Some(super::elements::MessageStart {
                                     name: m.name.clone()?,
-                                    data_type: m
-                                        .subscription
-                                        .as_ref()
-                                        .and_then(|s| s.data_type.clone())
+                                    data_type: own
+                                        .and_then(|s| s.data_type)
+                                        .or_else(|| {
+                                            m.subscription
+                                                .as_ref()
+                                                .and_then(|s| s.data_type.clone())
+                                        })
                                         .map(crate::ids::DataTypeId::new),
                                 })
                             }),
@@ -228,6 +252,7 @@ impl ProcessDefinition {
                             interrupting,
                             error: esp_error[i].clone(),
                             escalation: esp_escalation[i].clone(),
+                            message: esp_message[i].take(),
                         }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
@@ -242,8 +267,11 @@ impl ProcessDefinition {
                             pos: raw.pos,
                             message_ref: message_ref.as_ref(),
                             subscription: subscription.as_ref(),
-                            receive_task,
-                            boundary: false,
+                            kind: if receive_task {
+                                super::validate::CatchKind::ReceiveTask
+                            } else {
+                                super::validate::CatchKind::Event
+                            },
                         };
                         match catch.resolve(None) {
                             Ok(m) => NodeKind::MessageCatch(m),
@@ -264,8 +292,7 @@ impl ProcessDefinition {
                             pos: raw.pos,
                             message_ref: message_ref.as_ref(),
                             subscription: subscription.as_ref(),
-                            receive_task: false,
-                            boundary: true,
+                            kind: super::validate::CatchKind::Boundary,
                         };
                         match (attached(&attached_to), catch.resolve(None)) {
                             (Some(attached_to), Ok(catch)) => {

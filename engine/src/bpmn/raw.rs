@@ -22,9 +22,11 @@ pub(crate) enum StartTrigger {
     /// An `escalationEventDefinition`: the `<escalation>` its `escalationRef` names (none: every
     /// escalation).
     Escalation(Option<Ref>),
-    /// A `messageEventDefinition`: the `<bpmn:message>` its `messageRef` names (process level
-    /// only: publishing that message starts an instance).
-    Message(Option<Ref>),
+    /// A `messageEventDefinition`: the `<bpmn:message>` its `messageRef` names, and the start
+    /// event's own `<flyt:subscription>`. At the process level publishing that message starts
+    /// an instance; in an event sub-process it starts the event sub-process in the instance
+    /// whose correlation key it names.
+    Message(Option<Ref>, Option<RawSubscription>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -268,7 +268,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .hint(
             "flyt executes startEvent (none, timer), endEvent (none, terminate, error), task, \
              userTask, manualTask, serviceTask, exclusiveGateway, inclusiveGateway, \
-             parallelGateway, sequenceFlow, embedded subProcess, timer-, error- and escalation-started event subProcess, receiveTask, timer and message intermediateCatchEvent, timer \
+             parallelGateway, sequenceFlow, embedded subProcess, timer-, error-, escalation- and message-started event subProcess, receiveTask, timer and message intermediateCatchEvent, timer \
              boundaryEvent, error boundaryEvent, link and escalation events, and none \
              intermediateThrowEvent",
         ),
@@ -387,6 +387,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                                 id: r.to_string(),
                                 pos: def.pos,
                             }),
+                        super::read_messages::subscription_of(node),
                     ))
                 }
                 Some(def) if name != "startEvent" && def.name == "messageEventDefinition" => {
@@ -539,8 +540,8 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                         .iter()
                         .filter(|c| c.ns == Ns::Bpmn && c.name == "startEvent")
                 };
-                // Only timer starts run; another trigger refuses the event sub-process by name
-                // (its inside is not read).
+                // Only timer, error, escalation and message starts run; another trigger refuses
+                // the event sub-process by name (its inside is not read).
                 let trigger = starts().find_map(|s| {
                     s.children.iter().find(|c| {
                         c.ns == Ns::Bpmn
@@ -549,6 +550,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                             && c.name != "timerEventDefinition"
                             && c.name != "errorEventDefinition"
                             && c.name != "escalationEventDefinition"
+                            && c.name != "messageEventDefinition"
                     })
                 });
                 match trigger {

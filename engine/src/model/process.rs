@@ -50,7 +50,9 @@ pub struct ArmedTimer {
     pub due: Timestamp,
 }
 
-/// A message boundary event's subscription, armed while its task is active.
+/// A message subscription armed on a task's token (a boundary event), a sub-process's scope
+/// instance (a boundary event, or an event sub-process's message start inside it) or the
+/// process (a process-level event sub-process's message start).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArmedMessage {
@@ -100,6 +102,11 @@ pub struct ScopeInstance {
     /// instances of the sub-process) are inside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi: Option<Box<super::MultiInstanceBody>>,
+    /// Message boundary events on the sub-process, and the message start events of the event
+    /// sub-processes in it: their subscriptions, open while it is active (keyed by this scope
+    /// instance's id as their token).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<ArmedMessage>,
 }
 
 impl Token {
@@ -164,7 +171,15 @@ pub struct ProcessState {
     /// runs (those of a sub-process's event sub-processes are on its scope instance).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<ArmedTimer>,
+    /// Message start events of the process-level event sub-processes: their subscriptions, open
+    /// while the instance runs (keyed by [`PROCESS_LEVEL`] as their token).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<ArmedMessage>,
 }
+
+/// The token id of a process-level event sub-process's message subscription (no token or
+/// scope instance has it: ids count up from 0).
+pub const PROCESS_LEVEL: u32 = u32::MAX;
 
 impl ProcessState {
     /// Every active task (user and service), oldest first.

@@ -20,13 +20,14 @@
 
 use super::gateway::Context;
 use super::pipeline::Kind;
+use super::scope_messages::Caught;
 use super::transition::Transition;
 use super::{Error, Runtime};
 use crate::bpmn::ProcessDefinition;
 use crate::bpmn::elements::timer::IsoDuration;
 use crate::bpmn::elements::{MessageCatch, NodeIdx, NodeKind};
 use crate::ids::{AppId, DataTypeId, ElementId};
-use crate::model::{Actor, ArmedMessage, EventType, Instance, Token, TokenAt};
+use crate::model::{Actor, ArmedMessage, EventType, Instance, PROCESS_LEVEL, Token, TokenAt};
 use crate::store::messages::{BufferedMessage, PublishRecord, SubscriptionRecord};
 use crate::store::{CommitError, Txn};
 use crate::time::Timestamp;
@@ -113,20 +114,34 @@ pub(crate) struct StartedBy {
     pub fingerprint: String,
 }
 
-/// The open subscriptions a token set holds: its tokens at message catches, and the message
-/// boundary events armed on the tasks its tokens wait at.
+/// The open subscriptions an instance holds: its tokens at message catches, the message
+/// boundary events armed on the tasks its tokens wait at (and the catches after an event-based
+/// gateway a token waits at), those armed on its scope instances (boundary events on
+/// sub-processes, event sub-processes' message starts) and on the process (process-level event
+/// sub-processes' message starts).
 pub(crate) fn subscriptions_of(instance: &Instance) -> Vec<SubscriptionRecord> {
-    let boundaries = instance.process.tokens.iter().flat_map(|t| {
-        t.messages.iter().map(move |m| SubscriptionRecord {
-            app: instance.app.clone(),
-            message: m.message.clone(),
-            correlation_key: m.correlation_key.clone(),
-            since: m.since,
-            instance: instance.id,
-            token: t.id,
-            element: m.element.clone(),
-        })
-    });
+    let process = &instance.process;
+    let record = |token: u32, m: &ArmedMessage| SubscriptionRecord {
+        app: instance.app.clone(),
+        message: m.message.clone(),
+        correlation_key: m.correlation_key.clone(),
+        since: m.since,
+        instance: instance.id,
+        token,
+        element: m.element.clone(),
+    };
+    let boundaries = process
+        .tokens
+        .iter()
+        .flat_map(|t| t.messages.iter().map(move |m| (t.id, m)))
+        .chain(
+            process
+                .scopes
+                .iter()
+                .flat_map(|x| x.messages.iter().map(move |m| (x.id, m))),
+        )
+        .chain(process.messages.iter().map(|m| (PROCESS_LEVEL, m)))
+        .map(move |(token, m)| record(token, m));
     instance
         .process
         .tokens
@@ -150,6 +165,14 @@ pub(crate) fn subscriptions_of(instance: &Instance) -> Vec<SubscriptionRecord> {
         })
         .chain(boundaries)
         .collect()
+}
+
+/// Whether subscription `sub` of `instance` is a token's at a catch event or receive task
+/// (waiting there, or at the event-based gateway before it).
+fn waits_at_catch(instance: &Instance, sub: &SubscriptionRecord) -> bool {
+    instance.process.tokens.iter().any(|t| {
+        t.id == sub.token && matches!(t.at, TokenAt::Message { .. } | TokenAt::EventGateway { .. })
+    })
 }
 
 /// The (name, key) of subscriptions open `after` that were not `before`, without repeats.
@@ -264,13 +287,7 @@ impl Transition<'_> {
             let NodeKind::MessageBoundary(boundary) = &node.kind else {
                 continue;
             };
-            let key = self.correlation_key(&node.id, &boundary.catch)?;
-            let armed = ArmedMessage {
-                element: node.id.clone(),
-                message: boundary.catch.message.clone(),
-                correlation_key: key,
-                since: self.now,
-            };
+            let armed = self.armed_message(&node.id, &boundary.catch)?;
             if let Some(t) = self
                 .instance
                 .process
@@ -287,7 +304,7 @@ impl Transition<'_> {
     /// A message reaches boundary event `boundary` on the task token `holder` waits at.
     /// Interrupting: the task ends (its job cancelled, its timers disarmed, its other
     /// subscriptions closed with the token). Returns the scope the boundary's token leaves in.
-    fn interrupt_for_message(
+    pub(super) fn interrupt_for_message(
         &mut self,
         holder: &Token,
         boundary: &ElementId,
@@ -421,11 +438,13 @@ impl Transition<'_> {
     }
 }
 
-/// Every message catch of a definition: catch events, receive tasks and boundary events.
+/// Every message catch of a definition: catch events, receive tasks, boundary events and the
+/// message starts of event sub-processes.
 fn catches_of(def: &ProcessDefinition) -> impl Iterator<Item = &MessageCatch> {
     def.nodes().filter_map(|(_, n)| match &n.kind {
         NodeKind::MessageCatch(c) => Some(c),
         NodeKind::MessageBoundary(b) => Some(&b.catch),
+        NodeKind::EventSubProcess(e) => e.message.as_ref(),
         _ => None,
     })
 }
@@ -754,36 +773,25 @@ impl Runtime {
         let Some(node_idx) = def.node_by_id(sub.element.as_str()) else {
             return Ok(Step::Retry);
         };
-        let (catch, boundary) = match &def.node(node_idx).kind {
-            NodeKind::MessageCatch(catch) => (catch, None),
-            NodeKind::MessageBoundary(b) if !catches_only => (&b.catch, Some(b)),
-            _ => return Ok(Step::Retry),
-        };
-        let holder = loaded
-            .instance
-            .process
-            .tokens
-            .iter()
-            .find(|t| t.id == sub.token)
-            .cloned();
-        let Some(holder) = holder else {
+        let Some(caught) = Caught::find(&def, node_idx, &loaded.instance, sub) else {
             return Ok(Step::Retry);
         };
+        if catches_only && !caught.is_catch() {
+            return Ok(Step::Retry);
+        }
         let mut t = self.begin(loaded, actor.clone());
         first(&mut t.prelude);
         for s in stale {
             t.prelude.delete_subscription(s);
         }
-        t.take_message(&sub.element, catch, message_id, &sub.correlation_key, data)?;
-        let scope = match boundary {
-            None => t.take_task_token(sub.token)?,
-            Some(b) if b.cancel_activity => {
-                let attached = def.node(b.attached_to).id.clone();
-                t.interrupt_for_message(&holder, &sub.element, &attached)?
-            }
-            // Non-interrupting: the task goes on, and so does its subscription.
-            Some(_) => holder.scope,
-        };
+        t.take_message(
+            &sub.element,
+            caught.catch(),
+            message_id,
+            &sub.correlation_key,
+            data,
+        )?;
+        let scope = t.catch_by(caught, &sub.element)?;
         let out = def
             .node(node_idx)
             .outgoing
@@ -825,9 +833,11 @@ impl Runtime {
             };
             let mut target = None;
             for sub in self.inner.store.subscriptions_for(app, name, key, 32)? {
+                // Boundary events and event sub-processes take no buffered message.
                 if let Some(instance) = self.inner.store.instance(sub.instance)?
                     && subscriptions_of(&instance).contains(&sub)
                     && !instance.is_ended()
+                    && waits_at_catch(&instance, &sub)
                 {
                     target = Some((sub, instance));
                     break;

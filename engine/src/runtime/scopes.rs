@@ -5,8 +5,10 @@
 //! leaves the sub-process by its outgoing flows, in the enclosing scope, in the same transition.
 //! Boundary timers on a sub-process are armed on its scope instance when it is entered and
 //! disarmed when it completes; an interrupting one ends everything inside in one commit.
-//! Event sub-processes are scope instances too, started by their start event's timer (armed on
-//! the enclosing scope instance, or the process state at the process level) or by a BPMN error
+//! Message boundary events on a sub-process are subscriptions on its scope instance
+//! (`scope_messages`). Event sub-processes are scope instances too, started by their start
+//! event's timer (armed on the enclosing scope instance, or the process state at the process
+//! level), by a message to their message start event (subscribed likewise) or by a BPMN error
 //! thrown in their enclosing scope: interrupting, the rest of that scope ends first.
 
 use super::jobs::JobError;
@@ -25,7 +27,8 @@ use std::collections::VecDeque;
 
 impl Transition<'_> {
     /// A token enters sub-process `sub` from scope instance `parent`: a new scope instance,
-    /// with the sub-process's boundary timers armed on it; returns its id.
+    /// with the sub-process's boundary timers armed and its message boundary events'
+    /// subscriptions open on it; returns its id.
     pub(super) fn enter_scope(&mut self, sub: NodeIdx, parent: Option<u32>) -> Result<u32, Error> {
         let def = self.def.clone();
         let node = def.node(sub);
@@ -35,6 +38,11 @@ impl Transition<'_> {
         let (id, visit) = self.push_scope(sub, parent, None);
         if !inner {
             self.arm_scope_boundaries(sub, id, visit)?;
+            // Message boundaries on a multi-instance activity are refused when it is read.
+            let messages = self.scope_boundary_messages(sub)?;
+            if let Some(scope) = self.scope_mut(id) {
+                scope.messages = messages;
+            }
         }
         self.arm_event_subs(Some(id))?;
         Ok(id)
@@ -63,6 +71,7 @@ impl Transition<'_> {
             entered: self.now,
             timers: Vec::new(),
             multi,
+            messages: Vec::new(),
         });
         self.record(
             EventType::ScopeEntered,
@@ -94,9 +103,9 @@ impl Transition<'_> {
         Ok(())
     }
 
-    /// Arms the timer start events of the event sub-processes directly in scope instance
-    /// `scope` (`None`: the process level, when the instance is created), on that scope
-    /// instance.
+    /// Arms the timer start events, and opens the message start events' subscriptions, of the
+    /// event sub-processes directly in scope instance `scope` (`None`: the process level, when
+    /// the instance is created), on that scope instance.
     pub(crate) fn arm_event_subs(&mut self, scope: Option<u32>) -> Result<(), Error> {
         let def = self.def.clone();
         let element = match scope {
@@ -108,8 +117,9 @@ impl Transition<'_> {
                 def.node_by_id(x.element.as_str())
             }
         };
-        for esp in def.event_sub_processes(element) {
-            let NodeKind::EventSubProcess(esp) = &def.node(esp).kind else {
+        for esp_idx in def.event_sub_processes(element) {
+            self.arm_event_sub_message(esp_idx, scope)?;
+            let NodeKind::EventSubProcess(esp) = &def.node(esp_idx).kind else {
                 continue;
             };
             let start = def.node(esp.start);
@@ -167,6 +177,7 @@ impl Transition<'_> {
                 })
                 .unwrap_or_default();
             self.disarm(&starts)?;
+            self.close_event_sub_messages(enclosing);
         }
         self.enter_scope(esp, enclosing)
     }

@@ -540,6 +540,7 @@ impl<'a> Transition<'a> {
         // The process-level event sub-processes can no longer start.
         let timers = std::mem::take(&mut self.instance.process.timers);
         self.disarm(&timers)?;
+        self.instance.process.messages.clear();
         let end = self
             .last_end
             .clone()

@@ -12,6 +12,7 @@
 use super::Error;
 use super::Runtime;
 use super::jobs::{JobError, LeasedJob};
+use super::message_sweep;
 use super::timer_firing::Firing;
 use crate::hooks::ServiceTaskOutcome;
 use crate::ids::JobKey;
@@ -63,6 +64,8 @@ async fn run(rt: Runtime, mut stop: watch::Receiver<bool>) {
     let finished = Arc::new(Notify::new());
     let in_flight: Arc<Mutex<HashSet<JobKey>>> = Arc::default();
     let worker_id = rt.worker_id();
+    let mut message_sweep = message_sweep::BufferedSweep::default();
+    let mut next_message_sweep = rt.inner.clock.now();
     loop {
         if *stop.borrow() {
             break;
@@ -107,6 +110,13 @@ async fn run(rt: Runtime, mut stop: watch::Receiver<bool>) {
         // Tombstones of cancelled jobs whose time is up.
         if let Err(e) = rt.sweep_cancelled_jobs(256).await {
             tracing::warn!(error = %e, "cannot sweep the tombstones of cancelled jobs");
+        }
+        // Buffered messages past their timeToLive: a page at most once per SWEEP_EVERY.
+        if now >= next_message_sweep {
+            if let Err(e) = message_sweep.pass(&rt, message_sweep::SWEEP_PAGE).await {
+                tracing::warn!(error = %e, "cannot sweep expired buffered messages");
+            }
+            next_message_sweep = now.plus(message_sweep::SWEEP_EVERY);
         }
         // Timer start events: the ticks due start their instances (one commit each).
         let next_schedule = match rt.fire_due_schedules().await {

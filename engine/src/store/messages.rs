@@ -183,6 +183,22 @@ impl Store {
             .collect())
     }
 
+    /// Buffered messages of every app, in key order, from key `from` (inclusive; empty: the
+    /// first), at most `limit`, with their keys: one page of the expiry sweep.
+    pub fn buffered_page(
+        &self,
+        from: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, BufferedMessage)>, StoreError> {
+        let family = [BUFFERED];
+        let start = if from.is_empty() { &family[..] } else { from };
+        self.backend()
+            .range(start, &prefix_end(&family), limit)?
+            .into_iter()
+            .map(|(k, v)| Ok((k, codec::decode(&v).map_err(corrupt("buffered message"))?)))
+            .collect()
+    }
+
     /// The record of a `messageId` published to `app`.
     pub fn publish_record(
         &self,

@@ -86,9 +86,9 @@ const MIWG: &[(&str, Option<usize>)] = &[
     ("C.7.0", Some(2)),
     ("C.8.0", Some(8)),
     ("C.8.1", Some(8)),
-    ("C.9.0", Some(9)),
+    ("C.9.0", Some(11)), // its message-started event sub-process is read now: its start needs a correlation key, and the two message end events inside it a <flyt:sendMessage>
     ("C.9.1", Some(3)), // its timer boundary event and catch event run now; its receive task needs a correlation key
-    ("C.9.2", Some(3)), // its error end event runs now; two message-started event sub-processes and a sendTask do not
+    ("C.9.2", Some(5)), // its error end event runs now; its two message-started event sub-processes are read now (was 3): each start needs a correlation key, and what is inside them shows (a call activity, a sendTask without <flyt:sendMessage>, a FEEL condition)
 ];
 
 #[test]

@@ -190,7 +190,7 @@ fn a_data_type_the_app_does_not_have_is_refused_at_deploy_only() {
 }
 
 #[test]
-fn a_message_boundary_compiles_on_a_task_and_is_refused_on_a_sub_process() {
+fn a_message_boundary_compiles_on_a_task_and_a_sub_process_and_is_refused_on_a_receive_task() {
     let on_task = r#"<startEvent id="s"/>
 <task id="c"/>
 <boundaryEvent id="b" attachedToRef="c" cancelActivity="false"><messageEventDefinition messageRef="M"/></boundaryEvent>
@@ -221,6 +221,22 @@ fn a_message_boundary_compiles_on_a_task_and_is_refused_on_a_sub_process() {
 <sequenceFlow id="f2" sourceRef="c" targetRef="e"/>
 <sequenceFlow id="f3" sourceRef="b" targetRef="e2"/>"#;
     let text = with_messages(DECIDED, on_sub);
+    let compiled = compile(&text).unwrap_or_else(|r| panic!("{:#?}", r.diagnostics));
+    let def = &compiled.definition;
+    let NodeKind::MessageBoundary(b) = &def.node(def.node_by_id("b").unwrap()).kind else {
+        panic!()
+    };
+    assert!(b.cancel_activity);
+    assert!(matches!(
+        def.node(b.attached_to).kind,
+        NodeKind::SubProcess(_)
+    ));
+    // On a receive task, which waits for a message of its own: refused at attachedToRef.
+    let on_receive = on_task.replace(
+        r#"<task id="c"/>"#,
+        r#"<receiveTask id="c" messageRef="M"/>"#,
+    );
+    let text = with_messages(DECIDED, &on_receive);
     let d = only(&rejected(&text), Code::InvalidBoundary);
     assert_at(
         &d,
@@ -229,15 +245,122 @@ fn a_message_boundary_compiles_on_a_task_and_is_refused_on_a_sub_process() {
         &text,
         r#"<boundaryEvent id="b""#,
     );
-    // Without a correlation key anywhere: at the boundary event.
-    let text = with_messages(r#"<message id="M" name="caseDecided"/>"#, on_task);
+    // Without a correlation key anywhere: at the boundary event, on a sub-process as on a task.
+    for body in [on_task, on_sub] {
+        let text = with_messages(r#"<message id="M" name="caseDecided"/>"#, body);
+        let d = only(&rejected(&text), Code::MissingCorrelationKey);
+        assert_at(
+            &d,
+            Code::MissingCorrelationKey,
+            "b",
+            &text,
+            r#"<boundaryEvent id="b""#,
+        );
+    }
+}
+
+/// start → user task `w` → end, and the event sub-process `esp` started by `start` (a start
+/// event's opening tag and children).
+fn with_event_sub(start: &str) -> String {
+    format!(
+        r#"<startEvent id="s"/>
+<task id="w"/>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="w"/>
+<sequenceFlow id="f2" sourceRef="w" targetRef="e"/>
+<subProcess id="esp" triggeredByEvent="true">
+{start}
+<endEvent id="ee"/>
+<sequenceFlow id="ef1" sourceRef="es" targetRef="ee"/>
+</subProcess>"#
+    )
+}
+
+#[test]
+fn a_message_start_of_an_event_sub_process_compiles_to_a_catch_with_its_key() {
+    let start = r#"<startEvent id="es" isInterrupting="false">
+<extensionElements><flyt:subscription correlationKey='["dataModel", "caseId"]'/></extensionElements>
+<messageEventDefinition messageRef="M"/></startEvent>"#;
+    let text = with_messages(DECIDED, &with_event_sub(start));
+    let compiled = compile(&text).unwrap_or_else(|r| panic!("{:#?}", r.diagnostics));
+    let def = &compiled.definition;
+    let NodeKind::EventSubProcess(e) = &def.node(def.node_by_id("esp").unwrap()).kind else {
+        panic!()
+    };
+    assert!(!e.interrupting);
+    let m = e.message.as_ref().expect("a message trigger");
+    assert_eq!(m.message, "caseDecided");
+    assert_eq!(m.subscription.key_text, r#"["dataModel", "caseId"]"#);
+    assert_eq!(
+        m.subscription.data_type.as_ref().map(|d| d.as_str()),
+        Some("decision")
+    );
+    // It starts no instance: the process has one start event, the none one.
+    assert_eq!(def.start_events().len(), 1);
+}
+
+#[test]
+fn a_message_start_of_an_event_sub_process_needs_a_named_message_and_a_key() {
+    let start = r#"<startEvent id="es"><messageEventDefinition messageRef="M"/></startEvent>"#;
+    let text = with_messages(
+        r#"<message id="M" name="caseDecided"/>"#,
+        &with_event_sub(start),
+    );
     let d = only(&rejected(&text), Code::MissingCorrelationKey);
     assert_at(
         &d,
         Code::MissingCorrelationKey,
-        "b",
+        "es",
         &text,
-        r#"<boundaryEvent id="b""#,
+        r#"<startEvent id="es""#,
+    );
+    let text = with_messages(r#"<message id="M"/>"#, &with_event_sub(start));
+    let d = only(&rejected(&text), Code::MessageWithoutName);
+    assert_at(
+        &d,
+        Code::MessageWithoutName,
+        "M",
+        &text,
+        r#"<message id="M"/>"#,
+    );
+    let text = with_messages(
+        DECIDED,
+        &with_event_sub(&start.replace("\"M\"", "\"Nope\"")),
+    );
+    let d = only(&rejected(&text), Code::UnknownMessage);
+    assert_at(
+        &d,
+        Code::UnknownMessage,
+        "es",
+        &text,
+        r#"messageRef="Nope""#,
+    );
+}
+
+#[test]
+fn a_message_start_event_in_a_sub_process_is_refused_at_the_sub_process() {
+    let body = r#"<startEvent id="s"/>
+<subProcess id="sub">
+<startEvent id="is"><messageEventDefinition messageRef="M"/></startEvent>
+<endEvent id="ie"/>
+<sequenceFlow id="i1" sourceRef="is" targetRef="ie"/>
+</subProcess>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="e"/>"#;
+    let text = with_messages(DECIDED, body);
+    let d = only(&rejected(&text), Code::InvalidSubProcess);
+    assert_at(
+        &d,
+        Code::InvalidSubProcess,
+        "sub",
+        &text,
+        r#"<subProcess id="sub""#,
+    );
+    assert!(
+        d.message.contains("message start event `is`"),
+        "{}",
+        d.message
     );
 }
 

@@ -15,7 +15,6 @@ const PEERS: &[(&str, &[&str])] = &[
     (
         "bpmn-elements/activity-execution.bpmn",
         &[
-            "invalid-boundary",
             "invalid-message-throw",
             "missing-correlation-key",
             "uncaught-error",
@@ -75,7 +74,7 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-elements/engine-issue-139.bpmn", &[]),
     (
         "bpmn-elements/engine-issue-180-message.bpmn",
-        &["invalid-message-throw", "unsupported-element"],
+        &["invalid-message-throw", "missing-correlation-key"],
     ),
     (
         "bpmn-elements/engine-issue-180-signal.bpmn",

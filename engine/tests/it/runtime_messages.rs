@@ -8,12 +8,14 @@ use flyt_engine::app::{AppSpec, DataTypeSpec, Schema};
 use flyt_engine::hooks::Registry;
 use flyt_engine::ids::DataTypeId;
 use flyt_engine::model::{Actor, Instance, TokenAt};
+use flyt_engine::runtime::message_sweep::BufferedSweep;
+use flyt_engine::runtime::worker::Worker;
 use flyt_engine::runtime::{Error, PublishMessage, Published};
 use flyt_engine::store::Store;
 use serde_json::json;
 use std::time::Duration;
 
-fn user_task(id: &str) -> String {
+pub(crate) fn user_task(id: &str) -> String {
     format!(
         r#"<task id="{id}" xmlns:altinn="http://altinn.no/process"><extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></extensionElements></task>"#
     )
@@ -37,11 +39,11 @@ fn waiting_process(messages: &str) -> String {
 }
 
 /// A message keyed on a literal, so that several instances wait for the same key.
-const FIXED_KEY: &str = r#"<message id="M" name="caseDecided">
+pub(crate) const FIXED_KEY: &str = r#"<message id="M" name="caseDecided">
   <extensionElements><flyt:subscription correlationKey='"case-1"' dataType="decision"/></extensionElements>
 </message>"#;
 
-fn message(key: &str, id: Option<&str>) -> PublishMessage {
+pub(crate) fn message(key: &str, id: Option<&str>) -> PublishMessage {
     PublishMessage {
         name: "caseDecided".into(),
         correlation_key: key.into(),
@@ -51,7 +53,7 @@ fn message(key: &str, id: Option<&str>) -> PublishMessage {
     }
 }
 
-fn org() -> Actor {
+pub(crate) fn org() -> Actor {
     Actor::organisation("991825827")
 }
 
@@ -209,6 +211,60 @@ async fn an_expired_buffered_message_is_never_delivered_and_is_removed() {
     let i = h.create().await;
     assert_eq!(waits(&i).len(), 1, "the expired message must not be taken");
     assert!(h.rt.store().buffered_of(&h.app, 10).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_sweep_deletes_expired_buffered_messages_page_by_page_and_keeps_the_others() {
+    let h = Harness::new(&waiting_process(FIXED_KEY)).await;
+    for (id, ttl) in [("a", "PT1M"), ("b", "PT1H"), ("c", "PT1M")] {
+        let mut m = message("case-1", Some(id));
+        m.time_to_live = Some(ttl.into());
+        h.rt.publish_message(&h.app, m, org()).await.unwrap();
+    }
+    h.clock.advance(Duration::from_secs(61));
+    let ids = |list: Vec<flyt_engine::store::messages::BufferedMessage>| -> Vec<String> {
+        list.into_iter().map(|m| m.message_id).collect()
+    };
+    assert_eq!(ids(h.rt.buffered_messages(&h.app, 10).unwrap()), ["b"]);
+    assert_eq!(
+        h.rt.store().buffered_of(&h.app, 10).unwrap().len(),
+        3,
+        "expired but still stored"
+    );
+    // Pages of one: a (expired), b (not), c (expired), then the end, where it starts over.
+    let mut sweep = BufferedSweep::default();
+    let mut deleted = Vec::new();
+    for _ in 0..4 {
+        deleted.push(sweep.pass(&h.rt, 1).await.unwrap());
+    }
+    assert_eq!(deleted, [1, 0, 1, 0]);
+    assert_eq!(ids(h.rt.store().buffered_of(&h.app, 10).unwrap()), ["b"]);
+    // Its messageId's first answer is kept: a repeat still answers `buffered`, storing nothing.
+    let mut again = message("case-1", Some("a"));
+    again.time_to_live = Some("PT1M".into());
+    let answer = h.rt.publish_message(&h.app, again, org()).await.unwrap();
+    assert!(matches!(answer, Published::Buffered { .. }), "{answer:?}");
+    assert_eq!(ids(h.rt.store().buffered_of(&h.app, 10).unwrap()), ["b"]);
+}
+
+#[tokio::test]
+async fn the_job_worker_sweeps_expired_buffered_messages() {
+    let h = Harness::new(&waiting_process(FIXED_KEY)).await;
+    let worker = Worker::spawn(h.rt.clone());
+    let mut m = message("case-1", Some("short"));
+    m.time_to_live = Some("PT1M".into());
+    h.rt.publish_message(&h.app, m, org()).await.unwrap();
+    assert_eq!(h.rt.store().buffered_of(&h.app, 10).unwrap().len(), 1);
+    h.clock.advance(Duration::from_secs(61));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !h.rt.store().buffered_of(&h.app, 10).unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker did not sweep"
+        );
+        tokio::task::yield_now().await;
+    }
+    worker.stop(Duration::from_secs(1)).await;
 }
 
 #[tokio::test]

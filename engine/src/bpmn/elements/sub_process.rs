@@ -12,18 +12,22 @@ pub struct SubProcess {
 }
 
 /// An event sub-process (`triggeredByEvent="true"`) in a scope (the process, or an embedded
-/// sub-process). A timer start event is armed when a scope instance of its enclosing scope
-/// starts and disarmed when that ends; an error (escalation) start event catches a BPMN error
-/// (an escalation) thrown in that scope instance that no nearer catcher takes. When triggered, a scope instance of the event
-/// sub-process starts at `start`. Interrupting, everything else in the enclosing scope instance
-/// ends first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// sub-process). A timer start event is armed, and a message start event's subscription opened
+/// (its correlation key evaluated), when a scope instance of its enclosing scope starts, and
+/// both end with it; an error (escalation) start event catches a BPMN error (an escalation)
+/// thrown in that scope instance that no nearer catcher takes. When triggered, a scope instance
+/// of the event sub-process starts at `start`. Interrupting, everything else in the enclosing
+/// scope instance ends first (and its event sub-processes can no longer start);
+/// non-interrupting, a message start stays open for the next message.
+#[derive(Debug, Clone, PartialEq)]
 pub struct EventSubProcess {
-    /// Its one timer start event (validation guarantees exactly one).
+    /// Its one start event (validation guarantees exactly one).
     pub start: NodeIdx,
     pub interrupting: bool,
     /// An error start event: the code it catches (`None`: every code).
     pub error: Option<Option<String>>,
     /// An escalation start event: the code it catches (`None`: every code).
     pub escalation: Option<Option<String>>,
+    /// A message start event: the message it waits for and its correlation key.
+    pub message: Option<super::MessageCatch>,
 }

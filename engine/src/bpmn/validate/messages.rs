@@ -29,15 +29,36 @@ pub(super) fn check(
                 pos: node.pos,
                 message_ref: message_ref.as_ref(),
                 subscription: subscription.as_ref(),
-                receive_task: *receive_task,
-                boundary: false,
+                kind: if *receive_task {
+                    CatchKind::ReceiveTask
+                } else {
+                    CatchKind::Event
+                },
             };
             if let Err(mut found) = catch.resolve(target) {
                 diags.append(&mut found);
             }
         }
-        if let RawKind::StartEvent(crate::bpmn::raw::StartTrigger::Message(r)) = &node.kind {
-            check_message_start(process, node, r.as_ref(), diags);
+        if let RawKind::StartEvent(crate::bpmn::raw::StartTrigger::Message(r, own)) = &node.kind {
+            let in_event_sub = node
+                .scope
+                .is_some_and(|s| matches!(process.nodes[s].kind, RawKind::EventSubProcess { .. }));
+            if in_event_sub {
+                // It correlates to a running instance: a catch like any other.
+                let catch = Catch {
+                    messages: &process.messages,
+                    id: &node.id,
+                    pos: node.pos,
+                    message_ref: r.as_ref(),
+                    subscription: own.as_ref(),
+                    kind: CatchKind::EventSubStart,
+                };
+                if let Err(mut found) = catch.resolve(target) {
+                    diags.append(&mut found);
+                }
+            } else {
+                check_message_start(process, node, r.as_ref(), diags);
+            }
         }
         if let RawKind::MessageBoundary {
             message_ref,
@@ -52,28 +73,27 @@ pub(super) fn check(
                 pos: node.pos,
                 message_ref: message_ref.as_ref(),
                 subscription: subscription.as_ref(),
-                receive_task: false,
-                boundary: true,
+                kind: CatchKind::Boundary,
             };
             if let Err(mut found) = catch.resolve(target) {
                 diags.append(&mut found);
             }
-            // Tasks only: a sub-process keeps no subscriptions of its own yet.
+            // Tasks and sub-processes: a receive task already waits for a message of its own.
             let on = process.nodes.iter().find(|n| n.id == attached_to.id);
             if let Some(on) = on
-                && matches!(on.kind, RawKind::SubProcess | RawKind::MessageCatch { .. })
+                && matches!(on.kind, RawKind::MessageCatch { .. })
             {
                 diags.push(
                     Diagnostic::error(
                         Code::InvalidBoundary,
                         attached_to.pos,
                         format!(
-                            "message boundary event `{}` is attached to <{}> `{}`; flyt runs message boundary events on user and service tasks",
+                            "message boundary event `{}` is attached to <{}> `{}`; flyt runs message boundary events on user and service tasks and sub-processes",
                             node.id, on.qname, on.id
                         ),
                     )
                     .element(&node.id)
-                    .hint("attach it to a user task or a service task"),
+                    .hint("attach it to a user task, a service task or a sub-process"),
                 );
             }
         }
@@ -87,19 +107,27 @@ pub(crate) struct Catch<'a> {
     pub pos: Pos,
     pub message_ref: Option<&'a Ref>,
     pub subscription: Option<&'a RawSubscription>,
-    pub receive_task: bool,
-    /// A message boundary event (rather than a catch event or receive task).
-    pub boundary: bool,
+    pub kind: CatchKind,
+}
+
+/// Which element waits for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CatchKind {
+    /// An intermediate message catch event.
+    Event,
+    ReceiveTask,
+    Boundary,
+    /// The message start event of an event sub-process.
+    EventSubStart,
 }
 
 impl Catch<'_> {
     fn what(&self) -> &'static str {
-        if self.receive_task {
-            "receive task"
-        } else if self.boundary {
-            "message boundary event"
-        } else {
-            "message catch event"
+        match self.kind {
+            CatchKind::Event => "message catch event",
+            CatchKind::ReceiveTask => "receive task",
+            CatchKind::Boundary => "message boundary event",
+            CatchKind::EventSubStart => "event sub-process message start event",
         }
     }
 
@@ -212,7 +240,7 @@ impl Catch<'_> {
                     key_text,
                     data_type: data_type.map(|(d, _)| DataTypeId::new(d.clone())),
                 },
-                receive_task: self.receive_task,
+                receive_task: self.kind == CatchKind::ReceiveTask,
             }),
             _ => Err(diags),
         }
@@ -286,8 +314,9 @@ pub(super) fn check_event_gateways(
     }
 }
 
-/// A message start event names a `<bpmn:message>` with a name, and sits at the process level
-/// (a sub-process starts by its flow; a message-started event sub-process is not run yet).
+/// A process-level message start event names a `<bpmn:message>` with a name (one in an event
+/// sub-process is a catch, checked as one; one in a sub-process is refused with the
+/// sub-process).
 fn check_message_start(
     process: &RawProcess,
     node: &crate::bpmn::raw::RawNode,

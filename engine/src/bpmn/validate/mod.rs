@@ -112,5 +112,5 @@ pub(crate) fn validate(
 }
 
 pub(crate) use links::targets as link_targets;
-pub(crate) use messages::Catch as MessageCatchRef;
+pub(crate) use messages::{Catch as MessageCatchRef, CatchKind};
 pub(crate) use refs::Index;

@@ -102,15 +102,21 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                             | RawKind::EscalationThrow { end: true, .. }
                     ))
         });
-        let timed = process.nodes.iter().find(|n| {
-            n.scope == Some(s) && matches!(n.kind, RawKind::StartEvent(StartTrigger::Timer(_)))
+        let triggered = process.nodes.iter().find_map(|n| match n.kind {
+            RawKind::StartEvent(StartTrigger::Timer(_)) if n.scope == Some(s) => Some(("timer", n)),
+            RawKind::StartEvent(StartTrigger::Message(..)) if n.scope == Some(s) => {
+                Some(("message", n))
+            }
+            _ => None,
         });
         let problem = match starts.as_slice() {
-            _ if timed.is_some() => Some(format!(
-                "has a timer start event `{}`: a sub-process is entered at a none start event \
-                 (timer start events start the process)",
-                timed.map_or("", |n| n.id.as_str())
-            )),
+            _ if triggered.is_some() => triggered.map(|(what, n)| {
+                format!(
+                    "has a {what} start event `{}`: a sub-process is entered at a none start \
+                     event ({what} start events start the process, or an event sub-process)",
+                    n.id
+                )
+            }),
             [] => Some("has no start event".to_string()),
             [_] if !ends => Some("has no end event".to_string()),
             [_] => None,
@@ -134,7 +140,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
     }
 }
 
-/// An event sub-process: exactly one start event, with a timer; at least one end event; no
+/// An event sub-process: exactly one start event, with a trigger; at least one end event; no
 /// sequence flow in or out (it is started by its event, not by a flow).
 fn check_event_sub(process: &RawProcess, index: &Index, s: usize, diags: &mut Vec<Diagnostic>) {
     let sub = &process.nodes[s];
@@ -166,7 +172,7 @@ fn check_event_sub(process: &RawProcess, index: &Index, s: usize, diags: &mut Ve
         _ if !index.outgoing[s].is_empty() => Some("has an outgoing sequence flow".to_string()),
         [] => Some("has no start event".to_string()),
         [one] if matches!(one.kind, RawKind::StartEvent(StartTrigger::None)) => Some(format!(
-            "has start event `{}` without a trigger: an event sub-process starts at a timer, error or escalation start event",
+            "has start event `{}` without a trigger: an event sub-process starts at a timer, error, escalation or message start event",
             one.id
         )),
         [one]
@@ -200,7 +206,7 @@ fn check_event_sub(process: &RawProcess, index: &Index, s: usize, diags: &mut Ve
                 format!("event sub-process `{}` {problem}", sub.id),
             )
             .element(&sub.id)
-            .hint("give it one timer, error or escalation <bpmn:startEvent>, at least one <bpmn:endEvent>, and no sequence flows of its own"),
+            .hint("give it one timer, error, escalation or message <bpmn:startEvent>, at least one <bpmn:endEvent>, and no sequence flows of its own"),
         );
     }
 }
