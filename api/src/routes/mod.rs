@@ -10,6 +10,7 @@ pub mod instances;
 pub mod jobs;
 pub mod messages;
 pub mod process;
+pub mod signals;
 pub mod timers;
 
 use crate::apps::App;
@@ -60,6 +61,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(jobs::router())
         .merge(timers::router())
         .merge(messages::router())
+        .merge(signals::router())
         .merge(apps::router());
     document_refusals(router.get_openapi_mut());
     router

@@ -133,6 +133,10 @@ pub enum Code {
     /// A message throw (send task, message throw or end event) whose `flyt:sendMessage` is
     /// missing or wrong: no target, a target not allowed, no message name, a bad correlation key.
     InvalidMessageThrow,
+    /// A signal event without `signalRef`, or whose `signalRef` names no `<bpmn:signal>`.
+    UnknownSignal,
+    /// A `<bpmn:signal>` a signal event uses has no `name`.
+    SignalWithoutName,
 }
 
 impl Code {
@@ -186,6 +190,8 @@ impl Code {
         Code::UnknownDataType,
         Code::InvalidEventGateway,
         Code::InvalidMessageThrow,
+        Code::UnknownSignal,
+        Code::SignalWithoutName,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -238,6 +244,8 @@ impl Code {
             Code::UnknownDataType => "unknown-data-type",
             Code::InvalidEventGateway => "invalid-event-gateway",
             Code::InvalidMessageThrow => "invalid-message-throw",
+            Code::UnknownSignal => "unknown-signal",
+            Code::SignalWithoutName => "signal-without-name",
         }
     }
 }

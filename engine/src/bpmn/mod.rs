@@ -18,6 +18,7 @@ mod raw;
 pub mod reach;
 mod read;
 mod read_messages;
+mod read_signals;
 mod read_throw;
 mod source;
 mod validate;

@@ -66,6 +66,13 @@ pub enum EventType {
     /// A published message reached a waiting message catch (details: message name, key, id).
     #[serde(rename = "flyt_MessageCorrelated")]
     MessageCorrelated,
+    /// A signal throw or end event broadcast a signal (details: signal, broadcast, deliveries).
+    #[serde(rename = "flyt_SignalThrown")]
+    SignalThrown,
+    /// A broadcast signal reached a signal catch, boundary or start event (details: signal,
+    /// broadcast).
+    #[serde(rename = "flyt_SignalCaught")]
+    SignalCaught,
 }
 
 impl EventType {
@@ -92,6 +99,8 @@ impl EventType {
             EventType::DataCreated => "data_Created",
             EventType::DataDeleted => "data_Deleted",
             EventType::MessageCorrelated => "flyt_MessageCorrelated",
+            EventType::SignalThrown => "flyt_SignalThrown",
+            EventType::SignalCaught => "flyt_SignalCaught",
         }
     }
 }

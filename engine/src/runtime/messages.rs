@@ -287,7 +287,7 @@ impl Transition<'_> {
     /// A message reaches boundary event `boundary` on the task token `holder` waits at.
     /// Interrupting: the task ends (its job cancelled, its timers disarmed, its other
     /// subscriptions closed with the token). Returns the scope the boundary's token leaves in.
-    fn interrupt_for_message(
+    pub(super) fn interrupt_for_message(
         &mut self,
         holder: &Token,
         boundary: &ElementId,

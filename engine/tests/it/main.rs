@@ -15,6 +15,7 @@ mod bpmn_parser_props;
 mod bpmn_peers;
 mod bpmn_rules;
 mod bpmn_scripts;
+mod bpmn_signals;
 mod crash;
 mod hooks;
 mod runtime_activation;
