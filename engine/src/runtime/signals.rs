@@ -1,7 +1,8 @@
 //! Signals: subscriptions, durable broadcasts and their deliveries, publishing through the API.
 //!
 //! - A signal subscription is open while a token waits at a signal catch event
-//!   (`TokenAt::Signal`), or while a task or sub-process with a signal boundary event is active.
+//!   (`TokenAt::Signal`) or at an event-based gateway followed by one (the first event to fire
+//!   wins), or while a task or sub-process with a signal boundary event is active.
 //!   The records (`store::signals`) are written and deleted by the before/after difference of
 //!   the instance's subscriptions in [`Transition::into_txn`], as for messages.
 //! - A signal throw or end event, or [`Runtime::publish_signal`], writes a **broadcast** in the
@@ -117,6 +118,20 @@ pub(crate) fn subscriptions_of(
             }
             TokenAt::UserTask { task } | TokenAt::ServiceTask { task, .. } => &task.element_id,
             TokenAt::Message { element, .. } => element,
+            // An event-based gateway's token: its signal catch followers are subscribed.
+            TokenAt::EventGateway { element } => {
+                let followers = def
+                    .node_by_id(element.as_str())
+                    .into_iter()
+                    .flat_map(|g| def.node(g).outgoing.iter())
+                    .map(|&f| def.node(def.flow(f).target));
+                for follower in followers {
+                    if let NodeKind::SignalCatch(c) = &follower.kind {
+                        out.push(sub(t.id, &follower.id, &c.signal));
+                    }
+                }
+                continue;
+            }
             _ => continue,
         };
         out.extend(boundaries(waits_at).map(|(b, s)| sub(t.id, b, s)));

@@ -108,17 +108,25 @@ fn a_signal_without_a_name_is_refused_at_the_signal() {
         &around(&catch(r#"<signalEventDefinition signalRef="S"/>"#)),
     );
     let d = only(&rejected(&text), Code::SignalWithoutName);
-    assert_at(&d, Code::SignalWithoutName, "S", &text, r#"<signal id="S"/>"#);
-    assert!(d.message.contains("signal catch event `x`"), "{}", d.message);
+    assert_at(
+        &d,
+        Code::SignalWithoutName,
+        "S",
+        &text,
+        r#"<signal id="S"/>"#,
+    );
+    assert!(
+        d.message.contains("signal catch event `x`"),
+        "{}",
+        d.message
+    );
 }
 
 #[test]
 fn a_signal_ref_to_no_signal_is_refused_at_the_definition() {
     let text = with_messages(
         ALARM,
-        &around(&catch(
-            "\n<signalEventDefinition signalRef=\"Nope\"/>\n",
-        )),
+        &around(&catch("\n<signalEventDefinition signalRef=\"Nope\"/>\n")),
     );
     let d = only(&rejected(&text), Code::UnknownSignal);
     assert_at(&d, Code::UnknownSignal, "x", &text, r#"signalRef="Nope""#);

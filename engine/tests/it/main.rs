@@ -30,6 +30,7 @@ mod runtime_message_throw;
 mod runtime_messages;
 mod runtime_moves;
 mod runtime_scopes;
+mod runtime_signals;
 mod runtime_signing;
 mod runtime_timer_firing;
 mod runtime_timer_start;
