@@ -500,7 +500,10 @@ impl Runtime {
             if *budget == 0 {
                 return Ok(thrown);
             }
-            crate::failpoint!("signal.before_delivery");
+            if left < pending.deliveries.len() {
+                // One delivery of the broadcast is on disk, the next is not.
+                crate::failpoint!("signal.between_deliveries");
+            }
             thrown.extend(self.deliver(&pending.broadcast, d, stored).await?);
             *budget -= 1;
             left -= 1;
