@@ -194,6 +194,7 @@ fn compose(
     data: Option<Value>,
     now: Timestamp,
     thrown_by: Option<crate::ids::InstanceId>,
+    published_by: Option<Actor>,
 ) -> Result<(Broadcast, Vec<Delivery>), Error> {
     let id = BroadcastId::new_time_ordered();
     let open = rt
@@ -231,6 +232,7 @@ fn compose(
         signal_id,
         data,
         thrown: now,
+        published_by,
         thrown_by,
         deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
     };
@@ -250,6 +252,7 @@ impl Transition<'_> {
             None,
             self.now,
             Some(self.instance.id),
+            None,
         )?;
         self.prelude.put_broadcast(&broadcast, &deliveries);
         self.record(
@@ -315,8 +318,9 @@ fn fingerprint(msg: &PublishSignal) -> String {
 }
 
 impl Runtime {
-    /// Publishes signal `msg` in `app` on behalf of `actor`: one commit writes the broadcast
-    /// (and the `signalId` record), then its deliveries are made. The same `signalId` with the
+    /// Publishes signal `msg` in `app` on behalf of `actor` (recorded with the broadcast and in
+    /// each receiver's `flyt_SignalCaught`): one commit writes the broadcast (and the `signalId`
+    /// record), then its deliveries are made. The same `signalId` with the
     /// same content again returns the first answer and changes nothing; with other content it
     /// is [`Error::SignalIdReused`].
     pub async fn publish_signal(
@@ -358,6 +362,7 @@ impl Runtime {
             msg.data.clone(),
             self.inner.clock.now(),
             None,
+            Some(actor),
         )?;
         let starts = deliveries
             .iter()
@@ -379,7 +384,6 @@ impl Runtime {
             },
         );
         txn.put_broadcast(&broadcast, &deliveries);
-        let _ = actor;
         match self.commit_txn(Kind::Move, txn, false).await {
             Ok(()) => {}
             Err(CommitError::Conflict(_)) => {
@@ -537,12 +541,13 @@ impl Runtime {
                         Err(Error::Store(e)) => return Err(Error::Store(e)),
                         Err(e) => {
                             tracing::warn!(app = %b.app, instance = %sub.instance, element = %sub.element, error = %e, "a signal could not move its instance; skipped");
-                            break;
+                            self.consume(d, stored).await?;
+                            return Ok(Vec::new());
                         }
                     }
                 }
-                self.consume(d, stored).await?;
-                Ok(Vec::new())
+                // The instance kept changing: the delivery stays for the worker's next round.
+                Err(Error::Conflict)
             }
             Target::Start { element } => {
                 let spec = self.app(&b.app)?;
@@ -621,7 +626,12 @@ impl Runtime {
             EventType::SignalCaught,
             Some(node.id.clone()),
             None,
-            Some(json!({ "signal": b.signal, "broadcast": b.id.to_string() })),
+            Some(json!({
+                "signal": b.signal,
+                "broadcast": b.id.to_string(),
+                "thrownBy": b.thrown_by.map(|i| i.to_string()),
+                "publishedBy": b.published_by,
+            })),
         );
         let scope = match &node.kind {
             NodeKind::SignalCatch(_) => t.take_task_token(sub.token)?,

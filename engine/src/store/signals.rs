@@ -52,6 +52,9 @@ pub struct Broadcast {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
     pub thrown: Timestamp,
+    /// Who published it through the API (`None`: thrown by an instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_by: Option<crate::model::Actor>,
     /// The instance whose throw event threw it (`None`: published through the API).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thrown_by: Option<InstanceId>,
