@@ -184,17 +184,22 @@ fn signals_caught(def: &ProcessDefinition) -> Vec<String> {
     out
 }
 
+/// Where a broadcast comes from: a throw event of an instance, or a publish through the API.
+struct Origin {
+    signal_id: Option<String>,
+    data: Option<Value>,
+    thrown_by: Option<crate::ids::InstanceId>,
+    published_by: Option<Actor>,
+}
+
 /// A new broadcast of `signal` in `app`, with a delivery for every subscription open now and
 /// every signal start event of the app's current definition.
 fn compose(
     rt: &super::Inner,
     app: &AppId,
     signal: &str,
-    signal_id: Option<String>,
-    data: Option<Value>,
+    origin: Origin,
     now: Timestamp,
-    thrown_by: Option<crate::ids::InstanceId>,
-    published_by: Option<Actor>,
 ) -> Result<(Broadcast, Vec<Delivery>), Error> {
     let id = BroadcastId::new_time_ordered();
     let open = rt
@@ -229,11 +234,11 @@ fn compose(
         id,
         app: app.clone(),
         signal: signal.to_string(),
-        signal_id,
-        data,
+        signal_id: origin.signal_id,
+        data: origin.data,
         thrown: now,
-        published_by,
-        thrown_by,
+        published_by: origin.published_by,
+        thrown_by: origin.thrown_by,
         deliveries: u32::try_from(deliveries.len()).unwrap_or(u32::MAX),
     };
     Ok((broadcast, deliveries))
@@ -244,16 +249,13 @@ impl Transition<'_> {
     /// broadcast is written in this transition's commit and delivered after it.
     pub(crate) fn throw_signal(&mut self, element: &ElementId, signal: &str) -> Result<(), Error> {
         let app = self.instance.app.clone();
-        let (broadcast, deliveries) = compose(
-            self.rt,
-            &app,
-            signal,
-            None,
-            None,
-            self.now,
-            Some(self.instance.id),
-            None,
-        )?;
+        let origin = Origin {
+            signal_id: None,
+            data: None,
+            thrown_by: Some(self.instance.id),
+            published_by: None,
+        };
+        let (broadcast, deliveries) = compose(self.rt, &app, signal, origin, self.now)?;
         self.prelude.put_broadcast(&broadcast, &deliveries);
         self.record(
             EventType::SignalThrown,
@@ -354,16 +356,14 @@ impl Runtime {
                 known,
             });
         }
-        let (broadcast, deliveries) = compose(
-            &self.inner,
-            app,
-            &msg.name,
-            Some(signal_id.clone()),
-            msg.data.clone(),
-            self.inner.clock.now(),
-            None,
-            Some(actor),
-        )?;
+        let origin = Origin {
+            signal_id: Some(signal_id.clone()),
+            data: msg.data.clone(),
+            thrown_by: None,
+            published_by: Some(actor),
+        };
+        let (broadcast, deliveries) =
+            compose(&self.inner, app, &msg.name, origin, self.inner.clock.now())?;
         let starts = deliveries
             .iter()
             .filter(|d| matches!(d.target, Target::Start { .. }))
