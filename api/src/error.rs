@@ -440,6 +440,12 @@ impl From<EngineError> for ApiError {
                 message,
             },
             EngineError::MessageIdReused(_) => conflict("message-id-reused"),
+            EngineError::UnknownSignal { .. } => ApiError::Unprocessable {
+                code: "unknown-signal",
+                message,
+                issues: Vec::new(),
+            },
+            EngineError::SignalIdReused(_) => conflict("signal-id-reused"),
             EngineError::MessageTooLarge { .. } => ApiError::Unprocessable {
                 code: "message-too-large",
                 message,
@@ -769,6 +775,20 @@ mod tests {
                 EngineError::MessageIdReused("m".into()),
                 409,
                 "message-id-reused",
+            ),
+            (
+                EngineError::UnknownSignal {
+                    app: "ttd/x".parse().unwrap(),
+                    name: "s".into(),
+                    known: vec![],
+                },
+                422,
+                "unknown-signal",
+            ),
+            (
+                EngineError::SignalIdReused("s".into()),
+                409,
+                "signal-id-reused",
             ),
             (
                 EngineError::MessageTooLarge { size: 2, limit: 1 },

@@ -254,6 +254,10 @@ pub struct ProcessView {
     /// Open message subscriptions: the message catches its tokens wait at.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub message_subscriptions: Vec<crate::routes::messages::SubscriptionView>,
+    /// Open signal subscriptions: the signal catch events its tokens wait at, and the signal
+    /// boundary events of its active tasks and sub-processes (shown by `GET …/process`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signal_subscriptions: Vec<crate::routes::signals::SignalSubscriptionView>,
     /// Instances other apps created for this one (from createInstance service tasks).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
@@ -261,6 +265,18 @@ pub struct ProcessView {
 }
 
 impl ProcessView {
+    /// Adds the instance's open signal subscriptions.
+    pub fn with_signals(
+        mut self,
+        subs: &[flyt_engine::store::signals::SignalSubscription],
+    ) -> Self {
+        self.signal_subscriptions = subs
+            .iter()
+            .map(crate::routes::signals::SignalSubscriptionView::from)
+            .collect();
+        self
+    }
+
     /// Fills in the jobs of active service tasks.
     /// Adds each job-backed task's job. A job that cannot be read fails the whole view (503),
     /// rather than showing a task without its job as if it had none.
@@ -299,6 +315,7 @@ impl ProcessView {
                 .iter()
                 .map(crate::routes::messages::SubscriptionView::from)
                 .collect(),
+            signal_subscriptions: Vec::new(),
             started: p.started.map(|t| t.to_rfc3339()),
             start_event: p.start_event.as_ref().map(|e| e.to_string()),
             current_task: p.current_task().map(|t| TaskView::of_in(p, t)),

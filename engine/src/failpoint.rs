@@ -16,6 +16,7 @@
 //! | `job.before_complete_commit`, `job.after_complete_commit` | completing a job: the instance moves past the service task |
 //! | `job.before_fail_commit`, `job.after_fail_commit` | a failed attempt: re-queued with backoff, parked, or an incident |
 //! | `deploy.before_commit`, `deploy.after_commit` | storing a new definition version (also at start-up) |
+//! | `signal.between_deliveries` | delivering a signal broadcast: one delivery committed, the next not yet |
 //! | `create_instance.after_response` | flyt-hooks' `createInstance`: app B answered 2xx, A has not recorded it |
 //!
 //! The end-to-end tests in `tests/e2e/faults.rs` kill the `flyt` binary at each of them.

@@ -163,6 +163,13 @@ uuid_id!(
 );
 
 uuid_id!(
+    /// A signal broadcast: the durable record of one thrown or published signal and its
+    /// deliveries.
+    BroadcastId,
+    "broadcast id"
+);
+
+uuid_id!(
     /// A binary data element (an attachment, a PDF receipt) of an instance.
     DataElementId,
     "data element id"

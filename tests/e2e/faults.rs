@@ -1451,3 +1451,101 @@ async fn a_locked_or_corrupt_store_stops_start_up_with_a_clear_message() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Signals: a server killed between two deliveries of a broadcast delivers the rest once.
+
+const ALARMS_TOML: &str = r#"title = "Waits for the alarm"
+[[rules]]
+subjects = ["owner"]
+actions = ["read", "instantiate"]
+
+[[rules]]
+subjects = ["org:ttd"]
+actions = ["signal"]
+"#;
+
+const ALARMS_BPMN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:altinn="http://altinn.no/process" id="d">
+  <bpmn:signal id="Signal_alarm" name="alarm"/>
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:intermediateCatchEvent id="AwaitAlarm"><bpmn:signalEventDefinition signalRef="Signal_alarm"/></bpmn:intermediateCatchEvent>
+    <bpmn:task id="Respond"><bpmn:extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></bpmn:extensionElements></bpmn:task>
+    <bpmn:endEvent id="e"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="AwaitAlarm"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="AwaitAlarm" targetRef="Respond"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="Respond" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_between_two_signal_deliveries_the_rest_is_delivered_once_after_the_restart() {
+    let mut node = Node::new(&[], "");
+    let app_dir = node.dir.path().join("processes/ttd/alarms");
+    std::fs::create_dir_all(&app_dir).unwrap();
+    std::fs::write(app_dir.join("app.toml"), ALARMS_TOML).unwrap();
+    std::fs::write(app_dir.join("process.bpmn"), ALARMS_BPMN).unwrap();
+    let base = node.url();
+    node.start(Some("signal.between_deliveries"));
+    let alice = user_token(&base, ALICE, &[]).await;
+    let mut urls = Vec::new();
+    for _ in 0..3 {
+        let r = client()
+            .post(format!("{base}/ttd/alarms/instances"))
+            .bearer_auth(&alice)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        urls.push(r.headers()["location"].to_str().unwrap().to_string());
+    }
+    let ttd = flyt_tests::org_token(&base, "974760673", Some("ttd"), "").await;
+    let signal = json!({"name": "alarm", "signalId": "alarm-1"});
+    let publish = |token: String| {
+        let (base, signal) = (base.clone(), signal.clone());
+        async move {
+            client()
+                .post(format!("{base}/ttd/alarms/signals"))
+                .bearer_auth(token)
+                .json(&signal)
+                .send()
+                .await
+        }
+    };
+    // The broadcast and its first delivery are on disk; the server dies before the second.
+    assert!(publish(ttd.clone()).await.is_err(), "no answer");
+    node.died_at("signal.between_deliveries").await;
+    let caught = |history: &[Value]| {
+        history
+            .iter()
+            .filter(|e| e["eventType"] == "flyt_SignalCaught")
+            .count()
+    };
+    node.start(None);
+    let alice = user_token(&base, ALICE, &[]).await;
+    // The worker resumes the broadcast at start-up: every instance gets the signal once.
+    for url in &urls {
+        eventually(&format!("{url} to get the signal"), WAIT, || {
+            let (url, alice) = (url.clone(), alice.clone());
+            async move {
+                let (_, p) = get_json(&format!("{url}/process"), &alice).await;
+                (p["currentTask"]["elementId"] == "Respond").then_some(())
+            }
+        })
+        .await;
+        assert_eq!(caught(&history(url, &alice).await), 1, "{url}");
+    }
+    // The same signalId again: the first answer (three subscriptions), delivered to nobody again.
+    let ttd = flyt_tests::org_token(&base, "974760673", Some("ttd"), "").await;
+    let r = publish(ttd).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["subscriptions"], 3, "{body}");
+    for url in &urls {
+        assert_eq!(caught(&history(url, &alice).await), 1, "{url}");
+    }
+    node.kill();
+}

@@ -196,20 +196,24 @@ pub struct MessagesQuery {
 }
 
 /// Operators (the operator scope) and whoever the policy lets `resume`.
-fn operator(state: &AppState, app: &crate::apps::App, caller: &Caller) -> Result<(), ApiError> {
+pub(crate) fn operator(
+    state: &AppState,
+    app: &crate::apps::App,
+    caller: &Caller,
+) -> Result<(), ApiError> {
     if caller.has_scope(&state.config().operator_scope)
         || app.policy.allows(caller, "resume", None, None)
     {
         return Ok(());
     }
     Err(ApiError::Forbidden(format!(
-        "the messages of {} are for operators: the scope `{}` or the policy's `resume`",
+        "the subscriptions of {} are for operators: the scope `{}` or the policy's `resume`",
         app.id,
         state.config().operator_scope
     )))
 }
 
-fn limit(
+pub(crate) fn limit(
     state: &AppState,
     query: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<usize, ApiError> {

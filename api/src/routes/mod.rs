@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod messages;
 pub mod process;
 pub mod tasks;
+pub mod signals;
 pub mod timers;
 
 use crate::apps::App;
@@ -62,6 +63,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(timers::router())
         .merge(tasks::router())
         .merge(messages::router())
+        .merge(signals::router())
         .merge(apps::router());
     document_refusals(router.get_openapi_mut());
     router

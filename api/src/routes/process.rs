@@ -107,7 +107,10 @@ pub async fn get_process(
     state.authorize_instance(&app, &caller, "read", &instance)?;
     let history = state.runtime().history(instance.id)?;
     let jobs = state.runtime().jobs_of(&instance)?;
-    let mut view = ProcessView::of(&instance, Some(&history)).with_jobs(&jobs);
+    let signals = state.runtime().instance_signal_subscriptions(&instance)?;
+    let mut view = ProcessView::of(&instance, Some(&history))
+        .with_jobs(&jobs)
+        .with_signals(&signals);
     view.current_task = view
         .current_task
         .map(|t| with_rights(&state, &app, &caller, &instance, t));

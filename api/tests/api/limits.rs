@@ -220,6 +220,14 @@ async fn every_route_with_a_body_refuses_an_oversized_one_with_413_before_readin
             json,
             JSON_LIMIT,
         ),
+        route(
+            ("post", "/{org}/{app}/signals"),
+            Method::POST,
+            "/ttd/approval/signals".into(),
+            &worker,
+            json,
+            JSON_LIMIT,
+        ),
         Route {
             documented: None,
             method: Method::POST,

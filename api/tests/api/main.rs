@@ -28,6 +28,7 @@ mod pressure;
 mod problems;
 mod process;
 mod rights;
+mod signals;
 mod timers;
 mod ui;
 mod webhooks;

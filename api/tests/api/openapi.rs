@@ -56,6 +56,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/{org}/{app}/messages"),
     ("get", "/{org}/{app}/messages/subscriptions"),
     ("get", "/{org}/{app}/messages/buffered"),
+    ("post", "/{org}/{app}/signals"),
+    ("get", "/{org}/{app}/signals/subscriptions"),
     ("post", "/jobs/activate"),
     ("post", "/jobs/{key}/complete"),
     ("post", "/jobs/{key}/fail"),

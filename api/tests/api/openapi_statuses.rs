@@ -131,6 +131,13 @@ async fn world() -> (Server, tempfile::TempDir) {
         ],
     );
     write(
+        "ttd/alarms",
+        &[
+            ("app.toml", crate::signals::APP),
+            ("process.bpmn", crate::signals::BPMN),
+        ],
+    );
+    write(
         "ttd/files",
         &[
             ("app.toml", crate::files::FILES_TOML),
@@ -306,6 +313,7 @@ fn valid_body(path: &str, op: &Value) -> Option<(Vec<u8>, &'static str)> {
         }
         p if p.ends_with("/fail") => json!({"errorMessage": "x"}),
         p if p.ends_with("/messages") => json!({"name": "caseDecided", "correlationKey": "k"}),
+        p if p.ends_with("/signals") => json!({"name": "alarm"}),
         _ => json!({}),
     };
     Some((body.to_string().into_bytes(), "application/json"))
@@ -446,6 +454,44 @@ async fn specific(s: &Server, method: &str, path: &str, status: u16) -> Option<R
                 }
                 _ => publish(&ttd, json!({"name": "nobodyWaits", "correlationKey": "k"})).await,
             }
+        }
+        ("post", "/{org}/{app}/signals", 200 | 403 | 409 | 422) => {
+            let ttd = s.org(TTD_ORGNO, Some("ttd"), &[]);
+            let unique = uuid::Uuid::now_v7().to_string();
+            let broadcast = |token: &str, body: Value| {
+                let token = token.to_string();
+                async move {
+                    s.call(
+                        Method::POST,
+                        "/ttd/alarms/signals",
+                        Some(&token),
+                        Some(body),
+                    )
+                    .await
+                }
+            };
+            match status {
+                200 => broadcast(&ttd, json!({"name": "alarm"})).await,
+                403 => broadcast(&alice, json!({"name": "alarm"})).await,
+                409 => {
+                    let first = json!({"name": "alarm", "signalId": unique});
+                    let r = broadcast(&ttd, first).await;
+                    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+                    let other = json!({"name": "drill", "signalId": unique});
+                    broadcast(&ttd, other).await
+                }
+                _ => broadcast(&ttd, json!({"name": "fire"})).await,
+            }
+        }
+        ("get", "/{org}/{app}/signals/subscriptions", 200 | 400 | 403) => {
+            let ttd = s.org(TTD_ORGNO, Some("ttd"), &[]);
+            let uri = "/ttd/alarms/signals/subscriptions".to_string();
+            let (uri, token) = match status {
+                200 => (uri, &ttd),
+                400 => (format!("{uri}?limit=lots"), &ttd),
+                _ => (uri, &alice),
+            };
+            s.call(Method::GET, &uri, Some(token), None).await
         }
         (
             "get",

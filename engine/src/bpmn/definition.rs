@@ -5,8 +5,9 @@ use super::diagnostic::Pos;
 use super::elements::{
     BoundaryEvent, Condition, EndEvent, ErrorBoundaryEvent, EscalationBoundaryEvent,
     EscalationThrow, EventSubProcess, ExclusiveGateway, Flow, FlowIdx, InclusiveGateway, LinkCatch,
-    LinkThrow, Node, NodeIdx, NodeKind, ParallelGateway, ServiceTask, StartEvent, SubProcess,
-    ThrowEvent, ThrownError, TimerCatchEvent, UserTask,
+    LinkThrow, Node, NodeIdx, NodeKind, ParallelGateway, ServiceTask, SignalBoundaryEvent,
+    SignalCatch, SignalThrow, StartEvent, SubProcess, ThrowEvent, ThrownError, TimerCatchEvent,
+    UserTask,
 };
 use super::raw::{RawKind, RawProcess, StartTrigger};
 use super::validate::Index;
@@ -122,6 +123,11 @@ impl ProcessDefinition {
                 esp_message[s] = catch.resolve(None).ok();
             }
         }
+        let signals = process.signals.clone();
+        let signal_name = |r: Option<&super::raw::Ref>| {
+            r.and_then(|r| signals.get(&r.id))
+                .and_then(|s| s.name.clone())
+        };
         let mut nodes: Vec<Node> = process
             .nodes
             .into_iter()
@@ -131,12 +137,17 @@ impl ProcessDefinition {
                     RawKind::StartEvent(trigger) => NodeKind::StartEvent(match trigger {
                         StartTrigger::Timer(timer) => StartEvent {
                             timer: Some(timer),
-                            message: None,
+                            ..StartEvent::default()
+                        },
+                        StartTrigger::Signal(r) => StartEvent {
+                            signal: signal_name(r.as_ref()),
+                            ..StartEvent::default()
                         },
                         // An event sub-process's message start is its trigger (above).
                         StartTrigger::Message(..) if raw.scope.is_some() => StartEvent::default(),
                         StartTrigger::Message(r, own) => StartEvent {
                             timer: None,
+                            signal: None,
                             message: r.and_then(|r| messages.get(&r.id)).and_then(|m| {
                                 Some(super::elements::MessageStart {
                                     name: m.name.clone()?,
@@ -306,6 +317,31 @@ impl ProcessDefinition {
                             _ => NodeKind::EndEvent(EndEvent::default()),
                         }
                     }
+                    // validate() refuses a signal event whose signalRef names no named signal.
+                    RawKind::SignalCatch { signal_ref } => match signal_name(signal_ref.as_ref()) {
+                        Some(signal) => NodeKind::SignalCatch(SignalCatch { signal }),
+                        None => NodeKind::EndEvent(EndEvent::default()),
+                    },
+                    RawKind::SignalThrow { signal_ref, end } => {
+                        match signal_name(signal_ref.as_ref()) {
+                            Some(signal) => NodeKind::SignalThrow(SignalThrow { signal, end }),
+                            None => NodeKind::EndEvent(EndEvent::default()),
+                        }
+                    }
+                    RawKind::SignalBoundary {
+                        attached_to,
+                        signal_ref,
+                        cancel_activity,
+                    } => match (attached(&attached_to), signal_name(signal_ref.as_ref())) {
+                        (Some(attached_to), Some(signal)) => {
+                            NodeKind::SignalBoundary(SignalBoundaryEvent {
+                                attached_to,
+                                signal,
+                                cancel_activity,
+                            })
+                        }
+                        _ => NodeKind::EndEvent(EndEvent::default()),
+                    },
                     // validate() refuses processes with unsupported elements.
                     RawKind::Unsupported => NodeKind::EndEvent(EndEvent::default()),
                 };

@@ -139,6 +139,10 @@ pub enum Code {
     /// A `<flyt:assignee>` that is wrong (none or several of person, organisation and role, an
     /// expression that does not parse) or written on something other than a user task.
     InvalidAssignment,
+    /// A signal event without `signalRef`, or whose `signalRef` names no `<bpmn:signal>`.
+    UnknownSignal,
+    /// A `<bpmn:signal>` a signal event uses has no `name`.
+    SignalWithoutName,
 }
 
 impl Code {
@@ -194,6 +198,8 @@ impl Code {
         Code::InvalidMessageThrow,
         Code::InvalidMultiInstance,
         Code::InvalidAssignment,
+        Code::UnknownSignal,
+        Code::SignalWithoutName,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -248,6 +254,8 @@ impl Code {
             Code::InvalidMessageThrow => "invalid-message-throw",
             Code::InvalidMultiInstance => "invalid-multi-instance",
             Code::InvalidAssignment => "invalid-assignment",
+            Code::UnknownSignal => "unknown-signal",
+            Code::SignalWithoutName => "signal-without-name",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod reach;
 mod read;
 mod read_loop;
 mod read_messages;
+mod read_signals;
 mod read_throw;
 mod source;
 mod validate;

@@ -27,6 +27,9 @@ pub(crate) enum StartTrigger {
     /// an instance; in an event sub-process it starts the event sub-process in the instance
     /// whose correlation key it names.
     Message(Option<Ref>, Option<RawSubscription>),
+    /// A `signalEventDefinition`: the `<bpmn:signal>` its `signalRef` names (process level
+    /// only: a broadcast of that signal starts an instance).
+    Signal(Option<Ref>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +111,22 @@ pub(crate) enum RawKind {
         subscription: Option<RawSubscription>,
         cancel_activity: bool,
     },
+    /// An intermediate catch event with a `signalEventDefinition`.
+    SignalCatch {
+        signal_ref: Option<Ref>,
+    },
+    /// A signal boundary event on a task or sub-process: interrupting (the default) or not.
+    SignalBoundary {
+        attached_to: Ref,
+        signal_ref: Option<Ref>,
+        cancel_activity: bool,
+    },
+    /// An intermediate throw or end event with a `signalEventDefinition`: broadcasts the
+    /// signal its `signalRef` names.
+    SignalThrow {
+        signal_ref: Option<Ref>,
+        end: bool,
+    },
     /// An element flyt cannot execute. It stays in the graph so that references to it resolve,
     /// and it already has its `unsupported-element` diagnostic.
     Unsupported,
@@ -120,7 +139,8 @@ impl RawKind {
             RawKind::Boundary { attached_to, .. }
             | RawKind::ErrorBoundary { attached_to, .. }
             | RawKind::EscalationBoundary { attached_to, .. }
-            | RawKind::MessageBoundary { attached_to, .. } => Some(attached_to),
+            | RawKind::MessageBoundary { attached_to, .. }
+            | RawKind::SignalBoundary { attached_to, .. } => Some(attached_to),
             _ => None,
         }
     }
@@ -139,6 +159,13 @@ pub(crate) struct RawSubscription {
 pub(crate) struct RawMessage {
     pub name: Option<String>,
     pub subscription: Option<RawSubscription>,
+    pub pos: Pos,
+}
+
+/// A root `<bpmn:signal id name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawSignal {
+    pub name: Option<String>,
     pub pos: Pos,
 }
 
@@ -193,6 +220,8 @@ pub(crate) struct RawProcess {
     pub escalations: std::collections::HashMap<String, String>,
     /// `<message id name>` of the definitions: id → message.
     pub messages: std::collections::HashMap<String, RawMessage>,
+    /// `<signal id name>` of the definitions: id → signal.
+    pub signals: std::collections::HashMap<String, RawSignal>,
     /// Whether an unsupported element was found: graph checks that depend on the semantics of
     /// those elements (reachability, dead ends, joins) are then skipped.
     pub has_unsupported: bool,

@@ -155,12 +155,14 @@ pub(crate) fn read_model(root: &XmlNode) -> Result<RawModel, Diagnostic> {
         }
     }
     let messages = super::read_messages::read_messages(root);
+    let signals = super::read_signals::read_signals(root);
     for node in candidates {
         let mut process = read_process(node, &mut model.diagnostics);
         process.expression_language = expression_language.clone();
         process.errors = errors.clone();
         process.escalations = escalations.clone();
         process.messages = messages.clone();
+        process.signals = signals.clone();
         model.processes.push(process);
     }
     super::read_throw::name_messages(root, &mut model.processes);
@@ -268,7 +270,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .hint(
             "flyt executes startEvent (none, timer), endEvent (none, terminate, error), task, \
              userTask, manualTask, serviceTask, exclusiveGateway, inclusiveGateway, \
-             parallelGateway, sequenceFlow, embedded subProcess, timer-, error-, escalation- and message-started event subProcess, receiveTask, timer and message intermediateCatchEvent, timer \
+             parallelGateway, sequenceFlow, embedded subProcess, timer-, error-, escalation- and message-started event subProcess, receiveTask, timer, message and signal intermediateCatchEvent, signal start, throw, boundary and end events, timer \
              boundaryEvent, error boundaryEvent, link and escalation events, and none \
              intermediateThrowEvent",
         ),
@@ -393,6 +395,9 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 Some(def) if name != "startEvent" && def.name == "messageEventDefinition" => {
                     super::read_throw::message_throw(node, Some(def))
                 }
+                Some(def) if def.name == "signalEventDefinition" => {
+                    super::read_signals::signal_event(name, def)
+                }
                 Some(def) => unsupported(node, format!("<{qname}> with <{}>", def.name), diags),
                 None if name == "startEvent" => RawKind::StartEvent(StartTrigger::None),
                 None if name == "endEvent" => RawKind::EndEvent,
@@ -471,6 +476,26 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                 [def] if def.name == "messageEventDefinition" && name == "boundaryEvent" => {
                     match node.attr("attachedToRef").filter(|a| !a.trim().is_empty()) {
                         Some(attached) => super::read_messages::message_boundary(
+                            node,
+                            def,
+                            Ref {
+                                id: attached.trim().to_string(),
+                                pos: node.pos,
+                            },
+                        ),
+                        None => {
+                            unsupported(node, format!("<{qname}> without attachedToRef"), diags)
+                        }
+                    }
+                }
+                [def]
+                    if def.name == "signalEventDefinition" && name == "intermediateCatchEvent" =>
+                {
+                    super::read_signals::signal_catch(def)
+                }
+                [def] if def.name == "signalEventDefinition" && name == "boundaryEvent" => {
+                    match node.attr("attachedToRef").filter(|a| !a.trim().is_empty()) {
+                        Some(attached) => super::read_signals::signal_boundary(
                             node,
                             def,
                             Ref {

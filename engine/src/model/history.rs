@@ -70,6 +70,13 @@ pub enum EventType {
     /// instance, the inner instance's index).
     #[serde(rename = "flyt_InnerInstanceCompleted")]
     InnerInstanceCompleted,
+    /// A signal throw or end event broadcast a signal (details: signal, broadcast, deliveries).
+    #[serde(rename = "flyt_SignalThrown")]
+    SignalThrown,
+    /// A broadcast signal reached a signal catch, boundary or start event (details: signal,
+    /// broadcast).
+    #[serde(rename = "flyt_SignalCaught")]
+    SignalCaught,
 }
 
 impl EventType {
@@ -97,6 +104,8 @@ impl EventType {
             EventType::DataDeleted => "data_Deleted",
             EventType::MessageCorrelated => "flyt_MessageCorrelated",
             EventType::InnerInstanceCompleted => "flyt_InnerInstanceCompleted",
+            EventType::SignalThrown => "flyt_SignalThrown",
+            EventType::SignalCaught => "flyt_SignalCaught",
         }
     }
 }

@@ -37,6 +37,14 @@ pub enum TokenAt {
     /// timers are the token's `timers`, their subscriptions its `messages`.
     #[serde(rename_all = "camelCase")]
     EventGateway { element: ElementId },
+    /// Waiting at a signal catch event for a broadcast of this signal (its subscription,
+    /// stored under its own key family, opened `since`).
+    #[serde(rename_all = "camelCase")]
+    Signal {
+        element: ElementId,
+        signal: String,
+        since: Timestamp,
+    },
 }
 
 /// A timer armed while a token waits: a boundary event's on a task. Its due time lives in its
@@ -116,7 +124,8 @@ impl Token {
             TokenAt::Join { .. }
             | TokenAt::Timer { .. }
             | TokenAt::Message { .. }
-            | TokenAt::EventGateway { .. } => None,
+            | TokenAt::EventGateway { .. }
+            | TokenAt::Signal { .. } => None,
         }
     }
 }

@@ -206,6 +206,16 @@ pub enum Error {
     /// 413: the message's `data` is larger than allowed; nothing was stored.
     #[error("the message's data has {size} bytes; at most {limit}")]
     MessageTooLarge { size: usize, limit: usize },
+    /// 422: no signal event of the app's process catches or starts on a signal of this name.
+    #[error("no signal event of {app} catches a signal named `{name}` (it catches: {})", if .known.is_empty() { "none".to_string() } else { .known.join(", ") })]
+    UnknownSignal {
+        app: AppId,
+        name: String,
+        known: Vec<String>,
+    },
+    /// 409: the `signalId` was already published with other content.
+    #[error("signalId `{0}` was already published with other content")]
+    SignalIdReused(String),
     /// 503: storage failed; nothing was changed.
     #[error("storage unavailable: {0}")]
     Store(#[from] StoreError),

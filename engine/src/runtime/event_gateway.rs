@@ -3,7 +3,8 @@
 //! catch opens its subscription (the token's `messages`) in the commit that reaches it; the
 //! first to fire takes the token on after its catch event, and the token's other timers and
 //! subscriptions go with the token in that same commit. A message already buffered for one of
-//! its message catches decides at once.
+//! its message catches decides at once. Its signal catches are subscribed while the token waits
+//! at the gateway (`super::signals::subscriptions_of`).
 
 use super::Error;
 use super::transition::Transition;

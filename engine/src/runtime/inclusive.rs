@@ -24,7 +24,8 @@ fn element_of(token: &Token) -> &str {
         TokenAt::Join { element, .. }
         | TokenAt::Timer { element, .. }
         | TokenAt::Message { element, .. }
-        | TokenAt::EventGateway { element } => element.as_str(),
+        | TokenAt::EventGateway { element }
+        | TokenAt::Signal { element, .. } => element.as_str(),
     }
 }
 

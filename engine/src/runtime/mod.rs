@@ -29,6 +29,7 @@ mod pipeline;
 mod schedules;
 mod scope_messages;
 mod scopes;
+mod signals;
 mod timer_firing;
 mod timers;
 mod transition;
@@ -47,6 +48,7 @@ pub use error::{ConditionResult, Error};
 pub use messages::{MAX_MESSAGE_DATA, PublishMessage, Published, instance_subscriptions};
 pub use metrics::Metrics;
 pub use pending::{PendingTimer, PendingTimers, SCAN_BUDGET, TimerCursor, TimerSort};
+pub use signals::{MAX_BROADCAST, PublishSignal, SignalPublished};
 pub use timer_firing::Firing;
 pub use timers::{Fired, TIMER_TASK_TYPE};
 
@@ -94,6 +96,9 @@ pub struct RuntimeConfig {
     /// Due timers the worker fires at once: each is its own commit, and the group committer
     /// writes them together (one fsync for many). Default 512.
     pub timer_batch: usize,
+    /// Signal deliveries (one commit each) the call that threw or published a signal makes
+    /// before it answers; the worker delivers the rest. Default 256.
+    pub signal_batch: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -106,6 +111,7 @@ impl Default for RuntimeConfig {
             worker_concurrency: 64,
             compile_concurrency: 2,
             timer_batch: 512,
+            signal_batch: 256,
         }
     }
 }
@@ -128,6 +134,11 @@ impl RuntimeConfig {
 
     pub fn with_compile_concurrency(mut self, n: usize) -> Self {
         self.compile_concurrency = n.max(1);
+        self
+    }
+
+    pub fn with_signal_batch(mut self, n: usize) -> Self {
+        self.signal_batch = n;
         self
     }
 

@@ -105,11 +105,16 @@ impl Runtime {
     pub(crate) async fn commit(
         &self,
         kind: Kind,
-        transition: Transition<'_>,
+        mut transition: Transition<'_>,
     ) -> Result<Instance, CommitError> {
         let opened = transition.opened_subscriptions();
+        let thrown = std::mem::take(&mut transition.thrown_signals);
         let (txn, instance, jobs) = transition.into_txn();
         self.commit_txn(kind, txn, !jobs.is_empty()).await?;
+        // The signals it threw reach their subscriptions now.
+        if !thrown.is_empty() {
+            self.after_throwing(thrown).await;
+        }
         // A message buffered while these subscriptions opened is delivered now.
         if !opened.is_empty() {
             self.after_opening(&instance.app, opened).await;

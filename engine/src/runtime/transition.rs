@@ -74,6 +74,10 @@ pub(crate) struct Transition<'a> {
     pub(super) last_end: Option<ElementId>,
     /// The message subscriptions the instance held when read (`super::messages`).
     subscribed: Vec<crate::store::messages::SubscriptionRecord>,
+    /// The signal subscriptions the instance held when read (`super::signals`).
+    signalled: Vec<crate::store::signals::SignalSubscription>,
+    /// The broadcasts this transition threw, delivered after its commit.
+    pub(crate) thrown_signals: Vec<super::signals::Thrown>,
     /// The last end event reached inside a scope: the process's end event when the process
     /// ends with that scope (an event sub-process, or a sub-process with no outgoing flow).
     last_inner_end: Option<ElementId>,
@@ -97,6 +101,7 @@ impl<'a> Transition<'a> {
     ) -> Self {
         let Loaded { instance, def, app } = loaded;
         let subscribed = super::messages::subscriptions_of(&instance);
+        let signalled = super::signals::subscriptions_of(&instance, &def);
         Transition {
             rt,
             def,
@@ -114,6 +119,8 @@ impl<'a> Transition<'a> {
             steps: 0,
             last_end: None,
             subscribed,
+            signalled,
+            thrown_signals: Vec::new(),
             last_inner_end: None,
             entering_inner: None,
             arriving_scope: None,
@@ -346,6 +353,31 @@ impl<'a> Transition<'a> {
                         scope,
                     );
                 }
+                NodeKind::SignalCatch(catch) => {
+                    self.push_token(
+                        TokenAt::Signal {
+                            element: node.id.clone(),
+                            signal: catch.signal.clone(),
+                            since: self.now,
+                        },
+                        scope,
+                    );
+                }
+                NodeKind::SignalThrow(throw) => {
+                    self.throw_signal(&node.id, &throw.signal)?;
+                    if !throw.end {
+                        onward(&mut queue, origin);
+                    } else {
+                        if scope.is_none() {
+                            self.last_end = Some(node.id.clone());
+                        } else {
+                            self.last_inner_end = Some(node.id.clone());
+                        }
+                        if let Some(s) = scope {
+                            self.complete_scope_if_done(s, &mut queue)?;
+                        }
+                    }
+                }
                 NodeKind::MessageCatch(catch) => {
                     if self.catch_message(target, catch, scope)? {
                         onward(&mut queue, Some(target));
@@ -393,7 +425,8 @@ impl<'a> Transition<'a> {
                 | NodeKind::Boundary(_)
                 | NodeKind::ErrorBoundary(_)
                 | NodeKind::EscalationBoundary(_)
-                | NodeKind::MessageBoundary(_) => {}
+                | NodeKind::MessageBoundary(_)
+                | NodeKind::SignalBoundary(_) => {}
             }
         }
         if self.instance.process.tokens.is_empty() && self.instance.process.ended.is_none() {
@@ -690,6 +723,8 @@ impl<'a> Transition<'a> {
         txn.append_history(self.instance.id, &self.history);
         let open = super::messages::subscriptions_of(&self.instance);
         super::messages::write_difference(&mut txn, &self.subscribed, &open);
+        let signals = super::signals::subscriptions_of(&self.instance, &self.def);
+        super::signals::write_difference(&mut txn, &self.signalled, &signals);
         let events = self.event_jobs();
         for job in self.new_jobs.iter().chain(events.iter()) {
             txn.create_job(job);

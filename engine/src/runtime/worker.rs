@@ -127,6 +127,18 @@ async fn run(rt: Runtime, mut stop: watch::Receiver<bool>) {
             }
         };
 
+        // Signal broadcasts a restart interrupted, or beyond their thrower's batch.
+        let signals = match rt
+            .deliver_pending_signals(rt.inner.config.signal_batch)
+            .await
+        {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot deliver pending signals");
+                0
+            }
+        };
+
         let poll = rt.inner.config.worker_poll;
         let deadline = match rt.inner.store.next_due(false) {
             Ok(Some(next)) if next > now => next.min(now.plus(poll)),
@@ -137,6 +149,12 @@ async fn run(rt: Runtime, mut stop: watch::Receiver<bool>) {
         let deadline = match next_schedule {
             Some(at) if at > now => deadline.min(at),
             _ => deadline,
+        };
+        // A full batch of signals: more may be pending, look again at once.
+        let deadline = if signals >= rt.inner.config.signal_batch.max(1) {
+            now
+        } else {
+            deadline
         };
         let sleep = clock.sleep_until(deadline);
         // A finished attempt may have re-queued its job (or freed a permit) while the scan above

@@ -22,6 +22,9 @@
 //! | `m` | `m` app `\0` len name len key since:u64 instance:16 token:u32 | `SubscriptionRecord` ([`super::messages`]) |
 //! | `b` | `b` app `\0` len name len key published:u64 messageId | `BufferedMessage` |
 //! | `n` | `n` app `\0` messageId                      | `PublishRecord` (first answer) |
+//! | `g` | `g` app `\0` len name instance:16 token:u32 element | `SignalSubscription` ([`super::signals`]) |
+//! | `G` | `G` app `\0` broadcast:16 [seq:u32]         | `Broadcast` record, then its pending `Delivery`s |
+//! | `N` | `N` app `\0` signalId                       | `PublishRecord` (first answer) |
 //!
 //! Everything of one instance shares the prefix `I` + its id, so a transition's writes (the
 //! record, new history events, changed data) land on one or two adjacent B-tree leaves instead

@@ -19,6 +19,7 @@ pub use backend::*;
 pub mod codec;
 pub mod layout;
 pub mod messages;
+pub mod signals;
 mod typed;
 
 pub use typed::{

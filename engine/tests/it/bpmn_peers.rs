@@ -40,10 +40,7 @@ const PEERS: &[(&str, &[&str])] = &[
         "bpmn-elements/boundary-timeout.bpmn",
         &["parallel-join-deadlock"],
     ),
-    (
-        "bpmn-elements/bpmn-error.bpmn",
-        &["unsupported-element", "unsupported-script"],
-    ),
+    ("bpmn-elements/bpmn-error.bpmn", &["unsupported-script"]),
     (
         "bpmn-elements/call-activity-signal.bpmn",
         &["unsupported-element"],
@@ -93,18 +90,12 @@ const PEERS: &[(&str, &[&str])] = &[
         "bpmn-elements/escalation-start-event.bpmn",
         &["dead-end", "invalid-sub-process"],
     ),
-    (
-        "bpmn-elements/escalation.bpmn",
-        &["unsupported-element", "unsupported-script"],
-    ),
+    ("bpmn-elements/escalation.bpmn", &["unsupported-script"]),
     (
         "bpmn-elements/event-based-gateway-with-same-target.bpmn",
-        &["unsupported-element"],
+        &["invalid-event-gateway"],
     ),
-    (
-        "bpmn-elements/event-based-gateway.bpmn",
-        &["unsupported-element"],
-    ),
+    ("bpmn-elements/event-based-gateway.bpmn", &[]),
     (
         "bpmn-elements/exclusive-gateway-as-join.bpmn",
         &["unsupported-script"],
@@ -112,10 +103,7 @@ const PEERS: &[(&str, &[&str])] = &[
     ("bpmn-elements/forms.bpmn", &[]),
     ("bpmn-elements/groups.bpmn", &[]),
     ("bpmn-elements/issue-19.bpmn", &["unsupported-script"]),
-    (
-        "bpmn-elements/issue-3.bpmn",
-        &["unsupported-element", "unsupported-script"],
-    ),
+    ("bpmn-elements/issue-3.bpmn", &["unsupported-script"]),
     ("bpmn-elements/issue-31-cm.bpmn", &["unsupported-script"]),
     ("bpmn-elements/issue-31.bpmn", &["unsupported-script"]),
     ("bpmn-elements/issue-4.bpmn", &[]),
@@ -160,15 +148,12 @@ const PEERS: &[(&str, &[&str])] = &[
     ),
     ("bpmn-elements/process-message.bpmn", &["dead-end"]),
     ("bpmn-elements/resume_error.bpmn", &["unsupported-script"]),
-    ("bpmn-elements/send-signal.bpmn", &["unsupported-element"]),
+    ("bpmn-elements/send-signal.bpmn", &[]),
     ("bpmn-elements/service-task-io.bpmn", &[]),
     ("bpmn-elements/service-task-operation.bpmn", &["not-bpmn"]),
     ("bpmn-elements/service-task.bpmn", &["uncaught-error"]),
-    (
-        "bpmn-elements/signal-after-signal.bpmn",
-        &["unsupported-element"],
-    ),
-    ("bpmn-elements/signals.bpmn", &["unsupported-element"]),
+    ("bpmn-elements/signal-after-signal.bpmn", &[]),
+    ("bpmn-elements/signals.bpmn", &[]),
     (
         "bpmn-elements/simple-task.bpmn",
         &["dead-end", "no-start-event"],
@@ -207,6 +192,7 @@ const PEERS: &[(&str, &[&str])] = &[
         &[
             "missing-correlation-key",
             "unknown-message",
+            "unknown-signal",
             "unsupported-element",
         ],
     ),
@@ -261,15 +247,12 @@ const PEERS: &[(&str, &[&str])] = &[
         "bpmn-engine/multiple-multiple-inbound.bpmn",
         &["unsupported-script"],
     ),
-    (
-        "bpmn-engine/one-or-the-other.bpmn",
-        &["unsupported-element"],
-    ),
-    ("bpmn-engine/send-signal.bpmn", &["unsupported-element"]),
+    ("bpmn-engine/one-or-the-other.bpmn", &["dead-end"]),
+    ("bpmn-engine/send-signal.bpmn", &[]),
     ("bpmn-engine/service-task-io.bpmn", &[]),
     ("bpmn-engine/service-task-operation.bpmn", &["not-bpmn"]),
     ("bpmn-engine/service-task.bpmn", &["uncaught-error"]),
-    ("bpmn-engine/signals.bpmn", &["unsupported-element"]),
+    ("bpmn-engine/signals.bpmn", &[]),
     (
         "bpmn-engine/simple-task.bpmn",
         &["dead-end", "no-start-event"],

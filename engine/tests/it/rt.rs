@@ -50,12 +50,23 @@ impl Harness {
     }
 
     pub async fn with(bpmn: &str, store: Store, registry: Registry, app: AppSpec) -> Harness {
+        Self::with_config(bpmn, store, registry, app, RuntimeConfig::default()).await
+    }
+
+    /// As [`Harness::with`], with a runtime configuration of the test's own.
+    pub async fn with_config(
+        bpmn: &str,
+        store: Store,
+        registry: Registry,
+        app: AppSpec,
+        config: RuntimeConfig,
+    ) -> Harness {
         let clock = ManualClock::new(Timestamp::from_millis(1_764_000_000_000));
         let rt = Runtime::with(
             store,
             registry,
             Arc::new(clock.clone()) as Arc<dyn Clock>,
-            RuntimeConfig::default(),
+            config,
         );
         let id = app.id.clone();
         rt.register_app(app);

@@ -32,7 +32,7 @@ fn aspect(p: &Predicate) -> Aspect {
     match p {
         Predicate::Subject(_) => Aspect::Who,
         Predicate::Action(_) | Predicate::AnyAction => Aspect::What,
-        Predicate::Place(_) | Predicate::Message(_) => Aspect::Where,
+        Predicate::Place(_) | Predicate::Message(_) | Predicate::Signal(_) => Aspect::Where,
         Predicate::ThisApp | Predicate::Never(_) => Aspect::Mixed,
     }
 }
@@ -46,6 +46,7 @@ fn describe(p: &Predicate) -> String {
         Predicate::Place(Place::EndEvent(e)) => format!("after the process ended at {e}"),
         Predicate::ThisApp => "this app".into(),
         Predicate::Message(m) => format!("message {m}"),
+        Predicate::Signal(m) => format!("signal {m}"),
         Predicate::Never(why) => format!("never (not supported: {why})"),
     }
 }
@@ -141,6 +142,7 @@ mod tests {
                 tasks: vec!["Sign".into()],
                 effect: Effect::Permit,
                 messages: vec![],
+                signals: vec![],
             },
             Rule {
                 subjects: vec!["org:ttd".into()],
@@ -148,6 +150,7 @@ mod tests {
                 tasks: vec![],
                 effect: Effect::Deny,
                 messages: vec![],
+                signals: vec![],
             },
         ])
         .unwrap();

@@ -21,7 +21,8 @@
 //!
 //! Actions: `read`, `write`, `instantiate`, `delete`, `complete`, `confirm`, `sign`, `reject`,
 //! `pay`, `deploy`, `resume`, `publish` (publishing messages to the app; a rule may limit it to
-//! `messages = ["name", ...]`), or any custom task action; `*` means every action.
+//! `messages = ["name", ...]`), `signal` (broadcasting signals in the app; a rule may limit it to
+//! `signals = ["name", ...]`), or any custom task action; `*` means every action.
 
 mod explain;
 pub mod xacml;
@@ -58,6 +59,9 @@ pub struct Rule {
     /// For `publish`: the message names the rule applies to; empty = every name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<String>,
+    /// For `signal`: the signal names the rule applies to; empty = every name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<String>,
 }
 
 /// A subject, parsed.
@@ -157,6 +161,8 @@ pub enum Predicate {
     Never(String),
     /// The name of the message being published (`publish`).
     Message(String),
+    /// The name of the signal being broadcast (`signal`).
+    Signal(String),
 }
 
 /// Every alternative (`AllOf`) is a conjunction of predicates; the group (`AnyOf`) holds when
@@ -183,6 +189,8 @@ struct Request<'a> {
     place: Option<&'a str>,
     /// The message name, for `publish`.
     message: Option<&'a str>,
+    /// The signal name, for `signal`.
+    signal: Option<&'a str>,
 }
 
 impl Predicate {
@@ -194,6 +202,7 @@ impl Predicate {
             Predicate::Place(Place::Task(t) | Place::EndEvent(t)) => r.place == Some(t.as_str()),
             Predicate::Never(_) => false,
             Predicate::Message(m) => r.message == Some(m.as_str()),
+            Predicate::Signal(m) => r.signal == Some(m.as_str()),
         }
     }
 }
@@ -238,6 +247,14 @@ impl CompiledRule {
                 rule.messages
                     .iter()
                     .map(|m| vec![Predicate::Message(m.clone())])
+                    .collect(),
+            );
+        }
+        if !rule.signals.is_empty() {
+            target.push(
+                rule.signals
+                    .iter()
+                    .map(|m| vec![Predicate::Signal(m.clone())])
                     .collect(),
             );
         }
@@ -301,6 +318,7 @@ impl Policy {
             owner,
             place,
             message: None,
+            signal: None,
         })
     }
 
@@ -313,6 +331,20 @@ impl Policy {
             owner: None,
             place: None,
             message: Some(name),
+            signal: None,
+        })
+    }
+
+    /// Whether `caller` may broadcast signal `name` in this app (action `signal`, and the
+    /// rule's `signals`, if it names any, include `name`).
+    pub fn allows_signal(&self, caller: &Caller, name: &str) -> bool {
+        self.decide(&Request {
+            caller,
+            action: "signal",
+            owner: None,
+            place: None,
+            message: None,
+            signal: Some(name),
         })
     }
 
@@ -378,6 +410,7 @@ mod tests {
                 tasks: vec![],
                 effect: Effect::Permit,
                 messages: vec![],
+                signals: vec![],
             },
             Rule {
                 subjects: vec!["role:DAGL".into()],
@@ -385,6 +418,7 @@ mod tests {
                 tasks: vec!["Sign".into()],
                 effect: Effect::Permit,
                 messages: vec![],
+                signals: vec![],
             },
             Rule {
                 subjects: vec!["org:ttd".into()],
@@ -392,6 +426,7 @@ mod tests {
                 tasks: vec![],
                 effect: Effect::Permit,
                 messages: vec![],
+                signals: vec![],
             },
         ])
         .unwrap()
@@ -459,6 +494,7 @@ mod tests {
             tasks: vec![],
             effect: Effect::Permit,
             messages: vec![],
+            signals: vec![],
         }];
         rules.push(Rule {
             subjects: vec!["role:regna".into()],
@@ -466,6 +502,7 @@ mod tests {
             tasks: vec!["Confirm".into()],
             effect: Effect::Deny,
             messages: vec![],
+            signals: vec![],
         });
         let p = Policy::new(rules).unwrap();
         let company = InstanceOwner::new(Party::organisation("991825827").unwrap());
@@ -498,6 +535,7 @@ mod tests {
             tasks: vec![],
             effect: Effect::Permit,
             messages: vec![],
+            signals: vec![],
         }])
         .unwrap_err();
         assert!(

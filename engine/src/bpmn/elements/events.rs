@@ -11,6 +11,8 @@ pub struct StartEvent {
     pub timer: Option<Timer>,
     /// A message start event: publishing its message starts an instance.
     pub message: Option<MessageStart>,
+    /// A signal start event: the name of the signal whose broadcast starts an instance.
+    pub signal: Option<String>,
 }
 
 /// What a message start event starts on: the message's name, and the data type its `data` is
@@ -24,7 +26,7 @@ pub struct MessageStart {
 impl StartEvent {
     /// Whether the API may start instances here (a none start event).
     pub fn is_none(&self) -> bool {
-        self.timer.is_none() && self.message.is_none()
+        self.timer.is_none() && self.message.is_none() && self.signal.is_none()
     }
 }
 

@@ -11,6 +11,7 @@ pub mod message_throw;
 pub mod multi_instance;
 pub mod on_error;
 mod service_task;
+pub mod signal;
 mod sub_process;
 pub mod timer;
 mod user_task;
@@ -27,6 +28,7 @@ pub use message::{MessageBoundaryEvent, MessageCatch, Subscription};
 pub use message_throw::{MessageThrow, ThrowElement};
 pub use multi_instance::{Items, MultiInstance};
 pub use service_task::ServiceTask;
+pub use signal::{SignalBoundaryEvent, SignalCatch, SignalThrow};
 pub use sub_process::{EventSubProcess, SubProcess};
 pub use user_task::{Action, ActionKind, SignatureConfig, UserTask, UserTaskType};
 
@@ -94,6 +96,12 @@ pub enum NodeKind {
     MessageBoundary(MessageBoundaryEvent),
     /// An event-based gateway: its token waits for the first of the catch events after it.
     EventGateway,
+    /// An intermediate signal catch event: waits for a broadcast of its signal.
+    SignalCatch(SignalCatch),
+    /// A signal boundary event on a task or sub-process.
+    SignalBoundary(SignalBoundaryEvent),
+    /// A signal intermediate throw or end event.
+    SignalThrow(SignalThrow),
 }
 
 impl NodeKind {
@@ -124,6 +132,10 @@ impl NodeKind {
             NodeKind::MessageCatch(_) => "intermediateCatchEvent",
             NodeKind::MessageBoundary(_) => "boundaryEvent",
             NodeKind::EventGateway => "eventBasedGateway",
+            NodeKind::SignalCatch(_) => "intermediateCatchEvent",
+            NodeKind::SignalBoundary(_) => "boundaryEvent",
+            NodeKind::SignalThrow(s) if s.end => "endEvent",
+            NodeKind::SignalThrow(_) => "intermediateThrowEvent",
         }
     }
 

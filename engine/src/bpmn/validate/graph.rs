@@ -34,7 +34,8 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                 RawKind::EndEvent
                 | RawKind::TerminateEnd
                 | RawKind::ErrorEnd { .. }
-                | RawKind::EscalationThrow { end: true, .. } => {
+                | RawKind::EscalationThrow { end: true, .. }
+                | RawKind::SignalThrow { end: true, .. } => {
                     graph.add_edge(NodeIndex::new(i), NodeIndex::new(s), ());
                 }
                 RawKind::ServiceTask(ref t) if t.is_message_end() => {
@@ -98,6 +99,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                 | RawKind::TerminateEnd
                 | RawKind::ErrorEnd { .. }
                 | RawKind::EscalationThrow { end: true, .. }
+                | RawKind::SignalThrow { end: true, .. }
         ) || matches!(&node.kind, RawKind::ServiceTask(t) if t.is_message_end());
         if end && node.scope.is_none() {
             let mut dfs = Dfs::new(reversed, NodeIndex::new(i));

@@ -123,6 +123,8 @@ impl Game<'_> {
                     | RawKind::ServiceTask(_)
                     | RawKind::TimerCatch(_)
                     | RawKind::MessageCatch { .. }
+                    | RawKind::SignalCatch { .. }
+                    | RawKind::SignalThrow { end: false, .. }
                     | RawKind::ThrowNone
             ) && self.index.outgoing[target].len() == 1
                 && !self.has_boundary(target);
@@ -170,7 +172,7 @@ impl Game<'_> {
             let mut rest = marking.to_vec();
             rest.remove(pos);
             match self.process.nodes[target].kind {
-                RawKind::EndEvent => out.push(rest),
+                RawKind::EndEvent | RawKind::SignalThrow { end: true, .. } => out.push(rest),
                 RawKind::ServiceTask(ref t) if t.is_message_end() => out.push(rest),
                 // Every token of the process ends.
                 RawKind::TerminateEnd => out.push(Vec::new()),

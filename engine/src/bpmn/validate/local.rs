@@ -77,6 +77,7 @@ pub(crate) fn check(
             | RawKind::TerminateEnd
             | RawKind::ErrorEnd { .. }
             | RawKind::EscalationThrow { end: true, .. }
+            | RawKind::SignalThrow { end: true, .. }
                 if !outgoing.is_empty() =>
             {
                 diags.push(
@@ -106,6 +107,9 @@ pub(crate) fn check(
                 | RawKind::TimerCatch(_)
                 | RawKind::MessageCatch { .. }
                 | RawKind::MessageBoundary { .. }
+                | RawKind::SignalCatch { .. }
+                | RawKind::SignalBoundary { .. }
+                | RawKind::SignalThrow { end: false, .. }
                 | RawKind::ThrowNone
                 | RawKind::LinkCatch { .. }
                 | RawKind::EscalationThrow { end: false, .. }
@@ -168,7 +172,9 @@ pub(crate) fn check(
                 );
             }
         }
-        if let RawKind::MessageBoundary { attached_to, .. } = &node.kind {
+        if let RawKind::MessageBoundary { attached_to, .. }
+        | RawKind::SignalBoundary { attached_to, .. } = &node.kind
+        {
             check_attachment(process, index, i, attached_to, diags);
         }
         if let RawKind::EscalationThrow { escalation_ref, .. } = &node.kind {

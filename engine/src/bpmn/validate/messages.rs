@@ -247,7 +247,8 @@ impl Catch<'_> {
     }
 }
 
-/// An event-based gateway is followed only by message or timer catch events and receive tasks,
+/// An event-based gateway is followed only by message, signal or timer catch events and receive
+/// tasks,
 /// at least two, each reached only from it (the gateway arms them all and the first to fire
 /// wins; a follower with another way in would run a second time).
 pub(super) fn check_event_gateways(
@@ -284,11 +285,11 @@ pub(super) fn check_event_gateways(
             }
             let catch = matches!(
                 follower.kind,
-                RawKind::MessageCatch { .. } | RawKind::TimerCatch(_)
+                RawKind::MessageCatch { .. } | RawKind::TimerCatch(_) | RawKind::SignalCatch { .. }
             );
             let problem = if !catch {
                 Some(format!(
-                    "is followed by <{}> `{}`; it may only be followed by message or timer intermediate catch events and receive tasks",
+                    "is followed by <{}> `{}`; it may only be followed by message, signal or timer intermediate catch events and receive tasks",
                     follower.qname, follower.id
                 ))
             } else if index.incoming[t].len() > 1 {
@@ -307,7 +308,7 @@ pub(super) fn check_event_gateways(
                         format!("event-based gateway `{}` {problem}", node.id),
                     )
                     .element(&node.id)
-                    .hint("put only <intermediateCatchEvent> (message or timer) or <receiveTask> after an event-based gateway"),
+                    .hint("put only <intermediateCatchEvent> (message, signal or timer) or <receiveTask> after an event-based gateway"),
                 );
             }
         }

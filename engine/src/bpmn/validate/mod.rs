@@ -23,6 +23,7 @@ mod messages;
 mod reading;
 mod refs;
 mod scopes;
+mod signals;
 
 use super::definition::ProcessDefinition;
 use super::diagnostic::{Diagnostic, Pos};
@@ -70,6 +71,7 @@ pub(crate) fn validate(
     scopes::check(&process, &index, diags);
     links::check(&process, &index, diags);
     messages::check(&process, target, diags);
+    signals::check(&process, diags);
     messages::check_event_gateways(&process, &index, diags);
     super::read_loop::check_boundaries(&process, diags);
     // An event sub-process (not executed yet, so unsupported) may be what catches an error.
@@ -87,6 +89,9 @@ pub(crate) fn validate(
             matches!(
                 n.kind,
                 super::raw::RawKind::Boundary {
+                    cancel_activity: false,
+                    ..
+                } | super::raw::RawKind::SignalBoundary {
                     cancel_activity: false,
                     ..
                 } | super::raw::RawKind::SubProcess

@@ -127,6 +127,7 @@ fn choose(
                 | RawKind::TerminateEnd
                 | RawKind::ErrorEnd { .. }
                 | RawKind::EscalationThrow { end: true, .. }
+                | RawKind::SignalThrow { end: true, .. }
         )
         && by_source_ref.is_empty()
         && !by_list.is_empty()

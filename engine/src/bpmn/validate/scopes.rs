@@ -100,6 +100,7 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
                             | RawKind::TerminateEnd
                             | RawKind::ErrorEnd { .. }
                             | RawKind::EscalationThrow { end: true, .. }
+                            | RawKind::SignalThrow { end: true, .. }
                     ))
         });
         let triggered = process.nodes.iter().find_map(|n| match n.kind {
@@ -164,6 +165,7 @@ fn check_event_sub(process: &RawProcess, index: &Index, s: usize, diags: &mut Ve
                     | RawKind::TerminateEnd
                     | RawKind::ErrorEnd { .. }
                     | RawKind::EscalationThrow { end: true, .. }
+                    | RawKind::SignalThrow { end: true, .. }
             ) || (n.kind == RawKind::Unsupported && n.qname.ends_with("endEvent"))
                 || matches!(&n.kind, RawKind::ServiceTask(t) if t.is_message_end()))
     });

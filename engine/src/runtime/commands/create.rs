@@ -48,7 +48,8 @@ impl Runtime {
                 .find(|&n| matches!(&def.node(n).kind, NodeKind::StartEvent(s) if s.is_none())),
             (Some(id), None) => def.node_by_id(id).filter(|n| {
                 def.node(*n).scope.is_none()
-                    && matches!(&def.node(*n).kind, NodeKind::StartEvent(s) if s.is_none())
+                    && matches!(&def.node(*n).kind, NodeKind::StartEvent(s)
+                        if s.is_none() || (s.signal.is_some() && crate::runtime::signals::starts_signalled(&req.actor)))
             }),
         };
         let start = match start {
