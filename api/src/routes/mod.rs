@@ -10,8 +10,8 @@ pub mod instances;
 pub mod jobs;
 pub mod messages;
 pub mod process;
-pub mod tasks;
 pub mod signals;
+pub mod tasks;
 pub mod timers;
 
 use crate::apps::App;

@@ -220,11 +220,7 @@ const PEERS: &[(&str, &[&str])] = &[
     ),
     (
         "bpmn-engine/issue-187.bpmn",
-        &[
-            "invalid-multi-instance",
-            "unsupported-element",
-            "unsupported-script",
-        ],
+        &["invalid-multi-instance", "unsupported-script"],
     ),
     ("bpmn-engine/issue-19.bpmn", &["unsupported-script"]),
     ("bpmn-engine/issue-4.bpmn", &[]),
