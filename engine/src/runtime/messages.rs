@@ -526,14 +526,38 @@ fn check_request(msg: &PublishMessage) -> Result<Option<Duration>, Error> {
 /// A fingerprint of what was published (name, key, data, timeToLive), to tell a repeat from a
 /// reuse of a `messageId`.
 fn fingerprint(msg: &PublishMessage) -> String {
-    let canonical = json!({
+    digest(&json!({
         "name": msg.name,
         "correlationKey": msg.correlation_key,
         "data": msg.data,
         "timeToLive": msg.time_to_live,
-    });
-    let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
+    }))
+}
+
+/// The SHA-256 of published content's JSON: the fingerprint a `messageId` or `signalId` record
+/// keeps.
+pub(super) fn digest(canonical: &Value) -> String {
+    let bytes = serde_json::to_vec(canonical).unwrap_or_default();
     format!("{:x}", Sha256::digest(&bytes))
+}
+
+/// The first answer kept in `record` for the id `id`, if it was published with the same
+/// content (`print`); `reused` if with other content; `None` if there is no record yet.
+pub(super) fn first_answer<T: serde::de::DeserializeOwned>(
+    record: Option<PublishRecord>,
+    id: &str,
+    print: &str,
+    reused: fn(String) -> Error,
+) -> Result<Option<T>, Error> {
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    if record.fingerprint != print {
+        return Err(reused(id.to_string()));
+    }
+    serde_json::from_str(&record.answer)
+        .map(Some)
+        .map_err(|e| Error::Internal(format!("stored answer of {id}: {e}")))
 }
 
 impl Runtime {
@@ -884,15 +908,12 @@ impl Runtime {
         message_id: &str,
         print: &str,
     ) -> Result<Option<Published>, Error> {
-        let Some(record) = self.inner.store.publish_record(app, message_id)? else {
-            return Ok(None);
-        };
-        if record.fingerprint != print {
-            return Err(Error::MessageIdReused(message_id.to_string()));
-        }
-        serde_json::from_str(&record.answer)
-            .map(Some)
-            .map_err(|e| Error::Internal(format!("stored answer of message {message_id}: {e}")))
+        first_answer(
+            self.inner.store.publish_record(app, message_id)?,
+            message_id,
+            print,
+            Error::MessageIdReused,
+        )
     }
 
     /// Another publish of the same `messageId` committed first: its answer (or 409).

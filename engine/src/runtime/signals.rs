@@ -22,6 +22,7 @@
 //!   skipped; so is one whose move fails (a gateway with no matching flow after the catch),
 //!   logged as a warning.
 
+use super::messages::{digest, first_answer};
 use super::pipeline::Kind;
 use super::transition::Transition;
 use super::{CreateInstance, Error, Runtime};
@@ -35,7 +36,6 @@ use crate::store::{CommitError, Txn};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -314,9 +314,7 @@ fn check_request(msg: &PublishSignal) -> Result<(), Error> {
 /// A fingerprint of what was published (name, data), to tell a repeat from a reuse of a
 /// `signalId`.
 fn fingerprint(msg: &PublishSignal) -> String {
-    let canonical = json!({ "name": msg.name, "data": msg.data });
-    let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
-    format!("{:x}", Sha256::digest(&bytes))
+    digest(&json!({ "name": msg.name, "data": msg.data }))
 }
 
 impl Runtime {
@@ -405,15 +403,12 @@ impl Runtime {
         signal_id: &str,
         print: &str,
     ) -> Result<Option<SignalPublished>, Error> {
-        let Some(record) = self.inner.store.signal_id_record(app, signal_id)? else {
-            return Ok(None);
-        };
-        if record.fingerprint != print {
-            return Err(Error::SignalIdReused(signal_id.to_string()));
-        }
-        serde_json::from_str(&record.answer)
-            .map(Some)
-            .map_err(|e| Error::Internal(format!("stored answer of signal {signal_id}: {e}")))
+        first_answer(
+            self.inner.store.signal_id_record(app, signal_id)?,
+            signal_id,
+            print,
+            Error::SignalIdReused,
+        )
     }
 
     /// After a commit that threw signals: delivers them (up to `signal_batch` deliveries), or,
