@@ -27,6 +27,9 @@ pub struct ProcessDefinition {
     /// For each converging inclusive gateway: the nodes from which a token can still reach it
     /// (see [`super::reach::upstream_of`]), computed once at build.
     inclusive_upstream: HashMap<NodeIdx, Vec<bool>>,
+    /// Whether any element catches a signal (a catch event or a boundary event): without one,
+    /// an instance never holds a signal subscription, and transitions skip deriving them.
+    catches_signals: bool,
     hash: String,
 }
 
@@ -377,6 +380,12 @@ impl ProcessDefinition {
             .filter(|(_, n)| matches!(n.kind, NodeKind::StartEvent(_)) && n.scope.is_none())
             .map(|(i, _)| NodeIdx(idx(i)))
             .collect();
+        let catches_signals = nodes.iter().any(|n| {
+            matches!(
+                n.kind,
+                NodeKind::SignalCatch(_) | NodeKind::SignalBoundary(_)
+            )
+        });
         let mut def = ProcessDefinition {
             process_id: ElementId::new(process.id),
             name: process.name,
@@ -386,6 +395,7 @@ impl ProcessDefinition {
             flow_by_id,
             start_events,
             inclusive_upstream: HashMap::new(),
+            catches_signals,
             hash,
         };
         let joins: Vec<NodeIdx> = def
@@ -408,6 +418,11 @@ impl ProcessDefinition {
         self.inclusive_upstream
             .get(&join)
             .is_some_and(|up| up.get(from.index()).copied().unwrap_or(false))
+    }
+
+    /// Whether any element of the process catches a signal (a catch or boundary event).
+    pub fn catches_signals(&self) -> bool {
+        self.catches_signals
     }
 
     /// The `id` of the `<process>` element.

@@ -87,10 +87,15 @@ pub struct SignalPublished {
 
 /// The open signal subscriptions of an instance: its tokens at signal catch events, and the
 /// signal boundary events of the tasks its tokens wait at and of its active sub-processes.
+/// Every transition derives them before and after, so a definition that catches no signal
+/// answers at once.
 pub(crate) fn subscriptions_of(
     instance: &Instance,
     def: &ProcessDefinition,
 ) -> Vec<SignalSubscription> {
+    if !def.catches_signals() {
+        return Vec::new();
+    }
     let sub = |token: u32, element: &ElementId, signal: &str| SignalSubscription {
         app: instance.app.clone(),
         signal: signal.to_string(),
