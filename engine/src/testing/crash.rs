@@ -1,5 +1,6 @@
 //! The crash-test driver: a process that moves many instances through a process with user
-//! tasks, a service task, gateways and parallel branches, and prints `ACK <instance> <version>
+//! tasks, a service task run twice in sequence (multi-instance), gateways, parallel branches
+//! and a parallel multi-instance user task of three inner instances, and prints `ACK <instance> <version>
 //! <history_len>` after each commit returns. The crash test kills it with SIGKILL at random
 //! moments and checks that every acknowledged transition survived.
 
@@ -24,13 +25,13 @@ pub const PROCESS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <process id="crash">
 <startEvent id="start"/>
 <task id="fill"><extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></extensionElements></task>
-<serviceTask id="stamp" flyt:type="stamp"/>
+<serviceTask id="stamp" flyt:type="stamp"><multiInstanceLoopCharacteristics isSequential="true"><loopCardinality>2</loopCardinality></multiInstanceLoopCharacteristics></serviceTask>
 <exclusiveGateway id="route" default="to_confirm"/>
 <task id="confirm"><extensionElements><altinn:taskExtension><altinn:taskType>confirmation</altinn:taskType><altinn:actions><altinn:action>reject</altinn:action></altinn:actions></altinn:taskExtension></extensionElements></task>
 <exclusiveGateway id="back" default="to_end1"/>
 <parallelGateway id="fork"/>
 <task id="p1"><extensionElements><altinn:taskExtension><altinn:taskType>data</altinn:taskType></altinn:taskExtension></extensionElements></task>
-<task id="p2"><extensionElements><altinn:taskExtension><altinn:taskType>feedback</altinn:taskType></altinn:taskExtension></extensionElements></task>
+<task id="p2"><extensionElements><altinn:taskExtension><altinn:taskType>feedback</altinn:taskType></altinn:taskExtension></extensionElements><multiInstanceLoopCharacteristics><loopCardinality>3</loopCardinality></multiInstanceLoopCharacteristics></task>
 <parallelGateway id="join"/>
 <endEvent id="end1"/>
 <endEvent id="end2"/>
@@ -213,15 +214,26 @@ async fn run_to_end(rt: &Runtime, id: InstanceId, rng: &mut fastrand::Rng) -> Re
             .await
         } else {
             let action = (task == "confirm" && rng.u8(..3) == 0).then(|| "reject".to_string());
-            rt.next(Next {
+            let req = Next {
                 instance: id,
                 action,
                 task: Some(task),
                 actor: Actor::user("01017012345"),
                 expected_version: None,
                 on_behalf_of: None,
-            })
-            .await
+            };
+            // At `p2` (multi-instance) name one of the active inner instances at random.
+            match rt.plan_next(&instance, &req) {
+                Err(Error::InnerInstanceRequired { active, .. }) => {
+                    let inner = active[rng.usize(..active.len())];
+                    match rt.plan_next_inner(&instance, &req, Some(inner)) {
+                        Ok(plan) => rt.next_planned(instance, &plan, req).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                Ok(plan) => rt.next_planned(instance, &plan, req).await,
+                Err(e) => Err(e),
+            }
         };
         match result {
             Ok(i) => ack(i.id, i.version, i.history_len),

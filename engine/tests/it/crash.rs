@@ -3,6 +3,7 @@
 //! printed transition is there, every instance is exactly before or after a transition, history
 //! and state agree, and no job is lost. At least 50 kills per backend.
 
+use flyt_engine::model::EventType;
 use flyt_engine::store::Store;
 use flyt_engine::store::group::GroupConfig;
 use flyt_engine::store::open::BackendKind;
@@ -76,6 +77,7 @@ fn crash_cycles(kind: BackendKind) {
         total_acks += seen;
         verify(kind, dir.path(), &acked, cycle);
     }
+    multi_instance_ran(kind, dir.path(), &acked);
     eprintln!(
         "{kind:?}: {KILLS} kills, {} instances, {total_acks}+ acknowledged transitions, {:?}",
         acked.len(),
@@ -113,6 +115,45 @@ fn verify(
         problems.is_empty(),
         "{kind:?} cycle {cycle}: inconsistent store:\n{}",
         problems.join("\n")
+    );
+    store.shutdown();
+}
+
+/// The driver's process has a sequential multi-instance service task (`stamp`, twice) and a
+/// parallel multi-instance user task (`p2`, three inner instances): the kills landed among
+/// them, and every instance shows their inner instances started as one step (all three of `p2`
+/// in one commit, never some of them).
+fn multi_instance_ran(
+    kind: BackendKind,
+    dir: &std::path::Path,
+    acked: &HashMap<String, (u64, u32)>,
+) {
+    let store = Store::open(kind, dir, 16 << 20, GroupConfig::default()).unwrap();
+    let (mut all_three, mut stamped_twice) = (0, 0);
+    for id in acked.keys() {
+        let history = store.history(id.parse().unwrap(), 0, usize::MAX).unwrap();
+        let starts = |element: &str| {
+            history
+                .iter()
+                .filter(|e| {
+                    e.event_type == EventType::StartTask
+                        && e.element_id
+                            .as_ref()
+                            .is_some_and(|el| el.as_str() == element)
+                })
+                .count()
+        };
+        let p2 = starts("p2");
+        assert!(
+            p2 == 0 || p2 == 3,
+            "{kind:?}: {id} started {p2} inner instances of p2, not 0 or 3"
+        );
+        all_three += usize::from(p2 == 3);
+        stamped_twice += usize::from(starts("stamp") >= 2);
+    }
+    assert!(
+        all_three > 0 && stamped_twice > 0,
+        "{kind:?}: no instance reached the multi-instance tasks ({all_three} at p2, {stamped_twice} stamped twice)"
     );
     store.shutdown();
 }
