@@ -267,6 +267,7 @@ impl ProcessDefinition {
                             error: esp_error[i].clone(),
                             escalation: esp_escalation[i].clone(),
                             message: esp_message[i].take(),
+                            signal: None,
                         }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
@@ -380,11 +381,23 @@ impl ProcessDefinition {
             .filter(|(_, n)| matches!(n.kind, NodeKind::StartEvent(_)) && n.scope.is_none())
             .map(|(i, _)| NodeIdx(idx(i)))
             .collect();
-        let catches_signals = nodes.iter().any(|n| {
-            matches!(
-                n.kind,
-                NodeKind::SignalCatch(_) | NodeKind::SignalBoundary(_)
-            )
+        // Each event sub-process's signal trigger: the signal its start event catches.
+        let esp_signals: Vec<(usize, String)> = nodes
+            .iter()
+            .filter_map(|n| match (&n.kind, n.scope) {
+                (NodeKind::StartEvent(s), Some(esp)) => Some((esp.index(), s.signal.clone()?)),
+                _ => None,
+            })
+            .collect();
+        for (esp, signal) in esp_signals {
+            if let Some(NodeKind::EventSubProcess(e)) = nodes.get_mut(esp).map(|n| &mut n.kind) {
+                e.signal = Some(signal);
+            }
+        }
+        let catches_signals = nodes.iter().any(|n| match &n.kind {
+            NodeKind::SignalCatch(_) | NodeKind::SignalBoundary(_) => true,
+            NodeKind::EventSubProcess(e) => e.signal.is_some(),
+            _ => false,
         });
         let mut def = ProcessDefinition {
             process_id: ElementId::new(process.id),

@@ -270,7 +270,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .hint(
             "flyt executes startEvent (none, timer), endEvent (none, terminate, error), task, \
              userTask, manualTask, serviceTask, exclusiveGateway, inclusiveGateway, \
-             parallelGateway, sequenceFlow, embedded subProcess, timer-, error-, escalation- and message-started event subProcess, receiveTask, timer, message and signal intermediateCatchEvent, signal start, throw, boundary and end events, timer \
+             parallelGateway, sequenceFlow, embedded subProcess, timer-, error-, escalation-, message- and signal-started event subProcess, receiveTask, timer, message and signal intermediateCatchEvent, signal start, throw, boundary and end events, timer \
              boundaryEvent, error boundaryEvent, link and escalation events, and none \
              intermediateThrowEvent",
         ),
@@ -565,7 +565,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                         .iter()
                         .filter(|c| c.ns == Ns::Bpmn && c.name == "startEvent")
                 };
-                // Only timer, error, escalation and message starts run; another trigger refuses
+                // Only timer, error, escalation, message and signal starts run; another trigger refuses
                 // the event sub-process by name (its inside is not read).
                 let trigger = starts().find_map(|s| {
                     s.children.iter().find(|c| {
@@ -576,6 +576,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
                             && c.name != "errorEventDefinition"
                             && c.name != "escalationEventDefinition"
                             && c.name != "messageEventDefinition"
+                            && c.name != "signalEventDefinition"
                     })
                 });
                 match trigger {

@@ -29,7 +29,7 @@ use super::{CreateInstance, Error, Runtime};
 use crate::bpmn::ProcessDefinition;
 use crate::bpmn::elements::NodeKind;
 use crate::ids::{AppId, BroadcastId, ElementId};
-use crate::model::{Actor, EventType, Instance, TokenAt};
+use crate::model::{Actor, EventType, Instance, PROCESS_LEVEL, TokenAt};
 use crate::store::messages::PublishRecord;
 use crate::store::signals::{Broadcast, Delivery, SignalSubscription, Target};
 use crate::store::{CommitError, Txn};
@@ -85,15 +85,21 @@ pub struct SignalPublished {
     pub starts: u32,
 }
 
-/// The open signal subscriptions of an instance: its tokens at signal catch events, and the
-/// signal boundary events of the tasks its tokens wait at and of its active sub-processes.
-/// Every transition derives them before and after, so a definition that catches no signal
-/// answers at once.
+/// The open signal subscriptions of an instance: its tokens at signal catch events, the
+/// signal boundary events of the tasks its tokens wait at and of its active sub-processes, and
+/// the signal start events of the event sub-processes of the process and of its active
+/// sub-processes. Every transition derives them before and after, so a definition that catches
+/// no signal answers at once.
+///
+/// A multi-instance activity's boundary events belong to the whole activity: they are
+/// subscribed once, on its body, not on each inner instance. An event sub-process's start stays
+/// subscribed while its scope is active and no interrupting event sub-process runs in it (one
+/// that started has ended the rest of the scope; a non-interrupting one may start again).
 pub(crate) fn subscriptions_of(
     instance: &Instance,
     def: &ProcessDefinition,
 ) -> Vec<SignalSubscription> {
-    if !def.catches_signals() {
+    if !def.catches_signals() || instance.is_ended() {
         return Vec::new();
     }
     let sub = |token: u32, element: &ElementId, signal: &str| SignalSubscription {
@@ -112,6 +118,13 @@ pub(crate) fn subscriptions_of(
                 _ => None,
             })
     };
+    let scopes = &instance.process.scopes;
+    // Scope instance `id`, if it is the body of a multi-instance activity at `element`: what
+    // runs inside it are that activity's inner instances.
+    let body_of = |id: Option<u32>, element: &ElementId| {
+        id.and_then(|id| scopes.iter().find(|x| x.id == id))
+            .is_some_and(|x| x.multi.is_some() && &x.element == element)
+    };
     let mut out = Vec::new();
     for t in &instance.process.tokens {
         let waits_at = match &t.at {
@@ -121,7 +134,12 @@ pub(crate) fn subscriptions_of(
                 out.push(sub(t.id, element, signal));
                 continue;
             }
-            TokenAt::UserTask { task } | TokenAt::ServiceTask { task, .. } => &task.element_id,
+            TokenAt::UserTask { task } | TokenAt::ServiceTask { task, .. } => {
+                if body_of(t.scope, &task.element_id) {
+                    continue;
+                }
+                &task.element_id
+            }
             TokenAt::Message { element, .. } => element,
             // An event-based gateway's token: its signal catch followers are subscribed.
             TokenAt::EventGateway { element } => {
@@ -141,8 +159,39 @@ pub(crate) fn subscriptions_of(
         };
         out.extend(boundaries(waits_at).map(|(b, s)| sub(t.id, b, s)));
     }
-    for scope in &instance.process.scopes {
-        out.extend(boundaries(&scope.element).map(|(b, s)| sub(scope.id, b, s)));
+    for scope in scopes {
+        if !body_of(scope.parent, &scope.element) {
+            out.extend(boundaries(&scope.element).map(|(b, s)| sub(scope.id, b, s)));
+        }
+    }
+    // Event sub-processes started by a signal, at the process level and in each active scope
+    // instance (not a multi-instance body: its inner instances hold them).
+    let interrupted = |enclosing: Option<u32>| {
+        scopes.iter().any(|x| {
+            x.parent == enclosing
+                && def.node_by_id(x.element.as_str()).is_some_and(
+                    |n| matches!(&def.node(n).kind, NodeKind::EventSubProcess(e) if e.interrupting),
+                )
+        })
+    };
+    let enclosings = std::iter::once((None, None)).chain(
+        scopes
+            .iter()
+            .filter(|x| x.multi.is_none())
+            .filter_map(|x| Some((Some(x.id), Some(def.node_by_id(x.element.as_str())?)))),
+    );
+    for (enclosing, node) in enclosings {
+        if interrupted(enclosing) {
+            continue;
+        }
+        for esp in def.event_sub_processes(node) {
+            if let NodeKind::EventSubProcess(e) = &def.node(esp).kind
+                && let Some(signal) = &e.signal
+            {
+                let token = enclosing.unwrap_or(PROCESS_LEVEL);
+                out.push(sub(token, &def.node(e.start).id, signal));
+            }
+        }
     }
     out
 }
@@ -637,7 +686,11 @@ impl Runtime {
             NodeKind::SignalCatch(_) => t.take_task_token(sub.token)?,
             NodeKind::SignalBoundary(boundary) => {
                 let attached = def.node(boundary.attached_to);
-                if matches!(attached.kind, NodeKind::SubProcess(_)) {
+                // Held by a scope instance: a sub-process's, or the body of a multi-instance
+                // activity (one subscription on the whole); else by the token at the task.
+                // Tokens and scope instances share one id counter.
+                let held_by_scope = t.instance.process.scopes.iter().any(|s| s.id == sub.token);
+                if held_by_scope {
                     let parent = t
                         .instance
                         .process
@@ -668,6 +721,15 @@ impl Runtime {
                         Some(holder) => holder.scope,
                     }
                 }
+            }
+            // The start event of an event sub-process: it starts in its scope instance (the
+            // subscription's token; `PROCESS_LEVEL`: the process).
+            NodeKind::StartEvent(_) => {
+                let Some(esp) = node.scope else {
+                    return closed;
+                };
+                let enclosing = (sub.token != PROCESS_LEVEL).then_some(sub.token);
+                Some(t.start_event_sub(esp, enclosing)?)
             }
             _ => return closed,
         };

@@ -101,7 +101,12 @@ impl<'a> Transition<'a> {
     ) -> Self {
         let Loaded { instance, def, app } = loaded;
         let subscribed = super::messages::subscriptions_of(&instance);
-        let signalled = super::signals::subscriptions_of(&instance, &def);
+        // A new instance (no version read) holds no subscription yet, though the process-level
+        // event sub-processes of the empty instance would derive one.
+        let signalled = match read_version {
+            Some(_) => super::signals::subscriptions_of(&instance, &def),
+            None => Vec::new(),
+        };
         Transition {
             rt,
             def,

@@ -73,10 +73,7 @@ const PEERS: &[(&str, &[&str])] = &[
         "bpmn-elements/engine-issue-180-message.bpmn",
         &["invalid-message-throw", "missing-correlation-key"],
     ),
-    (
-        "bpmn-elements/engine-issue-180-signal.bpmn",
-        &["unsupported-element"],
-    ),
+    ("bpmn-elements/engine-issue-180-signal.bpmn", &[]),
     ("bpmn-elements/engine-issue-180.bpmn", &[]),
     (
         "bpmn-elements/engine-issue-73.bpmn",

@@ -194,3 +194,74 @@ fn two_signals_with_one_name_are_one_signal() {
     };
     assert_eq!(c.signal, "alarm");
 }
+
+/// start → task `w` → end, beside an event sub-process `esp` whose start event `es` has
+/// `definition`.
+fn with_event_sub(definition: &str) -> String {
+    format!(
+        r#"<startEvent id="s"/>
+<userTask id="w"/>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="w"/>
+<sequenceFlow id="f2" sourceRef="w" targetRef="e"/>
+<subProcess id="esp" triggeredByEvent="true">
+<startEvent id="es" isInterrupting="false">
+{definition}
+</startEvent>
+<endEvent id="ee"/>
+<sequenceFlow id="g1" sourceRef="es" targetRef="ee"/>
+</subProcess>"#
+    )
+}
+
+#[test]
+fn a_signal_started_event_sub_process_compiles_with_its_signals_name() {
+    let text = with_messages(
+        ALARM,
+        &with_event_sub(r#"<signalEventDefinition signalRef="S"/>"#),
+    );
+    let NodeKind::EventSubProcess(e) = kind_of(&text, "esp") else {
+        panic!()
+    };
+    assert_eq!(e.signal.as_deref(), Some("alarm"));
+    assert!(!e.interrupting);
+}
+
+#[test]
+fn a_signal_started_event_sub_process_naming_no_signal_is_refused_at_its_start_event() {
+    let text = with_messages(
+        ALARM,
+        &with_event_sub(r#"<signalEventDefinition signalRef="Nope"/>"#),
+    );
+    let d = only(&rejected(&text), Code::UnknownSignal);
+    assert_at(&d, Code::UnknownSignal, "es", &text, r#"signalRef="Nope""#);
+}
+
+#[test]
+fn a_signal_start_event_inside_an_embedded_sub_process_is_refused_at_the_sub_process() {
+    let text = with_messages(
+        ALARM,
+        r#"<startEvent id="s"/>
+<subProcess id="x">
+<startEvent id="is"><signalEventDefinition signalRef="S"/></startEvent>
+<endEvent id="ie"/>
+<sequenceFlow id="i1" sourceRef="is" targetRef="ie"/>
+</subProcess>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="x"/>
+<sequenceFlow id="f2" sourceRef="x" targetRef="e"/>"#,
+    );
+    let d = only(&rejected(&text), Code::InvalidSubProcess);
+    assert_at(
+        &d,
+        Code::InvalidSubProcess,
+        "x",
+        &text,
+        r#"<subProcess id="x">"#,
+    );
+    assert!(
+        d.message.contains("signal start event `is`"),
+        "{}",
+        d.message
+    );
+}

@@ -252,9 +252,9 @@ fn an_event_sub_process_with_a_sequence_flow_is_refused_at_its_line() {
 }
 
 #[test]
-fn a_signal_started_event_sub_process_is_still_refused_by_name() {
+fn a_conditional_event_sub_process_is_still_refused_by_name() {
     let text = event_sub(
-        r#"<startEvent id="hs"><signalEventDefinition/></startEvent>"#,
+        r#"<startEvent id="hs"><conditionalEventDefinition/></startEvent>"#,
         "",
     );
     let diags = rejected(&text);
@@ -266,7 +266,29 @@ fn a_signal_started_event_sub_process_is_still_refused_by_name() {
         &text,
         r#"<subProcess id="handler""#,
     );
-    assert!(d.message.contains("signalEventDefinition"), "{}", d.message);
+    assert!(
+        d.message.contains("conditionalEventDefinition"),
+        "{}",
+        d.message
+    );
+}
+
+/// Signal-started event sub-processes run (runtime_signals.rs); one whose start names no
+/// signal is refused at that start event.
+#[test]
+fn a_signal_started_event_sub_process_without_a_signal_ref_is_refused_at_its_start() {
+    let text = event_sub(
+        r#"<startEvent id="hs"><signalEventDefinition/></startEvent>"#,
+        "",
+    );
+    let d = only(&rejected(&text), Code::UnknownSignal);
+    assert_at(
+        &d,
+        Code::UnknownSignal,
+        "hs",
+        &text,
+        r#"<startEvent id="hs">"#,
+    );
 }
 
 /// Inside `sub`: `more` (a service task no one runs) beside `work`, which leads to the error end

@@ -462,3 +462,135 @@ async fn a_signal_after_an_event_based_gateway_wins_and_cancels_the_others() {
     assert!(h.rt.signal_subscriptions(&h.app, 10).unwrap().is_empty());
     assert!(h.rt.store().next_due_timer().unwrap().is_none());
 }
+
+/// `boundary(on_scope, interrupting)` with `work` a parallel multi-instance activity of three.
+fn multi_boundary(on_scope: bool, interrupting: bool) -> String {
+    let looped = "<multiInstanceLoopCharacteristics><loopCardinality>3</loopCardinality></multiInstanceLoopCharacteristics>";
+    let close = if on_scope { "</subProcess>" } else { "</task>" };
+    boundary(on_scope, interrupting).replacen(close, &format!("{looped}{close}"), 1)
+}
+
+#[tokio::test]
+async fn a_signal_boundary_on_a_multi_instance_activity_is_one_subscription_on_the_whole() {
+    for on_scope in [false, true] {
+        let h = Harness::new(&multi_boundary(on_scope, true)).await;
+        let i = h.create().await;
+        let waiting = if on_scope { "inner" } else { "work" };
+        assert_eq!(h.active(&i), vec![waiting; 3]);
+        let open = h.rt.signal_subscriptions(&h.app, 10).unwrap();
+        assert_eq!(open.len(), 1, "on_scope={on_scope}: {open:?}");
+        let answer =
+            h.rt.publish_signal(&h.app, alarm(None), org())
+                .await
+                .unwrap();
+        assert_eq!(answer.subscriptions, 1);
+        let after = h.rt.instance(i.id).unwrap();
+        assert_eq!(h.active(&after), vec!["stopped"], "on_scope={on_scope}");
+        assert!(scope_elements(&after).is_empty());
+        assert_eq!(caught(&h, &i), 1);
+    }
+    // Non-interrupting: one more token per broadcast, not one per inner instance.
+    let h = Harness::new(&multi_boundary(false, false)).await;
+    let i = h.create().await;
+    h.rt.publish_signal(&h.app, alarm(None), org())
+        .await
+        .unwrap();
+    let after = h.rt.instance(i.id).unwrap();
+    assert_eq!(h.active(&after), vec!["stopped", "work", "work", "work"]);
+}
+
+/// start → `work` → end, and beside it an event sub-process `esp` started by the signal
+/// (interrupting or not) at `es` → task `handle` → end. With `in_scope`, all of it is inside a
+/// sub-process `outer` followed by task `after`.
+fn signal_event_sub(interrupting: bool, in_scope: bool) -> String {
+    let inside = format!(
+        r#"<startEvent id="s"/>
+{}
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="work"/>
+<sequenceFlow id="f2" sourceRef="work" targetRef="e"/>
+<subProcess id="esp" triggeredByEvent="true">
+<startEvent id="es" isInterrupting="{interrupting}"><signalEventDefinition signalRef="S"/></startEvent>
+{}
+<endEvent id="ee"/>
+<sequenceFlow id="g1" sourceRef="es" targetRef="handle"/>
+<sequenceFlow id="g2" sourceRef="handle" targetRef="ee"/>
+</subProcess>"#,
+        task("work"),
+        task("handle")
+    );
+    if !in_scope {
+        return doc(&inside);
+    }
+    doc(&format!(
+        r#"<startEvent id="ps"/>
+<subProcess id="outer">{inside}</subProcess>
+{}
+<endEvent id="pe"/>
+<sequenceFlow id="p1" sourceRef="ps" targetRef="outer"/>
+<sequenceFlow id="p2" sourceRef="outer" targetRef="after"/>
+<sequenceFlow id="p3" sourceRef="after" targetRef="pe"/>"#,
+        task("after")
+    ))
+}
+
+#[tokio::test]
+async fn a_signal_starts_a_non_interrupting_event_sub_process_at_each_broadcast() {
+    for in_scope in [false, true] {
+        let h = Harness::new(&signal_event_sub(false, in_scope)).await;
+        let i = h.create().await;
+        let open = h.rt.signal_subscriptions(&h.app, 10).unwrap();
+        assert_eq!(open.len(), 1, "in_scope={in_scope}");
+        assert_eq!(open[0].element.as_str(), "es");
+        for _ in 0..2 {
+            let answer =
+                h.rt.publish_signal(&h.app, alarm(None), org())
+                    .await
+                    .unwrap();
+            assert_eq!(answer.subscriptions, 1);
+        }
+        let after = h.rt.instance(i.id).unwrap();
+        assert_eq!(h.active(&after), vec!["handle", "handle", "work"]);
+        assert_eq!(caught(&h, &i), 2);
+        // Still open while its scope is active; closed once the scope has completed.
+        assert_eq!(h.rt.signal_subscriptions(&h.app, 10).unwrap().len(), 1);
+        let mut i = after;
+        for task in ["handle", "handle", "work"] {
+            i = h.next(i.id, None, Some(task)).await.unwrap();
+        }
+        if in_scope {
+            assert_eq!(h.active(&i), vec!["after"]);
+        } else {
+            assert!(i.is_ended());
+        }
+        assert!(h.rt.signal_subscriptions(&h.app, 10).unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_signal_starts_an_interrupting_event_sub_process_that_ends_the_rest_of_its_scope() {
+    for in_scope in [false, true] {
+        let h = Harness::new(&signal_event_sub(true, in_scope)).await;
+        let i = h.create().await;
+        assert_eq!(h.active(&i), vec!["work"]);
+        h.rt.publish_signal(&h.app, alarm(None), org())
+            .await
+            .unwrap();
+        let after = h.rt.instance(i.id).unwrap();
+        assert_eq!(h.active(&after), vec!["handle"], "in_scope={in_scope}");
+        // Once it has started, the scope's other event sub-processes cannot start again.
+        assert!(h.rt.signal_subscriptions(&h.app, 10).unwrap().is_empty());
+        let answer =
+            h.rt.publish_signal(&h.app, alarm(None), org())
+                .await
+                .unwrap();
+        assert_eq!(answer.subscriptions, 0);
+        let done = h.next(i.id, None, Some("handle")).await.unwrap();
+        if in_scope {
+            assert_eq!(h.active(&done), vec!["after"]);
+        } else {
+            assert!(done.is_ended());
+        }
+        assert_eq!(caught(&h, &i), 1);
+    }
+}

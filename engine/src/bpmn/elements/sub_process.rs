@@ -30,4 +30,6 @@ pub struct EventSubProcess {
     pub escalation: Option<Option<String>>,
     /// A message start event: the message it waits for and its correlation key.
     pub message: Option<super::MessageCatch>,
+    /// A signal start event: the name of the signal it catches.
+    pub signal: Option<String>,
 }

@@ -108,6 +108,9 @@ pub(crate) fn check(process: &RawProcess, index: &Index, diags: &mut Vec<Diagnos
             RawKind::StartEvent(StartTrigger::Message(..)) if n.scope == Some(s) => {
                 Some(("message", n))
             }
+            RawKind::StartEvent(StartTrigger::Signal(_)) if n.scope == Some(s) => {
+                Some(("signal", n))
+            }
             _ => None,
         });
         let problem = match starts.as_slice() {
@@ -174,7 +177,7 @@ fn check_event_sub(process: &RawProcess, index: &Index, s: usize, diags: &mut Ve
         _ if !index.outgoing[s].is_empty() => Some("has an outgoing sequence flow".to_string()),
         [] => Some("has no start event".to_string()),
         [one] if matches!(one.kind, RawKind::StartEvent(StartTrigger::None)) => Some(format!(
-            "has start event `{}` without a trigger: an event sub-process starts at a timer, error, escalation or message start event",
+            "has start event `{}` without a trigger: an event sub-process starts at a timer, error, escalation, message or signal start event",
             one.id
         )),
         [one]
@@ -208,7 +211,7 @@ fn check_event_sub(process: &RawProcess, index: &Index, s: usize, diags: &mut Ve
                 format!("event sub-process `{}` {problem}", sub.id),
             )
             .element(&sub.id)
-            .hint("give it one timer, error, escalation or message <bpmn:startEvent>, at least one <bpmn:endEvent>, and no sequence flows of its own"),
+            .hint("give it one timer, error, escalation, message or signal <bpmn:startEvent>, at least one <bpmn:endEvent>, and no sequence flows of its own"),
         );
     }
 }
