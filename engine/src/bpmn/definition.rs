@@ -136,6 +136,11 @@ impl ProcessDefinition {
             .into_iter()
             .enumerate()
             .map(|(i, raw)| {
+                let signal_data_type = raw
+                    .signal_subscription
+                    .as_ref()
+                    .and_then(|s| s.data_type.clone())
+                    .map(crate::ids::DataTypeId::new);
                 let kind = match raw.kind {
                     RawKind::StartEvent(trigger) => NodeKind::StartEvent(match trigger {
                         StartTrigger::Timer(timer) => StartEvent {
@@ -144,6 +149,7 @@ impl ProcessDefinition {
                         },
                         StartTrigger::Signal(r) => StartEvent {
                             signal: signal_name(r.as_ref()),
+                            signal_data_type,
                             ..StartEvent::default()
                         },
                         // An event sub-process's message start is its trigger (above).
@@ -151,6 +157,7 @@ impl ProcessDefinition {
                         StartTrigger::Message(r, own) => StartEvent {
                             timer: None,
                             signal: None,
+                            signal_data_type: None,
                             message: r.and_then(|r| messages.get(&r.id)).and_then(|m| {
                                 Some(super::elements::MessageStart {
                                     name: m.name.clone()?,
@@ -323,7 +330,10 @@ impl ProcessDefinition {
                     }
                     // validate() refuses a signal event whose signalRef names no named signal.
                     RawKind::SignalCatch { signal_ref } => match signal_name(signal_ref.as_ref()) {
-                        Some(signal) => NodeKind::SignalCatch(SignalCatch { signal }),
+                        Some(signal) => NodeKind::SignalCatch(SignalCatch {
+                            signal,
+                            data_type: signal_data_type,
+                        }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
                     RawKind::SignalThrow { signal_ref, end } => {
@@ -342,6 +352,7 @@ impl ProcessDefinition {
                                 attached_to,
                                 signal,
                                 cancel_activity,
+                                data_type: signal_data_type,
                             })
                         }
                         _ => NodeKind::EndEvent(EndEvent::default()),

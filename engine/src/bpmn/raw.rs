@@ -186,6 +186,9 @@ pub(crate) struct RawNode {
     pub scope: Option<usize>,
     /// Its multi-instance characteristics (already read and parsed).
     pub multi: Option<super::elements::MultiInstance>,
+    /// A signal catching element's `<flyt:subscription>` (the data type a broadcast's data is
+    /// merged into).
+    pub signal_subscription: Option<RawSubscription>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -696,6 +696,9 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             }
         }
     }
+    let signal_subscription = super::read_signals::catches_signal(&kind)
+        .then(|| super::read_messages::subscription_of(node))
+        .flatten();
     Some(RawNode {
         id: id.to_string(),
         name: node.attr("name").map(str::to_string),
@@ -710,6 +713,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
         }),
         scope: None,
         multi,
+        signal_subscription,
     })
 }
 

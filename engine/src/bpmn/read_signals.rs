@@ -49,6 +49,17 @@ pub(crate) fn signal_event(name: &str, def: &XmlNode) -> RawKind {
     }
 }
 
+/// Whether `kind` catches a signal (and so may name a data type for its data with
+/// `<flyt:subscription dataType>`).
+pub(crate) fn catches_signal(kind: &RawKind) -> bool {
+    matches!(
+        kind,
+        RawKind::StartEvent(StartTrigger::Signal(_))
+            | RawKind::SignalCatch { .. }
+            | RawKind::SignalBoundary { .. }
+    )
+}
+
 /// An intermediate catch event with a `signalEventDefinition` `def`.
 pub(crate) fn signal_catch(def: &XmlNode) -> RawKind {
     RawKind::SignalCatch {

@@ -401,6 +401,27 @@ impl Transition<'_> {
         Ok(key)
     }
 
+    /// A message's or signal's `data` merged into the instance's data of `data_type`: an
+    /// object's fields replace those of the same name; anything but an object writes nothing.
+    pub(crate) fn merge_event_data(
+        &mut self,
+        data_type: &DataTypeId,
+        data: Option<&Value>,
+    ) -> Result<(), Error> {
+        let Some(Value::Object(fields)) = data else {
+            return Ok(());
+        };
+        let mut merged = match self.data.get(data_type)? {
+            Some(Value::Object(current)) => current.clone(),
+            _ => serde_json::Map::new(),
+        };
+        for (k, v) in fields {
+            merged.insert(k.clone(), v.clone());
+        }
+        self.data.set(data_type.clone(), Value::Object(merged));
+        Ok(())
+    }
+
     /// A message reaches catch `element`: its data merged into the catch's data type, and the
     /// correlation recorded.
     fn take_message(
@@ -411,17 +432,8 @@ impl Transition<'_> {
         key: &str,
         data: Option<&Value>,
     ) -> Result<(), Error> {
-        if let (Some(data_type), Some(Value::Object(fields))) =
-            (&catch.subscription.data_type, data)
-        {
-            let mut merged = match self.data.get(data_type)? {
-                Some(Value::Object(current)) => current.clone(),
-                _ => serde_json::Map::new(),
-            };
-            for (k, v) in fields {
-                merged.insert(k.clone(), v.clone());
-            }
-            self.data.set(data_type.clone(), Value::Object(merged));
+        if let Some(data_type) = &catch.subscription.data_type {
+            self.merge_event_data(data_type, data)?;
         }
         self.record(
             EventType::MessageCorrelated,

@@ -27,8 +27,8 @@ use super::pipeline::Kind;
 use super::transition::Transition;
 use super::{CreateInstance, Error, Runtime};
 use crate::bpmn::ProcessDefinition;
-use crate::bpmn::elements::NodeKind;
-use crate::ids::{AppId, BroadcastId, ElementId};
+use crate::bpmn::elements::{NodeIdx, NodeKind};
+use crate::ids::{AppId, BroadcastId, DataTypeId, ElementId};
 use crate::model::{Actor, EventType, Instance, PROCESS_LEVEL, TokenAt};
 use crate::store::messages::PublishRecord;
 use crate::store::signals::{Broadcast, Delivery, SignalSubscription, Target};
@@ -220,6 +220,16 @@ fn signal_starts<'d>(def: &'d ProcessDefinition, signal: &str) -> Vec<&'d Elemen
             _ => None,
         })
         .collect()
+}
+
+/// The data type signal-catching element `node` writes a broadcast's data into, if any.
+fn signal_data_type(def: &ProcessDefinition, node: NodeIdx) -> Option<&DataTypeId> {
+    match &def.node(node).kind {
+        NodeKind::SignalCatch(c) => c.data_type.as_ref(),
+        NodeKind::SignalBoundary(b) => b.data_type.as_ref(),
+        NodeKind::StartEvent(s) => s.signal_data_type.as_ref(),
+        _ => None,
+    }
 }
 
 /// Every signal name `def` catches or starts on.
@@ -605,11 +615,21 @@ impl Runtime {
                         tracing::warn!(app = %b.app, element = %element, "signal start event: the app has no service owner organisation to own the instances it starts; skipped");
                     }
                     Some(owner) => {
+                        // The broadcast's data, into the start event's data type if it names one.
+                        let mut data = std::collections::BTreeMap::new();
+                        let (_, def) = self.latest_definition(&b.app)?;
+                        if let (Some(data_type), Some(Value::Object(fields))) = (
+                            def.node_by_id(element.as_str())
+                                .and_then(|n| signal_data_type(&def, n)),
+                            &b.data,
+                        ) {
+                            data.insert(data_type.clone(), Value::Object(fields.clone()));
+                        }
                         let req = CreateInstance {
                             app: b.app.clone(),
                             owner,
                             actor: Actor::system(ACTOR),
-                            data: std::collections::BTreeMap::new(),
+                            data,
                             start_event: Some(element.to_string()),
                             idempotency: Some((
                                 format!("signal:{}:{}", b.id, d.seq),
@@ -671,6 +691,10 @@ impl Runtime {
         let node = def.node(node_idx);
         let mut t = self.begin(loaded, Actor::system(ACTOR));
         t.prelude.consume_delivery(d, stored); // check 0
+        let data_type = signal_data_type(&def, node_idx);
+        if let Some(data_type) = data_type {
+            t.merge_event_data(data_type, b.data.as_ref())?;
+        }
         t.record(
             EventType::SignalCaught,
             Some(node.id.clone()),
@@ -680,6 +704,7 @@ impl Runtime {
                 "broadcast": b.id.to_string(),
                 "thrownBy": b.thrown_by.map(|i| i.to_string()),
                 "publishedBy": b.published_by,
+                "dataType": data_type.map(DataTypeId::as_str),
             })),
         );
         let scope = match &node.kind {

@@ -265,3 +265,63 @@ fn a_signal_start_event_inside_an_embedded_sub_process_is_refused_at_the_sub_pro
         d.message
     );
 }
+
+/// A signal catch event `x` whose `<flyt:subscription>` has `attrs`.
+fn catch_with_subscription(attrs: &str) -> String {
+    with_messages(
+        ALARM,
+        &around(&format!(
+            r#"<intermediateCatchEvent id="x">
+<extensionElements><flyt:subscription {attrs}/></extensionElements>
+<signalEventDefinition signalRef="S"/>
+</intermediateCatchEvent>"#
+        )),
+    )
+}
+
+struct ModelOnly;
+
+impl flyt_engine::bpmn::DeployTarget for ModelOnly {
+    fn has_service_task_handler(&self, _: &str) -> bool {
+        true
+    }
+    fn has_gateway_decider(&self, _: &str) -> bool {
+        false
+    }
+    fn has_data_type(&self, data_type: &str) -> Option<bool> {
+        Some(data_type == "model")
+    }
+}
+
+#[test]
+fn a_signal_catch_names_the_data_type_of_the_signals_data() {
+    let text = catch_with_subscription(r#"dataType="model""#);
+    let NodeKind::SignalCatch(c) = kind_of(&text, "x") else {
+        panic!()
+    };
+    assert_eq!(c.data_type.as_ref().map(|d| d.as_str()), Some("model"));
+    // At deploy, a data type the app does not declare is refused at the subscription.
+    let text = catch_with_subscription(r#"dataType="decision""#);
+    compile(&text).unwrap_or_else(|r| panic!("{:#?}", r.diagnostics));
+    let options = flyt_engine::bpmn::Options::default().with_target(&ModelOnly);
+    let diags = match flyt_engine::bpmn::compile(text.as_bytes(), &options) {
+        Ok(_) => panic!("compiled against an app without `decision`"),
+        Err(r) => r.diagnostics,
+    };
+    let d = only(&diags, Code::UnknownDataType);
+    assert_at(&d, Code::UnknownDataType, "x", &text, "<flyt:subscription");
+    assert!(d.message.contains("`decision`"), "{}", d.message);
+}
+
+#[test]
+fn a_signal_subscription_with_a_correlation_key_is_refused() {
+    let text = catch_with_subscription(r#"correlationKey='["dataModel", "id"]'"#);
+    let d = only(&rejected(&text), Code::InvalidCorrelationKey);
+    assert_at(
+        &d,
+        Code::InvalidCorrelationKey,
+        "x",
+        &text,
+        "<flyt:subscription",
+    );
+}

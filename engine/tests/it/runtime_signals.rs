@@ -594,3 +594,87 @@ async fn a_signal_starts_an_interrupting_event_sub_process_that_ends_the_rest_of
         assert_eq!(caught(&h, &i), 1);
     }
 }
+
+/// `<flyt:subscription dataType="alarm">` for a signal catching element.
+const INTO_ALARM: &str =
+    r#"<extensionElements><flyt:subscription dataType="alarm"/></extensionElements>"#;
+
+#[tokio::test]
+async fn a_signals_data_is_merged_into_the_data_type_its_catch_names() {
+    // A catch event and an event sub-process's start, each naming the data type.
+    let text = catching().replace(
+        r#"<intermediateCatchEvent id="c">"#,
+        &format!(r#"<intermediateCatchEvent id="c">{INTO_ALARM}"#),
+    );
+    let h = Harness::new(&text).await;
+    let i = h.create().await;
+    let alarm_type = flyt_engine::ids::DataTypeId::new("alarm");
+    h.rt.publish_signal(&h.app, alarm(None), org())
+        .await
+        .unwrap();
+    assert_eq!(
+        h.rt.data(i.id, &alarm_type).unwrap(),
+        Some(json!({"level": 3}))
+    );
+    let events = h.rt.history(i.id).unwrap();
+    let caught = events
+        .iter()
+        .find(|e| e.event_type == flyt_engine::model::EventType::SignalCaught)
+        .unwrap();
+    assert_eq!(caught.details.as_ref().unwrap()["dataType"], "alarm");
+
+    let text = signal_event_sub(false, false).replace(
+        r#"<startEvent id="es" isInterrupting="false">"#,
+        &format!(r#"<startEvent id="es" isInterrupting="false">{INTO_ALARM}"#),
+    );
+    let h = Harness::new(&text).await;
+    let i = h.create().await;
+    let mut second = alarm(None);
+    second.data = Some(json!({"by": "ops"}));
+    h.rt.publish_signal(&h.app, alarm(None), org())
+        .await
+        .unwrap();
+    h.rt.publish_signal(&h.app, second, org()).await.unwrap();
+    // Fields of later broadcasts replace those of the same name and keep the others.
+    assert_eq!(
+        h.rt.data(i.id, &alarm_type).unwrap(),
+        Some(json!({"level": 3, "by": "ops"}))
+    );
+    // A catch that names no data type writes nothing.
+    let h = Harness::new(&catching()).await;
+    let i = h.create().await;
+    h.rt.publish_signal(&h.app, alarm(None), org())
+        .await
+        .unwrap();
+    assert_eq!(h.rt.data(i.id, &alarm_type).unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_signal_start_event_gives_its_instance_the_signals_data() {
+    let body = format!(
+        r#"<startEvent id="s">{INTO_ALARM}<signalEventDefinition signalRef="S"/></startEvent>
+{}
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="after"/>
+<sequenceFlow id="f2" sourceRef="after" targetRef="e"/>"#,
+        task("after")
+    );
+    let app = AppSpec::open(app_id()).with_service_owner(service_owner().party);
+    let h = Harness::with(
+        &doc(&body),
+        Store::memory(),
+        Registry::builder().build(),
+        app,
+    )
+    .await;
+    h.rt.publish_signal(&h.app, alarm(None), org())
+        .await
+        .unwrap();
+    let page = h.rt.list_instances(&h.app, None, None, 10).unwrap();
+    let started = page.instances[0].1;
+    assert_eq!(
+        h.rt.data(started, &flyt_engine::ids::DataTypeId::new("alarm"))
+            .unwrap(),
+        Some(json!({"level": 3}))
+    );
+}

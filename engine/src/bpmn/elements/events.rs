@@ -13,6 +13,9 @@ pub struct StartEvent {
     pub message: Option<MessageStart>,
     /// A signal start event: the name of the signal whose broadcast starts an instance.
     pub signal: Option<String>,
+    /// A signal start event's data type for the broadcast's `data` (`<flyt:subscription
+    /// dataType>`): the new instance's (or event sub-process's) data of that type.
+    pub signal_data_type: Option<crate::ids::DataTypeId>,
 }
 
 /// What a message start event starts on: the message's name, and the data type its `data` is

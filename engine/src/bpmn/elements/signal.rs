@@ -10,6 +10,9 @@ use super::NodeIdx;
 pub struct SignalCatch {
     /// The `name` of the `<bpmn:signal>` its `signalRef` names.
     pub signal: String,
+    /// The data type a broadcast's `data` (an object) is merged into (`<flyt:subscription
+    /// dataType>`); `None`: the data is not written.
+    pub data_type: Option<crate::ids::DataTypeId>,
 }
 
 /// A signal boundary event on a task or a sub-process: subscribed while it is active.
@@ -20,6 +23,8 @@ pub struct SignalBoundaryEvent {
     pub attached_to: NodeIdx,
     pub signal: String,
     pub cancel_activity: bool,
+    /// As [`SignalCatch::data_type`].
+    pub data_type: Option<crate::ids::DataTypeId>,
 }
 
 /// An intermediate signal throw event (the token goes on) or a signal end event (the token

@@ -71,7 +71,7 @@ pub(crate) fn validate(
     scopes::check(&process, &index, diags);
     links::check(&process, &index, diags);
     messages::check(&process, target, diags);
-    signals::check(&process, diags);
+    signals::check(&process, target, diags);
     messages::check_event_gateways(&process, &index, diags);
     super::read_loop::check_boundaries(&process, diags);
     // An event sub-process (not executed yet, so unsupported) may be what catches an error.

@@ -2,11 +2,16 @@
 //! `name` (broadcasts address subscriptions by that name). Two `<bpmn:signal>` elements with
 //! the same name are one signal: nothing is ambiguous, so that is allowed.
 
+use super::DeployTarget;
 use crate::bpmn::diagnostic::{Code, Diagnostic};
 use crate::bpmn::raw::{RawKind, RawNode, RawProcess, Ref, StartTrigger};
 
 /// Every signal event of the process: its diagnostics.
-pub(super) fn check(process: &RawProcess, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(
+    process: &RawProcess,
+    target: Option<&dyn DeployTarget>,
+    diags: &mut Vec<Diagnostic>,
+) {
     for node in &process.nodes {
         let (what, signal_ref) = match &node.kind {
             RawKind::StartEvent(StartTrigger::Signal(r)) => ("signal start event", r),
@@ -22,6 +27,45 @@ pub(super) fn check(process: &RawProcess, diags: &mut Vec<Diagnostic>) {
         if let Some(d) = check_ref(process, node, what, signal_ref.as_ref()) {
             diags.push(d);
         }
+        if let Some(s) = &node.signal_subscription {
+            check_subscription(node, what, s, target, diags);
+        }
+    }
+}
+
+/// A signal catching element's `<flyt:subscription>`: a data type the app declares (where the
+/// app is known), and no correlation key (a signal reaches every subscription of its name).
+fn check_subscription(
+    node: &RawNode,
+    what: &str,
+    s: &crate::bpmn::raw::RawSubscription,
+    target: Option<&dyn DeployTarget>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let id = &node.id;
+    if s.correlation_key.is_some() {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidCorrelationKey,
+                s.pos,
+                format!("{what} `{id}` has a correlationKey: a signal has none, it reaches every subscription of its name"),
+            )
+            .element(id)
+            .hint("leave correlationKey out of the <flyt:subscription>; use a message to reach one instance"),
+        );
+    }
+    if let (Some(data_type), Some(target)) = (&s.data_type, target)
+        && target.has_data_type(data_type) == Some(false)
+    {
+        diags.push(
+            Diagnostic::error(
+                Code::UnknownDataType,
+                s.pos,
+                format!("{what} `{id}` merges the signal's data into data type `{data_type}`, which the app does not declare"),
+            )
+            .element(id)
+            .hint("name one of the app's data types in dataType, or leave dataType out"),
+        );
     }
 }
 
