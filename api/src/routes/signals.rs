@@ -35,7 +35,8 @@ pub struct SignalRequest {
     /// Makes publishing idempotent: the same id with the same content returns the first answer;
     /// with other content it is 409. Default: a new id.
     pub signal_id: Option<String>,
-    /// A JSON object kept with the broadcast (at most 256 KiB).
+    /// A JSON object (at most 256 KiB), kept with the broadcast and merged into the data of each
+    /// instance it reaches whose catching element names a data type (`<flyt:subscription dataType>`).
     #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
 }
