@@ -157,7 +157,8 @@ fn an_unparseable_correlation_key_is_refused_at_the_subscription() {
     );
 }
 
-struct Target;
+/// An app whose only data type is `model`.
+pub(crate) struct Target;
 
 impl DeployTarget for Target {
     fn has_service_task_handler(&self, _: &str) -> bool {

@@ -279,20 +279,6 @@ fn catch_with_subscription(attrs: &str) -> String {
     )
 }
 
-struct ModelOnly;
-
-impl flyt_engine::bpmn::DeployTarget for ModelOnly {
-    fn has_service_task_handler(&self, _: &str) -> bool {
-        true
-    }
-    fn has_gateway_decider(&self, _: &str) -> bool {
-        false
-    }
-    fn has_data_type(&self, data_type: &str) -> Option<bool> {
-        Some(data_type == "model")
-    }
-}
-
 #[test]
 fn a_signal_catch_names_the_data_type_of_the_signals_data() {
     let text = catch_with_subscription(r#"dataType="model""#);
@@ -303,7 +289,7 @@ fn a_signal_catch_names_the_data_type_of_the_signals_data() {
     // At deploy, a data type the app does not declare is refused at the subscription.
     let text = catch_with_subscription(r#"dataType="decision""#);
     compile(&text).unwrap_or_else(|r| panic!("{:#?}", r.diagnostics));
-    let options = flyt_engine::bpmn::Options::default().with_target(&ModelOnly);
+    let options = flyt_engine::bpmn::Options::default().with_target(&crate::bpmn_messages::Target);
     let diags = match flyt_engine::bpmn::compile(text.as_bytes(), &options) {
         Ok(_) => panic!("compiled against an app without `decision`"),
         Err(r) => r.diagnostics,

@@ -262,10 +262,11 @@ fn service_owner() -> InstanceOwner {
     InstanceOwner::new(Party::organisation("991825827").unwrap())
 }
 
-#[tokio::test]
-async fn a_signal_start_event_starts_one_instance_per_broadcast() {
+/// An app owned by the service owner whose process starts at signal start event `s` (with
+/// `extensions` inside it) → task `after` → end.
+async fn signal_start(extensions: &str) -> Harness {
     let body = format!(
-        r#"<startEvent id="s"><signalEventDefinition signalRef="S"/></startEvent>
+        r#"<startEvent id="s">{extensions}<signalEventDefinition signalRef="S"/></startEvent>
 {}
 <endEvent id="e"/>
 <sequenceFlow id="f1" sourceRef="s" targetRef="after"/>
@@ -273,13 +274,18 @@ async fn a_signal_start_event_starts_one_instance_per_broadcast() {
         task("after")
     );
     let app = AppSpec::open(app_id()).with_service_owner(service_owner().party);
-    let h = Harness::with(
+    Harness::with(
         &doc(&body),
         Store::memory(),
         Registry::builder().build(),
         app,
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_signal_start_event_starts_one_instance_per_broadcast() {
+    let h = signal_start("").await;
     let answer =
         h.rt.publish_signal(&h.app, alarm(Some("one")), org())
             .await
@@ -651,22 +657,7 @@ async fn a_signals_data_is_merged_into_the_data_type_its_catch_names() {
 
 #[tokio::test]
 async fn a_signal_start_event_gives_its_instance_the_signals_data() {
-    let body = format!(
-        r#"<startEvent id="s">{INTO_ALARM}<signalEventDefinition signalRef="S"/></startEvent>
-{}
-<endEvent id="e"/>
-<sequenceFlow id="f1" sourceRef="s" targetRef="after"/>
-<sequenceFlow id="f2" sourceRef="after" targetRef="e"/>"#,
-        task("after")
-    );
-    let app = AppSpec::open(app_id()).with_service_owner(service_owner().party);
-    let h = Harness::with(
-        &doc(&body),
-        Store::memory(),
-        Registry::builder().build(),
-        app,
-    )
-    .await;
+    let h = signal_start(INTO_ALARM).await;
     h.rt.publish_signal(&h.app, alarm(None), org())
         .await
         .unwrap();
