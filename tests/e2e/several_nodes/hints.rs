@@ -90,7 +90,12 @@ async fn a_job_created_through_one_node_runs_at_once_on_another_on_its_hint() {
     let calls = standin.calls(1).await;
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].node, 1, "B ran it");
-    assert!(metric(a, "flyt_work_hints_sent_total").await.unwrap() >= 1);
+    // (A counts a hint once the database has answered its NOTIFY.)
+    eventually("A to count its hint", Duration::from_secs(10), || {
+        let a = a.to_string();
+        async move { (metric(&a, "flyt_work_hints_sent_total").await? >= 1).then_some(()) }
+    })
+    .await;
     assert!(metric(b, "flyt_work_hints_received_total").await.unwrap() >= 1);
 
     // B's hint session is killed (an operator, a failover): B says so, reconnects, and the next

@@ -225,6 +225,9 @@ impl Listener {
                 }
             }
         }
+        // Hints sent while no one listened are lost: look once now. (Before saying that it
+        // listens, so that whoever waits for that is not woken by this.)
+        self.wake();
         let connects = self.counters.connects.fetch_add(1, Ordering::Relaxed) + 1;
         self.counters.listening.store(true, Ordering::Relaxed);
         if connects == 1 {
@@ -232,8 +235,6 @@ impl Listener {
         } else {
             tracing::info!(database = %self.shown, "listening for work hints again");
         }
-        // Hints sent while no one listened are lost: look once now.
-        self.wake();
         let ended = loop {
             match messages.next().await {
                 Some(Ok(AsyncMessage::Notification(n))) => {
