@@ -245,7 +245,9 @@ impl Runtime {
             return Err(self.gone(key)?);
         };
         let leased = LeasedJob { job, rev, lease };
-        self.held(&leased)?;
+        // An external worker's late outcome (its lock expired): refused and counted here.
+        let held = self.held(&leased).map(|_| ());
+        self.fenced(&leased, "outcome from an external worker", held)?;
         Ok(leased)
     }
 
