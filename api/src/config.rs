@@ -9,6 +9,7 @@
 
 use crate::auth::AuthConfig;
 use crate::authority::DevAuthorityConfig;
+use flyt_engine::runtime::RuntimeConfig;
 use flyt_engine::store::open::BackendKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -178,6 +179,97 @@ impl LimitsConfig {
     }
 }
 
+/// This node's job worker: service tasks, timers, schedules and signal deliveries
+/// (`[worker]`). The defaults suit one node; on several nodes sharing PostgreSQL see README,
+/// "Running several nodes".
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Run the job worker on this node. Default true. `false` makes a node that only serves the
+    /// API while the other nodes on the same PostgreSQL database run the jobs; refused with an
+    /// embedded store, where nothing else would ever run them.
+    pub enabled: bool,
+    /// Longest wait before the worker looks for due work again when nothing woke it (this
+    /// node's commits and, on PostgreSQL, other nodes' hints do), ms. Default 1,000; from 10 to
+    /// 3,600,000.
+    pub poll_ms: u64,
+    /// How long a job's lease outlasts its handler's timeout, ms: a node stalled longer than
+    /// the handler's timeout plus this (stopped, paused, cut off) has lost the job to another
+    /// node, and what it records late is refused. Default 10,000; from 100 to 86,400,000.
+    pub lease_margin_ms: u64,
+    /// Lease on a timer whose firing the process refused while its incident is recorded, ms.
+    /// Default 40,000; from 1,000 to 86,400,000.
+    pub timer_lease_ms: u64,
+    /// Jobs one node runs at once. Default 64; from 1 to 4,096.
+    pub concurrency: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            enabled: true,
+            poll_ms: 1_000,
+            lease_margin_ms: 10_000,
+            timer_lease_ms: 40_000,
+            concurrency: 64,
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// Each setting within its range, or an error naming the key, the value and the range.
+    fn check(&self, backend: BackendKind) -> Result<(), String> {
+        let within = |key: &str, value: u64, low: u64, high: u64, unit: &str| {
+            if (low..=high).contains(&value) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "worker.{key} = {value} is out of range: it must be from {low} to {high}{unit}"
+                ))
+            }
+        };
+        within("poll_ms", self.poll_ms, 10, 3_600_000, " ms")?;
+        within(
+            "lease_margin_ms",
+            self.lease_margin_ms,
+            100,
+            86_400_000,
+            " ms",
+        )?;
+        within(
+            "timer_lease_ms",
+            self.timer_lease_ms,
+            1_000,
+            86_400_000,
+            " ms",
+        )?;
+        within(
+            "concurrency",
+            u64::try_from(self.concurrency).unwrap_or(u64::MAX),
+            1,
+            4_096,
+            " jobs",
+        )?;
+        if !self.enabled && backend != BackendKind::Postgres {
+            return Err(format!(
+                "worker.enabled = false needs storage.backend = \"postgres\": with {} no other node would ever run this node's jobs",
+                backend.as_str()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The runtime settings these make.
+    pub fn apply(&self, config: RuntimeConfig) -> RuntimeConfig {
+        use std::time::Duration;
+        config
+            .with_worker_poll(Duration::from_millis(self.poll_ms))
+            .with_lease_margin(Duration::from_millis(self.lease_margin_ms))
+            .with_timer_lease(Duration::from_millis(self.timer_lease_ms))
+            .with_worker_concurrency(self.concurrency)
+    }
+}
+
 /// The organisation credentials this server uses for outgoing calls (createInstance).
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -264,6 +356,7 @@ pub struct ServerConfig {
     /// `altinn:serviceowner/instances.write`.
     pub instantiate_scope: String,
     pub limits: LimitsConfig,
+    pub worker: WorkerConfig,
     /// Retry settings per service task type, e.g. `[service_tasks.createInstance]`.
     pub service_tasks: BTreeMap<String, ServiceTaskSettings>,
     /// Register the built-in logging hook (every hook point at `info`). Default false.
@@ -293,6 +386,7 @@ impl Default for ServerConfig {
             operator_scope: "flyt:operator".into(),
             instantiate_scope: "altinn:serviceowner/instances.write".into(),
             limits: LimitsConfig::default(),
+            worker: WorkerConfig::default(),
             log_hook_points: false,
             service_tasks: BTreeMap::new(),
             webhook_allow_list: Vec::new(),
@@ -374,6 +468,7 @@ impl ServerConfig {
         if self.storage.backend == BackendKind::Postgres {
             self.storage.postgres_url()?;
         }
+        self.worker.check(self.storage.backend)?;
         for (app, url) in &self.downstream {
             app.parse::<flyt_engine::ids::AppId>()
                 .map_err(|e| format!("downstream: {e}"))?;
@@ -591,6 +686,72 @@ mod tests {
                 .allowed_webhook("https://x.example/")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn worker_settings_reach_the_runtime_and_bad_values_name_key_value_and_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flyt.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            ServerConfig::load(Some(&path), Vec::new())
+        };
+        let config = load(
+            "[storage]\nbackend = \"postgres\"\nurl = \"postgres://db/flyt\"\n[worker]\nenabled = false\npoll_ms = 30000\nlease_margin_ms = 500\ntimer_lease_ms = 2000\nconcurrency = 8\n",
+        )
+        .unwrap();
+        assert!(!config.worker.enabled);
+        let runtime = config.worker.apply(RuntimeConfig::default());
+        assert_eq!(runtime.worker_poll, std::time::Duration::from_secs(30));
+        assert_eq!(runtime.lease_margin, std::time::Duration::from_millis(500));
+        assert_eq!(runtime.timer_lease, std::time::Duration::from_secs(2));
+        assert_eq!(runtime.worker_concurrency, 8);
+        let defaults = ServerConfig::default()
+            .worker
+            .apply(RuntimeConfig::default());
+        let engine = RuntimeConfig::default();
+        assert_eq!(
+            (
+                defaults.worker_poll,
+                defaults.lease_margin,
+                defaults.timer_lease
+            ),
+            (engine.worker_poll, engine.lease_margin, engine.timer_lease),
+            "the documented defaults are the engine's"
+        );
+
+        for (text, expected) in [
+            (
+                "[worker]\npoll_ms = 0\n",
+                "worker.poll_ms = 0 is out of range: it must be from 10 to 3600000 ms",
+            ),
+            (
+                "[worker]\nlease_margin_ms = 99\n",
+                "worker.lease_margin_ms = 99 is out of range: it must be from 100 to 86400000 ms",
+            ),
+            (
+                "[worker]\ntimer_lease_ms = 86400001\n",
+                "worker.timer_lease_ms = 86400001 is out of range",
+            ),
+            (
+                "[worker]\nconcurrency = 0\n",
+                "worker.concurrency = 0 is out of range: it must be from 1 to 4096 jobs",
+            ),
+            (
+                "[worker]\nenabled = false\n",
+                "worker.enabled = false needs storage.backend = \"postgres\": with redb",
+            ),
+        ] {
+            let err = load(text).unwrap_err();
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
+        // A wrong type or an unknown key names the key too.
+        let err = load("[worker]\npoll_ms = \"soon\"\n").unwrap_err();
+        assert!(err.contains("poll_ms"), "{err}");
+        let err = load("[worker]\npoll = 5\n").unwrap_err();
+        assert!(err.contains("poll"), "{err}");
+        let err = load("[worker]\nlease_margin_ms = -5\n").unwrap_err();
+        assert!(err.contains("lease_margin_ms"), "{err}");
     }
 
     #[test]

@@ -199,7 +199,9 @@ impl ServerBuilder {
             store,
             registry,
             self.clock.clone(),
-            RuntimeConfig::default()
+            config
+                .worker
+                .apply(RuntimeConfig::default())
                 .with_bpmn_limits(
                     flyt_engine::bpmn::Limits::default()
                         .with_max_diagnostics(config.limits.max_diagnostics),
@@ -220,6 +222,8 @@ impl ServerBuilder {
             config.limits.rate_limit_burst,
         );
         let concurrency = Arc::new(tokio::sync::Semaphore::new(config.limits.concurrency));
+        // `[worker] enabled = false`: an API-only node; the other nodes run the jobs.
+        let worker_enabled = config.worker.enabled;
         let state = AppState {
             inner: Arc::new(Shared {
                 runtime: runtime.clone(),
@@ -271,7 +275,7 @@ impl ServerBuilder {
             ))
             // Outside everything: each request's span and id.
             .layer(axum::middleware::from_fn(middleware::request_id::layer));
-        let worker = self.start_worker.then(|| Worker::spawn(runtime.clone()));
+        let worker = (self.start_worker && worker_enabled).then(|| Worker::spawn(runtime.clone()));
         state.set_ready(true);
         Ok(Flyt {
             state,

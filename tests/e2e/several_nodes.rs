@@ -6,6 +6,14 @@
 //! membership: every request goes to whichever node the test picks. The example app
 //! `ttd/case-deadline` gives timers (a boundary timer on `Handle` at the case's deadline).
 //! Deadlines are seconds ahead in real time; the tests poll with a bound, never sleep.
+//!
+//! Beside: a node stopped past its lease ([`stalled`]), wake-up hints between nodes
+//! ([`hints`]), and a private PostgreSQL cluster restarted under two nodes ([`restart`]).
+
+mod hints;
+mod restart;
+mod stalled;
+mod standin;
 
 use flyt_engine::store::postgres::testing::TempDatabase;
 use flyt_tests::{Flyt, eventually, http, org_token, repo, user_token};
@@ -18,18 +26,37 @@ const TTD_ORGNO: &str = "974760673";
 const PUBLIC: &str = "http://flyt.invalid";
 
 fn config(dir: &Path, db: &TempDatabase) -> PathBuf {
-    let config = dir.join("flyt.toml");
+    config_file(dir, "flyt.toml", &repo().join("processes"), db.url(), "")
+}
+
+/// A node's configuration in `dir/name`: PostgreSQL at `url`, the apps of `processes`, the data
+/// directory shared, then `tables` (TOML sections).
+fn config_file(dir: &Path, name: &str, processes: &Path, url: &str, tables: &str) -> PathBuf {
+    let config = dir.join(name);
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:0\"\npublic_url = \"{PUBLIC}\"\nprocesses_dir = \"{}\"\n[storage]\nbackend = \"postgres\"\nurl = \"{}\"\ndata_dir = \"{}\"\n[dev_authority]\nenabled = true\n",
-            repo().join("processes").display(),
-            db.url(),
+            "listen = \"127.0.0.1:0\"\npublic_url = \"{PUBLIC}\"\nprocesses_dir = \"{}\"\n[storage]\nbackend = \"postgres\"\nurl = \"{url}\"\ndata_dir = \"{}\"\n[dev_authority]\nenabled = true\n{tables}",
+            processes.display(),
             dir.join("data").display()
         ),
     )
     .unwrap();
     config
+}
+
+/// A counter or gauge of `base`'s `/metrics` (`None`: not there).
+async fn metric(base: &str, name: &str) -> Option<u64> {
+    let text = http()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 fn free_port() -> u16 {
@@ -92,6 +119,17 @@ async fn next(base: &str, location: &str, token: &str, task: &str) -> u16 {
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// `PUT process/next` with an action (or none): the status.
+async fn next_action(base: &str, location: &str, token: &str, action: Option<&str>) -> u16 {
+    let mut r = http()
+        .put(format!("{}/process/next", on(base, location)))
+        .bearer_auth(token);
+    if let Some(action) = action {
+        r = r.json(&json!({ "action": action }));
+    }
+    r.send().await.unwrap().status().as_u16()
 }
 
 async fn process(base: &str, location: &str, token: &str) -> Value {

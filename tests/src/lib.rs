@@ -2,6 +2,8 @@
 //! port, wait until it listens, talk HTTP to it, stop it with SIGTERM or SIGKILL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod pg_cluster;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -104,6 +106,26 @@ impl Flyt {
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
+    }
+
+    /// SIGSTOP: the process freezes where it is (as in a long pause, a frozen VM); its sockets
+    /// stay open. [`Flyt::resume`] continues it.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT: a paused process continues.
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let child = self.child.as_ref().expect("a running server");
+        #[allow(unsafe_code)]
+        // SAFETY: kill(2) with a pid we own (not yet reaped: `child` is not waited for) and a
+        // valid signal number has no memory effects.
+        let done = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        assert_eq!(done, 0, "kill({signal}) failed");
     }
 
     /// SIGKILL: no chance to flush or clean up.
@@ -238,4 +260,10 @@ pub async fn org_token(base: &str, orgno: &str, org_code: Option<&str>, scope: &
     assert!(r.status().is_success(), "org-token: {}", r.status());
     let body: serde_json::Value = r.json().await.unwrap();
     body["access_token"].as_str().unwrap().to_string()
+}
+
+/// Whether PostgreSQL tests must fail rather than skip when they cannot run
+/// (`FLYT_REQUIRE_POSTGRES=1`, as in `.ci/run`).
+pub fn postgres_required() -> bool {
+    std::env::var("FLYT_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
 }

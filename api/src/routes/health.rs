@@ -103,6 +103,29 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         Metrics::get(&m.incidents),
     );
     counter(
+        "flyt_job_outcomes_refused_total",
+        "Late job outcomes refused by the lease fence: the worker stalled past its lease and the job was taken again or finished elsewhere; nothing changed.",
+        Metrics::get(&m.job_outcomes_refused),
+    );
+    let hints = rt.store().hint_stats();
+    if let Some(hints) = hints {
+        counter(
+            "flyt_work_hints_sent_total",
+            "Wake-up hints (PostgreSQL NOTIFY) sent to the other nodes after commits that made work due.",
+            hints.sent,
+        );
+        counter(
+            "flyt_work_hints_received_total",
+            "Wake-up hints received from other nodes.",
+            hints.received,
+        );
+        counter(
+            "flyt_work_hint_connects_total",
+            "Times the hint connection (LISTEN) was established; above 1 it was lost and reconnected.",
+            hints.connects,
+        );
+    }
+    counter(
         "flyt_commit_batches_total",
         "Durable writes (each one fsync).",
         store.batches,
@@ -112,6 +135,13 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Atomic units committed (grouped into batches).",
         store.units,
     );
+    if let Some(hints) = hints {
+        let _ = writeln!(
+            out,
+            "# HELP flyt_work_hints_listening Whether this node listens for other nodes' hints now (0: its worker relies on polling alone).\n# TYPE flyt_work_hints_listening gauge\nflyt_work_hints_listening {}",
+            u8::from(hints.listening)
+        );
+    }
     state.inner.metrics.render(&mut out);
     (
         [(

@@ -320,6 +320,15 @@ async fn an_expired_lock_returns_the_job_and_refuses_the_old_lease() {
     )
     .await;
     refused(&r, StatusCode::CONFLICT, "lease-not-held");
+    // Both late outcomes were refused by the fence, and counted.
+    let metrics = s.call(Method::GET, "/metrics", None, None).await;
+    assert!(
+        metrics
+            .text
+            .contains("\nflyt_job_outcomes_refused_total 2\n"),
+        "{}",
+        metrics.text
+    );
     // An empty body is a completion without output.
     let uri = format!("/jobs/{}/complete", new["key"].as_str().unwrap());
     let r = s.call(Method::POST, &uri, Some(&token), None).await;

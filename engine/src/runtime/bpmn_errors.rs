@@ -39,8 +39,19 @@ pub enum Thrown {
 }
 
 impl Runtime {
-    /// Ends a leased service task's job with BPMN error `code`.
+    /// Ends a leased service task's job with BPMN error `code`. Fenced by the lease like
+    /// [`Runtime::complete_job`].
     pub async fn throw_error(
+        &self,
+        leased: &LeasedJob,
+        code: &str,
+        message: &str,
+    ) -> Result<Thrown, JobError> {
+        let result = self.throw_error_held(leased, code, message).await;
+        self.fenced(leased, "BPMN error", result)
+    }
+
+    async fn throw_error_held(
         &self,
         leased: &LeasedJob,
         code: &str,
@@ -90,7 +101,7 @@ impl Runtime {
             let Some(caught) = caught else {
                 let reason = format!("uncaught BPMN error `{code}`: {message}");
                 return self
-                    .fail_job(leased, &reason, false, None)
+                    .fail_job_held(leased, &reason, false, None)
                     .await
                     .map(|f| match f {
                         Failed::Incident => Thrown::Incident,

@@ -194,7 +194,7 @@ impl Definitions {
             Ok(()) => {
                 crate::failpoint!("deploy.after_commit");
                 if !schedules.is_empty() {
-                    rt.jobs_ready.notify_waiters(); // the worker looks at the new schedules
+                    rt.wake_workers(); // the workers look at the new schedules
                 }
             }
             // Someone deployed at the same moment: their version stands; the caller may retry.

@@ -161,6 +161,28 @@ impl Runtime {
         Ok(Some(leased))
     }
 
+    /// Counts and logs an outcome recorded under a lease that is no longer the job's (the
+    /// lease fence refused it: nothing changed). A worker stalled past its lease (a stopped
+    /// process, a long pause, a partition) gets here when it comes back.
+    pub(crate) fn fenced<T>(
+        &self,
+        leased: &LeasedJob,
+        outcome: &str,
+        result: Result<T, JobError>,
+    ) -> Result<T, JobError> {
+        if let Err(JobError::LeaseLost(_) | JobError::NotFound(_)) = &result {
+            Metrics::add(&self.inner.metrics.job_outcomes_refused);
+            tracing::warn!(
+                job = %leased.job.key,
+                attempt = leased.job.attempts,
+                lease = leased.lease,
+                "late job {outcome} refused: its lease expired and the job was taken again or \
+                 finished elsewhere; nothing changed"
+            );
+        }
+        result
+    }
+
     /// Re-reads a job and checks the lease is still ours and unexpired.
     pub(crate) fn held(&self, leased: &LeasedJob) -> Result<(u64, Job), JobError> {
         let key = leased.job.key;
@@ -223,13 +245,29 @@ impl Runtime {
             return Err(self.gone(key)?);
         };
         let leased = LeasedJob { job, rev, lease };
-        self.held(&leased)?;
+        // An external worker's late outcome (its lock expired): refused and counted here.
+        let held = self.held(&leased).map(|_| ());
+        self.fenced(&leased, "outcome from an external worker", held)?;
         Ok(leased)
     }
 
     /// Completes a leased job: writes its output data, records the task's end (with the
     /// handler's details) and moves the instance on — all in one commit with the job's removal.
+    ///
+    /// Fenced by the lease: a late completion (the lease expired and the job was taken again,
+    /// or finished elsewhere) is refused with [`JobError::LeaseLost`] or
+    /// [`JobError::NotFound`], nothing changes, and the refusal is counted
+    /// ([`Metrics::job_outcomes_refused`]).
     pub async fn complete_job(
+        &self,
+        leased: &LeasedJob,
+        completion: Completion,
+    ) -> Result<Completed, JobError> {
+        let result = self.complete_job_placing(leased, completion).await;
+        self.fenced(leased, "completion", result)
+    }
+
+    async fn complete_job_placing(
         &self,
         leased: &LeasedJob,
         completion: Completion,
@@ -352,7 +390,21 @@ impl Runtime {
 
     /// Records a failed attempt: re-queues with backoff (or after `retry_after`), or, when
     /// attempts are used up or the failure is permanent, raises an incident on the instance.
+    /// Fenced by the lease like [`Runtime::complete_job`].
     pub async fn fail_job(
+        &self,
+        leased: &LeasedJob,
+        reason: &str,
+        retryable: bool,
+        retry_after: Option<Duration>,
+    ) -> Result<Failed, JobError> {
+        let result = self
+            .fail_job_held(leased, reason, retryable, retry_after)
+            .await;
+        self.fenced(leased, "failure", result)
+    }
+
+    pub(super) async fn fail_job_held(
         &self,
         leased: &LeasedJob,
         reason: &str,

@@ -11,6 +11,12 @@ pub struct Metrics {
     pub jobs_completed: AtomicU64,
     pub jobs_failed: AtomicU64,
     pub incidents: AtomicU64,
+    /// Job outcomes (a completion, a failure, a BPMN error) refused because the lease they
+    /// were recorded under is no longer the job's: the worker stalled past its lease and the
+    /// job was taken again, or finished, elsewhere ([`Runtime::fenced`]).
+    ///
+    /// [`Runtime::fenced`]: super::Runtime
+    pub job_outcomes_refused: AtomicU64,
 }
 
 impl Metrics {

@@ -81,11 +81,15 @@ pub struct RuntimeConfig {
     pub max_automatic_steps: usize,
     /// Limits for BPMN files at deploy. Default: [`Limits::default`].
     pub bpmn_limits: Limits,
-    /// Extra lease time beyond a handler's timeout before another worker may take a job.
-    /// Default 10 s.
+    /// Extra lease time beyond a handler's timeout before another worker may take a job: a
+    /// worker stalled longer than the handler's timeout plus this (a stopped process, a long
+    /// pause) has lost the job, and whatever it records late is refused. Default 10 s.
     pub lease_margin: Duration,
+    /// Lease on a timer whose firing the process refused, held while its incident is recorded
+    /// (a timer fires without a lease otherwise). Default 40 s.
+    pub timer_lease: Duration,
     /// Longest time a job worker waits before looking for due jobs again, even without a
-    /// notification. Default 1 s.
+    /// notification (from this process's commits, or another node's hint). Default 1 s.
     pub worker_poll: Duration,
     /// Jobs one worker runs at once. Default 64.
     pub worker_concurrency: usize,
@@ -107,6 +111,7 @@ impl Default for RuntimeConfig {
             max_automatic_steps: 1_000,
             bpmn_limits: Limits::default(),
             lease_margin: Duration::from_secs(10),
+            timer_lease: Duration::from_secs(40),
             worker_poll: Duration::from_secs(1),
             worker_concurrency: 64,
             compile_concurrency: 2,
@@ -124,6 +129,22 @@ impl RuntimeConfig {
 
     pub fn with_bpmn_limits(mut self, limits: Limits) -> Self {
         self.bpmn_limits = limits;
+        self
+    }
+
+    pub fn with_lease_margin(mut self, margin: Duration) -> Self {
+        self.lease_margin = margin;
+        self
+    }
+
+    pub fn with_timer_lease(mut self, lease: Duration) -> Self {
+        self.timer_lease = lease;
+        self
+    }
+
+    /// At least a millisecond (a zero interval would spin).
+    pub fn with_worker_poll(mut self, poll: Duration) -> Self {
+        self.worker_poll = poll.max(Duration::from_millis(1));
         self
     }
 
@@ -155,13 +176,24 @@ pub(crate) struct Inner {
     pub config: RuntimeConfig,
     pub definitions: Definitions,
     pub apps: RwLock<HashMap<AppId, Arc<AppSpec>>>,
-    /// Woken when a commit creates or re-queues jobs.
-    pub jobs_ready: tokio::sync::Notify,
+    /// Woken when a commit creates or re-queues jobs, or another node hints that it did
+    /// ([`Inner::wake_workers`]).
+    pub jobs_ready: Arc<tokio::sync::Notify>,
     pub metrics: Metrics,
     /// This process's identity in job leases: leases held by an earlier boot are reclaimed.
     pub boot_id: String,
     /// Permits for [`RuntimeConfig::compile_concurrency`].
     pub compiles: tokio::sync::Semaphore,
+}
+
+impl Inner {
+    /// After a commit that made work due (jobs, timers, signal deliveries, schedules): wakes
+    /// this process's worker, and hints the other nodes sharing the store (PostgreSQL
+    /// `NOTIFY`; nothing on an embedded store). A hint is only that: every worker also polls.
+    pub(crate) fn wake_workers(&self) {
+        self.jobs_ready.notify_waiters();
+        self.store.hint_work();
+    }
 }
 
 /// The runtime. Cheap to clone.
@@ -203,7 +235,7 @@ impl Runtime {
                 compiles: tokio::sync::Semaphore::new(config.compile_concurrency.max(1)),
                 config,
                 apps: RwLock::new(HashMap::new()),
-                jobs_ready: tokio::sync::Notify::new(),
+                jobs_ready: Arc::new(tokio::sync::Notify::new()),
                 metrics: Metrics::default(),
                 boot_id: uuid::Uuid::new_v4().simple().to_string(),
             }),

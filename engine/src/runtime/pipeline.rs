@@ -10,7 +10,8 @@
 //!    instance with its version check, history, data and new jobs) through the group committer,
 //!    between the kind's fail points;
 //! 5. **metrics**, counted by [`Kind`];
-//! 6. **notify** the job worker when the transition created jobs.
+//! 6. **notify** the job worker when the transition created jobs (and hint the other nodes on a
+//!    shared store).
 //!
 //! A failure at any step leaves the store exactly as it was.
 
@@ -157,7 +158,7 @@ impl Runtime {
             Kind::Lease => {}
         }
         if wakes_worker {
-            self.inner.jobs_ready.notify_waiters();
+            self.inner.wake_workers();
         }
         Ok(())
     }

@@ -513,7 +513,7 @@ impl Runtime {
             }
         }
         if !work.is_empty() || budget == 0 {
-            self.inner.jobs_ready.notify_waiters();
+            self.inner.wake_workers();
         }
     }
 

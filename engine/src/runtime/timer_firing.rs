@@ -15,7 +15,6 @@ use super::jobs::JobError;
 use super::timers::Fired;
 use crate::ids::JobKey;
 use crate::model::{Job, JobKind, JobState};
-use std::time::Duration;
 
 /// What one attempt to fire a due timer came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +49,7 @@ impl Runtime {
     /// Records a refused firing as the timer's incident, through a lease like any job.
     async fn refuse(&self, key: JobKey, error: &str) -> Firing {
         let worker = self.worker_id();
-        let lease_for = self.inner.config.lease_margin + Duration::from_secs(30);
+        let lease_for = self.inner.config.timer_lease;
         let leased = match self.lease_job(key, false, &worker, lease_for).await {
             Ok(Some(l)) => l,
             Ok(None) => return Firing::Refused,

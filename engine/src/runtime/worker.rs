@@ -2,7 +2,8 @@
 //! outcome. One per runtime; it runs up to `worker_concurrency` jobs at once.
 //!
 //! It waits on the clock (so a manual clock drives retries in tests), on a notification from
-//! commits that create jobs, and on a poll interval as a backstop.
+//! commits that create jobs (this process's, or on a shared store another node's hint), and on
+//! a poll interval as the backstop that never depends on a hint arriving.
 //!
 //! Timers have a loop of their own ([`fire_timers`]) over their own due queue: it keeps up to
 //! `timer_batch` due timers firing at once without leasing them (see `timer_firing`), so that
@@ -36,6 +37,10 @@ pub struct Worker {
 impl Worker {
     /// Starts the worker on the current tokio runtime.
     pub fn spawn(rt: Runtime) -> Worker {
+        // Other nodes' hints wake both loops, like this process's own commits (a shared store
+        // only; polling stays the truth).
+        rt.inner.store.listen_for_work(rt.inner.jobs_ready.clone());
+        tracing::info!(worker = %rt.worker_id(), "job worker started");
         let (stop, stop_rx) = watch::channel(false);
         let timers = tokio::spawn(fire_timers(rt.clone(), stop_rx.clone()));
         let jobs = tokio::spawn(run(rt, stop_rx));
@@ -398,6 +403,8 @@ async fn attempt(rt: &Runtime, leased: LeasedJob) {
 fn record(result: Result<String, JobError>) {
     match result {
         Ok(what) => tracing::debug!(outcome = %what, "job attempt recorded"),
+        // Refused by the lease fence: logged and counted where it was refused.
+        Err(JobError::LeaseLost(_) | JobError::NotFound(_)) => {}
         Err(e) => {
             tracing::warn!(error = %e, "job outcome not recorded; it will be retried after its lease")
         }

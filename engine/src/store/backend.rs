@@ -127,6 +127,20 @@ pub enum BackendError {
     Unavailable(String),
 }
 
+/// Wake-up hints between the nodes sharing a store (PostgreSQL `LISTEN`/`NOTIFY`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HintStats {
+    /// Whether this node listens for hints now (false before its worker starts, and while its
+    /// hint connection is down: the worker then relies on polling alone).
+    pub listening: bool,
+    /// Hints sent (one `NOTIFY` may stand for several commits).
+    pub sent: u64,
+    /// Hints received from other nodes.
+    pub received: u64,
+    /// Times the hint connection was established (more than one: it was lost and reconnected).
+    pub connects: u64,
+}
+
 /// One key-value pair from a scan.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
@@ -161,6 +175,23 @@ pub trait Backend: Send + Sync + 'static {
     /// Whether the store answers now (`/health/ready`). Embedded stores always do.
     fn ping(&self) -> Result<(), BackendError> {
         Ok(())
+    }
+
+    /// After a commit that made work due (a job, a timer, a signal delivery, a schedule): hints
+    /// the other nodes sharing the store so their workers look now rather than at their next
+    /// poll. Never blocks and never fails the commit; a lost hint only delays work until the
+    /// next poll. Embedded stores have no other nodes: nothing.
+    fn hint_work(&self) {}
+
+    /// Wakes `wake` (`notify_waiters`) whenever another node hints that it made work due
+    /// ([`Backend::hint_work`]), from now until the store is closed; also once after every
+    /// reconnection, as hints may have been missed meanwhile. Several calls add wakers to one
+    /// listener. Embedded stores: nothing.
+    fn listen_for_work(&self, _wake: std::sync::Arc<tokio::sync::Notify>) {}
+
+    /// The hints' state for `/metrics`; `None` where there are none (embedded stores).
+    fn hint_stats(&self) -> Option<HintStats> {
+        None
     }
 
     /// Gives space the store no longer uses back to the file system, where the backend can

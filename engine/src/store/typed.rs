@@ -191,6 +191,22 @@ impl Store {
         self.backend.shared()
     }
 
+    /// Hints the other nodes sharing the store that work is due ([`Backend::hint_work`]).
+    pub(crate) fn hint_work(&self) {
+        self.backend.hint_work();
+    }
+
+    /// Wakes `wake` on other nodes' hints ([`Backend::listen_for_work`]).
+    pub(crate) fn listen_for_work(&self, wake: Arc<tokio::sync::Notify>) {
+        self.backend.listen_for_work(wake);
+    }
+
+    /// The state of wake-up hints between nodes, where the store has them
+    /// ([`Backend::hint_stats`]).
+    pub fn hint_stats(&self) -> Option<super::backend::HintStats> {
+        self.backend.hint_stats()
+    }
+
     /// Whether the store answers now ([`Backend::ping`]).
     pub fn ping(&self) -> Result<(), StoreError> {
         Ok(self.backend.ping()?)

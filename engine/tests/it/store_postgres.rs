@@ -260,6 +260,13 @@ async fn a_node_paused_past_its_lease_cannot_complete_the_job_late() {
             .is_err(),
         "A's late completion is refused"
     );
+    let refused =
+        |h: &Harness| flyt_engine::runtime::Metrics::get(&h.rt.metrics().job_outcomes_refused);
+    assert_eq!(
+        (refused(&a), refused(&b)),
+        (1, 0),
+        "A counts its refused outcome"
+    );
     let ends =
         b.rt.history(instance)
             .unwrap()
@@ -273,4 +280,60 @@ async fn a_node_paused_past_its_lease_cannot_complete_the_job_late() {
     assert_eq!(b.active(&b.rt.instance(instance).unwrap()), ["done"]);
     a.rt.store().shutdown();
     b.rt.store().shutdown();
+}
+
+/// Wake-up hints: a hint from node A wakes node B's worker (B listens on a session of its own),
+/// and when that session is killed B reconnects by itself and is woken again. The hints are
+/// only hints: nothing here depends on them for correctness, only for promptness.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hint_from_one_node_wakes_the_other_and_survives_a_killed_session() {
+    let Some(db) = TempDatabase::create("a_hint_wakes_the_other_node") else {
+        return;
+    };
+    let a = open_postgres(db.url(), true).unwrap();
+    let b = open_postgres(db.url(), true).unwrap();
+    assert!(
+        !b.hint_stats().unwrap().listening,
+        "no listener before a worker asks"
+    );
+    let wake = Arc::new(tokio::sync::Notify::new());
+    b.listen_for_work(wake.clone());
+    let hinted = |connects: u64| {
+        let (a, b, wake) = (a.clone(), b.clone(), wake.clone());
+        async move {
+            eventually("B to listen", || {
+                let s = b.hint_stats().unwrap();
+                (s.listening && s.connects == connects).then_some(())
+            })
+            .await;
+            let before = b.hint_stats().unwrap().received;
+            let woken = wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            a.hint_work();
+            tokio::time::timeout(Duration::from_secs(10), woken)
+                .await
+                .expect("A's hint wakes B");
+            assert_eq!(b.hint_stats().unwrap().received, before + 1);
+        }
+    };
+    hinted(1).await;
+    // (A counts its hint once the server has answered, which may be after B got it.)
+    eventually("A to count its hint", || {
+        (a.hint_stats().unwrap().sent >= 1).then_some(())
+    })
+    .await;
+
+    // B's hint session is killed (as by a database restart or an operator): B notices, says
+    // so in its stats, reconnects, and is woken by A's next hint.
+    db.execute_admin(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = '{}' AND application_name = 'flyt-hints'",
+        db.name()
+    ))
+    .unwrap();
+    hinted(2).await;
+    a.close().unwrap();
+    b.close().unwrap();
+    assert!(!b.hint_stats().unwrap().listening);
 }

@@ -32,10 +32,14 @@
 //! `COMMIT` leaves the outcome unknown to this node (as for any client of any database): the
 //! batch is reported failed; the units' optimistic checks make a retry by the caller safe.
 //!
+//! **Hints.** Commits that make work due `NOTIFY` the other nodes, whose workers `LISTEN` on a
+//! dedicated connection ([`hints`]); polling stays the truth.
+//!
 //! The schema is in [`schema`]; values are stored byte-exact, with derived columns beside them
 //! ([`derive`]).
 
 pub mod derive;
+mod hints;
 pub mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -149,6 +153,7 @@ pub struct PostgresBackend {
     handle: tokio::runtime::Handle,
     pool: Pool,
     shown: Arc<str>,
+    hints: hints::Hints,
 }
 
 impl fmt::Debug for PostgresBackend {
@@ -161,6 +166,7 @@ impl fmt::Debug for PostgresBackend {
 
 impl Drop for PostgresBackend {
     fn drop(&mut self) {
+        self.hints.close();
         self.pool.close();
         // Allowed from inside another runtime, unlike dropping a runtime.
         if let Some(runtime) = self.runtime.take() {
@@ -193,6 +199,7 @@ impl PostgresBackend {
             .enable_all()
             .build()
             .map_err(|e| BackendError::Io(format!("starting the PostgreSQL runtime: {e}")))?;
+        let (hint_config, hint_connector) = (config.clone(), connector.clone());
         let manager = Manager::from_config(
             config,
             connector,
@@ -214,11 +221,19 @@ impl PostgresBackend {
                 .build()
                 .map_err(|e| BackendError::Io(format!("building the PostgreSQL pool: {e}")))?
         };
+        let hints = hints::Hints::new(
+            runtime.handle().clone(),
+            pool.clone(),
+            hint_config,
+            hint_connector,
+            shown.clone(),
+        );
         let backend = PostgresBackend {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
             pool,
             shown,
+            hints,
         };
         let found = backend.schema_version()?;
         let expected = schema::current_version();
@@ -703,7 +718,20 @@ impl Backend for PostgresBackend {
         PostgresBackend::ping(self)
     }
 
+    fn hint_work(&self) {
+        self.hints.send();
+    }
+
+    fn listen_for_work(&self, wake: Arc<tokio::sync::Notify>) {
+        self.hints.listen(wake);
+    }
+
+    fn hint_stats(&self) -> Option<super::backend::HintStats> {
+        Some(self.hints.stats())
+    }
+
     fn close(&self) -> Result<(), BackendError> {
+        self.hints.close();
         self.pool.close();
         Ok(())
     }
