@@ -59,11 +59,24 @@ impl Db {
     pub(crate) async fn create() -> Result<Db, String> {
         let admin = admin_url()?;
         let name = format!("flyt_bench_{}", uuid::Uuid::new_v4().simple());
-        connect(&admin)
-            .await?
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .map_err(|e| format!("CREATE DATABASE: {e}"))?;
+        let client = connect(&admin).await?;
+        // Concurrent CREATE DATABASEs on one server can refuse each other ("source database
+        // template1 is being accessed by other users"): a few tries.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+            {
+                Ok(()) => break,
+                Err(e) if tries < 5 => {
+                    eprintln!("flyt bench: CREATE DATABASE refused ({e}); trying again");
+                    tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+                }
+                Err(e) => return Err(format!("CREATE DATABASE: {e}")),
+            }
+        }
         let mut config: tokio_postgres::Config = admin.parse().map_err(|e| format!("{e}"))?;
         config.dbname(&name);
         let url = url_of(&config, &name);
@@ -166,9 +179,9 @@ async fn start_nodes(dir: &Path, processes: &Path, db: &Db, k: usize) -> Result<
                 }
             }
         });
-        match tokio::time::timeout(Duration::from_secs(60), rx).await {
+        match tokio::time::timeout(Duration::from_secs(120), rx).await {
             Ok(Ok(())) => nodes.push(node),
-            _ => return Err("a flyt serve node did not start within 60 s".into()),
+            _ => return Err("a flyt serve node did not start within 120 s".into()),
         }
     }
     Ok(nodes)
@@ -614,15 +627,34 @@ pub async fn footprint(
         let elapsed = started.elapsed().as_secs_f64();
         let after = table_stats(&stats).await?;
         drop(nodes);
+        // Whether the server vacuums by itself at all, and what one VACUUM of the run's dead
+        // tuples costs.
+        let autovacuum: String = stats
+            .query_one("SHOW autovacuum", &[])
+            .await
+            .map_err(|e| format!("SHOW autovacuum: {e}"))?
+            .get(0);
+        let vacuum_started = Instant::now();
+        stats
+            .batch_execute("VACUUM")
+            .await
+            .map_err(|e| format!("VACUUM: {e}"))?;
+        let vacuum_took = vacuum_started.elapsed();
+        let vacuumed = table_stats(&stats).await?;
         let v = format!("postgres, {seconds} s sustained");
         let (_, p99, _) = percentiles(&mut latencies);
         rows.push(Row::new("pg-footprint", v.clone(), "instances completed/s", completed as f64 / elapsed, "1/s"));
         rows.push(Row::new("pg-footprint", v.clone(), "request p99", ms(p99), "ms"));
         rows.push(Row::new("pg-footprint", v.clone(), "most dead tuples seen (all tables)", most_dead as f64, "tuples"));
+        rows.push(Row::new("pg-footprint", v.clone(), "server autovacuum on (1) or off (0)", f64::from(u8::from(autovacuum == "on")), "flag"));
+        rows.push(Row::new("pg-footprint", v.clone(), "one VACUUM after the run", vacuum_took.as_secs_f64(), "s"));
+        rows.push(Row::new("pg-footprint", v.clone(), "dead tuples after that VACUUM (all tables)", vacuumed.iter().map(|t| t.3).sum::<i64>() as f64, "tuples"));
+        rows.push(Row::new("pg-footprint", v.clone(), "all tables after that VACUUM", vacuumed.iter().map(|t| t.1).sum::<i64>() as f64 / (1024.0 * 1024.0), "MiB"));
         for (table, bytes, live, dead, autovacuum, vacuum, autoanalyze) in &after {
             let b = before.iter().find(|t| &t.0 == table);
             let (b_bytes, b_dead, b_auto) = b.map_or((0, 0, 0), |t| (t.1, t.3, t.4));
-            if *live == 0 && *dead == 0 && b_dead == 0 {
+            // Only the tables the run wrote to.
+            if *bytes == b_bytes && *dead == b_dead {
                 continue;
             }
             let name = table.trim_start_matches("flyt_");
