@@ -76,14 +76,15 @@ pub enum Scenario {
 pub struct BenchArgs {
     #[arg(value_enum)]
     pub scenario: Scenario,
-    /// Instances per run (in-process, rest, multi-app, messages, round-trip). Default 20,000
+    /// Instances per run (in-process, rest, multi-app, messages, round-trip, nodes; jobs: the
+    /// jobs queued). Default 20,000
     /// (multi-app and round-trip: 2,000).
     #[arg(long)]
     pub instances: Option<usize>,
-    /// Concurrent drivers / HTTP clients. Default 64.
+    /// Concurrent drivers / HTTP clients (jobs: external workers). Default 64.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
-    /// Parked instances for `footprint`. Default 100,000.
+    /// Parked instances for `footprint` and `pg-footprint`. Default 100,000.
     #[arg(long)]
     pub parked: Option<usize>,
     /// Timers for `timers`. Default 1,000,000.
