@@ -8,11 +8,16 @@
 //! pending timers, then all of them firing at once under a REST load), `multi-instance` (a
 //! parallel multi-instance task over 1,000 items: create, complete all, stored size), `messages`
 //! (message correlations over REST to waiting receive tasks), `round-trip` (A → B → A loops
-//! across two servers), or `all`.
+//! across two servers), or `all`. On PostgreSQL with real `flyt serve` processes (the server in
+//! `FLYT_DATABASE_URL`; not part of `all`): `nodes` (the REST load over 1 … N nodes on one
+//! database), `jobs` (external jobs claimed and completed per second across N nodes) and
+//! `pg-footprint` (bytes per parked instance per table, and dead tuples and vacuum runs under a
+//! sustained load).
 //!
 //! `flyt bench peer` is the driver for the peer benchmark kit, with the kit's own flags: see
 //! [`peer`].
 
+mod cluster;
 mod definitions;
 mod footprint;
 mod fsync;
@@ -52,6 +57,16 @@ pub enum Scenario {
     /// A → B → A loops across two servers: A creates B's case, B's decision comes back to A as
     /// a message.
     RoundTrip,
+    /// PostgreSQL (`FLYT_DATABASE_URL`): the REST approval load spread over 1, 2, … `--nodes`
+    /// real `flyt serve` processes on one database (a fresh one per count); not part of `all`.
+    Nodes,
+    /// PostgreSQL: external jobs claimed and completed per second by `--clients` workers spread
+    /// over `--nodes` nodes (default 3), the jobs queued beforehand; not part of `all`.
+    Jobs,
+    /// PostgreSQL: bytes per instance parked at a user task (`--parked`, default 100,000) per
+    /// table, then `--seconds` (default 180) of the full REST load with the tables' dead tuples
+    /// and (auto)vacuum runs before, during and after; not part of `all`.
+    PgFootprint,
     /// The peer-benchmark driver: `flyt bench peer --bpmn=FILE --process=ID ...` (the kit's
     /// flags, see BENCHMARKS.md); not part of `all`.
     Peer,
@@ -61,19 +76,26 @@ pub enum Scenario {
 pub struct BenchArgs {
     #[arg(value_enum)]
     pub scenario: Scenario,
-    /// Instances per run (in-process, rest, multi-app, messages, round-trip). Default 20,000
+    /// Instances per run (in-process, rest, multi-app, messages, round-trip, nodes; jobs: the
+    /// jobs queued). Default 20,000
     /// (multi-app and round-trip: 2,000).
     #[arg(long)]
     pub instances: Option<usize>,
-    /// Concurrent drivers / HTTP clients. Default 64.
+    /// Concurrent drivers / HTTP clients (jobs: external workers). Default 64.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
-    /// Parked instances for `footprint`. Default 100,000.
+    /// Parked instances for `footprint` and `pg-footprint`. Default 100,000.
     #[arg(long)]
     pub parked: Option<usize>,
     /// Timers for `timers`. Default 1,000,000.
     #[arg(long)]
     pub timers: Option<usize>,
+    /// Nodes for `nodes` (runs 1 … N) and `jobs`. Default 3.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Seconds of sustained load for `pg-footprint`. Default 180.
+    #[arg(long)]
+    pub seconds: Option<u64>,
     /// Inner instances for `multi-instance`. Default 1,000.
     #[arg(long)]
     pub inner: Option<usize>,
@@ -241,6 +263,31 @@ async fn scenarios(args: &BenchArgs, dir: &Path) -> Result<Vec<Row>, String> {
             args.instances.unwrap_or(2_000)
         };
         rows.extend(round_trip::run(&args.processes, dir, n, args.clients).await?);
+    }
+    let only = |s: Scenario| args.scenario == s;
+    if only(Scenario::Nodes) {
+        let n = if args.smoke {
+            60
+        } else {
+            args.instances.unwrap_or(20_000)
+        };
+        rows.extend(cluster::nodes(&args.processes, dir, n, args.clients, args.nodes).await?);
+    }
+    if only(Scenario::Jobs) {
+        let n = if args.smoke {
+            60
+        } else {
+            args.instances.unwrap_or(20_000)
+        };
+        rows.extend(cluster::jobs(dir, n, args.clients, args.nodes, 16).await?);
+    }
+    if only(Scenario::PgFootprint) {
+        let (n, seconds) = if args.smoke {
+            (60, 3)
+        } else {
+            (args.parked.unwrap_or(100_000), args.seconds.unwrap_or(180))
+        };
+        rows.extend(cluster::footprint(&args.processes, dir, n, args.clients, seconds).await?);
     }
     if want(Scenario::Footprint) {
         let n = if args.smoke {

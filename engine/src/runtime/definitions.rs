@@ -104,6 +104,12 @@ pub(crate) async fn compile_off_thread(
 pub(crate) struct Definitions {
     cache: RwLock<HashMap<(AppId, u32), Arc<ProcessDefinition>>>,
     latest: RwLock<HashMap<AppId, u32>>,
+    /// On a shared store (several nodes): each app's definition head as last read, its revision
+    /// and version. A create uses it without reading the head and checks the revision in its
+    /// own commit ([`Txn::guard_definition_head`]), so a deploy acknowledged through any node
+    /// since makes that commit fail, and the create reads the head again
+    /// ([`Definitions::forget_head`]) and runs again.
+    heads: RwLock<HashMap<AppId, (u64, u32)>>,
     /// The limits deploys were checked against; stored versions are re-read with the same.
     limits: bpmn::Limits,
 }
@@ -113,6 +119,7 @@ impl Definitions {
         Definitions {
             cache: RwLock::default(),
             latest: RwLock::default(),
+            heads: RwLock::default(),
             limits,
         }
     }
@@ -205,6 +212,7 @@ impl Definitions {
             .write()
             .insert((app.clone(), version), Arc::new(compiled.definition));
         self.latest.write().insert(app.clone(), version);
+        self.forget_head(app);
         Ok(Deployed {
             version,
             hash,
@@ -238,6 +246,40 @@ impl Definitions {
             }
         };
         Ok((version, self.get(store, app, version)?))
+    }
+
+    /// The latest version for a create. On a shared store, the head this node last read and its
+    /// revision, which the create must check in its commit ([`Txn::guard_definition_head`])
+    /// instead of reading the head each time (a point read per create saved); elsewhere as
+    /// [`latest`](Self::latest), with no revision to check.
+    pub(crate) fn latest_for_create(
+        &self,
+        store: &Store,
+        app: &AppId,
+    ) -> Result<(u32, Arc<ProcessDefinition>, Option<u64>), Error> {
+        if !store.is_shared() {
+            let (version, def) = self.latest(store, app)?;
+            return Ok((version, def, None));
+        }
+        let cached = self.heads.read().get(app).copied();
+        let (revision, version) = match cached {
+            Some(head) => head,
+            None => {
+                let (revision, head) = store
+                    .definition_head(app)?
+                    .ok_or_else(|| Error::NoDefinition(app.clone()))?;
+                self.heads
+                    .write()
+                    .insert(app.clone(), (revision, head.version));
+                (revision, head.version)
+            }
+        };
+        Ok((version, self.get(store, app, version)?, Some(revision)))
+    }
+
+    /// Forgets the head cached for `app`: the next create reads it again.
+    pub(crate) fn forget_head(&self, app: &AppId) {
+        self.heads.write().remove(app);
     }
 
     /// A specific version (an instance's pinned one). Parsed once, then cached.

@@ -887,6 +887,17 @@ impl Txn {
         self
     }
 
+    /// Requires the app's definition head to be still at `revision`: a create that used the head
+    /// a node cached fails this check when a deploy (through any node) moved it since. Returns
+    /// the check's index in the unit, for telling this conflict from the others.
+    pub fn guard_definition_head(&mut self, app: &AppId, revision: u64) -> usize {
+        self.unit.check(Check::Prefix {
+            key: layout::definition_head(app),
+            prefix: codec::revision_prefix(revision),
+        });
+        self.unit.checks.len() - 1
+    }
+
     /// Deploys a definition version; `head_rev` is the revision of the head read before (None
     /// when the app had no definition).
     pub fn deploy_definition(

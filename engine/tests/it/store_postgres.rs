@@ -337,3 +337,43 @@ async fn a_hint_from_one_node_wakes_the_other_and_survives_a_killed_session() {
     b.close().unwrap();
     assert!(!b.hint_stats().unwrap().listening);
 }
+
+/// A node caches its apps' definition heads for creates (one point read per create saved); a
+/// deploy acknowledged through another node must still be used by every create after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_through_one_node_is_used_by_the_next_create_on_another() {
+    let Some(db) = TempDatabase::create("a_deploy_through_one_node") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let node = || Store::open_postgres(db.url(), true, dir.path(), GroupConfig::default()).unwrap();
+    let a = Harness::with(&process(), node(), registry(), AppSpec::open(app_id())).await;
+    let b = Harness::with(&process(), node(), registry(), AppSpec::open(app_id())).await;
+    // A has read (and keeps) the head at version 1.
+    assert_eq!(a.create().await.definition_version, 1);
+    assert_eq!(a.create().await.definition_version, 1);
+    let changed = process().replace("\"done\"", "\"finish\"");
+    let deployed =
+        b.rt.deploy(&app_id(), changed.as_bytes(), "test")
+            .await
+            .unwrap();
+    assert_eq!(deployed.version, 2);
+    // Acknowledged: A's next creates use version 2, with no error to the caller.
+    for _ in 0..3 {
+        let created = a.create().await;
+        assert_eq!(created.definition_version, 2, "a create after the deploy");
+        assert!(
+            a.rt.instance(created.id).is_ok(),
+            "the instance was committed"
+        );
+    }
+    // A deploy through A itself is used at once as before.
+    let again = process().replace("\"done\"", "\"finished\"");
+    let deployed =
+        a.rt.deploy(&app_id(), again.as_bytes(), "test")
+            .await
+            .unwrap();
+    assert_eq!(deployed.version, 3);
+    assert_eq!(a.create().await.definition_version, 3);
+    assert_eq!(b.create().await.definition_version, 3);
+}

@@ -27,6 +27,32 @@ impl Runtime {
         tick: Option<Tick>,
         message: Option<&crate::runtime::messages::StartedBy>,
     ) -> Result<Created, Error> {
+        // On a shared store the definition head may come from this node's cache; the commit
+        // checks its revision, and a head a deploy moved meanwhile (through any node) is read
+        // again and the create computed again from the start (its hooks run again).
+        for _ in 0..3 {
+            let mut head_moved = false;
+            let created = self
+                .create_once(req.clone(), tick.clone(), message, &mut head_moved)
+                .await;
+            if !head_moved {
+                return created;
+            }
+            self.inner.definitions.forget_head(&req.app);
+        }
+        // Three deploys in a row overtook it: the caller may retry.
+        Err(Error::Conflict)
+    }
+
+    /// One try of [`create_at`](Self::create_at); sets `head_moved` when its commit found the
+    /// definition head it used moved.
+    async fn create_once(
+        &self,
+        req: CreateInstance,
+        tick: Option<Tick>,
+        message: Option<&crate::runtime::messages::StartedBy>,
+        head_moved: &mut bool,
+    ) -> Result<Created, Error> {
         // Check: a replayed idempotency key answers with its instance.
         let app = self.app(&req.app)?;
         if let Some((key, hash)) = &req.idempotency
@@ -35,7 +61,10 @@ impl Runtime {
             return Ok(found);
         }
         // Load: the latest definition and its start event.
-        let (version, def) = self.latest_definition(&req.app)?;
+        let (version, def, head) = self
+            .inner
+            .definitions
+            .latest_for_create(&self.inner.store, &req.app)?;
         let start = match (&req.start_event, &tick) {
             // A published message starts one at its message start event.
             _ if message.is_some() => message.and_then(|m| def.node_by_id(m.element.as_str())),
@@ -143,12 +172,18 @@ impl Runtime {
         if let Some(tick) = &tick {
             tick.advance(&mut t.prelude, &t.instance, now);
         }
+        // The head it used, checked last so that the other checks keep their indexes.
+        let guard = head.map(|revision| t.prelude.guard_definition_head(&req.app, revision));
         // Commit.
         match self.commit(Kind::Create, t).await {
             Ok(instance) => Ok(Created {
                 instance,
                 created: true,
             }),
+            Err(CommitError::Conflict(check)) if Some(check) == guard => {
+                *head_moved = true;
+                Err(Error::Conflict)
+            }
             // Check 0 of a message start: its messageId was published meanwhile.
             Err(CommitError::Conflict(0)) if message.is_some() => Err(Error::Conflict),
             // A concurrent request with the same key won: answer as a replay of it.
