@@ -3,7 +3,7 @@
 
 use super::diagnostic::Pos;
 use super::elements::timer::Timer;
-use super::elements::{ExclusiveGateway, InclusiveGateway, ServiceTask, UserTask};
+use super::elements::{CallActivity, ExclusiveGateway, InclusiveGateway, ServiceTask, UserTask};
 
 /// A reference to another element by id, where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +77,8 @@ pub(crate) enum RawKind {
     },
     /// An embedded `<subProcess>`: its inside is the nodes and flows whose `scope` is it.
     SubProcess,
+    /// A `<callActivity>`: the process it calls, and its data mappings.
+    CallActivity(CallActivity),
     /// An event sub-process (`triggeredByEvent="true"`): started by its one start event's
     /// trigger while its enclosing scope runs; `interrupting` is its start event's
     /// `isInterrupting` (default true).

@@ -15,7 +15,6 @@ const UNSUPPORTED_FLOW_NODES: &[&str] = &[
     "implicitThrowEvent",
     "transaction",
     "adHocSubProcess",
-    "callActivity",
     "businessRuleTask",
     "complexGateway",
     "choreographyTask",
@@ -626,6 +625,19 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
         "parallelGateway" => RawKind::ParallelGateway,
         "eventBasedGateway" => RawKind::EventGateway,
         "sendTask" => super::read_throw::message_throw(node, None),
+        "callActivity" => {
+            let looped = node
+                .children
+                .iter()
+                .find(|c| c.ns == Ns::Bpmn && c.name.ends_with("LoopCharacteristics"));
+            if let Some(looped) = looped {
+                unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
+            } else if node.attr("isForCompensation") == Some("true") {
+                unsupported(node, format!("compensation <{qname}>"), diags)
+            } else {
+                super::read_call::call_activity(node, diags)
+            }
+        }
         other if UNSUPPORTED_FLOW_NODES.contains(&other) => {
             unsupported(node, format!("<{qname}>"), diags)
         }

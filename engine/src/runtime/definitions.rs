@@ -79,6 +79,15 @@ pub(crate) async fn compile_off_thread(
         .get(app)
         .cloned()
         .ok_or_else(|| Error::AppNotFound(app.clone()))?;
+    // What a call activity may call: each hosted app's latest version and the process it
+    // starts (an app without a deployed definition yet is left out).
+    let deployed: HashMap<AppId, (u32, String)> = apps
+        .keys()
+        .filter_map(|a| {
+            let (version, def) = rt.definitions.latest(&rt.store, a).ok()?;
+            Some((a.clone(), (version, def.process_id().to_string())))
+        })
+        .collect();
     let (registry, limits, bytes) = (rt.registry.clone(), rt.config.bpmn_limits, bytes.to_vec());
     // The semaphore is never closed, so acquiring only fails if it were; treat that as busy.
     let _permit = rt
@@ -87,7 +96,7 @@ pub(crate) async fn compile_off_thread(
         .await
         .map_err(|_| Error::Internal("the compile queue is closed".into()))?;
     tokio::task::spawn_blocking(move || {
-        let target = registry.target_for(&spec, &apps);
+        let target = registry.target_for(&spec, &apps, &deployed);
         bpmn::compile(
             &bytes,
             &Options::default()

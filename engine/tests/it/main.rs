@@ -5,6 +5,7 @@ mod rt;
 mod support;
 
 mod bpmn_altinn_reading;
+mod bpmn_call_activities;
 mod bpmn_collaboration;
 mod bpmn_conformance;
 mod bpmn_hostile;

@@ -2,6 +2,7 @@
 //! a new kind is a new file plus the match arms the compiler asks for.
 
 mod assignment;
+pub mod call_activity;
 mod events;
 mod extension;
 mod gateways;
@@ -17,6 +18,7 @@ pub mod timer;
 mod user_task;
 
 pub use assignment::AssigneeRule;
+pub use call_activity::{CallActivity, DataMapping};
 pub use events::{
     BoundaryEvent, EndEvent, ErrorBoundaryEvent, EscalationBoundaryEvent, EscalationThrow,
     MessageStart, StartEvent, ThrowEvent, ThrownError, TimerCatchEvent,
