@@ -253,9 +253,7 @@ impl ProcessDefinition {
                         }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
-                    // A call activity is refused until the runtime runs it
-                    // (`read_call::not_run_yet`): nothing is built with one.
-                    RawKind::CallActivity(_) => NodeKind::EndEvent(EndEvent::default()),
+                    RawKind::CallActivity(call) => NodeKind::CallActivity(call),
                     RawKind::SubProcess => match inner_start[i] {
                         Some(start) => NodeKind::SubProcess(SubProcess { start }),
                         None => NodeKind::EndEvent(EndEvent::default()),

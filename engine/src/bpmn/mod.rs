@@ -167,7 +167,7 @@ pub fn compile(bytes: &[u8], options: &Options<'_>) -> Result<Compiled, Rejected
     let mut processes = model.processes;
     let main = choose_process(&processes, options, &mut diagnostics);
     read_call::check(&processes, options.target, &mut diagnostics);
-    read_call::not_run_yet(&processes, &mut diagnostics);
+    read_call::mark_called(&mut processes);
     let mut definitions: Vec<Option<ProcessDefinition>> = Vec::with_capacity(processes.len());
     let hash = content_hash(bytes);
     for process in processes.drain(..) {

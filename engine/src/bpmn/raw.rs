@@ -227,6 +227,9 @@ pub(crate) struct RawProcess {
     /// Whether an unsupported element was found: graph checks that depend on the semantics of
     /// those elements (reachability, dead ends, joins) are then skipped.
     pub has_unsupported: bool,
+    /// A call activity of the same file calls it: a BPMN error nothing in it catches ends it
+    /// and goes to the caller, so an uncaught error end event is no mistake.
+    pub called: bool,
     /// The `expressionLanguage` of the `<definitions>`: the language of conditions that name
     /// none, used to name it when a condition is not an Altinn expression.
     pub expression_language: Option<String>,

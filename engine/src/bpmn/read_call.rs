@@ -289,25 +289,17 @@ fn check_mappings(
     }
 }
 
-/// Until the runtime runs call activities, a definition holding one is refused where the call
-/// activity is written, after every check above has said what it has to say.
-pub(crate) fn not_run_yet(processes: &[RawProcess], diags: &mut Vec<Diagnostic>) {
-    for process in processes {
-        for node in &process.nodes {
-            if matches!(node.kind, RawKind::CallActivity(_)) {
-                diags.push(
-                    Diagnostic::error(
-                        Code::UnsupportedElement,
-                        node.pos,
-                        format!(
-                            "unsupported element: call activity `{}` is read and checked, but flyt does not run call activities yet",
-                            node.id
-                        ),
-                    )
-                    .element(&node.id)
-                    .hint("run the called process as an embedded <bpmn:subProcess>, or start another app's instance with a createInstance service task"),
-                );
-            }
-        }
+/// Marks the processes a call activity of the same file calls (`RawProcess::called`).
+pub(crate) fn mark_called(processes: &mut [RawProcess]) {
+    let called: Vec<String> = processes
+        .iter()
+        .flat_map(|p| p.nodes.iter())
+        .filter_map(|n| match &n.kind {
+            RawKind::CallActivity(c) if c.app.is_none() => Some(c.process.clone()),
+            _ => None,
+        })
+        .collect();
+    for p in processes {
+        p.called = called.contains(&p.id);
     }
 }

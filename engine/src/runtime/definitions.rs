@@ -113,6 +113,8 @@ pub(crate) async fn compile_off_thread(
 pub(crate) struct Definitions {
     cache: RwLock<HashMap<(AppId, u32), Arc<ProcessDefinition>>>,
     latest: RwLock<HashMap<AppId, u32>>,
+    /// Other processes of a version's file that call activities run, by process id.
+    called: RwLock<HashMap<(AppId, u32, String), Arc<ProcessDefinition>>>,
     /// The limits deploys were checked against; stored versions are re-read with the same.
     limits: bpmn::Limits,
 }
@@ -122,6 +124,7 @@ impl Definitions {
         Definitions {
             cache: RwLock::default(),
             latest: RwLock::default(),
+            called: RwLock::default(),
             limits,
         }
     }
@@ -247,6 +250,40 @@ impl Definitions {
             }
         };
         Ok((version, self.get(store, app, version)?))
+    }
+
+    /// Process `process` of a version's file (`None`: the one instances start in). Parsed
+    /// once, then cached.
+    pub(crate) fn get_process(
+        &self,
+        store: &Store,
+        app: &AppId,
+        version: u32,
+        process: Option<&str>,
+    ) -> Result<Arc<ProcessDefinition>, Error> {
+        let main = self.get(store, app, version)?;
+        let Some(process) = process.filter(|p| *p != main.process_id().as_str()) else {
+            return Ok(main);
+        };
+        let key = (app.clone(), version, process.to_string());
+        if let Some(def) = self.called.read().get(&key) {
+            return Ok(def.clone());
+        }
+        let record =
+            store
+                .definition(app, version)?
+                .ok_or_else(|| Error::DefinitionVersionNotFound {
+                    app: app.clone(),
+                    version,
+                })?;
+        let options = Options::default()
+            .with_limits(self.limits)
+            .with_process(Some(process));
+        let compiled =
+            bpmn::compile(record.bpmn.as_bytes(), &options).map_err(Error::InvalidDefinition)?;
+        let def = Arc::new(compiled.definition);
+        self.called.write().insert(key, def.clone());
+        Ok(def)
     }
 
     /// A specific version (an instance's pinned one). Parsed once, then cached.

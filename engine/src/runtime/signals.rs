@@ -117,7 +117,7 @@ pub(crate) fn subscriptions_of(
                 continue;
             }
             TokenAt::UserTask { task } | TokenAt::ServiceTask { task, .. } => &task.element_id,
-            TokenAt::Message { element, .. } => element,
+            TokenAt::Message { element, .. } | TokenAt::Call { element, .. } => element,
             // An event-based gateway's token: its signal catch followers are subscribed.
             TokenAt::EventGateway { element } => {
                 let followers = def
@@ -692,7 +692,7 @@ impl Runtime {
         &self,
         instance: &Instance,
     ) -> Result<Vec<SignalSubscription>, Error> {
-        let def = self.definition(&instance.app, instance.definition_version)?;
+        let def = self.definition_of(&instance)?;
         Ok(subscriptions_of(instance, &def))
     }
 

@@ -1,8 +1,7 @@
 //! Reading and validation of call activities, line-exact: a missing `calledElement`, a called
 //! process that is not in the file or that no hosted app has (an error at deploy, a warning in
 //! `flyt validate`), mappings naming unknown data types, wrong `<flyt:calledElement>`
-//! attributes, and boundary events of every kind accepted on a call activity. Until the
-//! runtime runs call activities, each is then refused as `unsupported-element` at its line.
+//! attributes, and boundary events of every kind accepted on a call activity.
 
 use crate::support::{assert_at, compile, diagnostics, doc, only};
 use flyt_engine::bpmn::DeployTarget;
@@ -78,21 +77,19 @@ fn codes(diags: &[Diagnostic]) -> Vec<&'static str> {
     diags.iter().map(|d| d.code.as_str()).collect()
 }
 
-/// The one error every call activity has until the runtime runs it, at its own line.
-fn assert_only_not_run_yet(diags: &[Diagnostic], text: &str) {
+/// No error at all: the definition deploys.
+fn assert_deploys(diags: &[Diagnostic], text: &str) {
     let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
-    assert_eq!(errors.len(), 1, "{errors:#?}");
-    assert_at(
-        errors[0],
-        Code::UnsupportedElement,
-        "call",
-        text,
-        "<callActivity",
-    );
+    assert!(errors.is_empty(), "{errors:#?}");
+    let options = Options::default()
+        .with_target(&Server)
+        .with_process(Some("p"));
+    let compiled = bpmn::compile(text.as_bytes(), &options).expect("deploys");
     assert!(
-        errors[0]
-            .message
-            .contains("does not run call activities yet")
+        compiled
+            .others
+            .iter()
+            .any(|o| o.process_id().as_str() == "approval")
     );
 }
 
@@ -106,9 +103,26 @@ fn a_call_of_the_same_files_process_with_mappings_is_read_and_checked_whole() {
 </extensionElements>"#,
     );
     let diags = deploy(&text);
-    // Nothing but the refusal to run it: the graph (reachability, dead ends) reads it as a
-    // wait state with one way out, and the mappings name known data types.
-    assert_only_not_run_yet(&diags, &text);
+    // The graph (reachability, dead ends) reads it as a wait state with one way out, and the
+    // mappings name known data types.
+    assert_deploys(&diags, &text);
+    let compiled = compile(&text).expect("compiles standalone too");
+    let def = &compiled.definition;
+    let call = def.node(def.node_by_id("call").unwrap());
+    let flyt_engine::bpmn::elements::NodeKind::CallActivity(call) = &call.kind else {
+        panic!("{:?}", call.kind)
+    };
+    assert_eq!(
+        (call.process.as_str(), call.app.as_ref(), call.version),
+        ("approval", None, None)
+    );
+    assert_eq!(call.inputs[0].source.as_str(), "model");
+    assert_eq!(call.inputs[0].target.as_str(), "decision");
+    assert_eq!(
+        call.outputs[0].target.as_str(),
+        "decision",
+        "target defaults to source"
+    );
     assert!(
         !diags.iter().any(|d| d.code == Code::UnknownCalledProcess),
         "{:?}",
@@ -183,7 +197,7 @@ fn another_apps_process_is_unchecked_in_validate_and_checked_against_hosted_apps
             ),
         )
     };
-    // Hosted and deployed: only the refusal to run it.
+    // Hosted and deployed: it deploys.
     let hosted = other("ttd/approval", "approval");
     let d = only(&diagnostics(&hosted), Code::UnknownCalledProcess);
     assert_eq!(
@@ -204,7 +218,7 @@ fn another_apps_process_is_unchecked_in_validate_and_checked_against_hosted_apps
             .iter()
             .any(|d| d.code == Code::UnknownCalledProcess)
     );
-    assert_only_not_run_yet(&deployed, &hosted);
+    assert_deploys(&deployed, &hosted);
 
     // No such app on this server, or not the process it starts: errors at the extension.
     for (app, process, says) in [
@@ -365,7 +379,7 @@ fn boundary_events_of_every_kind_are_accepted_on_a_call_activity() {
         !diags.iter().any(|d| d.code == Code::InvalidBoundary),
         "{diags:#?}"
     );
-    assert_only_not_run_yet(&diags, &text);
+    assert_deploys(&diags, &text);
 }
 
 #[test]
@@ -382,4 +396,30 @@ fn a_looped_or_compensating_call_activity_is_unsupported_by_name() {
         d.message
     );
     assert!(compile(&text).is_err());
+}
+
+#[test]
+fn an_uncaught_error_end_is_no_mistake_in_a_process_a_call_activity_calls() {
+    let child = r#"<startEvent id="as"/>
+<endEvent id="reject"><errorEventDefinition errorRef="Rejected"/></endEvent>
+<sequenceFlow id="af" sourceRef="as" targetRef="reject"/>
+</process>
+<error id="Rejected" errorCode="rejected"/>
+<process id="unused">
+<startEvent id="us"/>
+<endEvent id="ue"><errorEventDefinition errorRef="Rejected"/></endEvent>
+<sequenceFlow id="uf" sourceRef="us" targetRef="ue"/>"#;
+    let text = doc(&format!(
+        r#"<startEvent id="s"/>
+<callActivity id="call" calledElement="approval"/>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="call"/>
+<sequenceFlow id="f2" sourceRef="call" targetRef="e"/>
+</process>
+<process id="approval">
+{child}"#
+    ));
+    // `approval` is called: its error goes to the caller. `unused` is not: still an error.
+    let d = only(&deploy(&text), Code::UncaughtError);
+    assert_at(&d, Code::UncaughtError, "ue", &text, "<endEvent id=\"ue\"");
 }

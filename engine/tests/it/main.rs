@@ -21,6 +21,7 @@ mod bpmn_signals;
 mod crash;
 mod hooks;
 mod runtime_activation;
+mod runtime_calls;
 mod runtime_event_sub;
 mod runtime_events;
 mod runtime_explore;

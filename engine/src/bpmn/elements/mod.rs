@@ -104,6 +104,8 @@ pub enum NodeKind {
     SignalBoundary(SignalBoundaryEvent),
     /// A signal intermediate throw or end event.
     SignalThrow(SignalThrow),
+    /// A call activity: its token waits while a child instance of the process it calls runs.
+    CallActivity(CallActivity),
 }
 
 impl NodeKind {
@@ -138,6 +140,7 @@ impl NodeKind {
             NodeKind::SignalBoundary(_) => "boundaryEvent",
             NodeKind::SignalThrow(s) if s.end => "endEvent",
             NodeKind::SignalThrow(_) => "intermediateThrowEvent",
+            NodeKind::CallActivity(_) => "callActivity",
         }
     }
 
