@@ -269,7 +269,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .hint(
             "flyt executes startEvent (none, timer), endEvent (none, terminate, error), task, \
              userTask, manualTask, serviceTask, exclusiveGateway, inclusiveGateway, \
-             parallelGateway, sequenceFlow, embedded subProcess, timer-, error-, escalation- and message-started event subProcess, receiveTask, timer, message and signal intermediateCatchEvent, signal start, throw, boundary and end events, timer \
+             parallelGateway, sequenceFlow, embedded subProcess, callActivity, timer-, error-, escalation- and message-started event subProcess, receiveTask, timer, message and signal intermediateCatchEvent, signal start, throw, boundary and end events, timer \
              boundaryEvent, error boundaryEvent, link and escalation events, and none \
              intermediateThrowEvent",
         ),
