@@ -338,3 +338,48 @@ async fn an_interrupting_timer_boundary_cancels_the_child() {
         "{child_view}"
     );
 }
+
+/// The example pair `ttd/approval-call` → `ttd/approval-flow` from `processes/`, through both
+/// branches of the gateway after the call: the decision comes back from the sub-flow.
+#[tokio::test]
+async fn the_example_apps_run_through_both_branches() {
+    let s = Server::start().await;
+    for (approved, then) in [(true, "Order"), (false, "")] {
+        let r = s
+            .call(
+                Method::POST,
+                "/ttd/approval-call/instances",
+                Some(&s.user(ALICE)),
+                Some(json!({ "data": { "request": { "item": "laptop" } } })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let parent = r.body["id"].as_str().unwrap().to_string();
+        next(&s, "ttd/approval-call", &parent).await;
+        let view = process(&s, "ttd/approval-call", &parent).await;
+        let child = view["calledInstances"][0]["instanceId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = s
+            .call(
+                Method::PUT,
+                &format!("/ttd/approval-flow/instances/{child}/data/decision"),
+                Some(&s.user(ALICE)),
+                Some(json!({ "approved": approved })),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+        next(&s, "ttd/approval-flow", &child).await;
+        let view = process(&s, "ttd/approval-call", &parent).await;
+        if approved {
+            assert_eq!(view["currentTask"]["elementId"], then, "{view}");
+        } else {
+            assert_eq!(view["endEvent"], "Withdrawn", "{view}");
+        }
+        assert_eq!(
+            data(&s, "ttd/approval-call", &parent, "decision").await,
+            Some(json!({ "approved": approved }))
+        );
+    }
+}

@@ -629,7 +629,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             let looped = node
                 .children
                 .iter()
-                .find(|c| c.ns == Ns::Bpmn && c.name.ends_with("LoopCharacteristics"));
+                .find(|c| c.ns == Ns::Bpmn && c.name == STANDARD_LOOP);
             if let Some(looped) = looped {
                 unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
             } else if node.attr("isForCompensation") == Some("true") {
@@ -660,10 +660,12 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             })
             .collect()
     };
-    // Multi-instance: user and service tasks and embedded sub-processes (not message throws).
-    // A call activity joins them here once it runs (`runtime::multi_instance::start_inner`).
-    let multi_instance_activity = matches!(&kind, RawKind::UserTask(_) | RawKind::SubProcess)
-        || matches!(&kind, RawKind::ServiceTask(t) if t.throw.is_none());
+    // Multi-instance: user and service tasks, embedded sub-processes and call activities (not
+    // message throws).
+    let multi_instance_activity = matches!(
+        &kind,
+        RawKind::UserTask(_) | RawKind::SubProcess | RawKind::CallActivity(_)
+    ) || matches!(&kind, RawKind::ServiceTask(t) if t.throw.is_none());
     let multi = if multi_instance_activity {
         super::read_loop::multi_instance(node, diags)
     } else {

@@ -272,7 +272,8 @@ fn check_mappings(
         );
     };
     for m in &call.inputs {
-        if own(&m.source) == Some(false) {
+        // `multiInstance`: the inner instance's variables (a multi-instance call activity).
+        if m.source.as_str() != "multiInstance" && own(&m.source) == Some(false) {
             unknown(&m.source, m.pos, "input", "this app");
         }
         if called(&m.target) == Some(false) {

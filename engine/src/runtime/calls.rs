@@ -36,6 +36,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
+/// The reserved data type an input mapping of a multi-instance call activity names to copy its
+/// inner instance's variables (`element`, the `elementVariable`, `index`, `loopCounter`, ...).
+const MULTI_INSTANCE: &str = "multiInstance";
+
 /// The actor of the commits deliveries make.
 const ACTOR: &str = "call-activity";
 
@@ -56,6 +60,20 @@ impl Transition<'_> {
         *visits += 1;
         let visit = *visits;
         let child = InstanceId::from_uuid(uuid::Uuid::now_v7());
+        // An inner instance of a multi-instance call activity: its item and index are the
+        // reserved data type `multiInstance` of the input mappings.
+        let inner = self.entering_inner.take();
+        let variables = match (inner, scope, node.multi.as_deref()) {
+            (Some(index), Some(body), Some(multi)) => self
+                .instance
+                .process
+                .scopes
+                .iter()
+                .find(|s| s.id == body)
+                .and_then(|s| s.multi.as_deref())
+                .map(|b| b.variables(Some(index), multi.element_variable.as_deref())),
+            _ => None,
+        };
         // A process of the same file runs in the caller's own version; another app's in its
         // pinned version, or its latest when the child is created.
         let (app, version) = match &call.app {
@@ -73,11 +91,21 @@ impl Transition<'_> {
             },
             scope,
         );
-        self.arm_boundaries(target, token, visit)?;
-        self.arm_message_boundaries(target, token)?;
+        match (inner, scope) {
+            // Its boundary events are on the body.
+            (Some(index), Some(body)) => self.register_inner(body, index, token),
+            _ => {
+                self.arm_boundaries(target, token, visit)?;
+                self.arm_message_boundaries(target, token)?;
+            }
+        }
         let mut data = BTreeMap::new();
         for m in &call.inputs {
-            if let Some(value) = self.data.get(&m.source)? {
+            if m.source.as_str() == MULTI_INSTANCE
+                && let Some(v) = &variables
+            {
+                data.insert(m.target.clone(), v.clone());
+            } else if let Some(value) = self.data.get(&m.source)? {
                 data.insert(m.target.clone(), value.clone());
             }
         }
@@ -349,9 +377,9 @@ impl Runtime {
                     None,
                     Some(json!({ "instance": child.to_string() })),
                 );
+                // Its flows, or (an inner instance) its multi-instance body goes on.
                 let scope = t.take_task_token(holder.id)?;
-                let out = node.outgoing.iter().map(|&f| (f, Some(node_idx))).collect();
-                t.arrive(out, scope).await?;
+                t.leave_task(node_idx, holder.id, scope).await?;
             }
             Some(code) => {
                 t.record(
@@ -426,7 +454,14 @@ impl Transition<'_> {
         let def = self.def.clone();
         let node = def.node(call);
         let details = json!({ "errorCode": code, "thrownBy": node.id.as_str() });
-        let (boundary, interrupted, esp) = match error_boundary(&def, call, code) {
+        // A multi-instance call activity's boundary events are on its body, found as a
+        // sub-process's around the inner instance.
+        let own = node
+            .multi
+            .is_none()
+            .then(|| error_boundary(&def, call, code))
+            .flatten();
+        let (boundary, interrupted, esp) = match own {
             Some(b) => (b, None, None),
             None => match error_catcher(&def, &self.instance.process, holder.scope, code) {
                 Some(Catcher::Boundary { scope, boundary }) => (boundary, Some(scope), None),

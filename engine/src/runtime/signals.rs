@@ -692,7 +692,7 @@ impl Runtime {
         &self,
         instance: &Instance,
     ) -> Result<Vec<SignalSubscription>, Error> {
-        let def = self.definition_of(&instance)?;
+        let def = self.definition_of(instance)?;
         Ok(subscriptions_of(instance, &def))
     }
 

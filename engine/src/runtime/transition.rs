@@ -281,7 +281,10 @@ impl<'a> Transition<'a> {
                 }
             };
             match &node.kind {
-                NodeKind::UserTask(_) | NodeKind::ServiceTask(_) | NodeKind::SubProcess(_)
+                NodeKind::UserTask(_)
+                | NodeKind::ServiceTask(_)
+                | NodeKind::SubProcess(_)
+                | NodeKind::CallActivity(_)
                     if node.multi.is_some() =>
                 {
                     self.enter_multi_instance(target, scope, &mut queue).await?;

@@ -423,3 +423,31 @@ fn an_uncaught_error_end_is_no_mistake_in_a_process_a_call_activity_calls() {
     let d = only(&deploy(&text), Code::UncaughtError);
     assert_at(&d, Code::UncaughtError, "ue", &text, "<endEvent id=\"ue\"");
 }
+
+#[test]
+fn a_multi_instance_call_activity_compiles_and_its_item_is_an_input_source() {
+    let text = calling(
+        r#"calledElement="approval""#,
+        r#"<multiInstanceLoopCharacteristics>
+<extensionElements><flyt:multiInstance collection='["dataModel", "reviewers", "model"]'/></extensionElements>
+</multiInstanceLoopCharacteristics>
+<extensionElements><flyt:input source="multiInstance" target="decision"/></extensionElements>"#,
+    );
+    let diags = deploy(&text);
+    assert_deploys(&diags, &text);
+    // A collection that does not parse: the multi-instance rule, at its line.
+    let bad = calling(
+        r#"calledElement="approval""#,
+        r#"<multiInstanceLoopCharacteristics>
+<extensionElements><flyt:multiInstance collection='["dataModel", "reviewers"'/></extensionElements>
+</multiInstanceLoopCharacteristics>"#,
+    );
+    let d = only(&diagnostics(&bad), Code::InvalidMultiInstance);
+    assert_at(
+        &d,
+        Code::InvalidMultiInstance,
+        "call",
+        &bad,
+        "<flyt:multiInstance",
+    );
+}

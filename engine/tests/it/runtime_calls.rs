@@ -297,3 +297,56 @@ async fn a_call_across_apps_makes_an_instance_of_the_other_app_in_its_latest_ver
     h.next(child, None, None).await.unwrap();
     assert_eq!(h.active(&h.rt.instance(parent.id).unwrap()), vec!["after"]);
 }
+
+#[tokio::test]
+async fn a_multi_instance_call_activity_starts_one_child_per_item_and_completes_when_all_have() {
+    let inside = r#"<multiInstanceLoopCharacteristics>
+<extensionElements><flyt:multiInstance collection='["dataModel", "reviewers", "model"]' elementVariable="reviewer"/></extensionElements>
+</multiInstanceLoopCharacteristics>
+<extensionElements><flyt:input source="multiInstance" target="assignment"/></extensionElements>"#;
+    let h = harness(&file(inside, "", &review(), "")).await;
+    let data = BTreeMap::from([(
+        DataTypeId::new("model"),
+        json!({"reviewers": ["ann", "ben", "cid"]}),
+    )]);
+    let parent = h.create_with(data).await;
+    let children: Vec<InstanceId> = parent
+        .process
+        .tokens
+        .iter()
+        .filter_map(|t| match &t.at {
+            TokenAt::Call { child, .. } => Some(*child),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(children.len(), 3, "{:?}", parent.process);
+    let mut reviewers = Vec::new();
+    for c in &children {
+        let a =
+            h.rt.data(*c, &DataTypeId::new("assignment"))
+                .unwrap()
+                .unwrap();
+        reviewers.push(a["reviewer"].as_str().unwrap().to_string());
+        assert_eq!(a["element"], a["reviewer"]);
+    }
+    reviewers.sort();
+    assert_eq!(reviewers, ["ann", "ben", "cid"]);
+    for (i, c) in children.iter().enumerate() {
+        h.next(*c, None, None).await.unwrap();
+        let p = h.rt.instance(parent.id).unwrap();
+        if i < 2 {
+            assert!(h.active(&p).is_empty(), "still waiting: {:?}", p.process);
+        } else {
+            assert_eq!(h.active(&p), vec!["after"]);
+        }
+    }
+    let events = h.events(parent.id);
+    assert_eq!(count(&events, "flyt_CallEnded call"), 3, "{events:?}");
+    assert_eq!(
+        count(&events, "flyt_InnerInstanceCompleted call"),
+        3,
+        "{events:?}"
+    );
+    let problems = flyt_engine::testing::consistency::check(h.rt.store()).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
