@@ -238,6 +238,16 @@ impl Runtime {
         if self.inner.store.instance(*child)?.is_some() {
             return self.consume_call(d, stored).await;
         }
+        // A parent that no longer waits for this child (it left the call activity, or was
+        // deleted, before the child was created) gets none.
+        let waits = self
+            .inner
+            .store
+            .instance(parent.instance)?
+            .is_some_and(|p| !p.is_ended() && children_of(&p.process).contains(child));
+        if !waits {
+            return self.consume_call(d, stored).await;
+        }
         let spec = self.app(app)?;
         let version = match version {
             Some(v) => *v,
@@ -406,7 +416,20 @@ impl Runtime {
             return Ok(true);
         };
         let Some(instance) = self.inner.store.instance(*child)? else {
-            return self.consume_call(d, stored).await;
+            // Not created yet: its `Start` goes with the `Cancel`, in one commit checking both,
+            // so a creation racing this one either wins first (and is then cancelled) or finds
+            // nothing to start.
+            let Some((start, pending)) = self.inner.store.pending_start(*child)? else {
+                return self.consume_call(d, stored).await;
+            };
+            let mut txn = Txn::new();
+            txn.consume_call_delivery(&pending, &start);
+            txn.consume_call_delivery(d, stored);
+            return match self.inner.store.commit(txn).await {
+                Ok(()) => Ok(true),
+                Err(CommitError::Conflict(_)) => Ok(false),
+                Err(CommitError::Store(e)) => Err(e.into()),
+            };
         };
         if instance.is_ended() {
             return self.consume_call(d, stored).await;

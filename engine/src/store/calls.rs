@@ -84,6 +84,26 @@ impl CallDelivery {
 }
 
 impl Store {
+    /// The `Start` record of `child` if it is still pending, with its stored bytes.
+    pub fn pending_start(
+        &self,
+        child: InstanceId,
+    ) -> Result<Option<(Vec<u8>, CallDelivery)>, StoreError> {
+        let mut key = vec![CALL];
+        key.extend_from_slice(child.as_bytes());
+        key.push(0);
+        self.backend()
+            .get(&key)?
+            .map(|v| {
+                let d = codec::decode(&v).map_err(|e| StoreError::Corrupt {
+                    what: "call delivery",
+                    detail: e.0,
+                })?;
+                Ok((v, d))
+            })
+            .transpose()
+    }
+
     /// Pending call deliveries of every app, oldest child first, at most `limit`, each with its
     /// stored bytes (for the check that consumes it).
     pub fn pending_calls(&self, limit: usize) -> Result<Vec<(Vec<u8>, CallDelivery)>, StoreError> {

@@ -49,6 +49,14 @@ fn file(inside: &str, extra: &str, child: &str, roots: &str) -> String {
     )
 }
 
+/// A file of the approval sub-flow alone (process `p`).
+fn review_file() -> String {
+    format!(
+        r#"{HEAD}<process id="p">{}</process></definitions>"#,
+        review()
+    )
+}
+
 /// The approval sub-flow: start → task `review` → end.
 fn review() -> String {
     format!(
@@ -349,4 +357,52 @@ async fn a_multi_instance_call_activity_starts_one_child_per_item_and_completes_
     );
     let problems = flyt_engine::testing::consistency::check(h.rt.store()).unwrap();
     assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[tokio::test]
+async fn a_parent_deleted_before_its_child_exists_gets_no_child_and_nothing_stays_pending() {
+    let other: AppId = "ttd/approval".parse().unwrap();
+    let caller = file(
+        r#"<extensionElements><flyt:calledElement app="ttd/approval"/></extensionElements>"#,
+        "",
+        &review(),
+        "",
+    );
+    // The called app is hosted but has no definition yet: the child cannot be created, and its
+    // start record stays pending.
+    let h = harness(&review_file()).await;
+    h.rt.register_app(AppSpec::open(other.clone()));
+    let calling: AppId = "ttd/caller".parse().unwrap();
+    h.rt.register_app(AppSpec::open(calling.clone()).with_process("p"));
+    h.rt.deploy(&calling, caller.as_bytes(), "test")
+        .await
+        .unwrap();
+    let parent =
+        h.rt.create_instance(flyt_engine::runtime::CreateInstance {
+            app: calling,
+            owner: owner(),
+            actor: user(),
+            data: BTreeMap::new(),
+            start_event: None,
+            idempotency: None,
+        })
+        .await
+        .unwrap()
+        .instance;
+    let child = child_of(&parent).unwrap();
+    assert!(h.rt.instance(child).is_err());
+    assert_eq!(h.rt.store().pending_calls(10).unwrap().len(), 1);
+
+    h.rt.delete_instance(parent.id, None).await.unwrap();
+    // The cancel took the start record with it.
+    assert!(h.rt.store().pending_calls(10).unwrap().is_empty());
+    let approval = format!(
+        r#"{HEAD}<process id="approval">{}</process></definitions>"#,
+        review()
+    );
+    h.rt.deploy(&other, approval.as_bytes(), "test")
+        .await
+        .unwrap();
+    assert_eq!(h.rt.deliver_pending_calls(10).await.unwrap(), 0);
+    assert!(h.rt.instance(child).is_err(), "no orphan child");
 }
