@@ -545,3 +545,97 @@ impl Transition<'_> {
         self.arrive(out, scope).await
     }
 }
+
+impl Transition<'_> {
+    /// Resuming the incident of a child's uncaught BPMN error: the call activity runs again,
+    /// with a new child started from the inputs as they are now (the token and its boundary
+    /// events stay). `false`: no token waits for `old` (nothing to run again).
+    pub(crate) fn call_again(&mut self, old: InstanceId) -> Result<bool, Error> {
+        let Some(holder) = self
+            .instance
+            .process
+            .tokens
+            .iter()
+            .find(|t| matches!(&t.at, TokenAt::Call { child, .. } if *child == old))
+            .cloned()
+        else {
+            return Ok(false);
+        };
+        let TokenAt::Call { element, app, .. } = &holder.at else {
+            return Ok(false);
+        };
+        let def = self.def.clone();
+        let Some(target) = def.node_by_id(element.as_str()) else {
+            return Ok(false);
+        };
+        let node = def.node(target);
+        let NodeKind::CallActivity(call) = &node.kind else {
+            return Ok(false);
+        };
+        let child = InstanceId::from_uuid(uuid::Uuid::now_v7());
+        let variables = match (
+            self.instance.process.inner_index(holder.id),
+            node.multi.as_deref(),
+        ) {
+            (Some(index), Some(multi)) => self
+                .instance
+                .process
+                .scopes
+                .iter()
+                .find(|s| Some(s.id) == holder.scope)
+                .and_then(|s| s.multi.as_deref())
+                .map(|b| b.variables(Some(index), multi.element_variable.as_deref())),
+            _ => None,
+        };
+        let mut data = BTreeMap::new();
+        for m in &call.inputs {
+            if m.source.as_str() == MULTI_INSTANCE
+                && let Some(v) = &variables
+            {
+                data.insert(m.target.clone(), v.clone());
+            } else if let Some(value) = self.data.get(&m.source)? {
+                data.insert(m.target.clone(), value.clone());
+            }
+        }
+        let version = match &call.app {
+            None => Some(self.instance.definition_version),
+            Some(_) => call.version,
+        };
+        if let Some(t) = self
+            .instance
+            .process
+            .tokens
+            .iter_mut()
+            .find(|t| t.id == holder.id)
+        {
+            t.at = TokenAt::Call {
+                element: element.clone(),
+                app: app.clone(),
+                child,
+            };
+        }
+        // The old child has ended: no `Cancel` is due for it.
+        self.calls_ended.push(old);
+        self.record(
+            EventType::CallStarted,
+            Some(node.id.clone()),
+            None,
+            Some(json!({ "app": app.to_string(), "instance": child.to_string(), "again": old.to_string() })),
+        );
+        self.calls.push(CallDelivery::Start {
+            child,
+            parent: ParentRef {
+                app: self.instance.app.clone(),
+                instance: self.instance.id,
+                token: holder.id,
+                element: node.id.clone(),
+            },
+            app: app.clone(),
+            version,
+            process: Some(call.process.clone()),
+            owner: self.instance.owner.clone(),
+            data,
+        });
+        Ok(true)
+    }
+}

@@ -327,6 +327,7 @@ impl Transition<'_> {
                 self.uncaught_error = Some(code.map(str::to_string));
                 queue.clear();
                 self.terminate(at, None)?;
+                self.last_end = Some(at.clone());
                 return Ok(());
             }
             if let Some(s) = scope {

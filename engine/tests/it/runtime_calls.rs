@@ -406,3 +406,34 @@ async fn a_parent_deleted_before_its_child_exists_gets_no_child_and_nothing_stay
     assert_eq!(h.rt.deliver_pending_calls(10).await.unwrap(), 0);
     assert!(h.rt.instance(child).is_err(), "no orphan child");
 }
+
+#[tokio::test]
+async fn resuming_the_incident_of_a_childs_uncaught_error_runs_the_call_again() {
+    let child = r#"<startEvent id="as"/>
+<endEvent id="reject"><errorEventDefinition errorRef="Rejected"/></endEvent>
+<sequenceFlow id="af" sourceRef="as" targetRef="reject"/>"#;
+    let roots = r#"<error id="Rejected" errorCode="rejected"/>"#;
+    let h = harness(&file("", "", child, roots)).await;
+    let parent = h.create().await;
+    let first = child_of(&h.rt.instance(parent.id).unwrap()).unwrap();
+    let worker = Worker::spawn(h.rt.clone());
+    let resumed = h.rt.resume(parent.id, user(), None).await.expect("resume");
+    let second = child_of(&resumed).expect("waits for a new child");
+    assert_ne!(first, second);
+    // The new child ends with the same error: a new incident, nothing half-moved.
+    let again = until(&h, parent.id, "the second incident", |i| {
+        i.process.incidents.len() == 1
+    })
+    .await;
+    assert_eq!(child_of(&again), Some(second));
+    worker.stop(Duration::from_secs(5)).await;
+    let events = h.events(parent.id);
+    assert_eq!(count(&events, "flyt_CallStarted call"), 2, "{events:?}");
+    assert_eq!(
+        count(&events, "flyt_IncidentResolved call"),
+        1,
+        "{events:?}"
+    );
+    let problems = flyt_engine::testing::consistency::check(h.rt.store()).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
