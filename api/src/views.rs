@@ -231,6 +231,32 @@ impl From<&Incident> for IncidentView {
     }
 }
 
+/// The child instance a call activity waits for.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CalledInstanceView {
+    /// The call activity.
+    pub element_id: String,
+    /// The app the child is an instance of (`org/app`).
+    pub app: String,
+    /// The child's id, `{partyId}/{guid}` (the same owner as this instance).
+    pub instance_id: String,
+    /// `pending` (about to be created), `active`, `ended` or `cancelled`.
+    pub state: String,
+}
+
+/// The call activity whose child this instance is.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CalledByView {
+    /// The parent's app (`org/app`).
+    pub app: String,
+    /// The parent's id, `{partyId}/{guid}`.
+    pub instance_id: String,
+    /// The parent's call activity.
+    pub element_id: String,
+}
+
 /// Process state (Altinn's shape, plus every active task and incidents).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -262,6 +288,12 @@ pub struct ProcessView {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub created_instances: Vec<Value>,
+    /// The child instances its call activities wait for (shown by `GET …/process`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub called_instances: Vec<CalledInstanceView>,
+    /// A child of a call activity: its parent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub called_by: Option<CalledByView>,
 }
 
 impl ProcessView {
@@ -273,6 +305,41 @@ impl ProcessView {
         self.signal_subscriptions = subs
             .iter()
             .map(crate::routes::signals::SignalSubscriptionView::from)
+            .collect();
+        self
+    }
+
+    /// Adds the child instances its call activities wait for, each with its state as
+    /// `child` reads it (`None`: not created yet).
+    pub fn with_calls(
+        mut self,
+        instance: &Instance,
+        child: impl Fn(flyt_engine::ids::InstanceId) -> Option<Instance>,
+    ) -> Self {
+        let party = instance.owner.party_id;
+        self.called_instances = instance
+            .process
+            .tokens
+            .iter()
+            .filter_map(|t| match &t.at {
+                flyt_engine::model::TokenAt::Call {
+                    element,
+                    app,
+                    child: id,
+                } => Some(CalledInstanceView {
+                    element_id: element.to_string(),
+                    app: app.to_string(),
+                    instance_id: format!("{party}/{id}"),
+                    state: match child(*id) {
+                        None => "pending",
+                        Some(c) if c.process.cancelled => "cancelled",
+                        Some(c) if c.is_ended() => "ended",
+                        Some(_) => "active",
+                    }
+                    .into(),
+                }),
+                _ => None,
+            })
             .collect();
         self
     }
@@ -329,12 +396,26 @@ impl ProcessView {
                 .map(|(task, t)| TimerView {
                     element_id: t.element.to_string(),
                     due: t.due.to_rfc3339(),
-                    attached_to: task.map(|task| task.element_id.to_string()).or_else(|| {
-                        p.scopes
-                            .iter()
-                            .find(|s| s.timers.iter().any(|a| a.job == t.job))
-                            .map(|s| s.element.to_string())
-                    }),
+                    attached_to: task
+                        .map(|task| task.element_id.to_string())
+                        .or_else(|| {
+                            p.scopes
+                                .iter()
+                                .find(|s| s.timers.iter().any(|a| a.job == t.job))
+                                .map(|s| s.element.to_string())
+                        })
+                        .or_else(|| {
+                            // A call activity's boundary timer, on the token waiting there.
+                            p.tokens
+                                .iter()
+                                .find(|x| x.timers.iter().any(|a| a.job == t.job))
+                                .and_then(|x| match &x.at {
+                                    flyt_engine::model::TokenAt::Call { element, .. } => {
+                                        Some(element.to_string())
+                                    }
+                                    _ => None,
+                                })
+                        }),
                 })
                 .collect(),
             scopes: p
@@ -356,6 +437,12 @@ impl ProcessView {
                 })
                 .collect(),
             created_instances,
+            called_instances: Vec::new(),
+            called_by: p.parent.as_ref().map(|parent| CalledByView {
+                app: parent.app.to_string(),
+                instance_id: format!("{}/{}", instance.owner.party_id, parent.instance),
+                element_id: parent.element.to_string(),
+            }),
         }
     }
 }

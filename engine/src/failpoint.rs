@@ -17,9 +17,12 @@
 //! | `job.before_fail_commit`, `job.after_fail_commit` | a failed attempt: re-queued with backoff, parked, or an incident |
 //! | `deploy.before_commit`, `deploy.after_commit` | storing a new definition version (also at start-up) |
 //! | `signal.between_deliveries` | delivering a signal broadcast: one delivery committed, the next not yet |
+//! | `call.before_child_commit` | a call activity: the parent's commit (token at the call activity, its start record) is on disk, the child's creation not yet |
+//! | `call.before_parent_commit` | a call activity: the child's ending commit (its ended record) is on disk, the parent's resumption not yet |
 //! | `create_instance.after_response` | flyt-hooks' `createInstance`: app B answered 2xx, A has not recorded it |
 //!
-//! The end-to-end tests in `tests/e2e/faults.rs` kill the `flyt` binary at each of them.
+//! The end-to-end tests in `tests/e2e/faults.rs` (and `tests/e2e/calls.rs` for `call.*`) kill
+//! the `flyt` binary at each of them.
 
 /// Aborts the process if `FLYT_FAILPOINT` names this point (debug builds only).
 #[macro_export]

@@ -6,6 +6,7 @@ mod altinn_walk;
 mod bench;
 mod bench_peers;
 mod browser;
+mod calls;
 mod cluster;
 mod demo;
 mod faults;

@@ -15,11 +15,15 @@ pub(crate) async fn deploy(
 ) -> Result<BTreeMap<AppId, Arc<App>>, StartError> {
     let mut failed = Vec::new();
     let mut by_id: BTreeMap<AppId, Arc<App>> = BTreeMap::new();
+    // Every app is registered before any is deployed: a call activity of one may call
+    // another's process, which its deploy checks against the hosted apps.
+    for app in &apps {
+        runtime.register_app(app.spec.clone());
+    }
     for app in apps {
         for w in &app.warnings {
             tracing::warn!(app = %app.id, "{w}");
         }
-        runtime.register_app(app.spec.clone());
         match runtime
             .deploy_from_source(&app.id, &app.bpmn, "startup")
             .await

@@ -35,10 +35,7 @@ fn with_rights(
     instance: &flyt_engine::model::Instance,
     mut task: TaskView,
 ) -> TaskView {
-    let Ok(def) = state
-        .runtime()
-        .definition(&instance.app, instance.definition_version)
-    else {
+    let Ok(def) = state.runtime().definition_of(instance) else {
         return task;
     };
     let Some(node) = def.node_by_id(&task.element_id).map(|n| def.node(n)) else {
@@ -108,9 +105,11 @@ pub async fn get_process(
     let history = state.runtime().history(instance.id)?;
     let jobs = state.runtime().jobs_of(&instance)?;
     let signals = state.runtime().instance_signal_subscriptions(&instance)?;
+    let runtime = state.runtime();
     let mut view = ProcessView::of(&instance, Some(&history))
         .with_jobs(&jobs)
-        .with_signals(&signals);
+        .with_signals(&signals)
+        .with_calls(&instance, |child| runtime.instance(child).ok());
     view.current_task = view
         .current_task
         .map(|t| with_rights(&state, &app, &caller, &instance, t));

@@ -3,6 +3,7 @@
 
 mod altinn_actions;
 mod bpmn_errors;
+mod call_activities;
 mod collaboration;
 mod support;
 

@@ -53,6 +53,8 @@ async fn apps_are_listed_for_any_authenticated_caller() {
             "acme/grant-case",
             "ttd/altinn-template-demo",
             "ttd/approval",
+            "ttd/approval-call",
+            "ttd/approval-flow",
             "ttd/case-deadline",
             "ttd/monthly-report",
             "ttd/multi-sign"

@@ -263,6 +263,7 @@ impl ProcessDefinition {
                         }),
                         None => NodeKind::EndEvent(EndEvent::default()),
                     },
+                    RawKind::CallActivity(call) => NodeKind::CallActivity(call),
                     RawKind::SubProcess => match inner_start[i] {
                         Some(start) => NodeKind::SubProcess(SubProcess { start }),
                         None => NodeKind::EndEvent(EndEvent::default()),

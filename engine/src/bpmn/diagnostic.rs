@@ -143,6 +143,12 @@ pub enum Code {
     UnknownSignal,
     /// A `<bpmn:signal>` a signal event uses has no `name`.
     SignalWithoutName,
+    /// A call activity without `calledElement`, or whose `<flyt:calledElement>`,
+    /// `<flyt:input>` or `<flyt:output>` is wrong.
+    InvalidCallActivity,
+    /// A call activity naming a process that is not in the file (same app) or that no hosted
+    /// app has (another app): an error at deploy, a warning in `flyt validate`.
+    UnknownCalledProcess,
 }
 
 impl Code {
@@ -200,6 +206,8 @@ impl Code {
         Code::InvalidAssignment,
         Code::UnknownSignal,
         Code::SignalWithoutName,
+        Code::InvalidCallActivity,
+        Code::UnknownCalledProcess,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -256,6 +264,8 @@ impl Code {
             Code::InvalidAssignment => "invalid-assignment",
             Code::UnknownSignal => "unknown-signal",
             Code::SignalWithoutName => "signal-without-name",
+            Code::InvalidCallActivity => "invalid-call-activity",
+            Code::UnknownCalledProcess => "unknown-called-process",
         }
     }
 }

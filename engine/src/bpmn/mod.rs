@@ -17,6 +17,7 @@ mod limits;
 mod raw;
 pub mod reach;
 mod read;
+mod read_call;
 mod read_loop;
 mod read_messages;
 mod read_signals;
@@ -165,6 +166,8 @@ pub fn compile(bytes: &[u8], options: &Options<'_>) -> Result<Compiled, Rejected
     let mut diagnostics = model.diagnostics;
     let mut processes = model.processes;
     let main = choose_process(&processes, options, &mut diagnostics);
+    read_call::check(&processes, options.target, &mut diagnostics);
+    read_call::mark_called(&mut processes);
     let mut definitions: Vec<Option<ProcessDefinition>> = Vec::with_capacity(processes.len());
     let hash = content_hash(bytes);
     for process in processes.drain(..) {

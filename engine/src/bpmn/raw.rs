@@ -3,7 +3,7 @@
 
 use super::diagnostic::Pos;
 use super::elements::timer::Timer;
-use super::elements::{ExclusiveGateway, InclusiveGateway, ServiceTask, UserTask};
+use super::elements::{CallActivity, ExclusiveGateway, InclusiveGateway, ServiceTask, UserTask};
 
 /// A reference to another element by id, where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +77,8 @@ pub(crate) enum RawKind {
     },
     /// An embedded `<subProcess>`: its inside is the nodes and flows whose `scope` is it.
     SubProcess,
+    /// A `<callActivity>`: the process it calls, and its data mappings.
+    CallActivity(CallActivity),
     /// An event sub-process (`triggeredByEvent="true"`): started by its one start event's
     /// trigger while its enclosing scope runs; `interrupting` is its start event's
     /// `isInterrupting` (default true).
@@ -228,6 +230,9 @@ pub(crate) struct RawProcess {
     /// Whether an unsupported element was found: graph checks that depend on the semantics of
     /// those elements (reachability, dead ends, joins) are then skipped.
     pub has_unsupported: bool,
+    /// A call activity of the same file calls it: a BPMN error nothing in it catches ends it
+    /// and goes to the caller, so an uncaught error end event is no mistake.
+    pub called: bool,
     /// The `expressionLanguage` of the `<definitions>`: the language of conditions that name
     /// none, used to name it when a condition is not an Altinn expression.
     pub expression_language: Option<String>,

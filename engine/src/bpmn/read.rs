@@ -15,7 +15,6 @@ const UNSUPPORTED_FLOW_NODES: &[&str] = &[
     "implicitThrowEvent",
     "transaction",
     "adHocSubProcess",
-    "callActivity",
     "businessRuleTask",
     "complexGateway",
     "choreographyTask",
@@ -270,7 +269,7 @@ fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> Raw
         .hint(
             "flyt executes startEvent (none, timer), endEvent (none, terminate, error), task, \
              userTask, manualTask, serviceTask, exclusiveGateway, inclusiveGateway, \
-             parallelGateway, sequenceFlow, embedded subProcess, timer-, error-, escalation-, message- and signal-started event subProcess, receiveTask, timer, message and signal intermediateCatchEvent, signal start, throw, boundary and end events, timer \
+             parallelGateway, sequenceFlow, embedded subProcess, callActivity, timer-, error-, escalation-, message- and signal-started event subProcess, receiveTask, timer, message and signal intermediateCatchEvent, signal start, throw, boundary and end events, timer \
              boundaryEvent, error boundaryEvent, link and escalation events, and none \
              intermediateThrowEvent",
         ),
@@ -627,6 +626,19 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
         "parallelGateway" => RawKind::ParallelGateway,
         "eventBasedGateway" => RawKind::EventGateway,
         "sendTask" => super::read_throw::message_throw(node, None),
+        "callActivity" => {
+            let looped = node
+                .children
+                .iter()
+                .find(|c| c.ns == Ns::Bpmn && c.name == STANDARD_LOOP);
+            if let Some(looped) = looped {
+                unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
+            } else if node.attr("isForCompensation") == Some("true") {
+                unsupported(node, format!("compensation <{qname}>"), diags)
+            } else {
+                super::read_call::call_activity(node, diags)
+            }
+        }
         other if UNSUPPORTED_FLOW_NODES.contains(&other) => {
             unsupported(node, format!("<{qname}>"), diags)
         }
@@ -649,10 +661,12 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
             })
             .collect()
     };
-    // Multi-instance: user and service tasks and embedded sub-processes (not message throws).
-    // A call activity joins them here once it runs (`runtime::multi_instance::start_inner`).
-    let multi_instance_activity = matches!(&kind, RawKind::UserTask(_) | RawKind::SubProcess)
-        || matches!(&kind, RawKind::ServiceTask(t) if t.throw.is_none());
+    // Multi-instance: user and service tasks, embedded sub-processes and call activities (not
+    // message throws).
+    let multi_instance_activity = matches!(
+        &kind,
+        RawKind::UserTask(_) | RawKind::SubProcess | RawKind::CallActivity(_)
+    ) || matches!(&kind, RawKind::ServiceTask(t) if t.throw.is_none());
     let multi = if multi_instance_activity {
         super::read_loop::multi_instance(node, diags)
     } else {

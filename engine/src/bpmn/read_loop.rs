@@ -260,7 +260,10 @@ pub(crate) fn check_boundaries(process: &super::raw::RawProcess, diags: &mut Vec
         let looped = process.nodes.iter().any(|n| {
             n.id == attached_to.id
                 && n.multi.is_some()
-                && matches!(n.kind, RawKind::UserTask(_) | RawKind::ServiceTask(_))
+                && matches!(
+                    n.kind,
+                    RawKind::UserTask(_) | RawKind::ServiceTask(_) | RawKind::CallActivity(_)
+                )
         });
         if looped {
             diags.push(

@@ -191,16 +191,19 @@ impl Registry {
         self.hook_timeout
     }
 
-    /// What an app can run, for deploy-time validation; `apps` are the apps this server knows.
+    /// What an app can run, for deploy-time validation; `apps` are the apps this server knows,
+    /// `deployed` the latest version of each that has one, and the process it starts.
     pub fn target_for<'a>(
         &'a self,
         app: &'a AppSpec,
         apps: &'a HashMap<AppId, Arc<AppSpec>>,
+        deployed: &'a HashMap<AppId, (u32, String)>,
     ) -> impl DeployTarget + 'a {
         AppTarget {
             registry: self,
             app,
             apps,
+            deployed,
         }
     }
 }
@@ -209,6 +212,7 @@ struct AppTarget<'a> {
     registry: &'a Registry,
     app: &'a AppSpec,
     apps: &'a HashMap<AppId, Arc<AppSpec>>,
+    deployed: &'a HashMap<AppId, (u32, String)>,
 }
 
 impl DeployTarget for AppTarget<'_> {
@@ -222,6 +226,44 @@ impl DeployTarget for AppTarget<'_> {
 
     fn has_data_type(&self, data_type: &str) -> Option<bool> {
         Some(self.app.open_data_types || self.app.data_type(data_type).is_some())
+    }
+
+    fn app_has_data_type(&self, app: &AppId, data_type: &str) -> Option<bool> {
+        let spec = self.apps.get(app)?;
+        Some(spec.open_data_types || spec.data_type(data_type).is_some())
+    }
+
+    /// Another app's process is the one its definition starts (`process` in its app.toml, or
+    /// its deployed latest version's). An app hosted here without a deployed definition yet
+    /// (start-up deploys apps one after the other) is checked by what its app.toml names.
+    fn called_process(
+        &self,
+        app: &AppId,
+        process: &str,
+        version: Option<u32>,
+    ) -> Result<(), String> {
+        let Some(spec) = self.apps.get(app) else {
+            return Err(format!("this server hosts no app `{app}`"));
+        };
+        match self.deployed.get(app) {
+            Some((latest, _)) if version.is_some_and(|v| v > *latest) => Err(format!(
+                "`{app}` has no version {} (its latest is {latest})",
+                version.unwrap_or_default()
+            )),
+            Some((latest, starts)) if version.is_none_or(|v| v == *latest) && starts != process => {
+                Err(format!(
+                    "version {latest} of `{app}` starts process `{starts}`"
+                ))
+            }
+            Some(_) => Ok(()),
+            None if version.is_some() => Err(format!("`{app}` has no deployed definition yet")),
+            None => match &spec.process {
+                Some(starts) if starts != process => {
+                    Err(format!("`{app}` starts process `{starts}` (its app.toml)"))
+                }
+                _ => Ok(()),
+            },
+        }
     }
 
     fn check_service_task(

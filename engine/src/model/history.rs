@@ -18,6 +18,15 @@ pub enum EventType {
     AbandonTask,
     #[serde(rename = "process_EndEvent")]
     EndEvent,
+    /// A token reached a call activity (details: the child's app and instance id).
+    #[serde(rename = "flyt_CallStarted")]
+    CallStarted,
+    /// A call activity's child ended and its token left it (details: child, outcome).
+    #[serde(rename = "flyt_CallEnded")]
+    CallEnded,
+    /// A child instance was cancelled by its parent.
+    #[serde(rename = "flyt_CallCancelled")]
+    CallCancelled,
     /// A service task ran out of attempts.
     #[serde(rename = "flyt_IncidentRaised")]
     IncidentRaised,
@@ -88,6 +97,9 @@ impl EventType {
             EventType::AbandonTask => "process_AbandonTask",
             EventType::EndEvent => "process_EndEvent",
             EventType::IncidentRaised => "flyt_IncidentRaised",
+            EventType::CallStarted => "flyt_CallStarted",
+            EventType::CallEnded => "flyt_CallEnded",
+            EventType::CallCancelled => "flyt_CallCancelled",
             EventType::Signed => "flyt_Signed",
             EventType::ServiceTaskRetried => "flyt_ServiceTaskRetried",
             EventType::TimerArmed => "flyt_TimerArmed",

@@ -18,7 +18,7 @@ pub use job::{Job, JobKind, JobState};
 pub use multi_instance::{Assignee, InnerInstance, InnerState, MultiInstanceBody};
 pub use party::{InstanceOwner, Party};
 pub use process::{
-    ArmedMessage, ArmedTimer, Incident, PROCESS_LEVEL, ProcessState, ScopeInstance, TaskInfo,
-    Token, TokenAt,
+    ArmedMessage, ArmedTimer, Incident, PROCESS_LEVEL, ParentRef, ProcessState, ScopeInstance,
+    TaskInfo, Token, TokenAt,
 };
 pub use schedule::{Schedule, ScheduleError};

@@ -1,6 +1,6 @@
 //! Process state: tokens, the Altinn-compatible view of them, and incidents.
 
-use crate::ids::{ElementId, JobKey};
+use crate::ids::{AppId, ElementId, InstanceId, JobKey};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,24 @@ pub enum TokenAt {
         signal: String,
         since: Timestamp,
     },
+    /// Waiting at a call activity for its child instance `child` of `app` to end. The child
+    /// is created by the delivery of a pending call record (`runtime::calls`).
+    #[serde(rename_all = "camelCase")]
+    Call {
+        element: ElementId,
+        app: AppId,
+        child: InstanceId,
+    },
+}
+
+/// The call activity that started an instance: the parent's app, instance, token and element.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentRef {
+    pub app: AppId,
+    pub instance: InstanceId,
+    pub token: u32,
+    pub element: ElementId,
 }
 
 /// A timer armed while a token waits: a boundary event's on a task. Its due time lives in its
@@ -125,7 +143,8 @@ impl Token {
             | TokenAt::Timer { .. }
             | TokenAt::Message { .. }
             | TokenAt::EventGateway { .. }
-            | TokenAt::Signal { .. } => None,
+            | TokenAt::Signal { .. }
+            | TokenAt::Call { .. } => None,
         }
     }
 }
@@ -184,6 +203,16 @@ pub struct ProcessState {
     /// while the instance runs (keyed by [`PROCESS_LEVEL`] as their token).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<ArmedMessage>,
+    /// A child of a call activity: its parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentRef>,
+    /// The process of its definition's file it runs, when not the one instances start in (a
+    /// call activity calling another process of the same file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called_process: Option<String>,
+    /// A child ended by its parent (an interrupting boundary, a terminate end, a deleted parent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
 }
 
 /// The token id of a process-level event sub-process's message subscription (no token or

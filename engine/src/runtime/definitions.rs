@@ -79,6 +79,15 @@ pub(crate) async fn compile_off_thread(
         .get(app)
         .cloned()
         .ok_or_else(|| Error::AppNotFound(app.clone()))?;
+    // What a call activity may call: each hosted app's latest version and the process it
+    // starts (an app without a deployed definition yet is left out).
+    let deployed: HashMap<AppId, (u32, String)> = apps
+        .keys()
+        .filter_map(|a| {
+            let (version, def) = rt.definitions.latest(&rt.store, a).ok()?;
+            Some((a.clone(), (version, def.process_id().to_string())))
+        })
+        .collect();
     let (registry, limits, bytes) = (rt.registry.clone(), rt.config.bpmn_limits, bytes.to_vec());
     // The semaphore is never closed, so acquiring only fails if it were; treat that as busy.
     let _permit = rt
@@ -87,7 +96,7 @@ pub(crate) async fn compile_off_thread(
         .await
         .map_err(|_| Error::Internal("the compile queue is closed".into()))?;
     tokio::task::spawn_blocking(move || {
-        let target = registry.target_for(&spec, &apps);
+        let target = registry.target_for(&spec, &apps, &deployed);
         bpmn::compile(
             &bytes,
             &Options::default()
@@ -110,6 +119,8 @@ pub(crate) struct Definitions {
     /// since makes that commit fail, and the create reads the head again
     /// ([`Definitions::forget_head`]) and runs again.
     heads: RwLock<HashMap<AppId, (u64, u32)>>,
+    /// Other processes of a version's file that call activities run, by process id.
+    called: RwLock<HashMap<(AppId, u32, String), Arc<ProcessDefinition>>>,
     /// The limits deploys were checked against; stored versions are re-read with the same.
     limits: bpmn::Limits,
 }
@@ -120,6 +131,7 @@ impl Definitions {
             cache: RwLock::default(),
             latest: RwLock::default(),
             heads: RwLock::default(),
+            called: RwLock::default(),
             limits,
         }
     }
@@ -280,6 +292,40 @@ impl Definitions {
     /// Forgets the head cached for `app`: the next create reads it again.
     pub(crate) fn forget_head(&self, app: &AppId) {
         self.heads.write().remove(app);
+    }
+
+    /// Process `process` of a version's file (`None`: the one instances start in). Parsed
+    /// once, then cached.
+    pub(crate) fn get_process(
+        &self,
+        store: &Store,
+        app: &AppId,
+        version: u32,
+        process: Option<&str>,
+    ) -> Result<Arc<ProcessDefinition>, Error> {
+        let main = self.get(store, app, version)?;
+        let Some(process) = process.filter(|p| *p != main.process_id().as_str()) else {
+            return Ok(main);
+        };
+        let key = (app.clone(), version, process.to_string());
+        if let Some(def) = self.called.read().get(&key) {
+            return Ok(def.clone());
+        }
+        let record =
+            store
+                .definition(app, version)?
+                .ok_or_else(|| Error::DefinitionVersionNotFound {
+                    app: app.clone(),
+                    version,
+                })?;
+        let options = Options::default()
+            .with_limits(self.limits)
+            .with_process(Some(process));
+        let compiled =
+            bpmn::compile(record.bpmn.as_bytes(), &options).map_err(Error::InvalidDefinition)?;
+        let def = Arc::new(compiled.definition);
+        self.called.write().insert(key, def.clone());
+        Ok(def)
     }
 
     /// A specific version (an instance's pinned one). Parsed once, then cached.

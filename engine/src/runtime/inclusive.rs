@@ -25,7 +25,8 @@ fn element_of(token: &Token) -> &str {
         | TokenAt::Timer { element, .. }
         | TokenAt::Message { element, .. }
         | TokenAt::EventGateway { element }
-        | TokenAt::Signal { element, .. } => element.as_str(),
+        | TokenAt::Signal { element, .. }
+        | TokenAt::Call { element, .. } => element.as_str(),
     }
 }
 

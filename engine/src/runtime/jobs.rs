@@ -206,7 +206,7 @@ impl Runtime {
         let task = match job.kind {
             JobKind::Event | JobKind::Timer => None,
             JobKind::ServiceTask => {
-                let def = self.definition(&instance.app, instance.definition_version)?;
+                let def = self.definition_of(&instance)?;
                 let Some(task) = def
                     .node_by_id(job.element_id.as_str())
                     .and_then(|n| def.service_task(n))

@@ -10,6 +10,7 @@ mod activation;
 pub(crate) mod assignment;
 mod backoff;
 mod bpmn_errors;
+pub(crate) mod calls;
 mod commands;
 pub mod content;
 mod data;
@@ -345,6 +346,17 @@ impl Runtime {
 
     pub fn definition(&self, app: &AppId, version: u32) -> Result<Arc<ProcessDefinition>, Error> {
         self.inner.definitions.get(&self.inner.store, app, version)
+    }
+
+    /// The definition an instance runs: its version's, or the other process of that version's
+    /// file a call activity started it in.
+    pub fn definition_of(&self, instance: &Instance) -> Result<Arc<ProcessDefinition>, Error> {
+        self.inner.definitions.get_process(
+            &self.inner.store,
+            &instance.app,
+            instance.definition_version,
+            instance.process.called_process.as_deref(),
+        )
     }
 
     /// The BPMN text of a version as deployed (the latest when `version` is None).

@@ -172,11 +172,11 @@ impl Transition<'_> {
                 let task_type = task.task_type.clone().unwrap_or_default();
                 self.enter_task(target, Some(task_type), Some(body)).await
             }
-            // Call activities (issue 17, second part) plug in here: an arm that starts the
-            // child instance for item `index` and records it with `register_inner`; its
-            // completion then calls `inner_completed` as `leave_task` does. The reader's
-            // `multi_instance_activity` (bpmn/read.rs) and the match arm in
-            // `Transition::arrive_all` name the kinds that may be multi-instance.
+            // One child instance per item (`runtime::calls`); its end calls `leave_task`.
+            NodeKind::CallActivity(_) => {
+                self.entering_inner = Some(index);
+                self.enter_call(target, Some(body))
+            }
             _ => self.start_inner_scope(target, body, index, queue),
         }
     }

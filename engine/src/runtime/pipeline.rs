@@ -82,7 +82,7 @@ impl Runtime {
                 actual: instance.version,
             });
         }
-        let def = self.definition(&instance.app, instance.definition_version)?;
+        let def = self.definition_of(&instance)?;
         let app = self.app(&instance.app)?;
         Ok(Loaded { instance, def, app })
     }
@@ -110,8 +110,13 @@ impl Runtime {
     ) -> Result<Instance, CommitError> {
         let opened = transition.opened_subscriptions();
         let thrown = std::mem::take(&mut transition.thrown_signals);
+        let calls = transition.call_records();
         let (txn, instance, jobs) = transition.into_txn();
         self.commit_txn(kind, txn, !jobs.is_empty()).await?;
+        // The children it calls start now, the parents of the children it ended move on.
+        if !calls.is_empty() {
+            self.after_calls(calls).await;
+        }
         // The signals it threw reach their subscriptions now.
         if !thrown.is_empty() {
             self.after_throwing(thrown).await;
@@ -132,6 +137,8 @@ impl Runtime {
         wakes_worker: bool,
     ) -> Result<(), CommitError> {
         let (before, after) = kind.fail_points();
+        // A pending call record: the worker delivers it if no one else does.
+        let wakes_worker = wakes_worker || txn.wakes_worker();
         crate::failpoint!(before);
         match self.inner.store.commit(txn).await {
             Ok(()) => {}

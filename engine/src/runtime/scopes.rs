@@ -321,6 +321,15 @@ impl Transition<'_> {
             boundary,
         }) = caught
         else {
+            // A child of a call activity: nothing in it catches the error, so it ends, and
+            // the error goes to its parent's call activity.
+            if self.instance.process.parent.is_some() {
+                self.uncaught_error = Some(code.map(str::to_string));
+                queue.clear();
+                self.terminate(at, None)?;
+                self.last_end = Some(at.clone());
+                return Ok(());
+            }
             if let Some(s) = scope {
                 self.complete_scope_if_done(s, queue)?;
             }

@@ -140,6 +140,13 @@ pub(crate) fn subscriptions_of(
                 }
                 &task.element_id
             }
+            // A multi-instance call activity's inner tokens: its boundary is on the body.
+            TokenAt::Call { element, .. } => {
+                if body_of(t.scope, element) {
+                    continue;
+                }
+                element
+            }
             TokenAt::Message { element, .. } => element,
             // An event-based gateway's token: its signal catch followers are subscribed.
             TokenAt::EventGateway { element } => {
@@ -784,7 +791,7 @@ impl Runtime {
         &self,
         instance: &Instance,
     ) -> Result<Vec<SignalSubscription>, Error> {
-        let def = self.definition(&instance.app, instance.definition_version)?;
+        let def = self.definition_of(instance)?;
         Ok(subscriptions_of(instance, &def))
     }
 

@@ -87,6 +87,14 @@ pub(crate) struct Transition<'a> {
     /// The scope instance of the arrival being moved (gateways read the multi-instance
     /// variables of the inner instance it is in).
     pub(super) arriving_scope: Option<u32>,
+    /// The call records this transition writes (`super::calls`).
+    pub(super) calls: Vec<crate::store::calls::CallDelivery>,
+    /// The children the instance waited for when read.
+    pub(super) called_before: Vec<crate::ids::InstanceId>,
+    /// Children whose end this transition delivers (their tokens leave, no `Cancel`).
+    pub(super) calls_ended: Vec<crate::ids::InstanceId>,
+    /// A BPMN error nothing in the instance caught (a child's goes to its parent).
+    pub(super) uncaught_error: Option<Option<String>>,
 }
 
 impl<'a> Transition<'a> {
@@ -107,6 +115,7 @@ impl<'a> Transition<'a> {
             Some(_) => super::signals::subscriptions_of(&instance, &def),
             None => Vec::new(),
         };
+        let called_before = super::calls::children_of(&instance.process);
         Transition {
             rt,
             def,
@@ -129,6 +138,10 @@ impl<'a> Transition<'a> {
             last_inner_end: None,
             entering_inner: None,
             arriving_scope: None,
+            calls: Vec::new(),
+            called_before,
+            calls_ended: Vec::new(),
+            uncaught_error: None,
         }
     }
 
@@ -273,7 +286,10 @@ impl<'a> Transition<'a> {
                 }
             };
             match &node.kind {
-                NodeKind::UserTask(_) | NodeKind::ServiceTask(_) | NodeKind::SubProcess(_)
+                NodeKind::UserTask(_)
+                | NodeKind::ServiceTask(_)
+                | NodeKind::SubProcess(_)
+                | NodeKind::CallActivity(_)
                     if node.multi.is_some() =>
                 {
                     self.enter_multi_instance(target, scope, &mut queue).await?;
@@ -400,6 +416,7 @@ impl<'a> Transition<'a> {
                         }
                     }
                 }
+                NodeKind::CallActivity(_) => self.enter_call(target, scope)?,
                 NodeKind::SubProcess(sub) => {
                     let inner = self.enter_scope(target, scope)?;
                     for &out in &def.node(sub.start).outgoing {
@@ -574,7 +591,7 @@ impl<'a> Transition<'a> {
         self.run_hooks(HookPoint::TaskStarted(&task_ref)).await
     }
 
-    async fn end_process(&mut self) -> Result<(), Error> {
+    pub(super) async fn end_process(&mut self) -> Result<(), Error> {
         // The process-level event sub-processes can no longer start.
         let timers = std::mem::take(&mut self.instance.process.timers);
         self.disarm(&timers)?;
@@ -586,6 +603,16 @@ impl<'a> Transition<'a> {
         self.instance.process.ended = Some(self.now);
         self.instance.process.end_event = end.clone();
         self.record(EventType::EndEvent, end, None, None);
+        // A child of a call activity: its parent moves on in a commit of its own.
+        if let Some(parent) = self.instance.process.parent.clone()
+            && !self.instance.process.cancelled
+        {
+            self.calls.push(crate::store::calls::CallDelivery::Ended {
+                child: self.instance.id,
+                parent,
+                error: self.uncaught_error.clone(),
+            });
+        }
         self.run_hooks(HookPoint::ProcessEnded).await
     }
 
@@ -730,6 +757,9 @@ impl<'a> Transition<'a> {
         super::messages::write_difference(&mut txn, &self.subscribed, &open);
         let signals = super::signals::subscriptions_of(&self.instance, &self.def);
         super::signals::write_difference(&mut txn, &self.signalled, &signals);
+        for call in self.call_records() {
+            txn.put_call_delivery(&call);
+        }
         let events = self.event_jobs();
         for job in self.new_jobs.iter().chain(events.iter()) {
             txn.create_job(job);

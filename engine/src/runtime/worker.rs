@@ -58,6 +58,9 @@ impl Worker {
     }
 }
 
+/// How many pending call records the worker delivers per round.
+const CALL_BATCH: usize = 64;
+
 async fn run(rt: Runtime, mut stop: watch::Receiver<bool>) {
     match rt.reclaim_stale_leases().await {
         Ok(0) => {}
@@ -144,6 +147,16 @@ async fn run(rt: Runtime, mut stop: watch::Receiver<bool>) {
             }
         };
 
+        // Call activities' pending records: children to start, parents to resume, children to
+        // cancel (a restart, or a failed first delivery).
+        let calls = match rt.deliver_pending_calls(CALL_BATCH).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot deliver pending call records");
+                0
+            }
+        };
+
         let poll = rt.inner.config.worker_poll;
         let deadline = match rt.inner.store.next_due(false) {
             Ok(Some(next)) if next > now => next.min(now.plus(poll)),
@@ -156,7 +169,7 @@ async fn run(rt: Runtime, mut stop: watch::Receiver<bool>) {
             _ => deadline,
         };
         // A full batch of signals: more may be pending, look again at once.
-        let deadline = if signals >= rt.inner.config.signal_batch.max(1) {
+        let deadline = if signals >= rt.inner.config.signal_batch.max(1) || calls >= CALL_BATCH {
             now
         } else {
             deadline

@@ -25,6 +25,7 @@
 //! | `g` | `g` app `\0` len name instance:16 token:u32 element | `SignalSubscription` ([`super::signals`]) |
 //! | `G` | `G` app `\0` broadcast:16 [seq:u32]         | `Broadcast` record, then its pending `Delivery`s |
 //! | `N` | `N` app `\0` signalId                       | `PublishRecord` (first answer) |
+//! | `C` | `C` child:16 kind:u8                        | a pending `CallDelivery` of a call activity ([`super::calls`]) |
 //!
 //! Everything of one instance shares the prefix `I` + its id, so a transition's writes (the
 //! record, new history events, changed data) land on one or two adjacent B-tree leaves instead

@@ -16,6 +16,7 @@ pub mod redb_backend;
 pub mod sled_backend;
 
 pub use backend::*;
+pub mod calls;
 pub mod codec;
 pub mod layout;
 pub mod messages;

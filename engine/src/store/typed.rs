@@ -668,6 +668,8 @@ impl Store {
 #[derive(Debug, Default)]
 pub struct Txn {
     unit: Unit,
+    /// It writes something the job worker delivers (a pending call record).
+    wakes: bool,
 }
 
 impl Txn {
@@ -677,6 +679,15 @@ impl Txn {
 
     pub fn is_empty(&self) -> bool {
         self.unit.writes.is_empty()
+    }
+
+    /// Whether it writes something the job worker delivers.
+    pub fn wakes_worker(&self) -> bool {
+        self.wakes
+    }
+
+    pub(super) fn set_wakes_worker(&mut self) {
+        self.wakes = true;
     }
 
     /// The raw unit, for the typed writes of other store modules (`super::messages`).

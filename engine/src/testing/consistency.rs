@@ -191,6 +191,21 @@ fn check_instance(
             }
         }
     }
+    // A token at a call activity: its child exists, or its `Start` record is still pending.
+    for token in &instance.process.tokens {
+        if let TokenAt::Call { child, element, .. } = &token.at
+            && store.instance(*child)?.is_none()
+        {
+            let pending = store.pending_calls(usize::MAX)?.into_iter().any(|(_, d)| {
+                matches!(d, crate::store::calls::CallDelivery::Start { child: c, .. } if c == *child)
+            });
+            if !pending {
+                problems.push(format!(
+                    "{id}: waits at call activity {element} for child {child}, which neither exists nor is pending (lost child)"
+                ));
+            }
+        }
+    }
     for data_type in instance.data.keys() {
         if store.data(id, data_type)?.is_none() {
             problems.push(format!("{id}: data `{data_type}` is listed but missing"));

@@ -5,6 +5,7 @@ mod rt;
 mod support;
 
 mod bpmn_altinn_reading;
+mod bpmn_call_activities;
 mod bpmn_collaboration;
 mod bpmn_conformance;
 mod bpmn_hostile;
@@ -20,6 +21,7 @@ mod bpmn_signals;
 mod crash;
 mod hooks;
 mod runtime_activation;
+mod runtime_calls;
 mod runtime_event_sub;
 mod runtime_events;
 mod runtime_explore;

@@ -2,6 +2,7 @@
 //! a new kind is a new file plus the match arms the compiler asks for.
 
 mod assignment;
+pub mod call_activity;
 mod events;
 mod extension;
 mod gateways;
@@ -17,6 +18,7 @@ pub mod timer;
 mod user_task;
 
 pub use assignment::AssigneeRule;
+pub use call_activity::{CallActivity, DataMapping};
 pub use events::{
     BoundaryEvent, EndEvent, ErrorBoundaryEvent, EscalationBoundaryEvent, EscalationThrow,
     MessageStart, StartEvent, ThrowEvent, ThrownError, TimerCatchEvent,
@@ -102,6 +104,8 @@ pub enum NodeKind {
     SignalBoundary(SignalBoundaryEvent),
     /// A signal intermediate throw or end event.
     SignalThrow(SignalThrow),
+    /// A call activity: its token waits while a child instance of the process it calls runs.
+    CallActivity(CallActivity),
 }
 
 impl NodeKind {
@@ -136,6 +140,7 @@ impl NodeKind {
             NodeKind::SignalBoundary(_) => "boundaryEvent",
             NodeKind::SignalThrow(s) if s.end => "endEvent",
             NodeKind::SignalThrow(_) => "intermediateThrowEvent",
+            NodeKind::CallActivity(_) => "callActivity",
         }
     }
 

@@ -121,6 +121,7 @@ impl Game<'_> {
                 node.kind,
                 RawKind::UserTask(_)
                     | RawKind::ServiceTask(_)
+                    | RawKind::CallActivity(_)
                     | RawKind::TimerCatch(_)
                     | RawKind::MessageCatch { .. }
                     | RawKind::SignalCatch { .. }

@@ -117,6 +117,7 @@ pub(crate) fn check(
                 | RawKind::Boundary { .. }
                 | RawKind::ErrorBoundary { .. }
                 | RawKind::SubProcess
+                | RawKind::CallActivity(_)
         );
         if let RawKind::ErrorBoundary {
             attached_to,
@@ -642,6 +643,7 @@ fn check_attachment(
                         ..
                     }
                     | RawKind::SubProcess
+                    | RawKind::CallActivity(_)
                     | RawKind::Unsupported
             ) || matches!(&target.kind, RawKind::ServiceTask(t)
                     if t.throw.as_ref().is_some_and(|m| m.element != crate::bpmn::elements::ThrowElement::SendTask)) =>
@@ -651,12 +653,12 @@ fn check_attachment(
                     Code::InvalidBoundary,
                     attached_to.pos,
                     format!(
-                        "boundary event `{}` is attached to <{}> `{}`; flyt attaches boundary events to tasks and sub-processes",
+                        "boundary event `{}` is attached to <{}> `{}`; flyt attaches boundary events to tasks, sub-processes and call activities",
                         node.id, target.qname, target.id
                     ),
                 )
                 .element(&node.id)
-                .hint("attach it to a user task, a service task, a receive task or a sub-process"),
+                .hint("attach it to a user task, a service task, a receive task, a sub-process or a call activity"),
             )
         }
         Some(_) => {}

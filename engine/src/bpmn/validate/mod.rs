@@ -51,6 +51,20 @@ pub trait DeployTarget {
     fn has_data_type(&self, _data_type: &str) -> Option<bool> {
         None
     }
+    /// Whether a call activity may call process `process` of hosted app `app` (in `version`,
+    /// or its latest): `Err` says why not. Default: nothing known against it.
+    fn called_process(
+        &self,
+        _app: &crate::ids::AppId,
+        _process: &str,
+        _version: Option<u32>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+    /// Whether hosted app `app` declares this data type (`None`: unknown here).
+    fn app_has_data_type(&self, _app: &crate::ids::AppId, _data_type: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// Validates a raw process. Returns the definition only when there are no errors; the

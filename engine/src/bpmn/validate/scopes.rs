@@ -294,7 +294,7 @@ pub(crate) fn check_error_ends(process: &RawProcess, diags: &mut Vec<Diagnostic>
             at = process.nodes[s].scope;
         }
         if !caught {
-            caught = started(None, left);
+            caught = started(None, left) || process.called;
         }
         if !caught {
             diags.push(

@@ -4,6 +4,7 @@ use crate::ids::InstanceId;
 use crate::runtime::pipeline::Kind;
 use crate::runtime::{Error, Runtime};
 use crate::store::Txn;
+use crate::store::calls::CallDelivery;
 
 impl Runtime {
     /// Deletes an instance with its history, data, files and pending jobs. One commit; the
@@ -35,7 +36,18 @@ impl Runtime {
             &super::super::messages::subscriptions_of(&instance),
             &[],
         );
+        // The children its call activities wait for are cancelled.
+        let cancels: Vec<CallDelivery> = crate::runtime::calls::children_of(&instance.process)
+            .into_iter()
+            .map(|child| CallDelivery::Cancel { child, by: None })
+            .collect();
+        for c in &cancels {
+            txn.put_call_delivery(c);
+        }
         self.commit_txn(Kind::Move, txn, false).await?;
+        if !cancels.is_empty() {
+            self.after_calls(cancels).await;
+        }
         // After the commit: a crash before this leaves unreferenced files for the sweep.
         if let Err(e) = self.inner.store.blobs().remove_instance(id) {
             tracing::warn!(instance = %id, error = %e, "could not remove a deleted instance's files");

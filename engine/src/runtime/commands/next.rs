@@ -99,7 +99,7 @@ impl Runtime {
             return Err(Error::ProcessEnded);
         }
         let (task, action) = (req.task.as_deref(), req.action.as_deref());
-        let def = self.definition(&instance.app, instance.definition_version)?;
+        let def = self.definition_of(instance)?;
         let (token, element) = pick_task(instance, task, action, &def, inner, &req.actor)?;
         let node = node_of(&def, &element, instance)?;
         let not_allowed = |action: &str, allowed: Vec<String>| Error::ActionNotAllowed {

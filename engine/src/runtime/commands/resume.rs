@@ -1,4 +1,5 @@
-//! Resuming an instance after incidents: their jobs run again with fresh attempts.
+//! Resuming an instance after incidents: their jobs run again with fresh attempts, and a call
+//! activity whose child ended with an uncaught BPMN error starts a new child.
 
 use crate::ids::InstanceId;
 use crate::model::{Actor, EventType, Instance, JobState};
@@ -26,6 +27,10 @@ impl Runtime {
                 again.attempts = 0;
                 again.state = JobState::Queued { due: t.now };
                 t.prelude.update_job(&job, rev, &again);
+            } else {
+                // A call activity's incident (a child's uncaught BPMN error): it runs again
+                // with a new child.
+                t.call_again(InstanceId::from_uuid(*incident.job.as_uuid()))?;
             }
             t.record(
                 EventType::IncidentResolved,
