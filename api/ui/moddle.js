@@ -163,7 +163,12 @@
       // extensionElements: what a multi-instance activity runs over.
       { name: 'MultiInstance', superClass: ['Element'], properties: [attr('collection'), attr('elementVariable')] },
       // <flyt:assignee person|organisation|role/> on a user task: who may act on it.
-      { name: 'Assignee', superClass: ['Element'], properties: [attr('person'), attr('organisation'), attr('role')] }
+      { name: 'Assignee', superClass: ['Element'], properties: [attr('person'), attr('organisation'), attr('role')] },
+      // On a call activity: <flyt:calledElement app version/> (another app, a pinned version)
+      // and the data mappings <flyt:input source target/>, <flyt:output source target/>.
+      { name: 'CalledElement', superClass: ['Element'], properties: [attr('app'), attr('version')] },
+      { name: 'Input', superClass: ['Element'], properties: [attr('source'), attr('target')] },
+      { name: 'Output', superClass: ['Element'], properties: [attr('source'), attr('target')] }
     ],
     enumerations: []
   };
