@@ -339,8 +339,15 @@ async fn nodes_answer_503_while_the_database_is_gone_and_finish_everything_after
          WHERE datname = '{name}' AND pid <> pg_backend_pid()"
     ))
     .unwrap();
-    // pg_terminate_backend only signals: wait until the sessions are really gone.
+    // pg_terminate_backend only signals: wait until the sessions are really gone. A session
+    // that was connecting while the database was closed (a node's hint listener reconnects
+    // within 100 ms of losing its session) can outlive the first round: end it too.
     eventually("the sessions to end", Duration::from_secs(30), || {
+        db.execute_admin(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .unwrap();
         let sessions = db.sessions().unwrap();
         async move { (sessions == 0).then_some(()) }
     })

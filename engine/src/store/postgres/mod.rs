@@ -24,7 +24,8 @@
 //! Under `SERIALIZABLE` the reads of step 1 are predicate-locked, so another node changing a
 //! checked key (or inserting an absent one) between our read and our commit makes one of the
 //! two transactions fail with SQLSTATE 40001 (or 40P01 on a deadlock); the batch is then retried
-//! from step 1, so its outcomes are always those of a serial order. That is the optimistic
+//! from step 1 (for up to [`RETRY_FOR`], with jittered pauses), so its outcomes are always
+//! those of a serial order. That is the optimistic
 //! version check across nodes, and it runs unchanged on CockroachDB, which only has
 //! `SERIALIZABLE`.
 //!
@@ -64,8 +65,14 @@ use schema::{MIGRATION_LOCK, MIGRATIONS, MIGRATIONS_TABLE, Table};
 
 const NAME: &str = "postgres";
 
-/// How often a batch is retried after a serialization failure or deadlock before giving up.
-const MAX_ATTEMPTS: u32 = 20;
+/// How long a batch is retried after serialization failures or deadlocks before it is reported
+/// failed (503). A time, not a count: under load (several nodes, a busy machine) a transaction
+/// stays open longer and collides more often, and twenty quick retries (about 0.6 s) were seen
+/// running out while every other node went on; each retry waits a jittered, doubling pause up
+/// to [`MAX_RETRY_PAUSE_MS`], so that colliding nodes fall out of step.
+const RETRY_FOR: Duration = Duration::from_secs(10);
+/// The longest pause between two attempts of a batch.
+const MAX_RETRY_PAUSE_MS: u64 = 256;
 
 /// How to reach the database.
 #[derive(Clone)]
@@ -695,7 +702,8 @@ impl Backend for PostgresBackend {
         }
         let (pool, shown) = (&self.pool, &self.shown);
         self.run(async move {
-            let mut tries = 0;
+            let mut tries = 0u32;
+            let started = std::time::Instant::now();
             loop {
                 tries += 1;
                 let client = pool.get().await.map_err(|e| pool_error(shown, e))?;
@@ -706,10 +714,11 @@ impl Backend for PostgresBackend {
                 }
                 match result {
                     Ok(outcomes) => return Ok(outcomes),
-                    Err(e) if retryable(&e) && tries < MAX_ATTEMPTS => {
+                    Err(e) if retryable(&e) && started.elapsed() < RETRY_FOR => {
                         tracing::debug!(attempt = tries, error = %e, "PostgreSQL batch retried");
-                        // A little jitter so that two nodes do not collide again in step.
-                        let pause = fastrand::u64(0..(1u64 << tries.min(6)));
+                        // Jitter, so that two nodes do not collide again in step.
+                        let cap = (1u64 << tries.min(8)).min(MAX_RETRY_PAUSE_MS);
+                        let pause = fastrand::u64(0..=cap);
                         tokio::time::sleep(Duration::from_millis(pause)).await;
                     }
                     Err(e) => return Err(db_error(shown, e)),
