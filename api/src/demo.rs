@@ -443,7 +443,19 @@ async fn flow(a: &str, b: &str, issuer: &str) -> Result<(), String> {
         "   A's gateway took the granted branch: task {}",
         p["currentTask"]["elementId"]
     );
-    let (_, bp) = call(http.get(format!("{b_url}/process")).bearer_auth(&carol)).await?;
+    // B's message end event sends the message and then commits its own end: A can have
+    // correlated it a moment before B's instance shows as ended.
+    let started = Instant::now();
+    let bp = loop {
+        let (_, bp) = call(http.get(format!("{b_url}/process")).bearer_auth(&carol)).await?;
+        if !bp["endEvent"].is_null() {
+            break bp;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err(format!("B's instance did not end within 30 s: {bp}"));
+        }
+        tokio::task::yield_now().await;
+    };
     crate::outln!("   B's instance ended at {}", bp["endEvent"]);
 
     step(10, "Alice confirms the grant");

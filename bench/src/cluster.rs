@@ -135,6 +135,39 @@ fn free_port() -> Result<u16, String> {
 }
 
 /// `k` nodes on `db`, started one after the other (the first makes the authority's key).
+/// Requests the server answered 503 (`storage-unavailable` or `overloaded`: nothing changed,
+/// retry shortly) that the bench sent again, as any client of the API should; printed at the
+/// end of a mode, since under load with several nodes on one database they happen (BENCHMARKS.md).
+static RETRIED_503: AtomicUsize = AtomicUsize::new(0);
+
+/// Sends `req`, and again after a 503, at most 20 times with a growing pause.
+async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, String> {
+    let mut attempt = 0u64;
+    loop {
+        let r = req
+            .try_clone()
+            .ok_or("a request with a streamed body")?
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if r.status() != 503 || attempt >= 20 {
+            return Ok(r);
+        }
+        attempt += 1;
+        RETRIED_503.fetch_add(1, Ordering::Relaxed);
+        let _ = r.bytes().await;
+        tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+    }
+}
+
+/// Says how many requests were sent again after a 503 (none: says nothing).
+fn report_retried(mode: &str) {
+    let n = RETRIED_503.swap(0, Ordering::Relaxed);
+    if n > 0 {
+        eprintln!("flyt bench {mode}: {n} request(s) answered 503 and sent again");
+    }
+}
+
 async fn start_nodes(dir: &Path, processes: &Path, db: &Db, k: usize) -> Result<Vec<Node>, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let config = dir.join("flyt.toml");
@@ -282,7 +315,7 @@ async fn drive_approval(
                 }
                 let body = json!({ "data": { "claim": { "amount": 100 + (i % 9000), "currency": "NOK" } } });
                 let t = Instant::now();
-                let r = http.post(format!("{base}/ttd/approval/instances")).bearer_auth(&token).json(&body).send().await.map_err(|e| e.to_string())?;
+                let r = send(http.post(format!("{base}/ttd/approval/instances")).bearer_auth(&token).json(&body)).await?;
                 if r.status() != 201 {
                     return Err(format!("create: {} {}", r.status(), r.text().await.unwrap_or_default()));
                 }
@@ -296,7 +329,7 @@ async fn drive_approval(
                         if let Some(a) = action {
                             req = req.json(&json!({ "action": a }));
                         }
-                        let r = req.send().await.map_err(|e| e.to_string())?;
+                        let r = send(req).await?;
                         if r.status() != 200 {
                             return Err(format!("next: {} {}", r.status(), r.text().await.unwrap_or_default()));
                         }
@@ -367,6 +400,7 @@ pub async fn nodes(
         db.drop_now().await;
         rows.extend(result?);
     }
+    report_retried("nodes");
     Ok(rows)
 }
 
@@ -436,7 +470,7 @@ pub async fn jobs(
             let (http, base, next) = (http.clone(), bases[c % k].clone(), next.clone());
             tasks.push(tokio::spawn(async move {
                 while next.fetch_add(1, Ordering::Relaxed) < n {
-                    let r = http.post(format!("{base}/{JOBS_APP}/instances")).bearer_auth(&token).json(&json!({})).send().await.map_err(|e| e.to_string())?;
+                    let r = send(http.post(format!("{base}/{JOBS_APP}/instances")).bearer_auth(&token).json(&json!({}))).await?;
                     if r.status() != 201 {
                         return Err(format!("create: {} {}", r.status(), r.text().await.unwrap_or_default()));
                     }
@@ -462,9 +496,9 @@ pub async fn jobs(
                 let mut latencies = Vec::new();
                 while !stop.load(Ordering::Relaxed) && completed.load(Ordering::Relaxed) < n {
                     let t = Instant::now();
-                    let r = http.post(format!("{base}/jobs/activate")).bearer_auth(&org)
-                        .json(&json!({ "jobTypes": [JOB_TYPE], "maxJobs": batch, "lockDurationMs": 60_000, "workerId": format!("bench-{w}") }))
-                        .send().await.map_err(|e| e.to_string())?;
+                    let r = send(http.post(format!("{base}/jobs/activate")).bearer_auth(&org)
+                        .json(&json!({ "jobTypes": [JOB_TYPE], "maxJobs": batch, "lockDurationMs": 60_000, "workerId": format!("bench-{w}") })))
+                        .await?;
                     if r.status() != 200 {
                         return Err(format!("activate: {} {}", r.status(), r.text().await.unwrap_or_default()));
                     }
@@ -481,7 +515,7 @@ pub async fn jobs(
                     for job in list {
                         let key = job["key"].as_str().unwrap_or_default().to_string();
                         let t = Instant::now();
-                        let r = http.post(format!("{base}/jobs/{key}/complete")).bearer_auth(&org).json(&json!({})).send().await.map_err(|e| e.to_string())?;
+                        let r = send(http.post(format!("{base}/jobs/{key}/complete")).bearer_auth(&org).json(&json!({}))).await?;
                         match r.status().as_u16() {
                             200 => {
                                 completed.fetch_add(1, Ordering::Relaxed);
@@ -530,6 +564,7 @@ pub async fn jobs(
         ])
     }
     .await;
+    report_retried("jobs");
     db.drop_now().await;
     result
 }
@@ -674,6 +709,7 @@ pub async fn footprint(
         Ok::<_, String>(rows)
     }
     .await;
+    report_retried("pg-footprint");
     db.drop_now().await;
     result
 }

@@ -716,6 +716,8 @@ impl Backend for PostgresBackend {
                     Ok(outcomes) => return Ok(outcomes),
                     Err(e) if retryable(&e) && started.elapsed() < RETRY_FOR => {
                         tracing::debug!(attempt = tries, error = %e, "PostgreSQL batch retried");
+                        // Back to the pool while it waits.
+                        drop(client);
                         // Jitter, so that two nodes do not collide again in step.
                         let cap = (1u64 << tries.min(8)).min(MAX_RETRY_PAUSE_MS);
                         let pause = fastrand::u64(0..=cap);
