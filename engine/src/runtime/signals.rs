@@ -623,14 +623,15 @@ impl Runtime {
                     }
                     Some(owner) => {
                         // The broadcast's data, into the start event's data type if it names one.
+                        // (Without a definition the create below fails and says so.)
                         let mut data = std::collections::BTreeMap::new();
-                        let (_, def) = self.latest_definition(&b.app)?;
-                        if let (Some(data_type), Some(Value::Object(fields))) = (
+                        let data_type = self.latest_definition(&b.app).ok().and_then(|(_, def)| {
                             def.node_by_id(element.as_str())
-                                .and_then(|n| signal_data_type(&def, n)),
-                            &b.data,
-                        ) {
-                            data.insert(data_type.clone(), Value::Object(fields.clone()));
+                                .and_then(|n| signal_data_type(&def, n).cloned())
+                        });
+                        if let (Some(data_type), Some(Value::Object(fields))) = (data_type, &b.data)
+                        {
+                            data.insert(data_type, Value::Object(fields.clone()));
                         }
                         let req = CreateInstance {
                             app: b.app.clone(),
