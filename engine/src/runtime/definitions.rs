@@ -311,6 +311,22 @@ impl Definitions {
         if let Some(def) = self.called.read().get(&key) {
             return Ok(def.clone());
         }
+        let def = Arc::new(self.compile_stored(store, app, version, Some(process))?);
+        self.called.write().insert(key, def.clone());
+        Ok(def)
+    }
+
+    /// Compiles stored version `version` of `app`, starting at `process` (`None`: the process
+    /// the version names). It passed validation when deployed; compiled without a target
+    /// (registrations may have changed since, which must not make running instances
+    /// unreadable).
+    fn compile_stored(
+        &self,
+        store: &Store,
+        app: &AppId,
+        version: u32,
+        process: Option<&str>,
+    ) -> Result<ProcessDefinition, Error> {
         let record =
             store
                 .definition(app, version)?
@@ -320,12 +336,10 @@ impl Definitions {
                 })?;
         let options = Options::default()
             .with_limits(self.limits)
-            .with_process(Some(process));
+            .with_process(process.or(record.process.as_deref()));
         let compiled =
             bpmn::compile(record.bpmn.as_bytes(), &options).map_err(Error::InvalidDefinition)?;
-        let def = Arc::new(compiled.definition);
-        self.called.write().insert(key, def.clone());
-        Ok(def)
+        Ok(compiled.definition)
     }
 
     /// A specific version (an instance's pinned one). Parsed once, then cached.
@@ -338,21 +352,7 @@ impl Definitions {
         if let Some(def) = self.cache.read().get(&(app.clone(), version)) {
             return Ok(def.clone());
         }
-        let record =
-            store
-                .definition(app, version)?
-                .ok_or_else(|| Error::DefinitionVersionNotFound {
-                    app: app.clone(),
-                    version,
-                })?;
-        // It passed validation when deployed; compile without a target (registrations may have
-        // changed since, which must not make running instances unreadable).
-        let options = Options::default()
-            .with_limits(self.limits)
-            .with_process(record.process.as_deref());
-        let compiled =
-            bpmn::compile(record.bpmn.as_bytes(), &options).map_err(Error::InvalidDefinition)?;
-        let def = Arc::new(compiled.definition);
+        let def = Arc::new(self.compile_stored(store, app, version, None)?);
         self.cache
             .write()
             .insert((app.clone(), version), def.clone());
