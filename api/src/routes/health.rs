@@ -125,6 +125,13 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             hints.connects,
         );
     }
+    if let Some(retries) = rt.store().batch_retries() {
+        counter(
+            "flyt_store_batch_retries_total",
+            "Batches sent to the database again because a concurrent transaction made it refuse them (serialization failure, deadlock, a key created meanwhile); each retry reads the checked keys afresh.",
+            retries,
+        );
+    }
     counter(
         "flyt_commit_batches_total",
         "Durable writes (each one fsync).",

@@ -194,6 +194,13 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
+    /// Batches sent again after the database refused them for a concurrent transaction's sake
+    /// (a serialization failure, a deadlock, a key another transaction created meanwhile), for
+    /// `/metrics`; `None` where that cannot happen (embedded stores).
+    fn batch_retries(&self) -> Option<u64> {
+        None
+    }
+
     /// Gives space the store no longer uses back to the file system, where the backend can
     /// (redb: copy-on-write leaves freed pages in the file; the file never shrinks by itself).
     /// Needs the store to itself: meant for `flyt store compact` with the server stopped. A

@@ -207,6 +207,11 @@ impl Store {
         self.backend.hint_stats()
     }
 
+    /// Batches the database made us send again ([`Backend::batch_retries`]).
+    pub fn batch_retries(&self) -> Option<u64> {
+        self.backend.batch_retries()
+    }
+
     /// Whether the store answers now ([`Backend::ping`]).
     pub fn ping(&self) -> Result<(), StoreError> {
         Ok(self.backend.ping()?)

@@ -104,6 +104,53 @@ fn two_nodes_racing_for_one_record_have_exactly_one_winner() {
     );
 }
 
+/// A key that must be absent has no row to lock: under the default `READ COMMITTED`, two nodes
+/// creating it at once are told apart by the plain insert, whose unique violation sends the
+/// loser's batch back to read the winner's row and fail its check. Also with other units in
+/// the same batches (the loser's other unit still commits).
+#[test]
+fn two_nodes_creating_one_key_have_exactly_one_winner() {
+    let Some(db) = TempDatabase::create("two_nodes_creating_one_key") else {
+        return;
+    };
+    let nodes: Vec<Arc<dyn Backend>> = (0..2)
+        .map(|_| open_postgres(db.url(), true).unwrap())
+        .collect();
+    for round in 0..5 {
+        let barrier = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (node, barrier) = (nodes[t % 2].clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let key = format!("Kcreated{round}").into_bytes();
+                    let mut create = Unit::new();
+                    create
+                        .check(Check::Absent(key.clone()))
+                        .put(key, vec![t as u8]);
+                    let mut own = Unit::new();
+                    own.put(format!("Kown{round}-{t}").into_bytes(), vec![1]);
+                    barrier.wait();
+                    let outcomes = node.apply(&[create, own]).unwrap();
+                    assert_eq!(outcomes[1], Ok(()), "the other unit commits");
+                    outcomes[0].is_ok()
+                })
+            })
+            .collect();
+        let winners: Vec<usize> = threads
+            .into_iter()
+            .enumerate()
+            .filter_map(|(t, h)| h.join().unwrap().then_some(t))
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        let stored = nodes[0].get(format!("Kcreated{round}").as_bytes()).unwrap();
+        assert_eq!(stored, Some(vec![winners[0] as u8]), "the winner's value");
+        for t in 0..8 {
+            let own = nodes[1].get(format!("Kown{round}-{t}").as_bytes()).unwrap();
+            assert_eq!(own, Some(vec![1]), "round {round}: unit of {t}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redb_store_copied_to_postgres_continues_there_and_reads_as_sql() {
     let Some(db) = TempDatabase::create("a_redb_store_copied_to_postgres") else {

@@ -8,26 +8,33 @@
 //! future is polled in the caller's thread inside that runtime's context (its threads drive the
 //! sockets and timers), not spawned there: one hand-over between threads less per call.
 //!
-//! **One batch, one transaction.** `apply` runs a whole group-commit batch in ONE `SERIALIZABLE`
-//! transaction and two round trips, whatever the number of units:
+//! **One batch, one transaction.** `apply` runs a whole group-commit batch in ONE transaction
+//! and two round trips, whatever the number of units:
 //! 1. `BEGIN` and the current values of every key any unit checks, pipelined: one
-//!    `SELECT … WHERE k = ANY($1)` per table;
+//!    `SELECT … WHERE k = ANY($1) ORDER BY k FOR UPDATE` per table (`FOR SHARE` for keys the
+//!    batch only checks, such as the definition head every create checks);
 //! 2. the units are evaluated in order in memory against those values and the writes of
 //!    earlier units (exactly [`Check::holds`], as every backend), which gives each unit's outcome
 //!    and the final state of every written key;
 //! 3. one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE` and one `DELETE … = ANY($1)` per
-//!    table, pipelined with the `COMMIT` behind them ([`attempt`] says why that is safe).
+//!    table, pipelined with the `COMMIT` behind them ([`attempt`] says why that is safe); a
+//!    checked key that was absent is inserted without `ON CONFLICT`.
 //!
-//! Reads outside a batch are one statement each; a range reads only the tables its keys can be
-//! in ([`Table::for_range`]).
-//!
-//! Under `SERIALIZABLE` the reads of step 1 are predicate-locked, so another node changing a
-//! checked key (or inserting an absent one) between our read and our commit makes one of the
-//! two transactions fail with SQLSTATE 40001 (or 40P01 on a deadlock); the batch is then retried
-//! from step 1 (for up to [`RETRY_FOR`], with jittered pauses), so its outcomes are always
-//! those of a serial order. That is the optimistic
-//! version check across nodes, and it runs unchanged on CockroachDB, which only has
-//! `SERIALIZABLE`.
+//! **Why that is the optimistic version check across nodes.** The rows of every checked key are
+//! locked from the read to the commit, so no other node can change them in between: one that
+//! tries waits, then reads the committed value and its check fails (the caller's 409). A key
+//! that must be absent has no row to lock; the unit that checks it also inserts it, and that
+//! insert fails (SQLSTATE 23505) if another transaction committed the key meanwhile, rolling the
+//! whole batch back. So the batch runs at the database's default isolation (`READ COMMITTED`
+//! on a stock PostgreSQL) and its outcomes are those of a serial order. Two batches lock shared
+//! rows in the same order (tables in a fixed order, keys sorted); a deadlock (40P01), a
+//! serialization failure (40001: a database whose default is `SERIALIZABLE`, as CockroachDB
+//! always is) and that unique violation retry the batch from step 1, for up to
+//! [`RETRY_FOR`] with jittered pauses. A unit that checks a key absent without inserting it
+//! (the engine writes none; [`locks_cover`]) makes its batch `SERIALIZABLE`, whose predicate
+//! locks cover it. Before, every batch ran `SERIALIZABLE`: its predicate locks on index pages
+//! made batches of different nodes that touched neighbouring keys (instance ids are
+//! time-ordered, so new instances share the last page) fail each other with 40001.
 //!
 //! **Failure.** A database that cannot be reached gives [`BackendError::Unavailable`] within the
 //! pool's timeouts (the API answers 503); connections the server closed are dropped by the pool
@@ -163,6 +170,8 @@ pub struct PostgresBackend {
     pool: Pool,
     shown: Arc<str>,
     hints: hints::Hints,
+    /// Batches sent again ([`Backend::batch_retries`]).
+    retries: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for PostgresBackend {
@@ -226,6 +235,16 @@ impl PostgresBackend {
             Pool::builder(manager)
                 .max_size(options.pool_size.max(1))
                 .timeouts(timeouts)
+                .post_create(deadpool_postgres::Hook::async_fn(|client, _| {
+                    Box::pin(async move {
+                        // Not where the setting does not exist (a database that only speaks
+                        // the protocol): its planner is its own.
+                        if let Err(e) = client.simple_query(SESSION_SETUP).await {
+                            tracing::debug!(error = %e, "PostgreSQL session setting refused");
+                        }
+                        Ok(())
+                    })
+                }))
                 .runtime(deadpool_postgres::Runtime::Tokio1)
                 .build()
                 .map_err(|e| BackendError::Io(format!("building the PostgreSQL pool: {e}")))?
@@ -243,6 +262,7 @@ impl PostgresBackend {
             pool,
             shown,
             hints,
+            retries: std::sync::atomic::AtomicU64::new(0),
         };
         let found = backend.schema_version()?;
         let expected = schema::current_version();
@@ -417,6 +437,8 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
         e.code(),
         Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE
             || *code == SqlState::T_R_DEADLOCK_DETECTED
+            // A row inserted by another transaction after this one found the key absent.
+            || *code == SqlState::UNIQUE_VIOLATION
     )
 }
 
@@ -478,7 +500,68 @@ async fn range_once(
 /// A key and its value.
 type Row<'a> = (&'a [u8], &'a [u8]);
 
-const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+/// Run on every pooled connection when it is made. Every statement flyt sends reads by primary
+/// key (`k = ANY($1)`, `k >= $1 AND k < $2`); statements are prepared once per connection, and
+/// after five runs PostgreSQL may keep a generic plan for good. A connection whose first
+/// batches ran while a table still had a page or two (a new database, or one never analysed:
+/// `autovacuum = off`) then kept a sequential scan, and read the whole table at every batch as
+/// it grew: `bench rest` ran at 1,300 or 2,700 instances/s depending on which connections
+/// the batches happened to get (BENCHMARKS.md). Without sequential scans the generic plan is
+/// the index, at every size.
+const SESSION_SETUP: &str = "SET enable_seqscan = off";
+
+/// A batch whose checks its row locks cover: the database's default isolation (`READ
+/// COMMITTED` unless the operator chose otherwise; [`attempt`] says why that is enough).
+const BEGIN: &str = "BEGIN";
+/// A batch with a check row locks cannot cover (a key that must be absent and that the unit
+/// does not then insert): predicate locks do.
+const BEGIN_SERIALIZABLE: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+
+/// How a checked key is locked until the commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Lock {
+    /// The batch may write it.
+    Update,
+    /// The batch only checks it (every create checks its app's definition head: creates on
+    /// several nodes share that lock, a deploy waits for them).
+    Share,
+}
+
+impl Lock {
+    fn sql(self) -> &'static str {
+        match self {
+            Lock::Update => "FOR UPDATE",
+            Lock::Share => "FOR SHARE",
+        }
+    }
+}
+
+/// Whether row locks cover every check of `units`: each key a unit needs absent, it puts
+/// itself (a plain `INSERT`, which fails on a row another transaction committed meanwhile), and
+/// no unit deletes it. The engine's units always do; a unit that checks a key absent without
+/// writing it runs `SERIALIZABLE`.
+fn locks_cover(units: &[Unit]) -> bool {
+    let deleted: HashSet<&[u8]> = units
+        .iter()
+        .flat_map(|u| &u.writes)
+        .filter_map(|w| match w {
+            Write::Delete(key) => Some(key.as_slice()),
+            Write::Put(..) => None,
+        })
+        .collect();
+    units.iter().all(|unit| {
+        unit.checks.iter().all(|check| match check {
+            Check::Prefix { .. } => true,
+            Check::Absent(key) => {
+                !deleted.contains(key.as_slice())
+                    && unit
+                        .writes
+                        .iter()
+                        .any(|w| matches!(w, Write::Put(k, _) if k == key))
+            }
+        })
+    })
+}
 
 /// A statement in flight.
 type Pending<'a> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
@@ -496,21 +579,45 @@ async fn attempt(
     client: &deadpool_postgres::Client,
     units: &[Unit],
 ) -> Result<Vec<Result<(), CheckFailed>>, tokio_postgres::Error> {
-    // 1. Current values of every checked key.
-    // Each key once (every create of a batch checks its app's definition head).
-    let mut checked: BTreeMap<Table, Vec<&[u8]>> = BTreeMap::new();
+    // 1. Current values of every checked key, each read once (every create of a batch checks
+    // its app's definition head) and locked until the commit.
+    let begin = if locks_cover(units) {
+        BEGIN
+    } else {
+        BEGIN_SERIALIZABLE
+    };
+    let may_write: HashSet<&[u8]> = units
+        .iter()
+        .flat_map(|u| &u.writes)
+        .map(|w| match w {
+            Write::Put(key, _) | Write::Delete(key) => key.as_slice(),
+        })
+        .collect();
+    let mut checked: BTreeMap<(Table, Lock), Vec<&[u8]>> = BTreeMap::new();
     let mut seen: HashSet<&[u8]> = HashSet::new();
     for check in units.iter().flat_map(|u| &u.checks) {
-        if seen.insert(check.key()) {
-            checked
-                .entry(Table::of(check.key()))
-                .or_default()
-                .push(check.key());
+        let key = check.key();
+        if seen.insert(key) {
+            let lock = if may_write.contains(key) {
+                Lock::Update
+            } else {
+                Lock::Share
+            };
+            checked.entry((Table::of(key), lock)).or_default().push(key);
         }
     }
+    for keys in checked.values_mut() {
+        keys.sort_unstable();
+    }
     let mut reads = Vec::with_capacity(checked.len());
-    for (table, keys) in &checked {
-        let sql = format!("SELECT k, v FROM {} WHERE k = ANY($1)", table.name());
+    for ((table, lock), keys) in &checked {
+        // In key order, tables in a fixed order: two batches lock the rows they share in the
+        // same order (a deadlock between them is still retried, as 40P01).
+        let sql = format!(
+            "SELECT k, v FROM {} WHERE k = ANY($1) ORDER BY k {}",
+            table.name(),
+            lock.sql()
+        );
         reads.push((client.prepare_cached(&sql).await?, keys));
     }
     let mut current: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
@@ -520,7 +627,7 @@ async fn attempt(
             .iter()
             .map(|(statement, keys)| async move { client.query(statement, &[*keys]).await });
         let (begin, rows) = futures::future::join(
-            client.batch_execute(BEGIN),
+            client.batch_execute(begin),
             futures::future::join_all(queries),
         )
         .await;
@@ -562,18 +669,30 @@ async fn attempt(
         outcomes.push(Ok(()));
     }
 
-    // 3. The final state of every written key, per table, then COMMIT.
-    let mut puts: BTreeMap<Table, Vec<Row<'_>>> = BTreeMap::new();
+    // 3. The final state of every written key, per table, then COMMIT. A checked key that was
+    // absent is inserted plainly: if another transaction committed it meanwhile (no row lock
+    // can cover a row that does not exist yet), the insert fails (23505), the transaction
+    // rolls back, and the batch is retried against the row now there.
+    let mut puts: BTreeMap<(Table, Insert), Vec<Row<'_>>> = BTreeMap::new();
     let mut deletes: BTreeMap<Table, Vec<&[u8]>> = BTreeMap::new();
     for (key, value) in written {
         match value {
-            Some(value) => puts.entry(Table::of(key)).or_default().push((key, value)),
+            Some(value) => {
+                let insert = if seen.contains(key) && !current.contains_key(key) {
+                    Insert::New
+                } else {
+                    Insert::Upsert
+                };
+                puts.entry((Table::of(key), insert))
+                    .or_default()
+                    .push((key, value));
+            }
             None => deletes.entry(Table::of(key)).or_default().push(key),
         }
     }
     let mut upserts = Vec::with_capacity(puts.len());
-    for (table, rows) in puts {
-        let statement = client.prepare_cached(&upsert_sql(table)).await?;
+    for ((table, insert), rows) in puts {
+        let statement = client.prepare_cached(&insert_sql(table, insert)).await?;
         let keys: Vec<&[u8]> = rows.iter().map(|(k, _)| *k).collect();
         let values: Vec<&[u8]> = rows.iter().map(|(_, v)| *v).collect();
         let mut derived: Vec<Vec<Option<String>>> = vec![Vec::new(); table.columns().len()];
@@ -592,7 +711,7 @@ async fn attempt(
     let mut writes: Vec<Pending<'_>> = Vec::new();
     if !begun {
         writes.push(Box::pin(async move {
-            client.batch_execute(BEGIN).await.map(|()| 0)
+            client.batch_execute(begin).await.map(|()| 0)
         }));
     }
     for (statement, keys, values, derived) in &upserts {
@@ -625,8 +744,18 @@ async fn attempt(
     Ok(outcomes)
 }
 
-/// `INSERT … SELECT FROM unnest(…) ON CONFLICT (k) DO UPDATE` for one table.
-fn upsert_sql(table: Table) -> String {
+/// How rows are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Insert {
+    /// Keys checked absent: a row that exists fails the statement.
+    New,
+    /// Every other key: inserted or overwritten.
+    Upsert,
+}
+
+/// `INSERT … SELECT FROM unnest(…)` for one table, with `ON CONFLICT (k) DO UPDATE` for
+/// [`Insert::Upsert`].
+fn insert_sql(table: Table, insert: Insert) -> String {
     let columns = table.columns();
     let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
     let mut sql = format!("INSERT INTO {} (k, v", table.name());
@@ -648,9 +777,12 @@ fn upsert_sql(table: Table) -> String {
         sql.push_str(", ");
         sql.push_str(name);
     }
-    sql.push_str(") ON CONFLICT (k) DO UPDATE SET v = excluded.v");
-    for name in &names {
-        sql.push_str(&format!(", {name} = excluded.{name}"));
+    sql.push(')');
+    if insert == Insert::Upsert {
+        sql.push_str(" ON CONFLICT (k) DO UPDATE SET v = excluded.v");
+        for name in &names {
+            sql.push_str(&format!(", {name} = excluded.{name}"));
+        }
     }
     sql
 }
@@ -716,6 +848,8 @@ impl Backend for PostgresBackend {
                     Ok(outcomes) => return Ok(outcomes),
                     Err(e) if retryable(&e) && started.elapsed() < RETRY_FOR => {
                         tracing::debug!(attempt = tries, error = %e, "PostgreSQL batch retried");
+                        self.retries
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         // Back to the pool while it waits.
                         drop(client);
                         // Jitter, so that two nodes do not collide again in step.
@@ -749,9 +883,61 @@ impl Backend for PostgresBackend {
         Some(self.hints.stats())
     }
 
+    fn batch_retries(&self) -> Option<u64> {
+        Some(self.retries.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     fn close(&self) -> Result<(), BackendError> {
         self.hints.close();
         self.pool.close();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(checks: Vec<Check>, writes: Vec<Write>) -> Unit {
+        Unit { checks, writes }
+    }
+
+    #[test]
+    fn row_locks_cover_the_units_the_engine_writes() {
+        let key = || b"Ik".to_vec();
+        let create = unit(vec![Check::Absent(key())], vec![Write::Put(key(), vec![1])]);
+        let update = unit(
+            vec![Check::Prefix {
+                key: key(),
+                prefix: vec![1],
+            }],
+            vec![Write::Put(key(), vec![2])],
+        );
+        assert!(locks_cover(&[create.clone(), update]));
+        // Absent without inserting it: nothing to lock, so the batch runs SERIALIZABLE.
+        let guard = unit(vec![Check::Absent(key())], vec![]);
+        assert!(!locks_cover(&[guard]));
+        // Absent in one unit, put by another: the checking unit's insert is not its own.
+        let other = unit(vec![], vec![Write::Put(key(), vec![1])]);
+        let guard = unit(
+            vec![Check::Absent(key())],
+            vec![Write::Put(b"Io".to_vec(), vec![])],
+        );
+        assert!(!locks_cover(&[guard, other]));
+        // Created and deleted in one batch: the delete could remove another's row.
+        let delete = unit(vec![], vec![Write::Delete(key())]);
+        assert!(!locks_cover(&[create, delete]));
+    }
+
+    #[test]
+    fn absent_keys_are_inserted_plainly_the_rest_upserted() {
+        let new = insert_sql(Table::Kv, Insert::New);
+        assert!(new.starts_with("INSERT INTO flyt_kv (k, v)"), "{new}");
+        assert!(!new.contains("ON CONFLICT"), "{new}");
+        let upsert = insert_sql(Table::Instances, Insert::Upsert);
+        assert!(
+            upsert.contains("ON CONFLICT (k) DO UPDATE SET v = excluded.v"),
+            "{upsert}"
+        );
     }
 }
