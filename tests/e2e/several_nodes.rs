@@ -308,6 +308,61 @@ async fn fifty_concurrent_moves_over_three_nodes_have_one_winner() {
     }
 }
 
+/// A node keeps a copy of each instance it last committed, and a move starts from it: after
+/// another node has moved the instance, the copy is stale. The move must still be the one a
+/// read of the database gives: `Handle` (which only the other node's move reached) moves, and
+/// an `If-Match` with the version the other node answered holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_through_a_node_whose_copy_another_node_made_stale_uses_the_stored_instance() {
+    let Some(db) = TempDatabase::create("a_move_through_a_node_whose_copy_is_stale") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &db);
+    let bases: Vec<String> = (0..2)
+        .map(|_| format!("http://127.0.0.1:{}", free_port()))
+        .collect();
+    let _nodes: Vec<Flyt> = bases
+        .iter()
+        .map(|b| start(dir.path(), &config, b))
+        .collect();
+    let owner = user_token(&bases[0], OWNER, &[]).await;
+    // The service owner handles cases.
+    let ttd = org_token(&bases[0], TTD_ORGNO, Some("ttd"), "").await;
+    // Created through node 0 (which keeps it at `Register`), moved through node 1.
+    let location = create(&bases[0], &owner, 3_600_000).await.unwrap();
+    let moved = http()
+        .put(format!("{}/process/next", on(&bases[1], &location)))
+        .bearer_auth(&owner)
+        .json(&json!({ "taskId": "Register" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    let etag = moved.headers()["etag"].to_str().unwrap().to_string();
+    // Through node 0 again, on the version node 1 answered.
+    let r = http()
+        .put(format!("{}/process/next", on(&bases[0], &location)))
+        .bearer_auth(&ttd)
+        .header("if-match", &etag)
+        .json(&json!({ "taskId": "Handle" }))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    assert_eq!(status, 200, "{}", r.text().await.unwrap());
+    // And a move of a task already left is refused through either node, as before.
+    assert_eq!(next(&bases[0], &location, &owner, "Register").await, 409);
+    assert_eq!(next(&bases[1], &location, &ttd, "Handle").await, 409);
+    let events = history(&bases[1], &location, &owner).await;
+    assert_eq!(
+        count(&events, "process_EndTask", "Register"),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(count(&events, "process_EndTask", "Handle"), 1, "{events:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_answer_503_while_the_database_is_gone_and_finish_everything_after() {
     let Some(db) = TempDatabase::create("nodes_answer_503_while_the_database_is_gone") else {

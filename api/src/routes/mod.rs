@@ -202,6 +202,35 @@ pub fn instance_for(
     party: &str,
     guid: &str,
 ) -> Result<(Arc<App>, Instance), ApiError> {
+    let (app, (instance, _)) = instance_at(state, org, app, party, guid, |id| {
+        state.runtime().instance(id).map(|i| (i, false))
+    })?;
+    Ok((app, instance))
+}
+
+/// [`instance_for`] for a move: the instance may be the copy this node kept of its last commit
+/// (on a shared store; `true`), see [`flyt_engine::runtime::Runtime::instance_for_move`].
+pub fn instance_for_move(
+    state: &AppState,
+    org: &str,
+    app: &str,
+    party: &str,
+    guid: &str,
+) -> Result<(Arc<App>, Instance, bool), ApiError> {
+    let (app, (instance, kept)) = instance_at(state, org, app, party, guid, |id| {
+        state.runtime().instance_for_move(id)
+    })?;
+    Ok((app, instance, kept))
+}
+
+fn instance_at(
+    state: &AppState,
+    org: &str,
+    app: &str,
+    party: &str,
+    guid: &str,
+    read: impl FnOnce(InstanceId) -> Result<(Instance, bool), flyt_engine::runtime::Error>,
+) -> Result<(Arc<App>, (Instance, bool)), ApiError> {
     let app = state.app(org, app)?;
     let party: PartyId = party.parse().map_err(|e: flyt_engine::ids::IdError| {
         ApiError::bad_request(Some("partyId".into()), e.to_string())
@@ -210,13 +239,13 @@ pub fn instance_for(
         ApiError::bad_request(Some("instanceGuid".into()), e.to_string())
     })?;
     let not_found = || ApiError::NotFound(format!("no instance {party}/{id} in {}", app.id));
-    let instance = match state.runtime().instance(id) {
-        Ok(i) => i,
+    let read = match read(id) {
+        Ok(read) => read,
         Err(flyt_engine::runtime::Error::InstanceNotFound(_)) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    if instance.app != app.id || instance.owner.party_id != party {
+    if read.0.app != app.id || read.0.owner.party_id != party {
         return Err(not_found());
     }
-    Ok((app, instance))
+    Ok((app, read))
 }

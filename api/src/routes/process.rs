@@ -1,6 +1,7 @@
 //! `.../process`: the state with the caller's rights, `next`, history, resume, server actions.
 
-use super::{etag, instance_for};
+use super::{etag, instance_for, instance_for_move};
+use crate::apps::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, Json, OptionalJson};
@@ -9,9 +10,11 @@ use crate::views::{HistoryView, ProcessView, TaskView, UserActionView};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use flyt_engine::bpmn::elements::{Action, ActionKind, NodeKind};
+use flyt_engine::model::Instance;
 use flyt_engine::runtime::Next;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Arc;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -160,12 +163,35 @@ pub async fn next(
     IfMatch(expected): IfMatch,
     OptionalJson(body): OptionalJson<NextRequest>,
 ) -> Result<(HeaderMap, axum::Json<ProcessView>), ApiError> {
-    let (app, instance) = instance_for(&state, &org, &app, &party, &guid)?;
+    let (app, instance, kept) = instance_for_move(&state, &org, &app, &party, &guid)?;
     let body = body.unwrap_or_default();
+    if !kept {
+        return next_on(&state, &app, &caller, expected, &body, instance).await;
+    }
+    // From this node's copy of its last commit: a failure may be the copy's, when another node
+    // has moved the instance since; then the move runs again on the stored instance.
+    match next_on(&state, &app, &caller, expected, &body, instance.clone()).await {
+        Ok(moved) => Ok(moved),
+        Err(e) => match state.runtime().is_stale(&instance)? {
+            Some(stored) => next_on(&state, &app, &caller, expected, &body, stored).await,
+            None => Err(e),
+        },
+    }
+}
+
+/// A `next` from one snapshot of the instance: plan, authorise, execute.
+async fn next_on(
+    state: &AppState,
+    app: &Arc<App>,
+    caller: &Caller,
+    expected: Option<u64>,
+    body: &NextRequest,
+    instance: Instance,
+) -> Result<(HeaderMap, axum::Json<ProcessView>), ApiError> {
     let req = Next {
         instance: instance.id,
-        action: body.action,
-        task: body.task_id,
+        action: body.action.clone(),
+        task: body.task_id.clone(),
         actor: caller.actor(),
         expected_version: expected,
         on_behalf_of: body.action_on_behalf_of.clone(),
@@ -178,7 +204,7 @@ pub async fn next(
         Ok(plan) => plan,
         Err(e) => {
             // Only a caller who may read the instance learns why it cannot move.
-            state.authorize_instance(&app, &caller, "read", &instance)?;
+            state.authorize_instance(app, caller, "read", &instance)?;
             return Err(e.into());
         }
     };
@@ -188,10 +214,10 @@ pub async fn next(
     if !plan
         .authorize
         .iter()
-        .any(|a| app.policy.allows(&caller, a, owner, Some(&plan.task)))
+        .any(|a| app.policy.allows(caller, a, owner, Some(&plan.task)))
     {
         let first = plan.authorize.first().map_or("write", String::as_str);
-        state.authorize(&app, &caller, first, owner, Some(&plan.task))?;
+        state.authorize(app, caller, first, owner, Some(&plan.task))?;
     }
     // Assignment is on top of the policy: both must let the caller act.
     if let Some(assignee) = &plan.assignee
@@ -208,13 +234,13 @@ pub async fn next(
         )));
     }
     if let Some(org) = &req.on_behalf_of
-        && !acts_for(&caller, org)
+        && !acts_for(caller, org)
     {
         return Err(ApiError::Forbidden(format!(
             "this caller holds no role for organisation {org}, so it cannot act on its behalf"
         )));
     }
-    if plan.service_owner_only && !is_service_owner(&caller, &app) {
+    if plan.service_owner_only && !is_service_owner(caller, app) {
         return Err(ApiError::Forbidden(format!(
             "task `{}` is a feedback task: it waits for the service owner ({}) to move it",
             plan.task,

@@ -27,6 +27,28 @@ impl DataCache {
         }
     }
 
+    /// For an existing instance whose every data type is known already (this node's copy of
+    /// its last commit at the same version, [`super::recent`]): nothing is read.
+    pub(crate) fn seeded(
+        instance: InstanceId,
+        store: Store,
+        data: BTreeMap<DataTypeId, Value>,
+    ) -> Self {
+        DataCache {
+            instance,
+            store: Some(store),
+            loaded: data.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+            dirty: BTreeSet::new(),
+            all_loaded: true,
+        }
+    }
+
+    /// Every data type's value, written ones included, when all are known (all were loaded,
+    /// or the instance is new); `None` otherwise.
+    pub(crate) fn complete(&self) -> Option<BTreeMap<DataTypeId, Value>> {
+        self.all_loaded.then(|| self.snapshot())
+    }
+
     /// For an instance that is being created: there is nothing to read.
     pub(crate) fn fresh(instance: InstanceId) -> Self {
         DataCache {
@@ -38,7 +60,13 @@ impl DataCache {
         }
     }
 
+    /// One data type's value. On a shared store the first read loads every data type of the
+    /// instance in one range read: a round trip to the database costs more than the few values
+    /// an instance holds, and a gateway or a job snapshot after the task's check needs them all.
     pub fn get(&mut self, data_type: &DataTypeId) -> Result<Option<&Value>, StoreError> {
+        if !self.all_loaded && self.store.as_ref().is_some_and(Store::is_shared) {
+            self.load_all()?;
+        }
         if !self.loaded.contains_key(data_type) && !self.all_loaded {
             let value = match &self.store {
                 Some(store) => store.data(self.instance, data_type)?,

@@ -27,6 +27,7 @@ mod metrics;
 mod multi_instance;
 mod pending;
 mod pipeline;
+mod recent;
 mod schedules;
 mod scope_messages;
 mod scopes;
@@ -185,6 +186,8 @@ pub(crate) struct Inner {
     pub boot_id: String,
     /// Permits for [`RuntimeConfig::compile_concurrency`].
     pub compiles: tokio::sync::Semaphore,
+    /// Instances this node committed lately, on a shared store ([`recent`]).
+    pub recent: recent::Recent,
 }
 
 impl Inner {
@@ -229,6 +232,7 @@ impl Runtime {
     ) -> Self {
         Runtime {
             inner: Arc::new(Inner {
+                recent: recent::Recent::new(store.is_shared()),
                 store,
                 registry: Arc::new(registry),
                 clock,
@@ -383,6 +387,25 @@ impl Runtime {
             .store
             .instance(id)?
             .ok_or(Error::InstanceNotFound(id))
+    }
+
+    /// The instance to start a move from: the copy this node keeps of its last commit on a
+    /// shared store ([`recent`]), else as read. `true` with a kept copy: when the move fails,
+    /// [`Runtime::is_stale`] says whether to run it again on the stored instance.
+    pub fn instance_for_move(&self, id: InstanceId) -> Result<(Instance, bool), Error> {
+        match self.inner.recent.get(id) {
+            Some(kept) => Ok((kept, true)),
+            None => Ok((self.instance(id)?, false)),
+        }
+    }
+
+    /// After a move from a kept copy failed: the instance as stored, when it is newer than the
+    /// copy (the failure may be the copy's; the move is to run again on this), else `None` (the
+    /// failure stands). The copy is dropped either way.
+    pub fn is_stale(&self, kept: &Instance) -> Result<Option<Instance>, Error> {
+        self.inner.recent.forget(kept.id);
+        let stored = self.instance(kept.id)?;
+        Ok((stored.version != kept.version).then_some(stored))
     }
 
     pub fn history(&self, id: InstanceId) -> Result<Vec<HistoryEvent>, Error> {

@@ -87,15 +87,22 @@ impl Runtime {
         Ok(Loaded { instance, def, app })
     }
 
-    /// Step 3 begins: a transition of a loaded instance by `actor`, now.
+    /// Step 3 begins: a transition of a loaded instance by `actor`, now. Its data comes from
+    /// this node's copy of the same version when it keeps one ([`super::recent`]), else from
+    /// the store as it is read.
     pub(crate) fn begin(&self, loaded: Loaded, actor: Actor) -> Transition<'_> {
         let id = loaded.instance.id;
-        let read_version = Some(loaded.instance.version);
+        let version = loaded.instance.version;
+        let store = self.inner.store.clone();
+        let data = match self.inner.recent.data_at(id, version) {
+            Some(data) => DataCache::seeded(id, store, data),
+            None => DataCache::new(id, store),
+        };
         Transition::new(
             &self.inner,
             loaded,
-            read_version,
-            DataCache::new(id, self.inner.store.clone()),
+            Some(version),
+            data,
             actor,
             self.inner.clock.now(),
         )
@@ -111,8 +118,14 @@ impl Runtime {
         let opened = transition.opened_subscriptions();
         let thrown = std::mem::take(&mut transition.thrown_signals);
         let calls = transition.call_records();
+        // Every data type's value after this transition, when it knew them all.
+        let data = transition.data.complete();
         let (txn, instance, jobs) = transition.into_txn();
-        self.commit_txn(kind, txn, !jobs.is_empty()).await?;
+        if let Err(e) = self.commit_txn(kind, txn, !jobs.is_empty()).await {
+            self.inner.recent.forget(instance.id);
+            return Err(e);
+        }
+        self.inner.recent.keep(&instance, data);
         // The children it calls start now, the parents of the children it ended move on.
         if !calls.is_empty() {
             self.after_calls(calls).await;
