@@ -155,6 +155,20 @@ pub trait Backend: Send + Sync + 'static {
     /// Entries with `start <= key < end`, in key order, at most `limit`.
     fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError>;
 
+    /// [`range`](Self::range) for a claim scan (due jobs and timers, the external work queue):
+    /// a shared store leaves out the entries another transaction holds locked at this moment
+    /// (a node committing their claim or completion), so nodes polling together reach for
+    /// different work (PostgreSQL: `FOR UPDATE SKIP LOCKED`). Like every read it is a hint: the
+    /// claim's own checked commit decides. Embedded stores: `range`.
+    fn range_unclaimed(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry>, BackendError> {
+        self.range(start, end, limit)
+    }
+
     /// Applies `units` in order, each atomically: a unit whose checks fail is skipped (its
     /// outcome is `Err(CheckFailed)`), the others are applied, and later units see the writes of
     /// earlier ones. When this returns `Ok`, every applied unit is durable.

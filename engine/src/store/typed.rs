@@ -281,7 +281,7 @@ impl Store {
         );
         Ok(self
             .backend
-            .range(&layout::work_queue_of(job_type, app), &end, limit)?
+            .range_unclaimed(&layout::work_queue_of(job_type, app), &end, limit)?
             .iter()
             .filter_map(|(k, _)| layout::parse_work_queue(k))
             .collect())
@@ -488,7 +488,7 @@ impl Store {
         );
         Ok(self
             .backend
-            .range(&layout::due_start(class), &end, limit)?
+            .range_unclaimed(&layout::due_start(class), &end, limit)?
             .iter()
             .filter_map(|(k, _)| layout::parse_due(k))
             .collect())
@@ -508,7 +508,7 @@ impl Store {
         );
         Ok(self
             .backend
-            .range(&layout::due_start(layout::DUE_TIMER), &end, limit)?
+            .range_unclaimed(&layout::due_start(layout::DUE_TIMER), &end, limit)?
             .iter()
             .filter_map(|(k, _)| layout::parse_due(k))
             .collect())

@@ -12,6 +12,7 @@ use flyt_engine::ids::InstanceId;
 use flyt_engine::runtime::worker::Worker;
 use flyt_engine::store::backend::{Backend, Check, Unit};
 use flyt_engine::store::copy::copy_all;
+use flyt_engine::store::layout;
 use flyt_engine::store::open::{BackendKind, open_postgres};
 use flyt_engine::store::postgres::testing::TempDatabase;
 use flyt_engine::store::{Store, group::GroupConfig};
@@ -151,6 +152,98 @@ fn two_nodes_creating_one_key_have_exactly_one_winner() {
     }
 }
 
+/// The claim scans (due jobs, due timers, the external work queue) read with `FOR UPDATE SKIP
+/// LOCKED`: an entry another transaction holds locked (a node committing its claim) is left
+/// out, a plain range still reads it, and once that transaction ends the scan sees it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_scan_skips_the_due_entries_another_transaction_holds() {
+    let Some(db) = TempDatabase::create("a_claim_scan_skips") else {
+        return;
+    };
+    let backend = open_postgres(db.url(), true).unwrap();
+    let key = |s: &str| [&[layout::DUE][..], s.as_bytes()].concat();
+    let mut unit = Unit::new();
+    unit.put(key("a"), Vec::new()).put(key("b"), Vec::new());
+    backend.apply(&[unit]).unwrap().remove(0).unwrap();
+    let config: tokio_postgres::Config = db.url().parse().unwrap();
+    let (other, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    other.batch_execute("BEGIN").await.unwrap();
+    other
+        .execute(
+            "SELECT 1 FROM flyt_due WHERE k = $1 FOR UPDATE",
+            &[&key("a")],
+        )
+        .await
+        .unwrap();
+    let (start, end) = ([layout::DUE], [layout::DUE + 1]);
+    let keys = |entries: Vec<(Vec<u8>, Vec<u8>)>| -> Vec<Vec<u8>> {
+        entries.into_iter().map(|(k, _)| k).collect()
+    };
+    assert_eq!(
+        keys(backend.range_unclaimed(&start, &end, 10).unwrap()),
+        vec![key("b")]
+    );
+    assert_eq!(
+        keys(backend.range(&start, &end, 10).unwrap()),
+        vec![key("a"), key("b")]
+    );
+    other.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(
+        keys(backend.range_unclaimed(&start, &end, 10).unwrap()),
+        vec![key("a"), key("b")]
+    );
+}
+
+/// A database at schema version 1 (as the first release left it, with a row in it): a node
+/// with `migrate = false` refuses it and names `flyt store migrate`; migrating applies exactly
+/// version 2 (only adding: the row is still there, its new columns empty), a second migrate
+/// applies nothing, and the node then opens it.
+#[test]
+fn a_database_at_schema_version_1_is_refused_without_migrate_and_upgraded_by_it() {
+    use flyt_engine::store::postgres::{PostgresBackend, PostgresOptions, schema};
+    let Some(db) = TempDatabase::create("a_database_at_schema_version_1") else {
+        return;
+    };
+    let first = &schema::MIGRATIONS[0];
+    assert_eq!(first.version, 1);
+    db.execute(&format!(
+        "{};\n{}\nINSERT INTO flyt_schema_migrations (version, description) VALUES (1, 'v1');\n\
+         INSERT INTO flyt_jobs (k, v, state) VALUES ('\\x4a01', '\\x00', 'queued');",
+        schema::MIGRATIONS_TABLE,
+        first.sql
+    ))
+    .unwrap();
+    let refused = PostgresBackend::open(&PostgresOptions::new(db.url()).with_migrate(false))
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("flyt store migrate"), "{refused}");
+    let backend =
+        PostgresBackend::open(&PostgresOptions::new(db.url()).with_migrate(true)).unwrap();
+    assert_eq!(backend.schema_version().unwrap(), schema::current_version());
+    assert_eq!(
+        backend.migrate().unwrap(),
+        Vec::<i32>::new(),
+        "nothing left to apply"
+    );
+    let applied = db
+        .query_strings(
+            "SELECT string_agg(version::text, ',' ORDER BY version) FROM flyt_schema_migrations",
+        )
+        .unwrap();
+    let all: Vec<String> = schema::MIGRATIONS
+        .iter()
+        .map(|m| m.version.to_string())
+        .collect();
+    assert_eq!(applied, vec![Some(all.join(","))]);
+    assert_eq!(
+        db.query_strings("SELECT coalesce(lease_holder, 'none') || '/' || state FROM flyt_jobs")
+            .unwrap(),
+        vec![Some("none/queued".to_string())],
+        "the old row kept, its new column empty"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redb_store_copied_to_postgres_continues_there_and_reads_as_sql() {
     let Some(db) = TempDatabase::create("a_redb_store_copied_to_postgres") else {
@@ -282,6 +375,12 @@ async fn a_node_paused_past_its_lease_cannot_complete_the_job_late() {
             .await
             .unwrap()
             .expect("A leases the job");
+    // An operator sees who holds it.
+    let holder = || {
+        db.query_strings("SELECT lease_holder FROM flyt_jobs WHERE state = 'leased'")
+            .unwrap()
+    };
+    assert_eq!(holder(), vec![Some("node-a".to_string())]);
     assert!(
         b.rt.lease_job(job, false, "node-b", lease)
             .await
@@ -298,6 +397,7 @@ async fn a_node_paused_past_its_lease_cannot_complete_the_job_late() {
             .unwrap()
             .expect("B takes the expired lease");
     assert_eq!(current.job.attempts, 2);
+    assert_eq!(holder(), vec![Some("node-b".to_string())]);
     b.rt.complete_job(&current, flyt_engine::hooks::Completion::default())
         .await
         .unwrap();

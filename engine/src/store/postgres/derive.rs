@@ -125,7 +125,7 @@ fn instance(key: &[u8], value: &[u8]) -> Vec<Option<String>> {
 fn job(key: &[u8], value: &[u8]) -> Vec<Option<String>> {
     let Ok((_, job)) = codec::decode_revisioned::<Value>(value) else {
         let mut out = vec![uuid_at(key, 1)];
-        out.resize(10, None);
+        out.resize(Table::Jobs.columns().len(), None);
         return out;
     };
     let state = job.get("state");
@@ -146,6 +146,10 @@ fn job(key: &[u8], value: &[u8]) -> Vec<Option<String>> {
                 .unwrap_or(false)
                 .to_string(),
         ),
+        // Who holds the lease (an external worker's name, or the node's boot id for its
+        // in-process worker) and its token; empty unless leased.
+        state.and_then(|s| text(s.get("worker"))),
+        state.and_then(|s| text(s.get("lease"))),
     ]
 }
 

@@ -371,6 +371,33 @@ impl PostgresBackend {
         })
     }
 
+    /// A range, reading locked rows as `locked` says.
+    fn range_as(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        locked: Locked,
+    ) -> Result<Vec<Entry>, BackendError> {
+        if start >= end || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (pool, shown) = (self.pool.clone(), self.shown.clone());
+        let (start, end) = (start.to_vec(), end.to_vec());
+        self.run(async move {
+            for _ in 0..2 {
+                match range_once(&pool, &shown, &start, &end, limit, locked).await? {
+                    Ok(entries) => return Ok(entries),
+                    Err(e) if closed(&e) => continue,
+                    Err(e) => return Err(db_error(&shown, e)),
+                }
+            }
+            Err(BackendError::Unavailable(format!(
+                "PostgreSQL at {shown} closed the connection twice"
+            )))
+        })
+    }
+
     /// Runs `future` in the calling thread, in the context of the backend's runtime (whose
     /// threads drive the connections, their sockets and the pool's timers), and waits for it;
     /// a panic inside unwinds here (the group committer's panic policy depends on seeing it).
@@ -464,12 +491,23 @@ async fn get_once(
         .map(|row| row.map(|r| r.get(0))))
 }
 
+/// How a range reads rows another transaction holds locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Locked {
+    /// Reads them as last committed (a plain `SELECT`).
+    Read,
+    /// Leaves them out (`FOR UPDATE SKIP LOCKED`, in a statement of its own, so the locks end
+    /// with it): [`Backend::range_unclaimed`].
+    Skip,
+}
+
 async fn range_once(
     pool: &Pool,
     shown: &str,
     start: &[u8],
     end: &[u8],
     limit: usize,
+    locked: Locked,
 ) -> Result<Result<Vec<Entry>, tokio_postgres::Error>, BackendError> {
     let client = pool.get().await.map_err(|e| pool_error(shown, e))?;
     let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -477,8 +515,12 @@ async fn range_once(
         let client = &client;
         async move {
             let sql = format!(
-                "SELECT k, v FROM {} WHERE k >= $1 AND k < $2 ORDER BY k LIMIT $3",
-                table.name()
+                "SELECT k, v FROM {} WHERE k >= $1 AND k < $2 ORDER BY k LIMIT $3{}",
+                table.name(),
+                match locked {
+                    Locked::Read => "",
+                    Locked::Skip => " FOR UPDATE SKIP LOCKED",
+                }
             );
             let statement = client.prepare_cached(&sql).await?;
             client.query(&statement, &[&start, &end, &limit_sql]).await
@@ -809,23 +851,16 @@ impl Backend for PostgresBackend {
     }
 
     fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError> {
-        if start >= end || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let (pool, shown) = (self.pool.clone(), self.shown.clone());
-        let (start, end) = (start.to_vec(), end.to_vec());
-        self.run(async move {
-            for _ in 0..2 {
-                match range_once(&pool, &shown, &start, &end, limit).await? {
-                    Ok(entries) => return Ok(entries),
-                    Err(e) if closed(&e) => continue,
-                    Err(e) => return Err(db_error(&shown, e)),
-                }
-            }
-            Err(BackendError::Unavailable(format!(
-                "PostgreSQL at {shown} closed the connection twice"
-            )))
-        })
+        self.range_as(start, end, limit, Locked::Read)
+    }
+
+    fn range_unclaimed(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry>, BackendError> {
+        self.range_as(start, end, limit, Locked::Skip)
     }
 
     fn apply(&self, units: &[Unit]) -> Result<Vec<Result<(), CheckFailed>>, BackendError> {

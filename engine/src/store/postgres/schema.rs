@@ -289,6 +289,14 @@ impl Table {
                     name: "external",
                     cast: "u.external::boolean",
                 },
+                Column {
+                    name: "lease_holder",
+                    cast: "u.lease_holder",
+                },
+                Column {
+                    name: "lease",
+                    cast: "u.lease",
+                },
             ],
             Table::Due => &[
                 Column {
@@ -362,10 +370,11 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first. The schema version is the last one applied.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "tables per key family with derived columns and indexes",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "tables per key family with derived columns and indexes",
+        sql: r#"
 CREATE TABLE flyt_meta (k bytea PRIMARY KEY, v bytea NOT NULL);
 CREATE TABLE flyt_kv (k bytea PRIMARY KEY, v bytea NOT NULL);
 CREATE TABLE flyt_definition_heads (k bytea PRIMARY KEY, v bytea NOT NULL, app text);
@@ -396,7 +405,16 @@ CREATE TABLE flyt_tombstones (k bytea PRIMARY KEY, v bytea NOT NULL, job_id uuid
 CREATE TABLE flyt_tombstone_expiry (k bytea PRIMARY KEY, v bytea NOT NULL);
 CREATE TABLE flyt_schedules (k bytea PRIMARY KEY, v bytea NOT NULL, app text);
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "who holds a job's lease, and its token",
+        sql: r#"
+ALTER TABLE flyt_jobs ADD COLUMN lease_holder text, ADD COLUMN lease text;
+CREATE INDEX flyt_jobs_lease_holder ON flyt_jobs (lease_holder) WHERE lease_holder IS NOT NULL;
+"#,
+    },
+];
 
 /// The schema version this build writes and reads.
 pub fn current_version() -> i32 {
