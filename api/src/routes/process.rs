@@ -168,10 +168,13 @@ pub async fn next(
     if !kept {
         return next_on(&state, &app, &caller, expected, &body, instance).await;
     }
-    // From this node's copy of its last commit: a failure may be the copy's, when another node
-    // has moved the instance since; then the move runs again on the stored instance.
+    // From this node's copy of its last commit: a refusal may be the copy's, when another node
+    // has moved the instance since; then the move runs again on the stored instance. Only a
+    // refusal (4xx: nothing was written): after a storage error the commit's outcome may be
+    // unknown, and running the move again could apply it twice.
     match next_on(&state, &app, &caller, expected, &body, instance.clone()).await {
         Ok(moved) => Ok(moved),
+        Err(e) if !e.status().is_client_error() => Err(e),
         Err(e) => match state.runtime().is_stale(&instance)? {
             Some(stored) => next_on(&state, &app, &caller, expected, &body, stored).await,
             None => Err(e),

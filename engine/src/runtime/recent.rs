@@ -21,8 +21,9 @@
 //! Only a shared store keeps copies: an embedded store's reads are local and cheap, and no
 //! other process writes it, so nothing changes there. Bounded: an instance of more than
 //! [`MAX_PARTS`] tokens, scopes, inner instances and such (a multi-instance task over hundreds
-//! of signers) is not kept, and at most [`CAPACITY`] instances are; when full, the copy kept longest ago is dropped for each one kept (first in,
-//! first out: an instance moved a moment ago is the likeliest to move next).
+//! of signers) is not kept, and at most [`CAPACITY`] instances are; when full, the copy kept
+//! longest ago is dropped for each one kept (first in, first out: an instance moved a moment
+//! ago is the likeliest to move next).
 //!
 //! [`Runtime::instance_for_move`]: super::Runtime::instance_for_move
 //! [`Runtime::next_from`]: super::Runtime::next_from
