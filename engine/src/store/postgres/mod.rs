@@ -20,6 +20,9 @@
 //!    table, pipelined with the `COMMIT` behind them ([`attempt`] says why that is safe); a
 //!    checked key that was absent is inserted without `ON CONFLICT`.
 //!
+//! Reads outside a batch are one statement each; a range reads only the tables its keys can be
+//! in ([`Table::for_range`]).
+//!
 //! **Why that is the optimistic version check across nodes.** The rows of every checked key are
 //! locked from the read to the commit, so no other node can change them in between: one that
 //! tries waits, then reads the committed value and its check fails (the caller's 409). A key
