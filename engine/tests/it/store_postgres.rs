@@ -244,6 +244,35 @@ fn a_database_at_schema_version_1_is_refused_without_migrate_and_upgraded_by_it(
     );
 }
 
+/// A value holding a NUL character (an external worker's error message, say) is stored with
+/// the rest of its batch: its derived columns, which PostgreSQL's `text` and `jsonb` refuse a
+/// NUL in, carry U+FFFD instead, and the value itself reads back exactly. (Before, the cast
+/// failed the whole batch, every unit in it, at every retry.)
+#[test]
+fn a_nul_character_in_a_value_does_not_fail_its_batch() {
+    let Some(db) = TempDatabase::create("a_nul_character_in_a_value") else {
+        return;
+    };
+    let backend = open_postgres(db.url(), true).unwrap();
+    let id = InstanceId::new_random();
+    let events = serde_json::json!([{ "seq": 0, "message": "bad\u{0}byte" }]);
+    let value = flyt_engine::store::codec::encode(&events);
+    let mut history = Unit::new();
+    history.put(layout::history(id, 0), value.clone());
+    let mut other = Unit::new();
+    other.put(b"Kother".to_vec(), b"v".to_vec());
+    assert_eq!(
+        backend.apply(&[history, other]).unwrap(),
+        vec![Ok(()), Ok(())]
+    );
+    assert_eq!(backend.get(&layout::history(id, 0)).unwrap(), Some(value));
+    assert_eq!(
+        db.query_strings("SELECT events->0->>'message' FROM flyt_history")
+            .unwrap(),
+        vec![Some("bad\u{FFFD}byte".to_string())]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redb_store_copied_to_postgres_continues_there_and_reads_as_sql() {
     let Some(db) = TempDatabase::create("a_redb_store_copied_to_postgres") else {

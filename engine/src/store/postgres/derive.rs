@@ -3,6 +3,11 @@
 //! Best effort by design: a value that does not decode (a test's raw bytes, a record of a newer
 //! format) leaves its derived columns NULL; the row itself (`k`, `v`) is always written exactly.
 //! Every column is sent as text and cast by the SQL of [`super::schema::Column::cast`].
+//!
+//! A derived value the database refuses would fail the whole batch, every unit in it, and
+//! again at every retry: so no column carries a NUL character, which PostgreSQL's `text`
+//! refuses as a byte and `jsonb` as `\u0000` (a worker's error message, say, can hold one).
+//! It becomes U+FFFD in the derived copy; the row's `v` keeps the value exactly.
 
 use serde_json::Value;
 
@@ -31,7 +36,7 @@ pub fn columns(table: Table, key: &[u8], value: &[u8]) -> Vec<Option<String>> {
                 .get(18..22)
                 .and_then(|b| <[u8; 4]>::try_from(b).ok())
                 .map(|b| u32::from_be_bytes(b).to_string());
-            let events = codec::decode::<Value>(value).ok().map(|v| v.to_string());
+            let events = codec::decode::<Value>(value).ok().map(jsonb_text);
             vec![uuid_at(key, 1), seq, events]
         }
         Table::Data => {
@@ -60,7 +65,39 @@ pub fn columns(table: Table, key: &[u8], value: &[u8]) -> Vec<Option<String>> {
         Table::Meta | Table::TombstoneExpiry | Table::Kv => Vec::new(),
     };
     debug_assert_eq!(out.len(), table.columns().len(), "{table:?}");
-    out
+    out.into_iter()
+        .map(|c| {
+            c.map(|s| {
+                if s.contains('\0') {
+                    s.replace('\0', "\u{FFFD}")
+                } else {
+                    s
+                }
+            })
+        })
+        .collect()
+}
+
+/// `value` as JSON text `jsonb` takes: every NUL in its strings and keys becomes U+FFFD.
+fn jsonb_text(mut value: Value) -> String {
+    fn clean(value: &mut Value) {
+        match value {
+            Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
+            Value::Array(items) => items.iter_mut().for_each(clean),
+            Value::Object(fields) => {
+                if fields.keys().any(|k| k.contains('\0')) {
+                    let old = std::mem::take(fields);
+                    for (k, v) in old {
+                        fields.insert(k.replace('\0', "\u{FFFD}"), v);
+                    }
+                }
+                fields.values_mut().for_each(clean);
+            }
+            _ => {}
+        }
+    }
+    clean(&mut value);
+    value.to_string()
 }
 
 /// `org/app` between the tag and the first 0 byte (or the key's end).
@@ -115,7 +152,7 @@ fn instance(key: &[u8], value: &[u8]) -> Vec<Option<String>> {
         uuid_at(key, 1),
         text(record.get("app")),
         Some(revision.to_string()),
-        Some(Value::Array(elements).to_string()),
+        Some(jsonb_text(Value::Array(elements))),
         ended.map(|b| b.to_string()),
         incident.map(|b| b.to_string()),
         text(record.get("lastChanged")),
@@ -164,6 +201,29 @@ mod tests {
         assert_eq!(cols.len(), Table::Instances.columns().len());
         assert_eq!(cols[0], Some(id.to_string()));
         assert!(cols[1..].iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn no_derived_column_carries_a_nul() {
+        let id = crate::ids::InstanceId::new_random();
+        let events = serde_json::json!([{ "seq": 0, "message": "a\u{0}b", "k\u{0}": 1 }]);
+        let cols = columns(
+            Table::History,
+            &layout::history(id, 0),
+            &codec::encode(&events),
+        );
+        let json = cols[2].clone().unwrap();
+        assert!(!json.contains("\\u0000") && !json.contains('\0'), "{json}");
+        assert!(
+            json.contains("a\u{FFFD}b") && json.contains("k\u{FFFD}"),
+            "{json}"
+        );
+        let cols = columns(
+            Table::Data,
+            &layout::data(id, &crate::ids::DataTypeId::new("d\u{0}t")),
+            b"{}",
+        );
+        assert_eq!(cols[1].as_deref(), Some("d\u{FFFD}t"));
     }
 
     #[test]

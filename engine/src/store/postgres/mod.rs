@@ -455,10 +455,15 @@ fn causes(e: &(dyn std::error::Error + 'static)) -> String {
 fn db_error(shown: &str, e: tokio_postgres::Error) -> BackendError {
     match e.code() {
         None => BackendError::Unavailable(format!("PostgreSQL at {shown}: {}", causes(&e))),
+        // The driver's own text is "db error"; the server's message is its source.
         Some(code) if code.code().starts_with("08") || code.code().starts_with("57P") => {
-            BackendError::Unavailable(format!("PostgreSQL at {shown}: {e}"))
+            BackendError::Unavailable(format!("PostgreSQL at {shown}: {}", causes(&e)))
         }
-        Some(_) => BackendError::Io(format!("PostgreSQL at {shown}: {e}")),
+        Some(code) => BackendError::Io(format!(
+            "PostgreSQL at {shown}: {} (SQLSTATE {})",
+            causes(&e),
+            code.code()
+        )),
     }
 }
 
