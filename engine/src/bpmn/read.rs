@@ -257,6 +257,30 @@ fn read_scope(
     }
 }
 
+/// An activity flyt cannot run as drawn (a standard loop, or a compensation handler): the
+/// diagnostic, as [`unsupported`]; `None` for one it can.
+fn unexecutable_activity(
+    node: &XmlNode,
+    qname: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<RawKind> {
+    let looped = node
+        .children
+        .iter()
+        .find(|c| c.ns == Ns::Bpmn && c.name == STANDARD_LOOP);
+    if let Some(looped) = looped {
+        Some(unsupported(
+            node,
+            format!("<{qname}> with <{}>", looped.name),
+            diags,
+        ))
+    } else if node.attr("isForCompensation") == Some("true") {
+        Some(unsupported(node, format!("compensation <{qname}>"), diags))
+    } else {
+        None
+    }
+}
+
 fn unsupported(node: &XmlNode, what: String, diags: &mut Vec<Diagnostic>) -> RawKind {
     let id = node.attr("id").unwrap_or("");
     diags.push(
@@ -405,17 +429,7 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
         }
         // A manual task waits like a user task (flyt cannot tell that it was done otherwise).
         "task" | "userTask" | "serviceTask" | "manualTask" => {
-            let looped = node
-                .children
-                .iter()
-                .find(|c| c.ns == Ns::Bpmn && c.name == STANDARD_LOOP);
-            if let Some(looped) = looped {
-                unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
-            } else if node.attr("isForCompensation") == Some("true") {
-                unsupported(node, format!("compensation <{qname}>"), diags)
-            } else {
-                read_task(node, diags)
-            }
+            unexecutable_activity(node, qname, diags).unwrap_or_else(|| read_task(node, diags))
         }
         "intermediateCatchEvent" | "boundaryEvent" => {
             let definitions: Vec<&XmlNode> = node
@@ -626,19 +640,8 @@ fn read_node(node: &XmlNode, diags: &mut Vec<Diagnostic>) -> Option<RawNode> {
         "parallelGateway" => RawKind::ParallelGateway,
         "eventBasedGateway" => RawKind::EventGateway,
         "sendTask" => super::read_throw::message_throw(node, None),
-        "callActivity" => {
-            let looped = node
-                .children
-                .iter()
-                .find(|c| c.ns == Ns::Bpmn && c.name == STANDARD_LOOP);
-            if let Some(looped) = looped {
-                unsupported(node, format!("<{qname}> with <{}>", looped.name), diags)
-            } else if node.attr("isForCompensation") == Some("true") {
-                unsupported(node, format!("compensation <{qname}>"), diags)
-            } else {
-                super::read_call::call_activity(node, diags)
-            }
-        }
+        "callActivity" => unexecutable_activity(node, qname, diags)
+            .unwrap_or_else(|| super::read_call::call_activity(node, diags)),
         other if UNSUPPORTED_FLOW_NODES.contains(&other) => {
             unsupported(node, format!("<{qname}>"), diags)
         }

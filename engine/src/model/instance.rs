@@ -1,7 +1,7 @@
 //! An instance: one run of an app's process for one owner.
 
 use super::{Actor, InstanceOwner, ProcessState};
-use crate::ids::{AppId, DataElementId, DataTypeId, InstanceId};
+use crate::ids::{AppId, DataElementId, DataTypeId, ElementId, InstanceId};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -65,6 +65,40 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// A new instance of `app` at version 0, started `now` at `start_event` by `actor`, with no
+    /// data, history or visits yet (the create's transition fills them in).
+    pub fn started(
+        id: InstanceId,
+        app: AppId,
+        owner: InstanceOwner,
+        definition_version: u32,
+        actor: Actor,
+        now: Timestamp,
+        start_event: ElementId,
+    ) -> Self {
+        Instance {
+            id,
+            app,
+            owner,
+            definition_version,
+            version: 0,
+            created: now,
+            created_by: actor.clone(),
+            last_changed: now,
+            last_changed_by: actor,
+            process: ProcessState {
+                started: Some(now),
+                start_event: Some(start_event),
+                ..ProcessState::default()
+            },
+            data: BTreeMap::new(),
+            files: BTreeMap::new(),
+            history_len: 0,
+            visits: BTreeMap::new(),
+            locked: BTreeMap::new(),
+        }
+    }
+
     /// `{partyId}/{guid}`, the instance id in Altinn's API.
     pub fn altinn_id(&self) -> String {
         format!("{}/{}", self.owner.party_id, self.id)

@@ -277,29 +277,17 @@ impl Runtime {
             start_node.id.clone(),
             start_node.outgoing.iter().map(|&f| (f, None)).collect(),
         );
-        let instance = Instance {
-            id: *child,
-            app: app.clone(),
-            owner: owner.clone(),
-            definition_version: version,
-            version: 0,
-            created: now,
-            created_by: actor.clone(),
-            last_changed: now,
-            last_changed_by: actor.clone(),
-            process: ProcessState {
-                started: Some(now),
-                start_event: Some(start_id.clone()),
-                parent: Some(parent.clone()),
-                called_process: process.clone(),
-                ..ProcessState::default()
-            },
-            data: BTreeMap::new(),
-            history_len: 0,
-            visits: BTreeMap::new(),
-            locked: BTreeMap::new(),
-            files: BTreeMap::new(),
-        };
+        let mut instance = Instance::started(
+            *child,
+            app.clone(),
+            owner.clone(),
+            version,
+            actor.clone(),
+            now,
+            start_id.clone(),
+        );
+        instance.process.parent = Some(parent.clone());
+        instance.process.called_process = process.clone();
         let mut t = Transition::new(
             &self.inner,
             Loaded {

@@ -3,7 +3,7 @@
 use super::{CreateInstance, Created, check_data};
 use crate::bpmn::elements::NodeKind;
 use crate::ids::{AppId, InstanceId};
-use crate::model::{Actor, EventType, Instance, ProcessState};
+use crate::model::{Actor, EventType, Instance};
 use crate::runtime::data::DataCache;
 use crate::runtime::pipeline::{Kind, Loaded};
 use crate::runtime::schedules::Tick;
@@ -11,7 +11,6 @@ use crate::runtime::transition::{HookPoint, Transition};
 use crate::runtime::{Error, Runtime};
 use crate::store::{CommitError, IdempotencyRecord};
 use serde_json::json;
-use std::collections::BTreeMap;
 
 impl Runtime {
     /// Creates an instance and runs its process to the first wait state, in one commit.
@@ -112,27 +111,15 @@ impl Runtime {
             start_node.id.clone(),
             start_node.outgoing.iter().map(|&f| (f, None)).collect(),
         );
-        let instance = Instance {
+        let instance = Instance::started(
             id,
-            app: req.app.clone(),
-            owner: req.owner.clone(),
-            definition_version: version,
-            version: 0,
-            created: now,
-            created_by: req.actor.clone(),
-            last_changed: now,
-            last_changed_by: req.actor.clone(),
-            process: ProcessState {
-                started: Some(now),
-                start_event: Some(start_id.clone()),
-                ..ProcessState::default()
-            },
-            data: BTreeMap::new(),
-            history_len: 0,
-            visits: BTreeMap::new(),
-            locked: BTreeMap::new(),
-            files: BTreeMap::new(),
-        };
+            req.app.clone(),
+            req.owner.clone(),
+            version,
+            req.actor.clone(),
+            now,
+            start_id.clone(),
+        );
         let mut t = Transition::new(
             &self.inner,
             Loaded { instance, def, app },
